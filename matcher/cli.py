@@ -1,0 +1,163 @@
+"""``matcher``: the command-line door onto the core. Every core error becomes one readable line and exit 1."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import logging
+import os
+import sys
+
+import click
+from pydantic import ValidationError
+
+from matcher.config import Settings
+from matcher.engine import PartnerMatcher
+from matcher.errors import CorpusError, MatcherError, ModelLoadError
+from matcher.requests import MAX_K, MatchRequest
+
+
+def _friendly_errors(func):
+    """Map the core's named errors to one message line on stderr and a non-zero exit, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except ValidationError as e:
+            problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'request'}: {err['msg']}" for err in e.errors())
+            raise click.ClickException(f"invalid input: {problems}") from e
+        except (MatcherError, CorpusError, ModelLoadError) as e:
+            raise click.ClickException(str(e)) from e
+
+    return wrapper
+
+
+def _open(ctx: click.Context, *, need_index: bool = True, rebuild: bool = False) -> PartnerMatcher:
+    settings: Settings = ctx.obj["settings"]
+    matcher = PartnerMatcher(settings).open()
+    if need_index:
+        status = matcher.index_status()
+        if rebuild or not status["fresh"]:
+            click.echo(f"Building the partner index ({status['reason']})…", err=True)
+        matcher.ensure_index(rebuild=rebuild, show_progress=sys.stderr.isatty())
+    return matcher
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Index, cache and database folder [PM_DATA_DIR; default ./var].")
+@click.option("--model", help="sentence-transformers model name or folder [PM_MODEL; default bundled all-MiniLM-L6-v2].")
+@click.option("--database-url", help="SQLAlchemy database URL [PM_DATABASE_URL; default SQLite under the data dir].")
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens.")
+@click.pass_context
+def main(ctx: click.Context, data_dir, model, database_url, verbose):
+    """Partner Matcher: rank UK and Canadian partner organisations for critical-minerals research projects."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        ctx.obj = {"settings": Settings.from_env(data_dir=data_dir, model=model, database_url=database_url)}
+    except ValidationError as e:
+        raise click.ClickException(f"invalid configuration: {e.errors()[0]['msg']}") from e
+
+
+@main.command()
+@click.option("--force", is_flag=True, help="Rebuild even if the saved index is up to date.")
+@click.pass_context
+@_friendly_errors
+def build(ctx: click.Context, force: bool):
+    """Build the partner index if it is missing or stale (model or corpus changed).
+
+    Seeds the database from the bundled corpus on first use. Unchanged profiles come from the embedding cache.
+    """
+    matcher = _open(ctx, need_index=False)
+    before = matcher.index_status()
+    index, built = matcher.ensure_index(rebuild=force, show_progress=sys.stderr.isatty())
+    if built:
+        click.echo(
+            f"Built index of {len(index)} organisations with {index.model_id_} in {index.build_seconds_:.1f}s "
+            f"({before['reason'] if not force else 'forced'}) -> {matcher.settings.index_path}"
+        )
+    else:
+        click.echo(f"Index is up to date: {len(index)} organisations, {index.model_id_} ({matcher.settings.index_path})")
+
+
+@main.command()
+@click.argument("text", required=False)
+@click.option("--project", "project_id", help="Match a stored project (by id) instead of TEXT.")
+@click.option("--country", "countries", multiple=True, help="Only organisations in this country (ISO code, repeatable).")
+@click.option("--org-type", "org_types", multiple=True,
+              type=click.Choice(["university", "government_lab", "rto", "company", "non_profit", "funder"]),
+              help="Only organisations of this type (repeatable).")
+@click.option("--challenge", type=click.IntRange(1, 2), help="Boost organisations aligned with challenge 1 or 2.")
+@click.option("-k", "k", type=click.IntRange(1, MAX_K), default=10, show_default=True, help="Number of results.")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON response instead of a table.")
+@click.pass_context
+@_friendly_errors
+def match(ctx: click.Context, text, project_id, countries, org_types, challenge, k, as_json):
+    """Rank partner organisations for TEXT, a free-text project brief.
+
+    \b
+    Example:
+      matcher match "recycling rare earth magnets from electronic waste" --country GB -k 5
+    """
+    if not text and not project_id:
+        raise click.UsageError("give a project brief as TEXT, or --project ID")
+    request = MatchRequest(
+        text=text if not project_id else None,
+        project_id=project_id,
+        countries=list(countries),
+        org_types=list(org_types),
+        challenge=challenge,
+        k=k,
+    )
+    matcher = _open(ctx)
+    if project_id and not countries:
+        response = matcher.project_matches(project_id, k=k, org_types=org_types, challenge=challenge)
+    else:
+        response = matcher.match(request)
+    if as_json:
+        click.echo(json.dumps(response, indent=2, ensure_ascii=False))
+        return
+    results = response["results"]
+    if not results:
+        click.echo(response.get("message", "no matches"))
+        return
+    click.echo(f"{'rank':>4}  {'score':>5}  {'cc':2}  {'type':14}  organisation")
+    for r in results:
+        org = r["organisation"]
+        click.echo(f"{r['rank']:>4}  {r['score']:.3f}  {org['country']:2}  {org['org_type']:14}  {org['name']} [{org['id']}]")
+        if r.get("explanation"):
+            click.echo(f"{'':>31}{r['explanation']['reason']}")
+
+
+@main.command()
+@click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="HOST or 127.0.0.1")
+@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")), show_default="PORT or 8000")
+@click.option("--workers", type=int, default=lambda: int(os.environ.get("WEB_CONCURRENCY", "1")), show_default="1")
+@click.pass_context
+@_friendly_errors
+def serve(ctx: click.Context, host: str, port: int, workers: int):
+    """Serve the HTTP API with gunicorn (builds the index first if it is missing or stale)."""
+    matcher = _open(ctx)  # build before starting workers, so each worker only loads the saved index
+    settings: Settings = ctx.obj["settings"]
+    click.echo(f"Serving {len(matcher.index_)} organisations on http://{host}:{port} (Ctrl-C to stop)", err=True)
+    matcher.close()
+    # The HTTP layer is a separate program: exec gunicorn on the service's app factory, passing settings the
+    # way the service reads them (environment at its door), so this core module never imports Flask.
+    env = dict(os.environ, PM_DATA_DIR=str(settings.data_dir), HOST=host, PORT=str(port), WEB_CONCURRENCY=str(workers))
+    if settings.model:
+        env["PM_MODEL"] = settings.model
+    if settings.database_url:
+        env["PM_DATABASE_URL"] = settings.database_url
+    spec = importlib.util.find_spec("service")
+    if spec is None or spec.origin is None:
+        raise click.ClickException("the 'service' package is not installed; reinstall partner-matcher")
+    config = os.path.join(os.path.dirname(spec.origin), "gunicorn.conf.py")
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    if not os.path.exists(gunicorn):
+        raise click.ClickException("gunicorn is not installed next to this Python; run `make install`")
+    os.execve(gunicorn, [gunicorn, "--config", config, "service:create_app()"], env)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

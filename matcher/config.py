@@ -1,0 +1,65 @@
+"""Settings of the core, passed in explicitly. Only ``Settings.from_env`` reads the environment (at the doors)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from corpus.loaders import default_data_dir
+
+ENV_PREFIX = "PM_"
+
+
+class Settings(BaseModel):
+    """Where things live and which model to use. Unset fields mean the embedded default works out of the box."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data_dir: Path = Field(Path("var"), description="Index, embedding cache and default SQLite database location.")
+    corpus_dir: Path | None = Field(
+        None, description="Corpus to seed from; default: DATA_DIR/corpus if it exists, else the bundled corpus."
+    )
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite under data_dir.")
+    model: str | None = Field(None, description="sentence-transformers model name or folder; default bundled.")
+    api_keys: list[str] = Field(default_factory=list)
+    batch_size: int = 32
+
+    @property
+    def resolved_corpus_dir(self) -> Path:
+        if self.corpus_dir is not None:
+            return self.corpus_dir
+        own = self.data_dir / "corpus"
+        return own if (own / "organisations").is_dir() else default_data_dir()
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'partner-matcher.db').resolve()}"
+
+    @property
+    def index_path(self) -> Path:
+        return self.data_dir / "index" / "partner-index.npz"
+
+    @property
+    def cache_path(self) -> Path:
+        return self.data_dir / "cache" / "embeddings.sqlite"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
+        """Read ``PM_DATA_DIR``, ``PM_CORPUS_DIR``, ``PM_DATABASE_URL``, ``PM_MODEL`` and ``PM_API_KEYS``."""
+        env = os.environ if environ is None else environ
+        values: dict = {}
+        if env.get("PM_DATA_DIR"):
+            values["data_dir"] = Path(env["PM_DATA_DIR"])
+        if env.get("PM_CORPUS_DIR"):
+            values["corpus_dir"] = Path(env["PM_CORPUS_DIR"])
+        if env.get("PM_DATABASE_URL"):
+            values["database_url"] = env["PM_DATABASE_URL"]
+        if env.get("PM_MODEL"):
+            values["model"] = env["PM_MODEL"]
+        if env.get("PM_API_KEYS"):
+            values["api_keys"] = [k.strip() for k in env["PM_API_KEYS"].split(",") if k.strip()]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

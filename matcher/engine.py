@@ -1,0 +1,191 @@
+"""``PartnerMatcher``: the one object both doors (CLI and HTTP) drive.
+
+It owns the database (source of truth), the embedder and the derived partner index, decides when the index is
+stale, rebuilds it, and swaps the new one in with a single reference assignment so a query in flight keeps the
+index it started with and never sees a half-built one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+
+from corpus.loaders import corpus_hash, load_challenges, load_organisations, load_projects
+from corpus.schema import Challenge, Organisation, Project
+from embeddings.base import Embedder
+from embeddings.cache import EmbeddingCache
+from embeddings import load_embedder
+from matcher.config import Settings
+from matcher.errors import IndexFileError, IndexNotReady, OrganisationNotFound, ProjectNotFound
+from matcher.index import PartnerIndex
+from matcher.requests import MatchRequest
+from matcher.results import Match
+from matcher.store import Page, Store
+
+log = logging.getLogger("matcher")
+
+
+class PartnerMatcher:
+    """Ranks partners over the organisations in the database.
+
+    ``embedder`` defaults to the sentence-transformers model named by ``settings.model``; tests pass a fake.
+    """
+
+    def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None):
+        self.settings = settings or Settings()
+        self.embedder = embedder
+        self.index_: PartnerIndex | None = None
+        self._build_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+    def open(self) -> PartnerMatcher:
+        """Connect to the database and seed it from the corpus if it is empty. Cheap; loads no model."""
+        if self.embedder is None:
+            self.embedder = load_embedder(self.settings.model)
+        self.store_ = Store(self.settings.resolved_database_url).create_all()
+        self.challenges_: list[Challenge] = load_challenges(self.settings.resolved_corpus_dir)
+        if self.store_.count_organisations() == 0 and self.store_.count_projects() == 0:
+            corpus = self.settings.resolved_corpus_dir
+            organisations, projects = load_organisations(corpus), load_projects(corpus)
+            self.store_.seed(organisations, projects)
+            log.info("seeded database from %s: %d organisations, %d projects", corpus, len(organisations), len(projects))
+        return self
+
+    def _new_index(self, show_progress: bool = False) -> PartnerIndex:
+        return PartnerIndex(
+            self.embedder,
+            cache=EmbeddingCache(self.settings.cache_path),
+            batch_size=self.settings.batch_size,
+            show_progress=show_progress,
+        )
+
+    def index_status(self) -> dict:
+        """Whether the saved index exists and fits the current model and corpus (without loading it)."""
+        path = self.settings.index_path
+        status = {"path": str(path), "exists": path.exists(), "fresh": False, "reason": "missing"}
+        if not path.exists():
+            return status
+        try:
+            meta = PartnerIndex.read_meta(path)
+        except IndexFileError:
+            return {**status, "reason": "unreadable"}
+        if meta.get("model_id") != self.embedder.model_id:
+            return {**status, "reason": f"built with model {meta.get('model_id')!r}, now {self.embedder.model_id!r}"}
+        if meta.get("corpus_hash") != corpus_hash(self.store_.all_organisations()):
+            return {**status, "reason": "corpus changed since the index was built"}
+        return {**status, "fresh": True, "reason": "up to date", "organisations": len(meta.get("ids", []))}
+
+    def ensure_index(self, *, rebuild: bool = False, show_progress: bool = False) -> tuple[PartnerIndex, bool]:
+        """Load the saved index if it is fresh, else build, save and swap in a new one. Returns (index, built)."""
+        with self._build_lock:
+            organisations = self.store_.all_organisations()
+            path = self.settings.index_path
+            if not rebuild and path.exists():
+                try:
+                    index = PartnerIndex.load(path, self.embedder, organisations, self.challenges_)
+                    self.index_ = index
+                    return index, False
+                except IndexFileError as e:
+                    log.warning("rebuilding the index: %s", e)
+            started = time.perf_counter()
+            index = self._new_index(show_progress).fit(organisations, self.challenges_)
+            index.save(path)
+            self.index_ = index
+            log.info("built index of %d organisations in %.1fs", len(index), time.perf_counter() - started)
+            return index, True
+
+    @property
+    def ready(self) -> bool:
+        return self.index_ is not None
+
+    def _index(self) -> PartnerIndex:
+        index = self.index_
+        if index is None:
+            raise IndexNotReady("the partner index is still loading; retry in a few seconds")
+        return index
+
+    # ------------------------------------------------------------------ queries
+    def match(self, request: MatchRequest) -> dict:
+        """Ranked partners for a brief or a stored project, in the HTTP contract's shape."""
+        index = self._index()
+        query: str | Project
+        if request.project_id is not None:
+            query = self.get_project(request.project_id)
+        else:
+            query = request.text
+        matches = index.rank(
+            query,
+            k=request.k,
+            countries=request.countries,
+            org_types=request.org_types,
+            challenge=request.challenge,
+            explain=request.explain,
+        )
+        return self._response(index, query, matches, request)
+
+    def _response(self, index: PartnerIndex, query: str | Project, matches: list[Match], request: MatchRequest) -> dict:
+        out = {
+            "results": [m.to_dict(explain=request.explain) for m in matches],
+            "query": {
+                "text": request.text,
+                "project_id": request.project_id,
+                "countries": request.countries,
+                "org_types": request.org_types,
+                "challenge": request.challenge,
+                "k": request.k,
+            },
+            "index": {"organisations": len(index), "model": index.model_id_, "corpus_hash": index.corpus_hash_},
+        }
+        if not matches:
+            out["message"] = "no organisation matches these filters"
+        return out
+
+    def project_matches(
+        self,
+        project_id: str,
+        *,
+        k: int = 10,
+        countries: Sequence[str] = (),
+        org_types: Sequence[str] = (),
+        challenge: int | None = None,
+        explain: bool = True,
+    ) -> dict:
+        """Matches for a stored project; by default in the countries the project seeks partners from."""
+        project = self.get_project(project_id)
+        request = MatchRequest(
+            project_id=project_id,
+            k=k,
+            countries=list(countries) or project.seeking_countries,
+            org_types=list(org_types),
+            challenge=challenge,
+            explain=explain,
+        )
+        return self.match(request)
+
+    # ------------------------------------------------------------------ records
+    def list_organisations(self, *, page: int = 1, per_page: int = 20, countries=(), org_types=()) -> Page:
+        return self.store_.list_organisations(page=page, per_page=per_page, countries=countries, org_types=org_types)
+
+    def get_organisation(self, org_id: str) -> Organisation:
+        org = self.store_.get_organisation(org_id)
+        if org is None:
+            raise OrganisationNotFound(f"no organisation with id {org_id!r}; list them at /v1/organisations")
+        return org
+
+    def list_projects(self, *, page: int = 1, per_page: int = 20, countries=()) -> Page:
+        return self.store_.list_projects(page=page, per_page=per_page, countries=countries)
+
+    def get_project(self, project_id: str) -> Project:
+        project = self.store_.get_project(project_id)
+        if project is None:
+            raise ProjectNotFound(f"no project with id {project_id!r}; list them at /v1/projects")
+        return project
+
+    def challenges(self) -> list[Challenge]:
+        return list(self.challenges_)
+
+    def close(self) -> None:
+        if hasattr(self, "store_"):
+            self.store_.close()

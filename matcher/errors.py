@@ -1,0 +1,67 @@
+"""Named exceptions of the core. The HTTP door and the CLI each map them once (status code / exit message)."""
+
+from __future__ import annotations
+
+from corpus.loaders import CorpusError
+from embeddings.base import ModelLoadError
+
+
+class MatcherError(Exception):
+    """Base of the core's errors. ``code`` is a stable machine-readable name; ``details`` helps fix the cause."""
+
+    code = "matcher_error"
+
+    def __init__(self, message: str, details=None):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidRequest(MatcherError):
+    """The caller asked for something malformed (bad field, out-of-range value)."""
+
+    code = "invalid_request"
+
+
+class NotFound(MatcherError):
+    code = "not_found"
+
+
+class OrganisationNotFound(NotFound):
+    code = "organisation_not_found"
+
+
+class ProjectNotFound(NotFound):
+    code = "project_not_found"
+
+
+class IndexNotReady(MatcherError):
+    """The index is still loading or building; try again shortly."""
+
+    code = "index_not_ready"
+
+
+class IndexFileError(MatcherError):
+    """A saved index is unreadable, or was built for another model or corpus."""
+
+    code = "index_invalid"
+
+
+class StorageError(MatcherError):
+    """The database could not be reached or written."""
+
+    code = "storage_error"
+
+
+__all__ = [
+    "CorpusError",
+    "IndexFileError",
+    "IndexNotReady",
+    "InvalidRequest",
+    "MatcherError",
+    "ModelLoadError",
+    "NotFound",
+    "OrganisationNotFound",
+    "ProjectNotFound",
+    "StorageError",
+]

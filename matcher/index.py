@@ -1,0 +1,350 @@
+"""The partner index: organisation profiles embedded and searched with FAISS, scored and explained.
+
+Estimator style: the constructor stores parameters, ``fit`` embeds and builds (fitted state ends in ``_``),
+``rank`` answers queries, ``save``/``load`` persist atomically with the model id and corpus hash, so an index
+built for another model or corpus is refused rather than silently served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from corpus import vocab
+from corpus.loaders import corpus_hash
+from corpus.schema import Challenge, Organisation, Project
+from embeddings.base import Embedder
+from embeddings.cache import CachedEmbedder, EmbeddingCache
+from matcher.errors import IndexFileError, IndexNotReady, InvalidRequest
+from matcher.results import Match, ScoreWeights
+
+FORMAT_VERSION = 1
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+_CHALLENGE_NAMES = {1: "challenge one (responsible and efficient mining)", 2: "challenge two (circular economy)"}
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a description, for evidence; very short fragments are folded into their neighbour."""
+    out: list[str] = []
+    for part in _SENTENCE.split(text.strip()):
+        part = part.strip()
+        if not part:
+            continue
+        if out and len(part.split()) < 5:
+            out[-1] = f"{out[-1]} {part}"
+        else:
+            out.append(part)
+    return out
+
+
+def _evidence_passages(org: Organisation) -> list[str]:
+    passages = split_sentences(org.description)
+    for doc in org.documents:
+        passages.extend(f"{doc.title}: {s}" for s in split_sentences(doc.text)[:20])
+    return passages or [org.name]
+
+
+def _challenges_hash(challenges: Iterable[Challenge]) -> str:
+    return hashlib.sha256(json.dumps([[c.id, c.text()] for c in challenges]).encode()).hexdigest()[:16]
+
+
+class PartnerIndex:
+    """Ranks organisations for a free-text brief or a project.
+
+    Parameters
+    ----------
+    embedder: anything with ``model_id``, ``dim`` and ``encode`` (see ``embeddings.Embedder``).
+    cache: an ``EmbeddingCache`` used while building, so unchanged profiles are not embedded again; queries
+        bypass it (a per-request disk write would cost more than it saves).
+    weights: how the score components combine (see ``ScoreWeights``).
+    candidates: how many nearest profiles FAISS returns before re-scoring with structured signals.
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        *,
+        cache: EmbeddingCache | None = None,
+        weights: ScoreWeights | None = None,
+        candidates: int = 200,
+        batch_size: int = 32,
+        show_progress: bool = False,
+    ):
+        self.embedder = embedder
+        self.cache = cache
+        self.weights = weights or ScoreWeights()
+        self.candidates = candidates
+        self.batch_size = batch_size
+        self.show_progress = show_progress
+
+    # ------------------------------------------------------------------ build
+    def fit(self, organisations: Iterable[Organisation], challenges: Sequence[Challenge]) -> PartnerIndex:
+        organisations = list(organisations)
+        if not organisations:
+            raise IndexNotReady("there are no organisations to index; import some or seed the default corpus")
+        passages: list[str] = []
+        owner: list[int] = []
+        for row, org in enumerate(organisations):
+            for passage in _evidence_passages(org):
+                passages.append(passage)
+                owner.append(row)
+        texts = [org.profile_text() for org in organisations]
+        started = time.perf_counter()
+        encoder = CachedEmbedder(self.embedder, self.cache) if self.cache is not None else self.embedder
+        # Profiles, evidence passages and challenge texts go to the model in one call: one progress bar.
+        everything = texts + passages + [c.text() for c in challenges]
+        all_vectors = encoder.encode(everything, batch_size=self.batch_size, show_progress=self.show_progress)
+        vectors = all_vectors[: len(texts)]
+        passage_vectors = all_vectors[len(texts) : len(texts) + len(passages)]
+        challenge_vectors = all_vectors[len(texts) + len(passages) :]
+        self._set_state(
+            organisations=organisations,
+            vectors=vectors,
+            passages=passages,
+            passage_owner=np.asarray(owner, dtype=np.int64),
+            passage_vectors=passage_vectors,
+            challenges=list(challenges),
+            challenge_vectors=challenge_vectors,
+        )
+        self.build_seconds_ = time.perf_counter() - started
+        return self
+
+    def _set_state(self, *, organisations, vectors, passages, passage_owner, passage_vectors, challenges,
+                   challenge_vectors, index=None) -> None:
+        self.organisations_ = list(organisations)
+        self.ids_ = [o.id for o in self.organisations_]
+        self.positions_ = {oid: i for i, oid in enumerate(self.ids_)}
+        self.vectors_ = np.ascontiguousarray(vectors, dtype=np.float32)
+        if index is None:
+            index = faiss.IndexFlatIP(self.vectors_.shape[1])  # exact inner product = cosine on unit vectors
+            index.add(self.vectors_)
+        self.index_ = index
+        self.passages_ = list(passages)
+        self.passage_owner_ = passage_owner
+        self.passage_vectors_ = np.ascontiguousarray(passage_vectors, dtype=np.float32)
+        self.passage_starts_ = np.searchsorted(passage_owner, np.arange(len(self.ids_) + 1))
+        self.challenges_ = {c.id: c for c in challenges}
+        self.challenge_vectors_ = np.ascontiguousarray(challenge_vectors, dtype=np.float32)
+        # Alignment of each profile with each challenge description (zero-shot, v0), clipped to [0, 1].
+        self.challenge_alignment_ = np.clip(self.vectors_ @ self.challenge_vectors_.T, 0.0, 1.0)
+        self.countries_ = np.array([o.country for o in self.organisations_])
+        self.org_types_ = np.array([o.org_type for o in self.organisations_])
+        self.mineral_sets_ = [frozenset(o.minerals) for o in self.organisations_]
+        self.model_id_ = self.embedder.model_id
+        self.corpus_hash_ = corpus_hash(self.organisations_)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "index_"):
+            raise IndexNotReady("the partner index is not built yet; run `matcher build` or wait for start-up")
+
+    def __len__(self) -> int:
+        return len(getattr(self, "ids_", ()))
+
+    # ------------------------------------------------------------------ query
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.embedder.encode([text], batch_size=1)[0]
+
+    def challenge_alignment_of(self, vector: np.ndarray) -> dict[int, float]:
+        """Zero-shot alignment of any vector (a query, a project) with each challenge area, in [0, 1]."""
+        self._check_fitted()
+        sims = np.clip(self.challenge_vectors_ @ vector, 0.0, 1.0)
+        return {cid: round(float(s), 4) for cid, s in zip(self.challenges_, sims)}
+
+    def _allowed_positions(self, countries, org_types, exclude) -> np.ndarray | None:
+        mask = np.ones(len(self.ids_), dtype=bool)
+        if countries:
+            mask &= np.isin(self.countries_, list(countries))
+        if org_types:
+            mask &= np.isin(self.org_types_, list(org_types))
+        else:
+            mask &= self.org_types_ != "funder"  # funders pay for partnerships; they are not partners
+        for oid in exclude:
+            if oid in self.positions_:
+                mask[self.positions_[oid]] = False
+        return np.flatnonzero(mask)
+
+    def rank(
+        self,
+        query: str | Project,
+        *,
+        k: int = 10,
+        countries: Sequence[str] | None = None,
+        org_types: Sequence[str] | None = None,
+        challenge: int | None = None,
+        exclude: Iterable[str] = (),
+        explain: bool = True,
+    ) -> list[Match]:
+        """Best ``k`` organisations for a brief (free text) or a project, filtered inside the FAISS search."""
+        self._check_fitted()
+        if isinstance(query, Project):
+            text = query.query_text()
+            query_minerals = set(query.minerals) | set(vocab.detect_minerals(text))
+            exclude = {*exclude, *([query.lead_organisation_id] if query.lead_organisation_id else [])}
+        else:
+            text = query
+            query_minerals = set(vocab.detect_minerals(text))
+        if challenge is not None and challenge not in self.challenges_:
+            raise InvalidRequest(f"challenge must be one of {sorted(self.challenges_)} or null, not {challenge!r}")
+        allowed = self._allowed_positions(countries, org_types, exclude)
+        if k <= 0 or allowed.size == 0:
+            return []
+        qvec = self.encode_query(text)
+        pool = min(allowed.size, max(self.candidates, 3 * k))
+        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed.astype(np.int64)))
+        sims, positions = self.index_.search(qvec[None, :], pool, params=params)
+        found = [(int(p), float(s)) for p, s in zip(positions[0], sims[0]) if p >= 0]
+        scored = [self._score(p, s, query_minerals, challenge) for p, s in found]
+        scored.sort(key=lambda item: (-item[0], self.ids_[item[1]]))
+        matches = []
+        for rank, (score, position, components) in enumerate(scored[:k], start=1):
+            explanation = self._explain(position, qvec, query_minerals, components) if explain else None
+            matches.append(Match(rank, round(score, 4), self.organisations_[position], components, explanation))
+        return matches
+
+    def _score(self, position: int, similarity: float, query_minerals: set[str], challenge: int | None):
+        w = self.weights
+        components = {"semantic": round(similarity, 4)}
+        weighted = [(w.semantic, similarity)]
+        if query_minerals:
+            overlap = len(query_minerals & self.mineral_sets_[position]) / len(query_minerals)
+            components["minerals"] = round(overlap, 4)
+            weighted.append((w.minerals, overlap))
+        for cid, value in zip(self.challenges_, self.challenge_alignment_[position]):
+            components[f"challenge_{cid}"] = round(float(value), 4)
+        if challenge is not None:
+            weighted.append((w.challenge, float(self.challenge_alignment_[position][list(self.challenges_).index(challenge)])))
+        total_weight = sum(weight for weight, _ in weighted)
+        score = sum(weight * value for weight, value in weighted) / total_weight
+        return score, position, components
+
+    def _explain(self, position: int, qvec: np.ndarray, query_minerals: set[str], components: dict) -> dict:
+        org = self.organisations_[position]
+        start, end = self.passage_starts_[position], self.passage_starts_[position + 1]
+        sims = self.passage_vectors_[start:end] @ qvec
+        best = np.argsort(-sims)[:2]
+        evidence = [{"text": self.passages_[start + i], "similarity": round(float(sims[i]), 4)} for i in best]
+        minerals = vocab.minerals()
+        shared = [minerals[m].name for m in org.minerals if m in query_minerals]
+        challenge_scores = {cid: components[f"challenge_{cid}"] for cid in self.challenges_}
+        best_challenge = max(challenge_scores, key=challenge_scores.get)
+        stages = vocab.value_chain_stages()
+        reason = f"{org.name} ({org.country}, {vocab.org_types()[org.org_type].name.lower()})"
+        reason += f": profile similarity {components['semantic']:.2f}"
+        if shared:
+            reason += f"; works on {', '.join(shared)}"
+        if org.value_chain_stages:
+            reason += f"; active in {', '.join(stages[s].name.lower() for s in org.value_chain_stages[:3])}"
+        reason += f"; closest to {_CHALLENGE_NAMES.get(best_challenge, f'challenge {best_challenge}')}."
+        return {
+            "reason": reason,
+            "evidence": evidence,
+            "shared_minerals": shared,
+            "query_minerals": sorted(minerals[m].name for m in query_minerals),
+            "value_chain_stages": [stages[s].name for s in org.value_chain_stages],
+            "challenge": {"best": best_challenge, "alignment": challenge_scores},
+            "weights": self.weights.as_dict(),
+        }
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: Path | str) -> Path:
+        """Write the index to one file atomically (temp file + rename): readers never see half a file."""
+        self._check_fitted()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format": FORMAT_VERSION,
+            "model_id": self.model_id_,
+            "corpus_hash": self.corpus_hash_,
+            "ids": self.ids_,
+            "passages": self.passages_,
+            "challenge_ids": list(self.challenges_),
+            "challenges_hash": _challenges_hash(self.challenges_.values()),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+            faiss=faiss.serialize_index(self.index_),
+            vectors=self.vectors_,
+            passage_owner=self.passage_owner_,
+            passage_vectors=self.passage_vectors_,
+            challenge_vectors=self.challenge_vectors_,
+        )
+        fd, tmp = tempfile.mkstemp(prefix=".partner-index-", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(buffer.getvalue())
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @staticmethod
+    def read_meta(path: Path | str) -> dict:
+        """The saved index's model id, corpus hash and ids, without loading vectors; raises IndexFileError."""
+        try:
+            with np.load(Path(path), allow_pickle=False) as data:
+                return json.loads(bytes(data["meta"]).decode())
+        except FileNotFoundError:
+            raise
+        except Exception as e:
+            raise IndexFileError(f"the index file {path} is unreadable ({type(e).__name__}); rebuild it with `matcher build`") from e
+
+    @classmethod
+    def load(
+        cls,
+        path: Path | str,
+        embedder: Embedder,
+        organisations: Iterable[Organisation],
+        challenges: Sequence[Challenge],
+        **params,
+    ) -> PartnerIndex:
+        """Load a saved index for these organisations; refuse it (IndexFileError) if model or corpus differ."""
+        organisations = list(organisations)
+        meta = cls.read_meta(path)
+        if meta.get("format") != FORMAT_VERSION:
+            raise IndexFileError(f"{path} has index format {meta.get('format')}, expected {FORMAT_VERSION}; rebuild it")
+        if meta["model_id"] != embedder.model_id:
+            raise IndexFileError(
+                f"{path} was built with model {meta['model_id']!r}, not {embedder.model_id!r}; rebuild it",
+                {"reason": "model_changed"},
+            )
+        if meta["corpus_hash"] != corpus_hash(organisations):
+            raise IndexFileError(f"{path} was built for another corpus; rebuild it", {"reason": "corpus_changed"})
+        by_id = {o.id: o for o in organisations}
+        try:
+            with np.load(Path(path), allow_pickle=False) as data:
+                index = faiss.deserialize_index(data["faiss"])
+                arrays = {k: data[k] for k in ("vectors", "passage_owner", "passage_vectors", "challenge_vectors")}
+        except Exception as e:
+            raise IndexFileError(f"the index file {path} is unreadable ({type(e).__name__}); rebuild it") from e
+        if index.ntotal != len(meta["ids"]) or arrays["vectors"].shape[0] != len(meta["ids"]):
+            raise IndexFileError(f"the index file {path} is inconsistent; rebuild it with `matcher build`")
+        if meta.get("challenges_hash") != _challenges_hash(challenges):
+            raise IndexFileError(f"{path} was built for other challenge areas; rebuild it")
+        self = cls(embedder, **params)
+        self._set_state(
+            organisations=[by_id[i] for i in meta["ids"]],
+            vectors=arrays["vectors"],
+            passages=meta["passages"],
+            passage_owner=arrays["passage_owner"],
+            passage_vectors=arrays["passage_vectors"],
+            challenges=challenges,
+            challenge_vectors=arrays["challenge_vectors"],
+            index=index,
+        )
+        return self

@@ -1,0 +1,43 @@
+"""Validated request payloads of the core, shared by the HTTP API and the CLI."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from corpus.schema import CountryCode, OrgType
+
+MAX_TEXT_CHARS = 20_000
+MAX_K = 100
+
+
+class MatchRequest(BaseModel):
+    """Rank partners for a brief (``text``) or a stored project (``project_id``), never both."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)] | None = (
+        Field(None, description="Free-text project brief.")
+    )
+    project_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
+        None, description="Id of a stored project to match instead of text."
+    )
+    countries: list[CountryCode] = Field(default_factory=list, max_length=50, description="ISO alpha-2 codes.")
+    org_types: list[OrgType] = Field(default_factory=list, max_length=6)
+    challenge: Literal[1, 2] | None = Field(None, description="Boost organisations aligned with this challenge.")
+    k: int = Field(10, ge=1, le=MAX_K)
+    explain: bool = True
+
+    @field_validator("countries", mode="before")
+    @classmethod
+    def _upper(cls, value):
+        if isinstance(value, list):
+            return [v.strip().upper() if isinstance(v, str) else v for v in value]
+        return value
+
+    @model_validator(mode="after")
+    def _one_query(self) -> MatchRequest:
+        if (self.text is None) == (self.project_id is None):
+            raise ValueError("give exactly one of 'text' (a project brief) or 'project_id'")
+        return self

@@ -1,0 +1,54 @@
+"""Typed results of the core: a ranked match with its score components, and the weights that combine them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from corpus.schema import Organisation
+
+
+@dataclass(frozen=True)
+class ScoreWeights:
+    """Relative weights of the score components; only components that apply to a query count.
+
+    ``minerals`` applies when the brief names critical minerals, ``challenge`` when the request names a challenge
+    area; the final score is the weighted mean of the components that apply, so it stays in [0, 1].
+    """
+
+    semantic: float = 0.75
+    minerals: float = 0.15
+    challenge: float = 0.25
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+@dataclass
+class Match:
+    rank: int
+    score: float
+    organisation: Organisation
+    scores: dict[str, float]
+    explanation: dict | None = field(default=None)
+
+    def to_dict(self, *, explain: bool = True) -> dict:
+        org = self.organisation
+        out = {
+            "rank": self.rank,
+            "score": self.score,
+            "organisation": {
+                "id": org.id,
+                "name": org.name,
+                "country": org.country,
+                "org_type": org.org_type,
+                "region": org.region,
+                "city": org.city,
+                "website": org.website,
+                "minerals": org.minerals,
+                "value_chain_stages": org.value_chain_stages,
+            },
+            "scores": dict(self.scores),
+        }
+        if explain and self.explanation is not None:
+            out["explanation"] = self.explanation
+        return out

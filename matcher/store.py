@@ -1,0 +1,191 @@
+"""The database: the source of truth for organisations and projects (SQLAlchemy; SQLite by default).
+
+Each record is stored whole as validated JSON beside the columns lists filter and sort on, so the schema can
+grow without a migration for every new field, and what comes out always re-validates against the schema.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from sqlalchemy import JSON, DateTime, String, create_engine, event, func, select
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from corpus.schema import Organisation, Project
+from matcher.errors import StorageError
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class OrganisationRow(Base):
+    __tablename__ = "organisations"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), index=True)
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    org_type: Mapped[str] = mapped_column(String(32), index=True)
+    record: Mapped[dict] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+
+
+class ProjectRow(Base):
+    __tablename__ = "projects"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    record: Mapped[dict] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+
+
+class Page(tuple):
+    """``(items, total)`` of one page of a list."""
+
+    @property
+    def items(self):
+        return self[0]
+
+    @property
+    def total(self) -> int:
+        return self[1]
+
+
+class Store:
+    """Organisations and projects in a SQL database. ``url`` is any SQLAlchemy URL."""
+
+    def __init__(self, url: str):
+        self.url = url
+        try:
+            parsed = make_url(url)
+        except ArgumentError as e:
+            raise StorageError(f"PM_DATABASE_URL {url!r} is not a valid SQLAlchemy URL (e.g. sqlite:///var/pm.db)") from e
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs = {"connect_args": {"check_same_thread": False}} if parsed.get_backend_name() == "sqlite" else {}
+        try:
+            self.engine: Engine = create_engine(url, **kwargs)
+        except Exception as e:  # a missing driver, a bad option: say which URL, not a traceback
+            raise StorageError(f"cannot use database {parsed.render_as_string(hide_password=True)}: {e}") from e
+        if parsed.get_backend_name() == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def create_all(self) -> Store:
+        try:
+            Base.metadata.create_all(self.engine)
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot open database {self.engine.url.render_as_string(hide_password=True)}: {e}") from e
+        return self
+
+    def _session(self) -> Session:
+        return self._sessions()
+
+    # ------------------------------------------------------------------ writes
+    def upsert_organisations(self, organisations: Iterable[Organisation]) -> int:
+        """Insert or replace organisations in one transaction (all or nothing)."""
+        count = 0
+        with self._session() as session, session.begin():
+            for org in organisations:
+                session.merge(
+                    OrganisationRow(
+                        id=org.id, name=org.name, country=org.country, org_type=org.org_type,
+                        record=org.model_dump(mode="json"), updated_at=_now(),
+                    )
+                )
+                count += 1
+        return count
+
+    def upsert_projects(self, projects: Iterable[Project]) -> int:
+        count = 0
+        with self._session() as session, session.begin():
+            for project in projects:
+                session.merge(
+                    ProjectRow(
+                        id=project.id, title=project.title, country=project.country,
+                        record=project.model_dump(mode="json"), updated_at=_now(),
+                    )
+                )
+                count += 1
+        return count
+
+    def seed(self, organisations: Sequence[Organisation], projects: Sequence[Project]) -> bool:
+        """Fill an empty database from the corpus; a database that already holds data is left alone."""
+        if self.count_organisations() or self.count_projects():
+            return False
+        with self._session() as session, session.begin():
+            session.add_all(
+                OrganisationRow(id=o.id, name=o.name, country=o.country, org_type=o.org_type,
+                                record=o.model_dump(mode="json"))
+                for o in organisations
+            )
+            session.add_all(
+                ProjectRow(id=p.id, title=p.title, country=p.country, record=p.model_dump(mode="json"))
+                for p in projects
+            )
+        return True
+
+    # ------------------------------------------------------------------ reads
+    def count_organisations(self) -> int:
+        with self._session() as session:
+            return session.scalar(select(func.count()).select_from(OrganisationRow)) or 0
+
+    def count_projects(self) -> int:
+        with self._session() as session:
+            return session.scalar(select(func.count()).select_from(ProjectRow)) or 0
+
+    def all_organisations(self) -> list[Organisation]:
+        with self._session() as session:
+            rows = session.scalars(select(OrganisationRow).order_by(OrganisationRow.id))
+            return [Organisation.model_validate(r.record) for r in rows]
+
+    def get_organisation(self, org_id: str) -> Organisation | None:
+        with self._session() as session:
+            row = session.get(OrganisationRow, org_id)
+            return Organisation.model_validate(row.record) if row else None
+
+    def get_project(self, project_id: str) -> Project | None:
+        with self._session() as session:
+            row = session.get(ProjectRow, project_id)
+            return Project.model_validate(row.record) if row else None
+
+    def list_organisations(
+        self, *, page: int = 1, per_page: int = 20, countries: Sequence[str] = (), org_types: Sequence[str] = ()
+    ) -> Page:
+        query = select(OrganisationRow)
+        if countries:
+            query = query.where(OrganisationRow.country.in_(countries))
+        if org_types:
+            query = query.where(OrganisationRow.org_type.in_(org_types))
+        return self._page(query, OrganisationRow, Organisation, page, per_page)
+
+    def list_projects(self, *, page: int = 1, per_page: int = 20, countries: Sequence[str] = ()) -> Page:
+        query = select(ProjectRow)
+        if countries:
+            query = query.where(ProjectRow.country.in_(countries))
+        return self._page(query, ProjectRow, Project, page, per_page)
+
+    def _page(self, query, row_type, model, page: int, per_page: int) -> Page:
+        with self._session() as session:
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = session.scalars(query.order_by(row_type.id).offset((page - 1) * per_page).limit(per_page))
+            return Page(([model.model_validate(r.record) for r in rows], total))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL lets the service read while an import writes; a busy timeout waits instead of failing at once.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

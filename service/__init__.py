@@ -1,0 +1,74 @@
+"""The HTTP service: Flask app factory over the matcher core. Importing this module does no work."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Flask, jsonify
+
+from matcher import PartnerMatcher, Settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("service")
+
+DEFAULTS = {
+    "MAX_CONTENT_LENGTH": 1024 * 1024,  # 1 MiB: far above any brief; larger bodies get a 413
+    "LOAD_IN_BACKGROUND": True,  # serve /healthz at once; /readyz says 503 until the index is loaded
+}
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app. ``config`` may hold Flask settings plus:
+
+    - ``SETTINGS``: a ``matcher.Settings`` (default: read from ``PM_*`` environment variables, here and only here);
+    - ``MATCHER``: a ready ``PartnerMatcher`` (tests pass one built with a fake embedder);
+    - ``LOAD_IN_BACKGROUND``: load or build the index in a thread (default) or before returning.
+    """
+    app = Flask(__name__)
+    app.config.update(DEFAULTS)
+    app.config.update(config or {})
+    app.json.sort_keys = False
+
+    from service.api import bp
+    from service.errors import register_error_handlers
+
+    register_error_handlers(app)
+    app.register_blueprint(bp)
+
+    matcher: PartnerMatcher | None = app.config.get("MATCHER")
+    if matcher is None:
+        settings = app.config.get("SETTINGS") or Settings.from_env()
+        matcher = PartnerMatcher(settings).open()
+    app.extensions["partner_matcher"] = matcher
+    state = app.extensions["partner_matcher_state"] = {"error": None}
+
+    if not matcher.ready:
+        def load() -> None:
+            try:
+                matcher.ensure_index()
+            except Exception as e:  # kept for /readyz, so an operator sees why the service is not ready
+                log.exception("the partner index could not be loaded")
+                state["error"] = f"{type(e).__name__}: {e}"
+
+        if app.config["LOAD_IN_BACKGROUND"]:
+            threading.Thread(target=load, name="index-loader", daemon=True).start()
+        else:
+            load()
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"status": "ok"})
+
+    @app.get("/readyz")
+    def readyz():
+        if matcher.ready:
+            return jsonify({"status": "ready", "organisations": len(matcher.index_)})
+        from service.errors import error_response
+
+        if state["error"]:
+            return error_response(503, "index_failed", f"the partner index could not be loaded: {state['error']}")
+        return error_response(503, "index_not_ready", "the partner index is loading; retry in a few seconds")
+
+    return app

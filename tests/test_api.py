@@ -1,0 +1,148 @@
+"""Contract tests of the v1 API through Flask's test client (fake embedder, fixture corpus)."""
+
+import pytest
+
+MATCH = {"text": "recycling rare earth magnets from electronic waste", "countries": ["GB"], "k": 3}
+
+
+def assert_error(resp, status: int, code: str):
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    assert resp.mimetype == "application/json"
+    body = resp.get_json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["code"] == code and body["error"]["message"]
+    return body["error"]
+
+
+def test_health_and_readiness(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["organisations"] == 9
+
+
+def test_match_contract(client):
+    resp = client.post("/v1/match", json=MATCH)
+    assert resp.status_code == 200
+    results = resp.get_json()["results"]
+    assert [r["rank"] for r in results] == [1, 2, 3]
+    top = results[0]
+    assert top["organisation"]["id"] == "fx-magnet-recyclers"
+    assert {"id", "name", "country", "org_type"} <= set(top["organisation"])
+    assert {"semantic", "challenge_1", "challenge_2"} <= set(top["scores"])
+    assert top["explanation"]["reason"] and top["explanation"]["evidence"]
+    assert all(r["organisation"]["country"] == "GB" for r in results)
+    assert results[0]["score"] >= results[1]["score"] >= results[2]["score"]
+
+
+def test_match_by_project_id_and_without_explanations(client):
+    resp = client.post("/v1/match", json={"project_id": "fx-brief-magnets", "k": 2, "explain": False})
+    assert resp.status_code == 200
+    assert all("explanation" not in r for r in resp.get_json()["results"])
+    assert_error(client.post("/v1/match", json={"project_id": "nope"}), 404, "project_not_found")
+
+
+def test_project_matches_endpoint(client):
+    resp = client.get("/v1/projects/fx-brief-magnets/matches?k=2&countries=GB&challenge=2")
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert len(body["results"]) == 2 and body["query"]["challenge"] == 2
+    assert_error(client.get("/v1/projects/nope/matches"), 404, "project_not_found")
+    assert_error(client.get("/v1/projects/fx-brief-magnets/matches?k=0"), 400, "invalid_request")
+    assert_error(client.get("/v1/projects/fx-brief-magnets/matches?challenge=9"), 400, "invalid_request")
+
+
+def test_organisation_list_is_paginated_and_filterable(client):
+    body = client.get("/v1/organisations?page=2&per_page=4").get_json()
+    assert body["total"] == 9 and body["page"] == 2 and body["per_page"] == 4 and len(body["items"]) == 4
+    gb = client.get("/v1/organisations?countries=gb&org_types=company").get_json()
+    assert [o["id"] for o in gb["items"]] == ["fx-magnet-maker"]
+    both = client.get("/v1/organisations?countries=GB,CA&per_page=100").get_json()
+    assert both["total"] == 8  # 5 GB + 3 CA fixture organisations
+    assert client.get("/v1/organisations?page=99").get_json()["items"] == []
+    for bad in ("page=0", "per_page=101", "per_page=x", "countries=Britain", "colour=red"):
+        assert_error(client.get(f"/v1/organisations?{bad}"), 400, "invalid_request")
+
+
+def test_records_and_challenges(client):
+    org = client.get("/v1/organisations/fx-tailings-lab").get_json()
+    assert org["country"] == "CA" and org["sources"]
+    assert_error(client.get("/v1/organisations/nope"), 404, "organisation_not_found")
+    projects = client.get("/v1/projects").get_json()
+    assert projects["total"] == 2
+    assert client.get("/v1/projects/fx-brief-tailings").get_json()["challenge_areas"] == [1, 2]
+    challenges = client.get("/v1/challenges").get_json()["items"]
+    assert [c["id"] for c in challenges] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "kwargs,status,code",
+    [
+        ({"data": "text=hello"}, 415, "unsupported_media_type"),
+        ({"data": "", "content_type": "application/json"}, 400, "invalid_request"),
+        ({"data": "{bad json", "content_type": "application/json"}, 400, "invalid_request"),
+        ({"data": b"\xff\xfe\x00", "content_type": "application/json"}, 400, "invalid_request"),
+        ({"data": '"just a string"', "content_type": "application/json"}, 400, "invalid_request"),
+        ({"data": '{"text": "a", "k": NaN}', "content_type": "application/json"}, 400, "invalid_request"),
+        ({"data": "[" * 5000 + "]" * 5000, "content_type": "application/json"}, 400, "invalid_request"),
+        ({"json": {"text": "a", "k": 500}}, 400, "invalid_request"),
+        ({"json": {"text": "a", "k": "ten"}}, 400, "invalid_request"),
+        ({"json": {"text": "a", "countries": "GB"}}, 400, "invalid_request"),
+        ({"json": {"text": None}}, 400, "invalid_request"),
+        ({"json": {"text": "x" * 20_001}}, 400, "invalid_request"),
+        ({"json": {"text": "a" * 1_100_000}}, 413, "payload_too_large"),
+    ],
+)
+def test_bad_match_requests_get_the_one_error_shape(client, kwargs, status, code):
+    assert_error(client.post("/v1/match", **kwargs), status, code)
+
+
+def test_validation_errors_name_the_field(client):
+    error = assert_error(client.post("/v1/match", json={"text": "a", "k": 500}), 400, "invalid_request")
+    assert error["details"][0]["field"] == "k"
+
+
+def test_unknown_route_and_wrong_method_are_json(client):
+    assert_error(client.get("/v1/nothing-here"), 404, "not_found")
+    resp = client.get("/v1/match")
+    error = assert_error(resp, 405, "method_not_allowed")
+    assert error["details"]["allowed_methods"] == ["OPTIONS", "POST"] and resp.headers["Allow"]
+
+
+def test_unexpected_errors_are_json_500(app, client, monkeypatch):
+    matcher = app.extensions["partner_matcher"]
+    monkeypatch.setattr(matcher, "match", lambda request: 1 / 0)
+    error = assert_error(client.post("/v1/match", json=MATCH), 500, "internal_error")
+    assert "ZeroDivision" not in error["message"]  # internals are logged, not shown
+
+
+def test_readyz_is_503_until_the_index_is_loaded(settings, fake_embedder):
+    from matcher import PartnerMatcher
+    from service import create_app
+
+    matcher = PartnerMatcher(settings, embedder=fake_embedder).open()
+    app = create_app({"MATCHER": matcher, "LOAD_IN_BACKGROUND": False})
+    assert app.test_client().get("/readyz").status_code == 200
+    cold = PartnerMatcher(settings, embedder=fake_embedder).open()
+    cold_app = create_app({"MATCHER": cold, "LOAD_IN_BACKGROUND": True})
+    cold.index_ = None  # as seen by a request arriving before the loader thread finishes
+    client = cold_app.test_client()
+    assert_error(client.get("/readyz"), 503, "index_not_ready")
+    assert_error(client.post("/v1/match", json=MATCH), 503, "index_not_ready")
+
+
+def test_create_app_reads_environment_only_at_the_door(pm_env):
+    from service import create_app
+
+    app = create_app({"LOAD_IN_BACKGROUND": False})
+    client = app.test_client()
+    assert client.get("/readyz").status_code == 200
+    assert (pm_env / "partner-matcher.db").exists() and (pm_env / "index" / "partner-index.npz").exists()
+    assert client.post("/v1/match", json=MATCH).get_json()["results"][0]["organisation"]["id"] == "fx-magnet-recyclers"
+
+
+def test_failed_index_load_is_reported_by_readyz(pm_env, monkeypatch):
+    from service import create_app
+
+    monkeypatch.setenv("PM_MODEL", "fake:notanumber")
+    with pytest.raises(Exception, match="PM_MODEL"):
+        create_app({"LOAD_IN_BACKGROUND": False})

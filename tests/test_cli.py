@@ -1,0 +1,59 @@
+"""The `matcher` command through click's runner, on the fixture corpus with the fake embedder (PM_MODEL=fake)."""
+
+import json
+
+from click.testing import CliRunner
+
+from matcher.cli import main
+
+
+def run(*args):
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result
+
+
+def test_every_command_has_help():
+    for command in ([], ["build"], ["match"], ["serve"]):
+        result = run(*command, "--help")
+        assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_build_then_up_to_date(pm_env):
+    first = run("build")
+    assert first.exit_code == 0 and "Built index of 9 organisations" in first.output
+    second = run("build")
+    assert second.exit_code == 0 and "up to date" in second.output
+    forced = run("build", "--force")
+    assert "Built index" in forced.output and "forced" in forced.output
+
+
+def test_match_table_and_json_agree(pm_env):
+    text = "recycling rare earth magnets from electronic waste"
+    table = run("match", text, "--country", "GB", "-k", "3")
+    assert table.exit_code == 0
+    data = json.loads(run("match", text, "--country", "GB", "-k", "3", "--json").stdout)
+    ids = [r["organisation"]["id"] for r in data["results"]]
+    assert ids[0] == "fx-magnet-recyclers" and len(ids) == 3
+    for org_id in ids:
+        assert org_id in table.output
+
+
+def test_match_a_project_uses_its_seeking_countries(pm_env):
+    data = json.loads(run("match", "--project", "fx-brief-tailings", "--json").stdout)
+    assert {r["organisation"]["country"] for r in data["results"]} == {"CA"}
+
+
+def test_cli_errors_are_one_line_not_tracebacks(pm_env):
+    missing = run("match")
+    assert missing.exit_code == 2 and "give a project brief" in missing.output
+    bad_country = run("match", "x", "--country", "Britain")
+    assert bad_country.exit_code == 1 and "countries.0" in bad_country.output and "Traceback" not in bad_country.output
+    unknown = run("match", "--project", "nope")
+    assert unknown.exit_code == 1 and "no project with id 'nope'" in unknown.output
+    assert run("match", "x", "-k", "0").exit_code == 2
+
+
+def test_bad_model_setting_names_pm_model(pm_env, monkeypatch):
+    monkeypatch.setenv("PM_MODEL", "fake:abc")
+    result = run("build")
+    assert result.exit_code == 1 and "PM_MODEL" in result.output

@@ -1,0 +1,61 @@
+"""The bundled corpus: real organisations with sources, illustrative briefs labelled as such."""
+
+from collections import Counter
+from urllib.parse import urlparse
+
+import pytest
+
+from corpus import load_challenges, load_organisations, load_projects
+
+
+@pytest.fixture(scope="module")
+def orgs():
+    return load_organisations()
+
+
+def test_corpus_size_and_spread(orgs):
+    countries = Counter(o.country for o in orgs)
+    assert len(orgs) >= 40 and countries["GB"] >= 15 and countries["CA"] >= 15 and countries["US"] >= 5
+    assert set(Counter(o.org_type for o in orgs)) == {"university", "government_lab", "rto", "company", "non_profit", "funder"}
+
+
+def test_every_organisation_is_complete_and_sourced(orgs):
+    for o in orgs:
+        assert o.id.startswith(o.country.lower() + "-"), o.id
+        assert o.sources, f"{o.id} has no sources"
+        assert o.value_chain_stages, f"{o.id} has no value-chain stages"
+        assert len(o.description.split()) >= 60, f"{o.id} description is thin"
+        for s in o.sources:
+            assert s.ref.startswith("seed:") or urlparse(s.ref).scheme in {"http", "https"}, (o.id, s.ref)
+        if o.website:
+            assert urlparse(o.website).netloc, o.id
+
+
+def test_names_and_aliases_are_unique(orgs):
+    names = Counter(o.name.lower() for o in orgs)
+    assert [n for n, c in names.items() if c > 1] == []
+
+
+def test_seed_references_name_real_seed_documents(orgs):
+    seeds = {"innovate-uk-gem-critical-materials-canada-us-report.txt", "ukri-ispf-uk-canada-critical-minerals-programme.txt"}
+    for o in orgs:
+        for s in o.sources:
+            if s.ref.startswith("seed:"):
+                assert s.ref[5:].split("#")[0] in seeds, (o.id, s.ref)
+
+
+def test_project_briefs_are_labelled_and_cover_both_directions_and_challenges(orgs):
+    projects = load_projects()
+    assert len(projects) >= 10
+    ids = {o.id for o in orgs}
+    for p in projects:
+        assert p.illustrative or p.sources, p.id
+        if p.illustrative:
+            assert p.summary.lower().startswith("illustrative"), p.id
+        assert p.lead_organisation_id is None or p.lead_organisation_id in ids
+    assert {p.country for p in projects} >= {"GB", "CA"}
+    assert {c for p in projects for c in p.challenge_areas} == {1, 2}
+
+
+def test_two_challenge_areas():
+    assert [c.id for c in load_challenges()] == [1, 2]

@@ -1,0 +1,64 @@
+import pytest
+
+from embeddings import FakeEmbedder
+from matcher import IndexNotReady, MatchRequest, OrganisationNotFound, PartnerMatcher, ProjectNotFound
+from pydantic import ValidationError
+
+
+def test_open_seeds_database_and_builds_then_reuses_index(settings, fake_embedder):
+    m = PartnerMatcher(settings, embedder=fake_embedder).open()
+    assert m.index_status()["reason"] == "missing"
+    _, built = m.ensure_index()
+    assert built and m.index_status()["fresh"]
+    again = PartnerMatcher(settings, embedder=FakeEmbedder(256)).open()
+    _, built = again.ensure_index()
+    assert not built  # fresh saved index is loaded, not rebuilt
+
+
+def test_stale_index_is_rebuilt_when_model_or_corpus_changes(settings, fake_embedder):
+    m = PartnerMatcher(settings, embedder=fake_embedder).open()
+    m.ensure_index()
+    other_model = PartnerMatcher(settings, embedder=FakeEmbedder(128)).open()
+    assert "built with model" in other_model.index_status()["reason"]
+    index, built = other_model.ensure_index()
+    assert built and index.model_id_ == "fake-hash-128-bi"
+    org = other_model.get_organisation("fx-us-lab")
+    other_model.store_.upsert_organisations([org.model_copy(update={"description": "Now works on magnets."})])
+    assert other_model.index_status()["reason"] == "corpus changed since the index was built"
+    index, built = other_model.ensure_index()
+    assert built and "magnets" in index.organisations_[index.positions_["fx-us-lab"]].description
+
+
+def test_match_shapes_results_and_reports_empty_honestly(matcher):
+    out = matcher.match(MatchRequest(text="cobalt from mine tailings", countries=["CA"], k=3))
+    assert [r["rank"] for r in out["results"]] == [1, 2, 3]
+    assert out["results"][0]["organisation"]["id"] == "fx-tailings-lab"
+    assert {"semantic", "challenge_1", "challenge_2"} <= set(out["results"][0]["scores"])
+    assert out["index"]["organisations"] == 9
+    empty = matcher.match(MatchRequest(text="cobalt", countries=["JP"]))
+    assert empty["results"] == [] and "no organisation" in empty["message"]
+
+
+def test_project_matches_default_to_the_countries_it_seeks(matcher):
+    out = matcher.project_matches("fx-brief-tailings", k=5)
+    assert {r["organisation"]["country"] for r in out["results"]} == {"CA"}
+    with pytest.raises(ProjectNotFound):
+        matcher.project_matches("nope")
+    with pytest.raises(OrganisationNotFound):
+        matcher.get_organisation("nope")
+
+
+def test_match_before_index_is_ready(settings, fake_embedder):
+    m = PartnerMatcher(settings, embedder=fake_embedder).open()
+    with pytest.raises(IndexNotReady):
+        m.match(MatchRequest(text="x"))
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{}, {"text": "a", "project_id": "b"}, {"text": ""}, {"text": "a", "k": 101}, {"text": "a", "countries": ["GBR"]},
+     {"text": "a", "challenge": 3}, {"text": "a", "colour": "red"}, {"text": "x" * 20_001}],
+)
+def test_match_request_validation(payload):
+    with pytest.raises(ValidationError):
+        MatchRequest.model_validate(payload)

@@ -1,0 +1,116 @@
+import numpy as np
+import pytest
+
+from corpus import Organisation, load_challenges, load_organisations, load_projects
+from embeddings import FakeEmbedder
+from matcher import IndexFileError, IndexNotReady, InvalidRequest, PartnerIndex
+from tests.conftest import FIXTURE_CORPUS
+
+
+@pytest.fixture
+def orgs():
+    return load_organisations(FIXTURE_CORPUS)
+
+
+@pytest.fixture
+def index(orgs, fake_embedder):
+    return PartnerIndex(fake_embedder).fit(orgs, load_challenges())
+
+
+def synthetic_orgs(n: int, seed: int = 7) -> list[Organisation]:
+    rng = np.random.default_rng(seed)
+    words = "lithium cobalt nickel tailings magnet recycling battery geology smelter reclamation water sensor".split()
+    return [
+        Organisation(id=f"o{i}", name=f"Org {i}", country=["GB", "CA", "US"][i % 3],
+                     org_type=["university", "company", "rto"][i % 3],
+                     description=" ".join(rng.choice(words, size=12)) + ".")
+        for i in range(n)
+    ]
+
+
+def test_faiss_ranking_equals_brute_force_numpy_cosine(fake_embedder):
+    orgs = synthetic_orgs(300)
+    idx = PartnerIndex(fake_embedder).fit(orgs, load_challenges())
+    query = "geology smelter sensor water"  # names no mineral: the score is the cosine alone
+    matches = idx.rank(query, k=25)
+    cosine = fake_embedder.encode([o.profile_text() for o in orgs]) @ fake_embedder.encode([query])[0]
+    expected = np.argsort(-cosine, kind="stable")[:25]
+    np.testing.assert_allclose([m.score for m in matches], cosine[expected], atol=1e-4)
+    assert {m.organisation.id for m in matches} == {f"o{i}" for i in expected} or np.isclose(
+        cosine[expected[-1]], sorted(cosine)[-26], atol=1e-6)  # equal only up to ties at the cut-off
+    for m in matches:
+        assert m.score == pytest.approx(m.scores["semantic"]) == pytest.approx(float(cosine[int(m.organisation.id[1:])]), abs=1e-4)
+
+
+def test_rank_returns_typed_components_in_score_order(index):
+    matches = index.rank("recycling rare earth NdFeB magnets from electronic waste", k=5)
+    assert [m.rank for m in matches] == [1, 2, 3, 4, 5]
+    assert [m.score for m in matches] == sorted((m.score for m in matches), reverse=True)
+    top = matches[0]
+    assert top.organisation.id == "fx-magnet-recyclers"
+    assert set(top.scores) >= {"semantic", "minerals", "challenge_1", "challenge_2"}
+    assert top.explanation["shared_minerals"] == ["Rare earth elements"]
+    assert "NdFeB" in top.explanation["evidence"][0]["text"]
+
+
+def test_filters_apply_inside_search_and_funders_are_left_out(index):
+    gb = index.rank("rare earth magnets", k=20, countries=["GB"])
+    assert gb and {m.organisation.country for m in gb} == {"GB"}
+    assert "fx-funder" not in {m.organisation.id for m in gb}
+    funders = index.rank("rare earth magnets", k=20, org_types=["funder"])
+    assert [m.organisation.id for m in funders] == ["fx-funder"]
+    assert index.rank("anything", countries=["FR"]) == []
+    companies = index.rank("mining", k=20, org_types=["company"])
+    assert {m.organisation.org_type for m in companies} == {"company"}
+
+
+def test_project_query_excludes_its_lead_and_uses_its_minerals(index):
+    project = next(p for p in load_projects(FIXTURE_CORPUS) if p.id == "fx-brief-magnets")
+    ids = [m.organisation.id for m in index.rank(project, k=20)]
+    assert "fx-geosurvey" not in ids  # the project's own lead organisation
+    assert ids[0] == "fx-magnet-recyclers"
+
+
+def test_challenge_boost_changes_order_towards_that_challenge(index):
+    query = "critical minerals research"
+    plain = index.rank(query, k=8)
+    for challenge in (1, 2):
+        boosted = index.rank(query, k=8, challenge=challenge)
+        key = f"challenge_{challenge}"
+        mean = lambda ms: np.mean([m.scores[key] for m in ms[:3]])  # noqa: E731
+        assert mean(boosted) >= mean(plain) - 1e-9
+    with pytest.raises(InvalidRequest):
+        index.rank(query, challenge=3)
+
+
+def test_save_load_roundtrip_and_staleness(tmp_path, index, orgs, fake_embedder):
+    path = index.save(tmp_path / "idx.npz")
+    loaded = PartnerIndex.load(path, fake_embedder, orgs, load_challenges())
+    q = "cobalt from tailings"
+    assert [m.organisation.id for m in loaded.rank(q)] == [m.organisation.id for m in index.rank(q)]
+    assert not list(tmp_path.glob(".partner-index-*"))  # no temp file left behind
+    with pytest.raises(IndexFileError, match="model"):
+        PartnerIndex.load(path, FakeEmbedder(128), orgs, load_challenges())
+    changed = [orgs[0].model_copy(update={"description": "changed"}), *orgs[1:]]
+    with pytest.raises(IndexFileError, match="another corpus"):
+        PartnerIndex.load(path, fake_embedder, changed, load_challenges())
+    (tmp_path / "bad.npz").write_bytes(b"not an index")
+    with pytest.raises(IndexFileError, match="unreadable"):
+        PartnerIndex.load(tmp_path / "bad.npz", fake_embedder, orgs, load_challenges())
+
+
+def test_unfitted_index_and_empty_corpus(fake_embedder):
+    with pytest.raises(IndexNotReady):
+        PartnerIndex(fake_embedder).rank("x")
+    with pytest.raises(IndexNotReady):
+        PartnerIndex(fake_embedder).fit([], load_challenges())
+
+
+def test_fit_uses_the_embedding_cache(tmp_path, orgs):
+    from embeddings import EmbeddingCache
+
+    fake = FakeEmbedder(64)
+    PartnerIndex(fake, cache=EmbeddingCache(tmp_path / "c.sqlite")).fit(orgs, load_challenges())
+    first = fake.texts_encoded
+    PartnerIndex(fake, cache=EmbeddingCache(tmp_path / "c.sqlite")).fit(orgs, load_challenges())
+    assert fake.texts_encoded == first  # nothing re-embedded

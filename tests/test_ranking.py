@@ -1,0 +1,47 @@
+"""End-to-end ranking with the real model on the bundled corpus (integration)."""
+
+import pytest
+
+from matcher import MatchRequest
+
+pytestmark = pytest.mark.integration
+
+MAGNET_RECYCLERS = {
+    "gb-hypromag", "gb-university-of-birmingham", "gb-ionic-technologies-international", "gb-less-common-metals",
+}
+
+
+def ranked_ids(matcher, text, **kw):
+    return [r["organisation"]["id"] for r in matcher.match(MatchRequest(text=text, **kw))["results"]]
+
+
+def test_magnet_recycling_brief_ranks_magnet_recyclers_first(real_matcher):
+    ids = ranked_ids(real_matcher, "recycling rare earth magnets from electronic waste", countries=["GB"], k=10)
+    # Every known UK magnet-recycling organisation is in the top 6, above unrelated organisations.
+    assert MAGNET_RECYCLERS <= set(ids[:6])
+    everything = ranked_ids(real_matcher, "recycling rare earth magnets from electronic waste", countries=["GB"], k=100)
+    for unrelated in ("gb-national-oceanography-centre", "gb-cornish-lithium", "gb-weardale-lithium"):
+        assert everything.index(unrelated) > max(everything.index(o) for o in MAGNET_RECYCLERS)
+
+
+def test_mine_waste_brief_finds_canadian_reclamation_expertise(real_matcher):
+    ids = ranked_ids(real_matcher, "preventing acid mine drainage from sulphide tailings and mine reclamation",
+                     countries=["CA"], k=10)
+    assert {"ca-mine-environment-neutral-drainage-program", "ca-universite-du-quebec-en-abitibi-temiscamingue"} & set(ids[:5])
+
+
+def test_every_result_has_components_and_explanation(real_matcher):
+    out = real_matcher.match(MatchRequest(text="lithium-ion battery black mass hydrometallurgy", k=5, challenge=2))
+    for r in out["results"]:
+        assert 0 <= r["score"] <= 1 and {"semantic", "minerals", "challenge_1", "challenge_2"} <= set(r["scores"])
+        assert r["explanation"]["reason"] and r["explanation"]["evidence"]
+
+
+def test_http_api_and_core_agree_on_the_acceptance_query(real_matcher):
+    from service import create_app
+
+    client = create_app({"MATCHER": real_matcher}).test_client()
+    body = {"text": "recycling rare earth magnets from electronic waste", "countries": ["GB"], "k": 10}
+    api = [r["organisation"]["id"] for r in client.post("/v1/match", json=body).get_json()["results"]]
+    assert api == ranked_ids(real_matcher, body["text"], countries=["GB"], k=10)
+    assert len(api) == 10
