@@ -47,8 +47,8 @@ def _raise_if(problems: list[dict], path: Path | str) -> None:
     raise CorpusError(f"{len(problems)} invalid record(s) in {path}: {head}{more}", problems)
 
 
-def parse_records(rows: Iterable[tuple[str, dict]], model: type[M], path: Path | str) -> list[M]:
-    """Validate ``(where, dict)`` rows against ``model``; collect every problem, then raise once."""
+def validate_rows(rows: Iterable[tuple[str, dict]], model: type[M]) -> tuple[list[M], list[dict]]:
+    """Validate ``(where, dict)`` rows against ``model``: the valid records, and every problem found."""
     records: list[M] = []
     problems: list[dict] = []
     seen: dict[str, str] = {}
@@ -68,8 +68,28 @@ def parse_records(rows: Iterable[tuple[str, dict]], model: type[M], path: Path |
         if rid is not None:
             seen[rid] = where
         records.append(record)
+    return records, problems
+
+
+def parse_records(rows: Iterable[tuple[str, dict]], model: type[M], path: Path | str) -> list[M]:
+    """Validate rows; collect every problem, then raise once, so nothing is used from a file with errors."""
+    records, problems = validate_rows(rows, model)
     _raise_if(problems, path)
     return records
+
+
+def _rows(path: Path, model: type[BaseModel]) -> Iterable[tuple[str, dict]]:
+    if path.suffix.lower() == ".jsonl":
+        return _jsonl_rows(path)
+    if path.suffix.lower() == ".csv":
+        return _csv_rows(path, _list_fields(model))
+    raise CorpusError(f"{path}: unsupported file type {path.suffix!r}; use .jsonl or .csv")
+
+
+def load_records_lenient(path: Path | str, model: type[M]) -> tuple[list[M], list[dict]]:
+    """The valid records of a file and the problems of the others (for reports; loaders use load_records)."""
+    path = Path(path)
+    return validate_rows(_rows(path, model), model)
 
 
 def _jsonl_rows(path: Path) -> Iterable[tuple[str, dict]]:
@@ -121,15 +141,9 @@ def _list_fields(model: type[BaseModel]) -> set[str]:
 
 
 def load_records(path: Path | str, model: type[M]) -> list[M]:
-    """Load one JSONL or CSV file of ``model`` records (chosen by extension)."""
+    """Load one JSONL or CSV file of ``model`` records (chosen by extension); all valid or CorpusError."""
     path = Path(path)
-    if path.suffix.lower() == ".jsonl":
-        rows = _jsonl_rows(path)
-    elif path.suffix.lower() == ".csv":
-        rows = _csv_rows(path, _list_fields(model))
-    else:
-        raise CorpusError(f"{path}: unsupported file type {path.suffix!r}; use .jsonl or .csv")
-    return parse_records(rows, model, path)
+    return parse_records(_rows(path, model), model, path)
 
 
 def load_dir(directory: Path | str, model: type[M]) -> list[M]:

@@ -7,6 +7,7 @@ a JSONL file is valid over HTTP and the other way round.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
@@ -27,7 +28,8 @@ Stage = Literal[
 
 def slugify(text: str) -> str:
     """A stable id fragment from a name: 'Camborne School of Mines' -> 'camborne-school-of-mines'."""
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()  # Université -> Universite
+    slug = re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")
     return slug[:100] or "x"
 
 

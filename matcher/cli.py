@@ -130,6 +130,74 @@ def match(ctx: click.Context, text, project_id, countries, org_types, challenge,
             click.echo(f"{'':>31}{r['explanation']['reason']}")
 
 
+@main.group()
+def corpus():
+    """Inspect corpus data files."""
+
+
+@corpus.command("check")
+@click.argument("directory", required=False, type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--warnings/--no-warnings", default=True, show_default=True, help="List warnings as well as errors.")
+@click.pass_context
+def corpus_check(ctx: click.Context, directory, as_json: bool, warnings: bool):
+    """Data-quality report of a corpus folder (default: the corpus the service seeds from).
+
+    Exits 1 when there are errors (invalid records, duplicate ids, names or aliases, organisations without
+    sources, unknown lead organisations); warnings (thin profiles, missing minerals or websites) do not fail.
+    """
+    from corpus.quality import check_corpus
+
+    folder = directory or ctx.obj["settings"].resolved_corpus_dir
+    report = check_corpus(folder)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(f"Corpus {folder}: {report.organisations} organisations, {report.projects} projects")
+        click.echo("  by country: " + ", ".join(f"{k} {v}" for k, v in sorted(report.countries.items(), key=lambda kv: -kv[1])))
+        click.echo("  by type:    " + ", ".join(f"{k} {v}" for k, v in sorted(report.org_types.items(), key=lambda kv: -kv[1])))
+        for f in report.findings:
+            if f.level == "error" or warnings:
+                click.echo(f"  {f.level.upper():7} {f.check:24} {f.record}: {f.message}")
+        click.echo(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+    ctx.exit(0 if report.ok else 1)
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", required=True, type=click.Choice(["gtr", "nserc", "csv", "jsonl"]),
+              help="gtr: UKRI Gateway to Research project CSV; nserc: NSERC Awards CSV; csv/jsonl: schema fields.")
+@click.option("--kind", type=click.Choice(["organisations", "projects"]), default="organisations", show_default=True,
+              help="What a csv/jsonl file holds.")
+@click.option("--map", "mappings", multiple=True, metavar="COLUMN=FIELD",
+              help="Rename a csv/jsonl column to a schema field (repeatable), e.g. --map 'Org Name=name'.")
+@click.option("--dry-run", is_flag=True, help="Validate and report, write nothing.")
+@click.pass_context
+@_friendly_errors
+def import_(ctx: click.Context, file, fmt, kind, mappings, dry_run):
+    """Import FILE into the database: validated whole first, written in one transaction, idempotent.
+
+    \b
+    Examples:
+      matcher import --format gtr projects.csv
+      matcher import --format nserc NSERC_awards_2024.csv
+      matcher import --format csv orgs.csv --map "Organisation=name" --map "Country=country"
+    A lead organisation's projects become documents of its profile. Re-importing a file updates, never duplicates.
+    """
+    mapping = {}
+    for item in mappings:
+        source, sep, target = item.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            raise click.BadParameter(f"{item!r}: write COLUMN=FIELD", param_hint="--map")
+        mapping[source.strip()] = target.strip()
+    matcher = _open(ctx, need_index=False)
+    plan = matcher.import_file(file, fmt, kind=kind, mapping=mapping, dry_run=dry_run, show_progress=sys.stderr.isatty())
+    verb = "Would import" if dry_run else "Imported"
+    click.echo(f"{verb} {plan.summary()} from {file}")
+    if not dry_run:
+        click.echo("The index is now stale; `matcher build` (or `make run`) rebuilds it, re-embedding only what changed.")
+
+
 @main.command()
 @click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="HOST or 127.0.0.1")
 @click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8000")), show_default="PORT or 8000")

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Sequence
 
+from corpus.importers import ImportPlan, plan_import
 from corpus.loaders import corpus_hash, load_challenges, load_organisations, load_projects
 from corpus.schema import Challenge, Organisation, Project
 from embeddings.base import Embedder
@@ -182,6 +183,15 @@ class PartnerMatcher:
         if project is None:
             raise ProjectNotFound(f"no project with id {project_id!r}; list them at /v1/projects")
         return project
+
+    def import_file(self, path, fmt: str, *, kind: str = "organisations", mapping: dict[str, str] | None = None,
+                    dry_run: bool = False, show_progress: bool = False) -> ImportPlan:
+        """Validate a whole file, then write it in one transaction (nothing on any error). Re-imports update."""
+        plan = plan_import(path, fmt, self.store_.all_organisations(), kind=kind, mapping=mapping,
+                           show_progress=show_progress)
+        if not dry_run:
+            self.store_.upsert(plan.organisations, plan.projects)
+        return plan
 
     def challenges(self) -> list[Challenge]:
         return list(self.challenges_)

@@ -89,32 +89,28 @@ class Store:
         return self._sessions()
 
     # ------------------------------------------------------------------ writes
+    def upsert(self, organisations: Iterable[Organisation] = (), projects: Iterable[Project] = ()) -> tuple[int, int]:
+        """Insert or replace organisations and projects in one transaction: all of them are written, or none."""
+        orgs = projects_written = 0
+        try:
+            with self._session() as session, session.begin():
+                for org in organisations:
+                    session.merge(OrganisationRow(id=org.id, name=org.name, country=org.country, org_type=org.org_type,
+                                                  record=org.model_dump(mode="json"), updated_at=_now()))
+                    orgs += 1
+                for project in projects:
+                    session.merge(ProjectRow(id=project.id, title=project.title, country=project.country,
+                                             record=project.model_dump(mode="json"), updated_at=_now()))
+                    projects_written += 1
+        except SQLAlchemyError as e:
+            raise StorageError(f"nothing was written: the database refused the change ({type(e).__name__}: {e})") from e
+        return orgs, projects_written
+
     def upsert_organisations(self, organisations: Iterable[Organisation]) -> int:
-        """Insert or replace organisations in one transaction (all or nothing)."""
-        count = 0
-        with self._session() as session, session.begin():
-            for org in organisations:
-                session.merge(
-                    OrganisationRow(
-                        id=org.id, name=org.name, country=org.country, org_type=org.org_type,
-                        record=org.model_dump(mode="json"), updated_at=_now(),
-                    )
-                )
-                count += 1
-        return count
+        return self.upsert(organisations=organisations)[0]
 
     def upsert_projects(self, projects: Iterable[Project]) -> int:
-        count = 0
-        with self._session() as session, session.begin():
-            for project in projects:
-                session.merge(
-                    ProjectRow(
-                        id=project.id, title=project.title, country=project.country,
-                        record=project.model_dump(mode="json"), updated_at=_now(),
-                    )
-                )
-                count += 1
-        return count
+        return self.upsert(projects=projects)[1]
 
     def seed(self, organisations: Sequence[Organisation], projects: Sequence[Project]) -> bool:
         """Fill an empty database from the corpus; a database that already holds data is left alone."""
