@@ -28,7 +28,8 @@ from embeddings.cache import CachedEmbedder, EmbeddingCache
 from matcher.errors import IndexFileError, IndexNotReady, InvalidRequest
 from matcher.results import Match, ScoreWeights
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+DOCUMENT_CHARS = 2000  # the model reads ~256 tokens; longer document text only costs time
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _CHALLENGE_NAMES = {1: "challenge one (responsible and efficient mining)", 2: "challenge two (circular economy)"}
 
@@ -99,17 +100,25 @@ class PartnerIndex:
                 passages.append(passage)
                 owner.append(row)
         texts = [org.profile_text() for org in organisations]
+        # Every document is a search unit of its own, owned by its organisation (multi-document profiles).
+        doc_texts, doc_owner = [], []
+        for row, org in enumerate(organisations):
+            for doc in org.documents:
+                doc_texts.append(f"{doc.title}. {doc.text}"[:DOCUMENT_CHARS])
+                doc_owner.append(row)
         started = time.perf_counter()
         encoder = CachedEmbedder(self.embedder, self.cache) if self.cache is not None else self.embedder
         # Profiles, evidence passages and challenge texts go to the model in one call: one progress bar.
-        everything = texts + passages + [c.text() for c in challenges]
+        everything = texts + doc_texts + passages + [c.text() for c in challenges]
         all_vectors = encoder.encode(everything, batch_size=self.batch_size, show_progress=self.show_progress)
-        vectors = all_vectors[: len(texts)]
-        passage_vectors = all_vectors[len(texts) : len(texts) + len(passages)]
-        challenge_vectors = all_vectors[len(texts) + len(passages) :]
+        n, d, p = len(texts), len(doc_texts), len(passages)
+        vectors, doc_vectors = all_vectors[:n], all_vectors[n : n + d]
+        passage_vectors, challenge_vectors = all_vectors[n + d : n + d + p], all_vectors[n + d + p :]
         self._set_state(
             organisations=organisations,
             vectors=vectors,
+            doc_vectors=doc_vectors,
+            doc_owner=np.asarray(doc_owner, dtype=np.int64),
             passages=passages,
             passage_owner=np.asarray(owner, dtype=np.int64),
             passage_vectors=passage_vectors,
@@ -119,15 +128,18 @@ class PartnerIndex:
         self.build_seconds_ = time.perf_counter() - started
         return self
 
-    def _set_state(self, *, organisations, vectors, passages, passage_owner, passage_vectors, challenges,
-                   challenge_vectors, index=None) -> None:
+    def _set_state(self, *, organisations, vectors, doc_vectors, doc_owner, passages, passage_owner, passage_vectors,
+                   challenges, challenge_vectors, index=None) -> None:
         self.organisations_ = list(organisations)
         self.ids_ = [o.id for o in self.organisations_]
         self.positions_ = {oid: i for i, oid in enumerate(self.ids_)}
         self.vectors_ = np.ascontiguousarray(vectors, dtype=np.float32)
+        # Search units: one profile per organisation (rows 0..n-1), then every document; unit_owner_ maps back.
+        self.unit_owner_ = np.concatenate([np.arange(len(self.ids_), dtype=np.int64), np.asarray(doc_owner, dtype=np.int64)])
         if index is None:
-            index = faiss.IndexFlatIP(self.vectors_.shape[1])  # exact inner product = cosine on unit vectors
-            index.add(self.vectors_)
+            units = np.vstack([self.vectors_, np.asarray(doc_vectors, dtype=np.float32).reshape(-1, self.vectors_.shape[1])])
+            index = faiss.IndexFlatIP(units.shape[1])  # exact inner product = cosine on unit vectors
+            index.add(np.ascontiguousarray(units))
         self.index_ = index
         self.passages_ = list(passages)
         self.passage_owner_ = passage_owner
@@ -199,17 +211,35 @@ class PartnerIndex:
         if k <= 0 or allowed.size == 0:
             return []
         qvec = self.encode_query(text)
-        pool = min(allowed.size, max(self.candidates, 3 * k))
-        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed.astype(np.int64)))
-        sims, positions = self.index_.search(qvec[None, :], pool, params=params)
-        found = [(int(p), float(s)) for p, s in zip(positions[0], sims[0]) if p >= 0]
-        scored = [self._score(p, s, query_minerals, challenge) for p, s in found]
+        mask = np.zeros(len(self.ids_), dtype=bool)
+        mask[allowed] = True
+        units = np.flatnonzero(mask[self.unit_owner_])
+        pool = min(units.size, max(self.candidates, 3 * k) * max(1, round(len(self.unit_owner_) / len(self.ids_))))
+        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(units.astype(np.int64)))
+        sims, hits = self.index_.search(qvec[None, :], pool, params=params)
+        scored = [self._score(p, s, query_minerals, challenge) for p, s in self._aggregate(hits[0], sims[0])]
         scored.sort(key=lambda item: (-item[0], self.ids_[item[1]]))
         matches = []
         for rank, (score, position, components) in enumerate(scored[:k], start=1):
             explanation = self._explain(position, qvec, query_minerals, components) if explain else None
             matches.append(Match(rank, round(score, 4), self.organisations_[position], components, explanation))
         return matches
+
+    def _aggregate(self, hits: np.ndarray, sims: np.ndarray) -> list[tuple[int, float]]:
+        """Per organisation: best unit + a share of the second best, so a second strong document counts but one
+        strong project is never averaged away by weaker ones. With one unit this is plain cosine."""
+        best: dict[int, list[float]] = {}
+        for unit, sim in zip(hits, sims):
+            if unit < 0:
+                continue
+            top = best.setdefault(int(self.unit_owner_[unit]), [])
+            if len(top) < 2:
+                top.append(float(sim))
+        share = self.weights.second_document
+        return [
+            (owner, top[0] + share * max(top[1], 0.0) * (1 - top[0]) if len(top) > 1 and top[0] > 0 else top[0])
+            for owner, top in best.items()
+        ]
 
     def _score(self, position: int, similarity: float, query_minerals: set[str], challenge: int | None):
         w = self.weights
@@ -277,6 +307,7 @@ class PartnerIndex:
             meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
             faiss=faiss.serialize_index(self.index_),
             vectors=self.vectors_,
+            unit_owner=self.unit_owner_,
             passage_owner=self.passage_owner_,
             passage_vectors=self.passage_vectors_,
             challenge_vectors=self.challenge_vectors_,
@@ -329,10 +360,10 @@ class PartnerIndex:
         try:
             with np.load(Path(path), allow_pickle=False) as data:
                 index = faiss.deserialize_index(data["faiss"])
-                arrays = {k: data[k] for k in ("vectors", "passage_owner", "passage_vectors", "challenge_vectors")}
+                arrays = {k: data[k] for k in ("vectors", "unit_owner", "passage_owner", "passage_vectors", "challenge_vectors")}
         except Exception as e:
             raise IndexFileError(f"the index file {path} is unreadable ({type(e).__name__}); rebuild it") from e
-        if index.ntotal != len(meta["ids"]) or arrays["vectors"].shape[0] != len(meta["ids"]):
+        if index.ntotal != len(arrays["unit_owner"]) or arrays["vectors"].shape[0] != len(meta["ids"]):
             raise IndexFileError(f"the index file {path} is inconsistent; rebuild it with `matcher build`")
         if meta.get("challenges_hash") != _challenges_hash(challenges):
             raise IndexFileError(f"{path} was built for other challenge areas; rebuild it")
@@ -340,6 +371,8 @@ class PartnerIndex:
         self._set_state(
             organisations=[by_id[i] for i in meta["ids"]],
             vectors=arrays["vectors"],
+            doc_vectors=np.zeros((0, arrays["vectors"].shape[1]), dtype=np.float32),
+            doc_owner=arrays["unit_owner"][len(meta["ids"]) :],
             passages=meta["passages"],
             passage_owner=arrays["passage_owner"],
             passage_vectors=arrays["passage_vectors"],

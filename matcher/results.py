@@ -13,11 +13,14 @@ class ScoreWeights:
 
     ``minerals`` applies when the brief names critical minerals, ``challenge`` when the request names a challenge
     area; the final score is the weighted mean of the components that apply, so it stays in [0, 1].
+    ``second_document`` is not a component weight: it sets how much an organisation's second-best matching
+    document adds to its best one (semantic = s1 + share * s2 * (1 - s1)).
     """
 
     semantic: float = 0.75
     minerals: float = 0.15
     challenge: float = 0.25
+    second_document: float = 0.3  # share of an organisation's second-best document added to its best one
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)

@@ -114,3 +114,22 @@ def test_fit_uses_the_embedding_cache(tmp_path, orgs):
     first = fake.texts_encoded
     PartnerIndex(fake, cache=EmbeddingCache(tmp_path / "c.sqlite")).fit(orgs, load_challenges())
     assert fake.texts_encoded == first  # nothing re-embedded
+
+
+def test_documents_are_indexed_on_their_own_and_aggregated(tmp_path, fake_embedder):
+    from corpus import Document
+
+    generic = dict(country="GB", org_type="university", description="A large university with many departments.")
+    one_doc = Organisation(id="u1", name="Uni One", **generic, documents=[
+        Document(id="d1", title="Graphite anode recycling", text="Purifying graphite anode material from spent cells.")])
+    two_docs = Organisation(id="u2", name="Uni Two", **generic, documents=[
+        Document(id="d2", title="Graphite anode recycling", text="Purifying graphite anode material from spent cells."),
+        Document(id="d3", title="Graphite anode purification", text="Recycling graphite anode from spent cells.")])
+    plain = Organisation(id="u3", name="Uni Three", **generic)
+    idx = PartnerIndex(fake_embedder).fit([one_doc, two_docs, plain], load_challenges())
+    matches = idx.rank("recycling graphite anode material from spent cells", k=3)
+    assert [m.organisation.id for m in matches] == ["u2", "u1", "u3"]  # a second strong document adds a little
+    assert "Graphite anode" in matches[0].explanation["evidence"][0]["text"]
+    loaded = PartnerIndex.load(idx.save(tmp_path / "i.npz"), fake_embedder, [one_doc, two_docs, plain], load_challenges())
+    assert [(m.organisation.id, m.score) for m in loaded.rank("graphite anode", k=3)] == \
+        [(m.organisation.id, m.score) for m in idx.rank("graphite anode", k=3)]
