@@ -97,6 +97,10 @@ class PartnerMatcher:
             log.info("built index of %d organisations in %.1fs", len(index), time.perf_counter() - started)
             return index, True
 
+    def warm_up(self) -> None:
+        """Load the model and run one query now, so the first user request is not the one that pays for it."""
+        self._index().encode_query("warm up")
+
     @property
     def ready(self) -> bool:
         return self.index_ is not None

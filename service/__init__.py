@@ -32,7 +32,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.sort_keys = False
 
     from service.api import bp
-    from service.errors import register_error_handlers
+    from service.errors import error_response, register_error_handlers
 
     register_error_handlers(app)
     app.register_blueprint(bp)
@@ -42,12 +42,15 @@ def create_app(config: dict | None = None) -> Flask:
         settings = app.config.get("SETTINGS") or Settings.from_env()
         matcher = PartnerMatcher(settings).open()
     app.extensions["partner_matcher"] = matcher
-    state = app.extensions["partner_matcher_state"] = {"error": None}
+    # Ready means able to answer quickly: the index is loaded and the model has encoded one query.
+    state = app.extensions["partner_matcher_state"] = {"error": None, "ready": matcher.ready}
 
     if not matcher.ready:
         def load() -> None:
             try:
                 matcher.ensure_index()
+                matcher.warm_up()
+                state["ready"] = True
             except Exception as e:  # kept for /readyz, so an operator sees why the service is not ready
                 log.exception("the partner index could not be loaded")
                 state["error"] = f"{type(e).__name__}: {e}"
@@ -63,10 +66,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.get("/readyz")
     def readyz():
-        if matcher.ready:
+        if state["ready"] and matcher.ready:
             return jsonify({"status": "ready", "organisations": len(matcher.index_)})
-        from service.errors import error_response
-
         if state["error"]:
             return error_response(503, "index_failed", f"the partner index could not be loaded: {state['error']}")
         return error_response(503, "index_not_ready", "the partner index is loading; retry in a few seconds")
