@@ -36,6 +36,7 @@ run: install
 	$(BIN)/matcher serve --host $(HOST) --port $(PORT)
 
 test: install
+	$(BIN)/matcher corpus check --no-warnings
 	$(BIN)/python -m pytest
 
 clean:
