@@ -130,6 +130,41 @@ def match(ctx: click.Context, text, project_id, countries, org_types, challenge,
             click.echo(f"{'':>31}{r['explanation']['reason']}")
 
 
+@main.command()
+@click.option("--beir", "beir_dir", type=click.Path(exists=True, file_okay=False),
+              help="A BEIR-layout folder (corpus.jsonl(.gz), queries.jsonl, qrels/SPLIT.tsv), e.g. SciFact.")
+@click.option("--split", default="test", show_default=True, help="Split to report.")
+@click.option("--tune-split", default="train", show_default=True, help="Split the hybrid weight is tuned on.")
+@click.option("--alpha", type=click.FloatRange(0, 1), help="Fix the hybrid's lexical weight instead of tuning it.")
+@click.option("--json", "as_json", is_flag=True, help="Print {\"methods\": {name: {metric: value}}, ...} as JSON.")
+@click.pass_context
+@_friendly_errors
+def evaluate(ctx: click.Context, beir_dir, split, tune_split, alpha, as_json):
+    """Measure retrieval quality: nDCG@10, recall@10 and recall@100 for bm25, dense, rrf and the hybrid.
+
+    \b
+    Example (SciFact; the first run embeds 5,183 abstracts, later runs use the embedding cache):
+      matcher evaluate --beir ../shared/data/scifact_beir --split test --json
+    """
+    from embeddings import EmbeddingCache, load_embedder
+    from matcher.evaluation import evaluate_beir
+
+    if not beir_dir:
+        raise click.UsageError("give --beir DIR")
+    settings: Settings = ctx.obj["settings"]
+    result = evaluate_beir(beir_dir, load_embedder(settings.model), split=split, tune_split=tune_split, alpha=alpha,
+                           cache=EmbeddingCache(settings.cache_path), show_progress=sys.stderr.isatty())
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"{result['dataset']} {result['split']}: {result['queries']} queries, {result['documents']} documents, "
+               f"{result['model']}")
+    click.echo(f"hybrid lexical weight alpha={result['hybrid']['alpha']} (tuned on {result['hybrid']['tuned_on'] or 'nothing: fixed'})")
+    click.echo(f"{'method':8} {'nDCG@10':>8} {'R@10':>7} {'R@100':>7}")
+    for name, m in result["methods"].items():
+        click.echo(f"{name:8} {m['ndcg@10']:8.4f} {m['recall@10']:7.4f} {m['recall@100']:7.4f}")
+
+
 @main.group()
 def corpus():
     """Inspect corpus data files."""
