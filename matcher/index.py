@@ -26,6 +26,8 @@ from corpus.schema import Challenge, Organisation, Project
 from embeddings.base import Embedder
 from embeddings.cache import CachedEmbedder, EmbeddingCache
 from matcher.errors import IndexFileError, IndexNotReady, InvalidRequest
+from matcher.fusion import convex
+from matcher.lexical import LexicalIndex
 from matcher.results import Match, ScoreWeights
 
 FORMAT_VERSION = 2
@@ -55,6 +57,17 @@ def _evidence_passages(org: Organisation) -> list[str]:
     return passages or [org.name]
 
 
+def unit_texts(organisations: Sequence[Organisation]) -> tuple[list[str], list[int]]:
+    """Search units: one profile per organisation, then each document; returns texts and document owners."""
+    texts = [org.profile_text() for org in organisations]
+    doc_owner = []
+    for row, org in enumerate(organisations):
+        for doc in org.documents:
+            texts.append(f"{doc.title}. {doc.text}"[:DOCUMENT_CHARS])
+            doc_owner.append(row)
+    return texts, doc_owner
+
+
 def _challenges_hash(challenges: Iterable[Challenge]) -> str:
     return hashlib.sha256(json.dumps([[c.id, c.text()] for c in challenges]).encode()).hexdigest()[:16]
 
@@ -68,7 +81,8 @@ class PartnerIndex:
     cache: an ``EmbeddingCache`` used while building, so unchanged profiles are not embedded again; queries
         bypass it (a per-request disk write would cost more than it saves).
     weights: how the score components combine (see ``ScoreWeights``).
-    candidates: how many nearest profiles FAISS returns before re-scoring with structured signals.
+    candidates: how many candidates each retriever (FAISS, BM25) contributes before fusion and re-scoring.
+    fusion: ``"hybrid"`` (BM25 + dense, convex combination with weight ``weights.lexical``) or ``"dense"``.
     """
 
     def __init__(
@@ -78,6 +92,7 @@ class PartnerIndex:
         cache: EmbeddingCache | None = None,
         weights: ScoreWeights | None = None,
         candidates: int = 200,
+        fusion: str = "hybrid",
         batch_size: int = 32,
         show_progress: bool = False,
     ):
@@ -85,6 +100,9 @@ class PartnerIndex:
         self.cache = cache
         self.weights = weights or ScoreWeights()
         self.candidates = candidates
+        if fusion not in {"hybrid", "dense"}:
+            raise ValueError(f"fusion must be 'hybrid' or 'dense', not {fusion!r}")
+        self.fusion = fusion
         self.batch_size = batch_size
         self.show_progress = show_progress
 
@@ -99,13 +117,9 @@ class PartnerIndex:
             for passage in _evidence_passages(org):
                 passages.append(passage)
                 owner.append(row)
-        texts = [org.profile_text() for org in organisations]
         # Every document is a search unit of its own, owned by its organisation (multi-document profiles).
-        doc_texts, doc_owner = [], []
-        for row, org in enumerate(organisations):
-            for doc in org.documents:
-                doc_texts.append(f"{doc.title}. {doc.text}"[:DOCUMENT_CHARS])
-                doc_owner.append(row)
+        units, doc_owner = unit_texts(organisations)
+        texts, doc_texts = units[: len(organisations)], units[len(organisations) :]
         started = time.perf_counter()
         encoder = CachedEmbedder(self.embedder, self.cache) if self.cache is not None else self.embedder
         # Profiles, evidence passages and challenge texts go to the model in one call: one progress bar.
@@ -141,6 +155,10 @@ class PartnerIndex:
             index = faiss.IndexFlatIP(units.shape[1])  # exact inner product = cosine on unit vectors
             index.add(np.ascontiguousarray(units))
         self.index_ = index
+        # Exact unit vectors re-score the fused candidate pool (a flat index holds them; no second copy on disk).
+        self.unit_vectors_ = index.reconstruct_n(0, index.ntotal)
+        # The lexical index is rebuilt from the records (fast, and identical for identical records).
+        self.lexical_ = LexicalIndex().fit(unit_texts(self.organisations_)[0])
         self.passages_ = list(passages)
         self.passage_owner_ = passage_owner
         self.passage_vectors_ = np.ascontiguousarray(passage_vectors, dtype=np.float32)
@@ -211,13 +229,11 @@ class PartnerIndex:
         if k <= 0 or allowed.size == 0:
             return []
         qvec = self.encode_query(text)
-        mask = np.zeros(len(self.ids_), dtype=bool)
-        mask[allowed] = True
-        units = np.flatnonzero(mask[self.unit_owner_])
-        pool = min(units.size, max(self.candidates, 3 * k) * max(1, round(len(self.unit_owner_) / len(self.ids_))))
-        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(units.astype(np.int64)))
-        sims, hits = self.index_.search(qvec[None, :], pool, params=params)
-        scored = [self._score(p, s, query_minerals, challenge) for p, s in self._aggregate(hits[0], sims[0])]
+        candidates, relevance, dense, lexical = self._retrieve(text, qvec, allowed, k)
+        scored = [
+            self._score(int(p), float(r), float(d), float(x), query_minerals, challenge)
+            for p, r, d, x in zip(candidates, relevance, dense, lexical)
+        ]
         scored.sort(key=lambda item: (-item[0], self.ids_[item[1]]))
         matches = []
         for rank, (score, position, components) in enumerate(scored[:k], start=1):
@@ -225,26 +241,57 @@ class PartnerIndex:
             matches.append(Match(rank, round(score, 4), self.organisations_[position], components, explanation))
         return matches
 
-    def _aggregate(self, hits: np.ndarray, sims: np.ndarray) -> list[tuple[int, float]]:
-        """Per organisation: best unit + a share of the second best, so a second strong document counts but one
-        strong project is never averaged away by weaker ones. With one unit this is plain cosine."""
-        best: dict[int, list[float]] = {}
-        for unit, sim in zip(hits, sims):
-            if unit < 0:
-                continue
-            top = best.setdefault(int(self.unit_owner_[unit]), [])
-            if len(top) < 2:
-                top.append(float(sim))
-        share = self.weights.second_document
-        return [
-            (owner, top[0] + share * max(top[1], 0.0) * (1 - top[0]) if len(top) > 1 and top[0] > 0 else top[0])
-            for owner, top in best.items()
-        ]
+    def _retrieve(self, text: str, qvec: np.ndarray, allowed: np.ndarray, k: int):
+        """Candidate organisations from both retrievers, each scored exactly by both, then fused.
 
-    def _score(self, position: int, similarity: float, query_minerals: set[str], challenge: int | None):
+        Dense candidates come from FAISS restricted to the allowed organisations' units (ID selector); lexical
+        ones from one sparse BM25 product over all units, masked. Returns (positions, relevance, dense, lexical).
+        """
+        mask = np.zeros(len(self.ids_), dtype=bool)
+        mask[allowed] = True
+        unit_allowed = mask[self.unit_owner_]
+        pool = min(int(unit_allowed.sum()), max(self.candidates, 3 * k))
+        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(unit_allowed).astype(np.int64)))
+        _, hits = self.index_.search(qvec[None, :], pool, params=params)
+        dense_orgs = self.unit_owner_[hits[0][hits[0] >= 0]]
+        unit_lexical = np.where(unit_allowed, self.lexical_.scores(text), 0.0)
+        org_lexical = np.zeros(len(self.ids_), dtype=np.float64)
+        np.maximum.at(org_lexical, self.unit_owner_, unit_lexical)  # an organisation's best unit, vectorised
+        lexical_orgs = np.flatnonzero(org_lexical > 0)
+        if lexical_orgs.size > pool:
+            lexical_orgs = lexical_orgs[np.argpartition(-org_lexical[lexical_orgs], pool - 1)[:pool]]
+        candidates = np.union1d(dense_orgs, lexical_orgs).astype(np.int64)
+        dense = self._dense_scores(candidates, qvec)
+        lexical = org_lexical[candidates]
+        if self.fusion == "dense":
+            relevance = dense
+        else:
+            relevance = convex(lexical, dense, self.weights.lexical)
+        top_lexical = lexical.max() if lexical.size and lexical.max() > 0 else 1.0
+        return candidates, relevance, dense, lexical / top_lexical
+
+    def _dense_scores(self, candidates: np.ndarray, qvec: np.ndarray) -> np.ndarray:
+        """Per organisation: best unit + a share of the second best, so a second strong document counts but one
+        strong project is never averaged away by weaker ones. With one unit this is the plain cosine."""
+        units = np.flatnonzero(np.isin(self.unit_owner_, candidates))
+        owners, sims = self.unit_owner_[units], self.unit_vectors_[units] @ qvec
+        order = np.lexsort((-sims, owners))
+        owners, sims = owners[order], sims[order]
+        first = np.r_[True, owners[1:] != owners[:-1]]
+        heads = np.flatnonzero(first)
+        best, who = sims[heads], owners[heads]
+        nxt = np.minimum(heads + 1, len(owners) - 1)
+        second = np.where((heads + 1 < len(owners)) & (owners[nxt] == who), sims[nxt], 0.0)
+        share = self.weights.second_document
+        combined = np.where(best > 0, best + share * np.clip(second, 0, None) * (1 - best), best)
+        by_owner = dict(zip(who.tolist(), combined.tolist()))
+        return np.array([by_owner[c] for c in candidates.tolist()], dtype=np.float64)
+
+    def _score(self, position: int, relevance: float, dense: float, lexical: float, query_minerals: set[str],
+               challenge: int | None):
         w = self.weights
-        components = {"semantic": round(similarity, 4)}
-        weighted = [(w.semantic, similarity)]
+        components = {"relevance": round(relevance, 4), "semantic": round(dense, 4), "lexical": round(lexical, 4)}
+        weighted = [(w.semantic, relevance)]
         if query_minerals:
             overlap = len(query_minerals & self.mineral_sets_[position]) / len(query_minerals)
             components["minerals"] = round(overlap, 4)

@@ -30,8 +30,8 @@ def synthetic_orgs(n: int, seed: int = 7) -> list[Organisation]:
 
 def test_faiss_ranking_equals_brute_force_numpy_cosine(fake_embedder):
     orgs = synthetic_orgs(300)
-    idx = PartnerIndex(fake_embedder).fit(orgs, load_challenges())
-    query = "geology smelter sensor water"  # names no mineral: the score is the cosine alone
+    idx = PartnerIndex(fake_embedder, fusion="dense").fit(orgs, load_challenges())
+    query = "geology smelter sensor water"  # names no mineral, dense only: the score is the cosine alone
     matches = idx.rank(query, k=25)
     cosine = fake_embedder.encode([o.profile_text() for o in orgs]) @ fake_embedder.encode([query])[0]
     expected = np.argsort(-cosine, kind="stable")[:25]
@@ -40,6 +40,18 @@ def test_faiss_ranking_equals_brute_force_numpy_cosine(fake_embedder):
         cosine[expected[-1]], sorted(cosine)[-26], atol=1e-6)  # equal only up to ties at the cut-off
     for m in matches:
         assert m.score == pytest.approx(m.scores["semantic"]) == pytest.approx(float(cosine[int(m.organisation.id[1:])]), abs=1e-4)
+
+
+def test_hybrid_fuses_bm25_and_dense_and_reports_both(index):
+    matches = index.rank("hydrogen decrepitation", k=3)  # rare words: BM25 finds them even if dense is weak
+    top = matches[0]
+    assert top.organisation.id == "fx-magnet-recyclers"
+    assert top.scores["lexical"] == 1.0 and top.scores["relevance"] == pytest.approx(1.0)
+    assert {"relevance", "semantic", "lexical"} <= set(top.scores)
+    dense_only = PartnerIndex(index.embedder, fusion="dense").fit(index.organisations_, load_challenges())
+    assert dense_only.rank("hydrogen decrepitation", k=1)[0].scores["relevance"] == top.scores["semantic"]
+    with pytest.raises(ValueError):
+        PartnerIndex(index.embedder, fusion="magic")
 
 
 def test_rank_returns_typed_components_in_score_order(index):
