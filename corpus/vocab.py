@@ -48,6 +48,25 @@ def value_chain_stages() -> dict[str, Term]:
 
 
 @cache
+def _stage_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
+    owner = {}
+    for t in _read_json("value_chain_stages.json"):
+        for term in t.get("terms", []):
+            owner.setdefault(term.lower(), t["id"])
+    words = sorted(owner, key=len, reverse=True)
+    return re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE), owner
+
+
+def detect_stages(text: str) -> list[str]:
+    """Value-chain stages a text talks about (terms from value_chain_stages.json), in first-mention order."""
+    pattern, owner = _stage_pattern()
+    found: dict[str, None] = {}
+    for match in pattern.finditer(text):
+        found.setdefault(owner[match.group(1).lower()], None)
+    return list(found)
+
+
+@cache
 def upstream_stages() -> frozenset[str]:
     return frozenset(t["id"] for t in _read_json("value_chain_stages.json") if t.get("upstream"))
 

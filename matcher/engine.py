@@ -126,6 +126,8 @@ class PartnerMatcher:
             countries=request.countries,
             org_types=request.org_types,
             challenge=request.challenge,
+            prefer_org_types=request.prefer_org_types,
+            query_country=request.team_country(),
             explain=request.explain,
         )
         return self._response(index, query, matches, request)
@@ -139,12 +141,21 @@ class PartnerMatcher:
                 "countries": request.countries,
                 "org_types": request.org_types,
                 "challenge": request.challenge,
+                "prefer_org_types": request.prefer_org_types,
+                "lead_country": request.team_country() if request.text else None,
                 "k": request.k,
             },
             "index": {"organisations": len(index), "model": index.model_id_, "corpus_hash": index.corpus_hash_},
         }
         if not matches:
             out["message"] = "no organisation matches these filters"
+        elif all(m.weak for m in matches):
+            # An honest empty answer beats a list of poor fits: say why, and what the best one scored.
+            best = max(m.scores["semantic"] for m in matches)
+            out["results"] = []
+            out["message"] = (f"no good match: the closest organisation's similarity is {best:.2f}, under the "
+                              f"calibrated threshold {index.weak_below:.2f}; try a fuller brief or other countries")
+            out["weak_results_hidden"] = len(matches)
         return out
 
     def project_matches(

@@ -14,6 +14,7 @@ import os
 import re
 import tempfile
 import time
+from dataclasses import dataclass
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -57,6 +58,27 @@ def _evidence_passages(org: Organisation) -> list[str]:
     return passages or [org.name]
 
 
+@dataclass(frozen=True)
+class QuerySignals:
+    """What a query asks for beyond its words: minerals, stages, side of the value chain, type preferences."""
+
+    minerals: set[str]
+    stages: set[str]
+    upstream: bool | None  # the project's side of the chain; None when unknown
+    prefer_org_types: set[str]
+    challenge: int | None
+
+
+def _query_side(stages: set[str], country: str | None) -> bool | None:
+    """Is the project upstream? From the stages it names, else the seed report's national pattern."""
+    if stages:
+        upstream = vocab.upstream_stages()
+        up = sum(1 for s in stages if s in upstream)
+        if up != len(stages) - up:
+            return up > len(stages) - up
+    return {"CA": True, "GB": False}.get(country or "")
+
+
 def unit_texts(organisations: Sequence[Organisation]) -> tuple[list[str], list[int]]:
     """Search units: one profile per organisation, then each document; returns texts and document owners."""
     texts = [org.profile_text() for org in organisations]
@@ -83,6 +105,11 @@ class PartnerIndex:
     weights: how the score components combine (see ``ScoreWeights``).
     candidates: how many candidates each retriever (FAISS, BM25) contributes before fusion and re-scoring.
     fusion: ``"hybrid"`` (BM25 + dense, convex combination with weight ``weights.lexical``) or ``"dense"``.
+    diversity: maximal marginal relevance trade-off (0 = rank by score alone): each next result maximises
+        ``(1 - diversity) * score - diversity * (highest profile similarity to a result already chosen)``, so
+        near-identical organisations do not fill the list. Scores are reported unchanged.
+    weak_below: semantic similarity under which a result is flagged weak (``None``: never); calibrate it per model
+        with ``matcher evaluate --briefs``.
     """
 
     def __init__(
@@ -93,6 +120,8 @@ class PartnerIndex:
         weights: ScoreWeights | None = None,
         candidates: int = 200,
         fusion: str = "hybrid",
+        diversity: float = 0.2,
+        weak_below: float | None = None,
         batch_size: int = 32,
         show_progress: bool = False,
     ):
@@ -103,6 +132,10 @@ class PartnerIndex:
         if fusion not in {"hybrid", "dense"}:
             raise ValueError(f"fusion must be 'hybrid' or 'dense', not {fusion!r}")
         self.fusion = fusion
+        if not 0.0 <= diversity <= 1.0:
+            raise ValueError(f"diversity must be between 0 (off) and 1, not {diversity!r}")
+        self.diversity = diversity
+        self.weak_below = weak_below
         self.batch_size = batch_size
         self.show_progress = show_progress
 
@@ -212,17 +245,31 @@ class PartnerIndex:
         org_types: Sequence[str] | None = None,
         challenge: int | None = None,
         exclude: Iterable[str] = (),
+        prefer_org_types: Sequence[str] = (),
+        query_country: str | None = None,
         explain: bool = True,
     ) -> list[Match]:
-        """Best ``k`` organisations for a brief (free text) or a project, filtered inside the FAISS search."""
+        """Best ``k`` organisations for a brief (free text) or a project, filtered inside the search.
+
+        ``query_country`` is the project team's country (a project's own country by default); with it, partners
+        whose value-chain stages complement the project's side of the chain score higher.
+        """
         self._check_fitted()
         if isinstance(query, Project):
             text = query.query_text()
             query_minerals = set(query.minerals) | set(vocab.detect_minerals(text))
             exclude = {*exclude, *([query.lead_organisation_id] if query.lead_organisation_id else [])}
+            query_country = query_country or query.country
         else:
             text = query
             query_minerals = set(vocab.detect_minerals(text))
+        signals = QuerySignals(
+            minerals=query_minerals,
+            stages=set(vocab.detect_stages(text)),
+            upstream=_query_side(set(vocab.detect_stages(text)), query_country),
+            prefer_org_types=set(prefer_org_types),
+            challenge=challenge,
+        )
         if challenge is not None and challenge not in self.challenges_:
             raise InvalidRequest(f"challenge must be one of {sorted(self.challenges_)} or null, not {challenge!r}")
         allowed = self._allowed_positions(countries, org_types, exclude)
@@ -231,15 +278,33 @@ class PartnerIndex:
         qvec = self.encode_query(text)
         candidates, relevance, dense, lexical = self._retrieve(text, qvec, allowed, k)
         scored = [
-            self._score(int(p), float(r), float(d), float(x), query_minerals, challenge)
+            self._score(int(p), float(r), float(d), float(x), signals)
             for p, r, d, x in zip(candidates, relevance, dense, lexical)
         ]
         scored.sort(key=lambda item: (-item[0], self.ids_[item[1]]))
+        chosen = self._diversify(scored[: 3 * k], k) if self.diversity > 0 else scored[:k]
         matches = []
-        for rank, (score, position, components) in enumerate(scored[:k], start=1):
-            explanation = self._explain(position, qvec, query_minerals, components) if explain else None
-            matches.append(Match(rank, round(score, 4), self.organisations_[position], components, explanation))
+        for rank, (score, position, components) in enumerate(chosen, start=1):
+            explanation = self._explain(position, qvec, signals, components) if explain else None
+            weak = self.weak_below is not None and components["semantic"] < self.weak_below
+            matches.append(Match(rank, round(score, 4), self.organisations_[position], components, explanation, weak))
         return matches
+
+    def _diversify(self, scored: list, k: int) -> list:
+        """Maximal marginal relevance over the best candidates, using profile similarity between organisations."""
+        positions = np.array([p for _, p, _ in scored], dtype=np.int64)
+        scores = np.array([s for s, _, _ in scored])
+        similarity = self.vectors_[positions] @ self.vectors_[positions].T
+        chosen: list[int] = []
+        redundancy = np.zeros(len(scored))
+        available = np.ones(len(scored), dtype=bool)
+        while len(chosen) < min(k, len(scored)):
+            value = np.where(available, (1 - self.diversity) * scores - self.diversity * redundancy, -np.inf)
+            best = int(np.argmax(value))
+            chosen.append(best)
+            available[best] = False
+            redundancy = np.maximum(redundancy, similarity[best])
+        return [scored[i] for i in chosen]
 
     def _retrieve(self, text: str, qvec: np.ndarray, allowed: np.ndarray, k: int):
         """Candidate organisations from both retrievers, each scored exactly by both, then fused.
@@ -287,31 +352,44 @@ class PartnerIndex:
         by_owner = dict(zip(who.tolist(), combined.tolist()))
         return np.array([by_owner[c] for c in candidates.tolist()], dtype=np.float64)
 
-    def _score(self, position: int, relevance: float, dense: float, lexical: float, query_minerals: set[str],
-               challenge: int | None):
+    def _score(self, position: int, relevance: float, dense: float, lexical: float, q: QuerySignals):
+        """Weighted mean of the components that apply to this query; every component is in [0, 1]."""
         w = self.weights
+        org = self.organisations_[position]
         components = {"relevance": round(relevance, 4), "semantic": round(dense, 4), "lexical": round(lexical, 4)}
         weighted = [(w.semantic, relevance)]
-        if query_minerals:
-            overlap = len(query_minerals & self.mineral_sets_[position]) / len(query_minerals)
-            components["minerals"] = round(overlap, 4)
-            weighted.append((w.minerals, overlap))
+        if q.minerals:
+            components["minerals"] = len(q.minerals & self.mineral_sets_[position]) / len(q.minerals)
+            weighted.append((w.minerals, components["minerals"]))
+        if q.stages:
+            components["stages"] = len(q.stages & set(org.value_chain_stages)) / len(q.stages)
+            weighted.append((w.stages, components["stages"]))
+        if q.upstream is not None and org.value_chain_stages:
+            # The seed report's pattern: partners are often complementary, not identical. An upstream project
+            # (exploration, extraction, processing, mine waste) gains most from downstream partners, and back.
+            upstream = vocab.upstream_stages()
+            other_side = [s for s in org.value_chain_stages if (s in upstream) != q.upstream and s not in q.stages]
+            components["complementarity"] = len(other_side) / len(org.value_chain_stages)
+            weighted.append((w.complementarity, components["complementarity"]))
+        if q.prefer_org_types:
+            components["org_type"] = 1.0 if org.org_type in q.prefer_org_types else 0.0
+            weighted.append((w.org_type, components["org_type"]))
         for cid, value in zip(self.challenges_, self.challenge_alignment_[position]):
-            components[f"challenge_{cid}"] = round(float(value), 4)
-        if challenge is not None:
-            weighted.append((w.challenge, float(self.challenge_alignment_[position][list(self.challenges_).index(challenge)])))
+            components[f"challenge_{cid}"] = float(value)
+        if q.challenge is not None:
+            weighted.append((w.challenge, components[f"challenge_{q.challenge}"]))
         total_weight = sum(weight for weight, _ in weighted)
         score = sum(weight * value for weight, value in weighted) / total_weight
-        return score, position, components
+        return score, position, {k: round(v, 4) for k, v in components.items()}
 
-    def _explain(self, position: int, qvec: np.ndarray, query_minerals: set[str], components: dict) -> dict:
+    def _explain(self, position: int, qvec: np.ndarray, q: QuerySignals, components: dict) -> dict:
         org = self.organisations_[position]
         start, end = self.passage_starts_[position], self.passage_starts_[position + 1]
         sims = self.passage_vectors_[start:end] @ qvec
         best = np.argsort(-sims)[:2]
         evidence = [{"text": self.passages_[start + i], "similarity": round(float(sims[i]), 4)} for i in best]
         minerals = vocab.minerals()
-        shared = [minerals[m].name for m in org.minerals if m in query_minerals]
+        shared = [minerals[m].name for m in org.minerals if m in q.minerals]
         challenge_scores = {cid: components[f"challenge_{cid}"] for cid in self.challenges_}
         best_challenge = max(challenge_scores, key=challenge_scores.get)
         stages = vocab.value_chain_stages()
@@ -321,13 +399,17 @@ class PartnerIndex:
             reason += f"; works on {', '.join(shared)}"
         if org.value_chain_stages:
             reason += f"; active in {', '.join(stages[s].name.lower() for s in org.value_chain_stages[:3])}"
+        if components.get("complementarity", 0) >= 0.5:
+            reason += "; complements the project's side of the value chain"
         reason += f"; closest to {_CHALLENGE_NAMES.get(best_challenge, f'challenge {best_challenge}')}."
         return {
             "reason": reason,
             "evidence": evidence,
             "shared_minerals": shared,
-            "query_minerals": sorted(minerals[m].name for m in query_minerals),
+            "query_minerals": sorted(minerals[m].name for m in q.minerals),
             "value_chain_stages": [stages[s].name for s in org.value_chain_stages],
+            "shared_stages": [stages[s].name for s in org.value_chain_stages if s in q.stages],
+            "query_stages": [stages[s].name for s in sorted(q.stages)],
             "challenge": {"best": best_challenge, "alignment": challenge_scores},
             "weights": self.weights.as_dict(),
         }

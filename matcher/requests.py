@@ -26,6 +26,11 @@ class MatchRequest(BaseModel):
     countries: list[CountryCode] = Field(default_factory=list, max_length=50, description="ISO alpha-2 codes.")
     org_types: list[OrgType] = Field(default_factory=list, max_length=6)
     challenge: Literal[1, 2] | None = Field(None, description="Boost organisations aligned with this challenge.")
+    prefer_org_types: list[OrgType] = Field(default_factory=list, max_length=6,
+                                            description="Boost these organisation types (they are not a filter).")
+    lead_country: CountryCode | None = Field(
+        None, description="The project team's country, for value-chain complementarity; inferred from 'countries' "
+                          "when they are only GB (the team is then Canadian) or only CA (the team is then British).")
     k: int = Field(10, ge=1, le=MAX_K)
     explain: bool = True
 
@@ -35,6 +40,17 @@ class MatchRequest(BaseModel):
         if isinstance(value, list):
             return [v.strip().upper() if isinstance(v, str) else v for v in value]
         return value
+
+    @field_validator("lead_country", mode="before")
+    @classmethod
+    def _upper_one(cls, value):
+        return value.strip().upper() if isinstance(value, str) else value
+
+    def team_country(self) -> str | None:
+        """The project team's country: given, or the other side of a UK-Canada search."""
+        if self.lead_country:
+            return self.lead_country
+        return {("GB",): "CA", ("CA",): "GB"}.get(tuple(self.countries))
 
     @model_validator(mode="after")
     def _one_query(self) -> MatchRequest:

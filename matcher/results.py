@@ -20,6 +20,9 @@ class ScoreWeights:
     semantic: float = 0.75  # weight of relevance: the fused lexical + dense retrieval score
     minerals: float = 0.15
     challenge: float = 0.25
+    stages: float = 0.1  # share of the brief's value-chain stages the organisation works in
+    complementarity: float = 0.1  # partner stages on the other side of the chain (seed report: CA up, UK down)
+    org_type: float = 0.1  # the organisation is of a type the request prefers
     lexical: float = 0.45  # BM25's share in the relevance fusion; tuned on SciFact's train split (0.45)
     second_document: float = 0.3  # share of an organisation's second-best document added to its best one
 
@@ -34,6 +37,7 @@ class Match:
     organisation: Organisation
     scores: dict[str, float]
     explanation: dict | None = field(default=None)
+    weak: bool = False  # below the calibrated threshold: shown, but not a match to rely on
 
     def to_dict(self, *, explain: bool = True) -> dict:
         org = self.organisation
@@ -52,6 +56,7 @@ class Match:
                 "value_chain_stages": org.value_chain_stages,
             },
             "scores": dict(self.scores),
+            "weak": self.weak,
         }
         if explain and self.explanation is not None:
             out["explanation"] = self.explanation

@@ -62,3 +62,17 @@ def test_match_before_index_is_ready(settings, fake_embedder):
 def test_match_request_validation(payload):
     with pytest.raises(ValidationError):
         MatchRequest.model_validate(payload)
+
+
+def test_all_weak_results_give_an_honest_empty_answer(matcher):
+    matcher.index_.weak_below = 0.99
+    out = matcher.match(MatchRequest(text="magnet recycling", k=3))
+    assert out["results"] == [] and out["message"].startswith("no good match") and out["weak_results_hidden"] == 3
+    matcher.index_.weak_below = None
+
+
+def test_team_country_is_inferred_from_a_one_sided_search():
+    assert MatchRequest(text="x", countries=["GB"]).team_country() == "CA"
+    assert MatchRequest(text="x", countries=["ca"]).team_country() == "GB"
+    assert MatchRequest(text="x", countries=["GB", "CA"]).team_country() is None
+    assert MatchRequest(text="x", lead_country="us").team_country() == "US"

@@ -30,8 +30,8 @@ def synthetic_orgs(n: int, seed: int = 7) -> list[Organisation]:
 
 def test_faiss_ranking_equals_brute_force_numpy_cosine(fake_embedder):
     orgs = synthetic_orgs(300)
-    idx = PartnerIndex(fake_embedder, fusion="dense").fit(orgs, load_challenges())
-    query = "geology smelter sensor water"  # names no mineral, dense only: the score is the cosine alone
+    idx = PartnerIndex(fake_embedder, fusion="dense", diversity=0).fit(orgs, load_challenges())
+    query = "geology sensor water battery"  # no mineral or stage terms, dense only: the score is the cosine
     matches = idx.rank(query, k=25)
     cosine = fake_embedder.encode([o.profile_text() for o in orgs]) @ fake_embedder.encode([query])[0]
     expected = np.argsort(-cosine, kind="stable")[:25]
@@ -145,3 +145,33 @@ def test_documents_are_indexed_on_their_own_and_aggregated(tmp_path, fake_embedd
     loaded = PartnerIndex.load(idx.save(tmp_path / "i.npz"), fake_embedder, [one_doc, two_docs, plain], load_challenges())
     assert [(m.organisation.id, m.score) for m in loaded.rank("graphite anode", k=3)] == \
         [(m.organisation.id, m.score) for m in idx.rank("graphite anode", k=3)]
+
+
+def test_diversity_moves_near_duplicates_down(fake_embedder):
+    base = dict(country="GB", org_type="company", value_chain_stages=["recycling"])
+    clones = [Organisation(id=f"clone{i}", name=f"Clone {i}", description="Magnet recycling of NdFeB scrap by hydrogen.",
+                           **base) for i in range(4)]
+    other = Organisation(id="other", name="Other", description="Magnet recycling research in electric motors.", **base)
+    orgs = [*clones, other]
+    plain = PartnerIndex(fake_embedder, fusion="dense", diversity=0).fit(orgs, load_challenges()).rank("magnet recycling NdFeB", k=3)
+    diverse = PartnerIndex(fake_embedder, fusion="dense", diversity=0.5).fit(orgs, load_challenges()).rank("magnet recycling NdFeB", k=3)
+    assert "other" not in [m.organisation.id for m in plain]
+    assert "other" in [m.organisation.id for m in diverse]  # a distinct organisation beats a third clone
+    with pytest.raises(ValueError):
+        PartnerIndex(fake_embedder, diversity=2)
+
+
+def test_weak_results_are_flagged(index, orgs, fake_embedder):
+    strict = PartnerIndex(fake_embedder, weak_below=0.99).fit(orgs, load_challenges())
+    assert all(m.weak for m in strict.rank("magnets", k=3))
+    assert not any(m.weak for m in index.rank("magnets", k=3))
+
+
+def test_stages_complementarity_and_type_preference(index):
+    top = index.rank("recycling magnets", k=9, query_country="CA", prefer_org_types=["company"])
+    by_id = {m.organisation.id: m for m in top}
+    assert by_id["fx-magnet-recyclers"].scores["stages"] == 1.0
+    assert by_id["fx-magnet-maker"].scores["org_type"] == 1.0 and by_id["fx-magnet-recyclers"].scores["org_type"] == 0.0
+    # A Canadian team that names only recycling is downstream: upstream partners complement it.
+    assert by_id["fx-tailings-lab"].scores["complementarity"] > by_id["fx-magnet-maker"].scores["complementarity"]
+    assert "Recycling and recovery" in by_id["fx-magnet-recyclers"].explanation["shared_stages"]
