@@ -136,22 +136,37 @@ def match(ctx: click.Context, text, project_id, countries, org_types, challenge,
 @click.option("--split", default="test", show_default=True, help="Split to report.")
 @click.option("--tune-split", default="train", show_default=True, help="Split the hybrid weight is tuned on.")
 @click.option("--alpha", type=click.FloatRange(0, 1), help="Fix the hybrid's lexical weight instead of tuning it.")
+@click.option("--briefs", "briefs_file", type=click.Path(exists=True, dir_okay=False),
+              help="Labelled briefs (JSONL: id, text, countries, challenge, relevant {org id: 1|2}) to evaluate on.")
 @click.option("--json", "as_json", is_flag=True, help="Print {\"methods\": {name: {metric: value}}, ...} as JSON.")
 @click.pass_context
 @_friendly_errors
-def evaluate(ctx: click.Context, beir_dir, split, tune_split, alpha, as_json):
+def evaluate(ctx: click.Context, beir_dir, split, tune_split, alpha, briefs_file, as_json):
     """Measure retrieval quality: nDCG@10, recall@10 and recall@100 for bm25, dense, rrf and the hybrid.
 
     \b
-    Example (SciFact; the first run embeds 5,183 abstracts, later runs use the embedding cache):
+    Examples (SciFact: the first run embeds 5,183 abstracts, later runs use the embedding cache):
       matcher evaluate --beir ../shared/data/scifact_beir --split test --json
+      matcher evaluate --briefs corpus/data/evaluation/dev-briefs.jsonl
     """
     from embeddings import EmbeddingCache, load_embedder
-    from matcher.evaluation import evaluate_beir
+    from matcher.evaluation import evaluate_beir, evaluate_briefs, load_briefs
 
-    if not beir_dir:
-        raise click.UsageError("give --beir DIR")
+    if not beir_dir and not briefs_file:
+        raise click.UsageError("give --beir DIR or --briefs FILE")
     settings: Settings = ctx.obj["settings"]
+    if briefs_file:
+        matcher = _open(ctx)
+        result = evaluate_briefs(matcher.index_, load_briefs(briefs_file))
+        if as_json:
+            click.echo(json.dumps(result, indent=2))
+        else:
+            click.echo(f"{result['briefs']} labelled briefs, {result['labelled_pairs']} labelled partners, corpus of {len(matcher.index_)}")
+            click.echo(f"{'method':8} {'nDCG@10':>8} {'R@10':>7} {'R@100':>7}")
+            for name, m in result["methods"].items():
+                click.echo(f"{name:8} {m['ndcg@10']:8.4f} {m['recall@10']:7.4f} {m['recall@100']:7.4f}")
+            click.echo(f"weak-match threshold (5th percentile of labelled partners' similarity): {result['weak_threshold']}")
+        return
     result = evaluate_beir(beir_dir, load_embedder(settings.model), split=split, tune_split=tune_split, alpha=alpha,
                            cache=EmbeddingCache(settings.cache_path), show_progress=sys.stderr.isatty())
     if as_json:

@@ -25,6 +25,10 @@ class Settings(BaseModel):
     database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite under data_dir.")
     model: str | None = Field(None, description="sentence-transformers model name or folder; default bundled.")
     api_keys: list[str] = Field(default_factory=list)
+    diversity: float = Field(0.2, ge=0, le=1, description="MMR trade-off; 0 ranks by score alone.")
+    weak_below: float | None = Field(
+        None, description="Semantic similarity under which results are flagged weak; default: the value calibrated "
+                          "for the bundled model on the development briefs, none for other models.")
     batch_size: int = 32
 
     @property
@@ -59,6 +63,10 @@ class Settings(BaseModel):
             values["database_url"] = env["PM_DATABASE_URL"]
         if env.get("PM_MODEL"):
             values["model"] = env["PM_MODEL"]
+        if env.get("PM_DIVERSITY"):
+            values["diversity"] = env["PM_DIVERSITY"]
+        if env.get("PM_WEAK_BELOW"):
+            values["weak_below"] = env["PM_WEAK_BELOW"]
         if env.get("PM_API_KEYS"):
             values["api_keys"] = [k.strip() for k in env["PM_API_KEYS"].split(",") if k.strip()]
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -20,12 +20,17 @@ from embeddings.cache import EmbeddingCache
 from embeddings import load_embedder
 from matcher.config import Settings
 from matcher.errors import IndexFileError, IndexNotReady, OrganisationNotFound, ProjectNotFound
-from matcher.index import PartnerIndex
+from matcher.index import PartnerIndex, labels_hash
 from matcher.requests import MatchRequest
 from matcher.results import Match
 from matcher.store import Page, Store
 
 log = logging.getLogger("matcher")
+
+# Calibrated with `matcher evaluate --briefs corpus/data/evaluation/dev-briefs.jsonl` on the bundled model: the
+# 5th percentile of the similarity of labelled partners that reach a top 10 (see README, "Ranking quality").
+BUNDLED_MODEL_PREFIX = "sentence-transformers/all-MiniLM-L6-v2@"
+BUNDLED_MODEL_WEAK_BELOW = None
 
 
 class PartnerMatcher:
@@ -54,13 +59,17 @@ class PartnerMatcher:
             log.info("seeded database from %s: %d organisations, %d projects", corpus, len(organisations), len(projects))
         return self
 
-    def _new_index(self, show_progress: bool = False) -> PartnerIndex:
-        return PartnerIndex(
-            self.embedder,
-            cache=EmbeddingCache(self.settings.cache_path),
-            batch_size=self.settings.batch_size,
-            show_progress=show_progress,
-        )
+    def _index_params(self, show_progress: bool = False) -> dict:
+        weak_below = self.settings.weak_below
+        if weak_below is None and self.embedder.model_id.startswith(BUNDLED_MODEL_PREFIX):
+            weak_below = BUNDLED_MODEL_WEAK_BELOW
+        return {
+            "cache": EmbeddingCache(self.settings.cache_path),
+            "batch_size": self.settings.batch_size,
+            "diversity": self.settings.diversity,
+            "weak_below": weak_below,
+            "show_progress": show_progress,
+        }
 
     def index_status(self) -> dict:
         """Whether the saved index exists and fits the current model and corpus (without loading it)."""
@@ -76,22 +85,26 @@ class PartnerMatcher:
             return {**status, "reason": f"built with model {meta.get('model_id')!r}, now {self.embedder.model_id!r}"}
         if meta.get("corpus_hash") != corpus_hash(self.store_.all_organisations()):
             return {**status, "reason": "corpus changed since the index was built"}
+        if meta.get("labels_hash") != labels_hash([p for p in self.store_.all_projects() if p.challenge_areas]):
+            return {**status, "reason": "challenge labels changed since the index was built"}
         return {**status, "fresh": True, "reason": "up to date", "organisations": len(meta.get("ids", []))}
 
     def ensure_index(self, *, rebuild: bool = False, show_progress: bool = False) -> tuple[PartnerIndex, bool]:
         """Load the saved index if it is fresh, else build, save and swap in a new one. Returns (index, built)."""
         with self._build_lock:
             organisations = self.store_.all_organisations()
+            labelled = [p for p in self.store_.all_projects() if p.challenge_areas]
             path = self.settings.index_path
             if not rebuild and path.exists():
                 try:
-                    index = PartnerIndex.load(path, self.embedder, organisations, self.challenges_)
+                    index = PartnerIndex.load(path, self.embedder, organisations, self.challenges_, labelled,
+                                              **self._index_params())
                     self.index_ = index
                     return index, False
                 except IndexFileError as e:
                     log.warning("rebuilding the index: %s", e)
             started = time.perf_counter()
-            index = self._new_index(show_progress).fit(organisations, self.challenges_)
+            index = PartnerIndex(self.embedder, **self._index_params(show_progress)).fit(organisations, self.challenges_, labelled)
             index.save(path)
             self.index_ = index
             log.info("built index of %d organisations in %.1fs", len(index), time.perf_counter() - started)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from corpus.loaders import CorpusError
 from embeddings.base import Embedder
@@ -191,4 +192,63 @@ def evaluate_beir(directory: Path | str, embedder: Embedder, *, split: str = "te
         "hybrid": {"fusion": "convex combination of min-max normalised BM25 and dense scores", **tuning},
         "methods": methods,
         "seconds": {"index": round(evaluator.fit_seconds_, 1), "queries": round(time.perf_counter() - started, 1)},
+    }
+
+
+# ---------------------------------------------------------------------- labelled partner briefs
+class LabelledBrief(BaseModel):
+    """A brief with the organisations an expert would shortlist: 2 = ideal partner, 1 = credible partner."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    text: str = Field(min_length=1)
+    countries: list[str] = Field(default_factory=list)
+    challenge: int | None = Field(None, ge=1, le=2)
+    relevant: dict[str, int]
+    note: str = ""
+
+
+def load_briefs(path: Path | str) -> list[LabelledBrief]:
+    from corpus.loaders import load_records
+
+    return load_records(Path(path), LabelledBrief)
+
+
+def _brief_rankings(index, brief: LabelledBrief, k: int) -> dict[str, list[str]]:
+    """bm25 alone, the dense model alone, and the product's full ranking, all under the brief's filters."""
+    allowed = index._allowed_positions(brief.countries, None, ())
+    qvec = index.encode_query(brief.text)
+    candidates, _, dense, lexical = index._retrieve(brief.text, qvec, allowed, k)
+    ids = index.ids_
+    by = lambda values: [ids[c] for c in candidates[np.argsort(-values, kind="stable")][:k]]  # noqa: E731
+    team = {("GB",): "CA", ("CA",): "GB"}.get(tuple(brief.countries))
+    product = index.rank(brief.text, k=k, countries=brief.countries, challenge=brief.challenge, query_country=team,
+                         explain=False)
+    return {"bm25": by(lexical), "dense": by(dense), "hybrid": [m.organisation.id for m in product]}
+
+
+def evaluate_briefs(index, briefs: list[LabelledBrief], k: int = 10) -> dict:
+    """recall@10 and nDCG@10 per method on labelled briefs, and a weak-match threshold calibrated on them."""
+    runs: dict[str, dict[str, list[str]]] = {"bm25": {}, "dense": {}, "hybrid": {}}
+    qrels = {b.id: b.relevant for b in briefs}
+    relevant_sims, other_sims = [], []
+    for brief in briefs:
+        for method, ranked in _brief_rankings(index, brief, max(k, 100)).items():
+            runs[method][brief.id] = ranked
+        for m in index.rank(brief.text, k=k, countries=brief.countries, explain=False):
+            (relevant_sims if m.organisation.id in brief.relevant else other_sims).append(m.scores["semantic"])
+    methods = {name: metrics(run, qrels) for name, run in runs.items()}
+    # The threshold keeps 95% of the labelled partners that reach the top 10: below it a result is rarely one an
+    # expert would pick, so it is flagged weak (and a list of nothing but weak results is answered as empty).
+    threshold = float(np.percentile(relevant_sims, 5)) if relevant_sims else None
+    return {
+        "briefs": len(briefs),
+        "labelled_pairs": sum(len(b.relevant) for b in briefs),
+        "methods": methods,
+        "weak_threshold": {
+            "suggested_weak_below": None if threshold is None else round(threshold, 3),
+            "relevant_in_top10_median_semantic": round(float(np.median(relevant_sims)), 3) if relevant_sims else None,
+            "unlabelled_in_top10_median_semantic": round(float(np.median(other_sims)), 3) if other_sims else None,
+        },
     }

@@ -26,12 +26,13 @@ from corpus.loaders import corpus_hash
 from corpus.schema import Challenge, Organisation, Project
 from embeddings.base import Embedder
 from embeddings.cache import CachedEmbedder, EmbeddingCache
+from matcher.challenges import ChallengeModel
 from matcher.errors import IndexFileError, IndexNotReady, InvalidRequest
 from matcher.fusion import convex
 from matcher.lexical import LexicalIndex
 from matcher.results import Match, ScoreWeights
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 DOCUMENT_CHARS = 2000  # the model reads ~256 tokens; longer document text only costs time
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _CHALLENGE_NAMES = {1: "challenge one (responsible and efficient mining)", 2: "challenge two (circular economy)"}
@@ -90,6 +91,12 @@ def unit_texts(organisations: Sequence[Organisation]) -> tuple[list[str], list[i
     return texts, doc_owner
 
 
+def labels_hash(labelled: Iterable[Project]) -> str:
+    """Fingerprint of the challenge labels the classifier learns from."""
+    rows = sorted([p.id, p.query_text(), sorted(p.challenge_areas)] for p in labelled)
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
+
+
 def _challenges_hash(challenges: Iterable[Challenge]) -> str:
     return hashlib.sha256(json.dumps([[c.id, c.text()] for c in challenges]).encode()).hexdigest()[:16]
 
@@ -140,8 +147,11 @@ class PartnerIndex:
         self.show_progress = show_progress
 
     # ------------------------------------------------------------------ build
-    def fit(self, organisations: Iterable[Organisation], challenges: Sequence[Challenge]) -> PartnerIndex:
+    def fit(self, organisations: Iterable[Organisation], challenges: Sequence[Challenge],
+            labelled: Sequence[Project] = ()) -> PartnerIndex:
+        """Embed and index ``organisations``; ``labelled`` projects (with challenge areas) train the challenge model."""
         organisations = list(organisations)
+        labelled = [p for p in labelled if p.challenge_areas]
         if not organisations:
             raise IndexNotReady("there are no organisations to index; import some or seed the default corpus")
         passages: list[str] = []
@@ -156,11 +166,14 @@ class PartnerIndex:
         started = time.perf_counter()
         encoder = CachedEmbedder(self.embedder, self.cache) if self.cache is not None else self.embedder
         # Profiles, evidence passages and challenge texts go to the model in one call: one progress bar.
-        everything = texts + doc_texts + passages + [c.text() for c in challenges]
+        everything = texts + doc_texts + passages + [p.query_text() for p in labelled] + [c.text() for c in challenges]
         all_vectors = encoder.encode(everything, batch_size=self.batch_size, show_progress=self.show_progress)
-        n, d, p = len(texts), len(doc_texts), len(passages)
+        n, d, p, lab = len(texts), len(doc_texts), len(passages), len(labelled)
         vectors, doc_vectors = all_vectors[:n], all_vectors[n : n + d]
-        passage_vectors, challenge_vectors = all_vectors[n + d : n + d + p], all_vectors[n + d + p :]
+        passage_vectors = all_vectors[n + d : n + d + p]
+        labelled_vectors, challenge_vectors = all_vectors[n + d + p : n + d + p + lab], all_vectors[n + d + p + lab :]
+        challenge_model = ChallengeModel().fit(challenge_vectors, labelled_vectors,
+                                               [set(x.challenge_areas) for x in labelled], [c.id for c in challenges])
         self._set_state(
             organisations=organisations,
             vectors=vectors,
@@ -171,12 +184,14 @@ class PartnerIndex:
             passage_vectors=passage_vectors,
             challenges=list(challenges),
             challenge_vectors=challenge_vectors,
+            challenge_model=challenge_model,
         )
+        self.labels_hash_ = labels_hash(labelled)
         self.build_seconds_ = time.perf_counter() - started
         return self
 
     def _set_state(self, *, organisations, vectors, doc_vectors, doc_owner, passages, passage_owner, passage_vectors,
-                   challenges, challenge_vectors, index=None) -> None:
+                   challenges, challenge_vectors, challenge_model, index=None) -> None:
         self.organisations_ = list(organisations)
         self.ids_ = [o.id for o in self.organisations_]
         self.positions_ = {oid: i for i, oid in enumerate(self.ids_)}
@@ -198,8 +213,9 @@ class PartnerIndex:
         self.passage_starts_ = np.searchsorted(passage_owner, np.arange(len(self.ids_) + 1))
         self.challenges_ = {c.id: c for c in challenges}
         self.challenge_vectors_ = np.ascontiguousarray(challenge_vectors, dtype=np.float32)
-        # Alignment of each profile with each challenge description (zero-shot, v0), clipped to [0, 1].
-        self.challenge_alignment_ = np.clip(self.vectors_ @ self.challenge_vectors_.T, 0.0, 1.0)
+        # Alignment of each profile with each challenge: zero-shot similarity blended with the trained classifier.
+        self.challenge_model_ = challenge_model
+        self.challenge_alignment_ = challenge_model.predict(self.vectors_)
         self.countries_ = np.array([o.country for o in self.organisations_])
         self.org_types_ = np.array([o.org_type for o in self.organisations_])
         self.mineral_sets_ = [frozenset(o.minerals) for o in self.organisations_]
@@ -220,7 +236,7 @@ class PartnerIndex:
     def challenge_alignment_of(self, vector: np.ndarray) -> dict[int, float]:
         """Zero-shot alignment of any vector (a query, a project) with each challenge area, in [0, 1]."""
         self._check_fitted()
-        sims = np.clip(self.challenge_vectors_ @ vector, 0.0, 1.0)
+        sims = self.challenge_model_.predict(vector[None, :])[0]
         return {cid: round(float(s), 4) for cid, s in zip(self.challenges_, sims)}
 
     def _allowed_positions(self, countries, org_types, exclude) -> np.ndarray | None:
@@ -428,6 +444,7 @@ class PartnerIndex:
             "passages": self.passages_,
             "challenge_ids": list(self.challenges_),
             "challenges_hash": _challenges_hash(self.challenges_.values()),
+            "labels_hash": self.labels_hash_,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         buffer = io.BytesIO()
@@ -440,6 +457,7 @@ class PartnerIndex:
             passage_owner=self.passage_owner_,
             passage_vectors=self.passage_vectors_,
             challenge_vectors=self.challenge_vectors_,
+            **self.challenge_model_.state(),
         )
         fd, tmp = tempfile.mkstemp(prefix=".partner-index-", suffix=".tmp", dir=path.parent)
         try:
@@ -471,6 +489,7 @@ class PartnerIndex:
         embedder: Embedder,
         organisations: Iterable[Organisation],
         challenges: Sequence[Challenge],
+        labelled: Sequence[Project] = (),
         **params,
     ) -> PartnerIndex:
         """Load a saved index for these organisations; refuse it (IndexFileError) if model or corpus differ."""
@@ -489,11 +508,13 @@ class PartnerIndex:
         try:
             with np.load(Path(path), allow_pickle=False) as data:
                 index = faiss.deserialize_index(data["faiss"])
-                arrays = {k: data[k] for k in ("vectors", "unit_owner", "passage_owner", "passage_vectors", "challenge_vectors")}
+                arrays = {k: data[k] for k in data.files if k not in ("meta", "faiss")}
         except Exception as e:
             raise IndexFileError(f"the index file {path} is unreadable ({type(e).__name__}); rebuild it") from e
         if index.ntotal != len(arrays["unit_owner"]) or arrays["vectors"].shape[0] != len(meta["ids"]):
             raise IndexFileError(f"the index file {path} is inconsistent; rebuild it with `matcher build`")
+        if meta.get("labels_hash") != labels_hash([p for p in labelled if p.challenge_areas]):
+            raise IndexFileError(f"{path} was trained on other challenge labels; rebuild it", {"reason": "labels_changed"})
         if meta.get("challenges_hash") != _challenges_hash(challenges):
             raise IndexFileError(f"{path} was built for other challenge areas; rebuild it")
         self = cls(embedder, **params)
@@ -507,6 +528,8 @@ class PartnerIndex:
             passage_vectors=arrays["passage_vectors"],
             challenges=challenges,
             challenge_vectors=arrays["challenge_vectors"],
+            challenge_model=ChallengeModel.from_state(arrays["challenge_vectors"], [c.id for c in challenges], arrays),
             index=index,
         )
+        self.labels_hash_ = meta["labels_hash"]
         return self

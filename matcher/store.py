@@ -142,6 +142,11 @@ class Store:
             rows = session.scalars(select(OrganisationRow).order_by(OrganisationRow.id))
             return [Organisation.model_validate(r.record) for r in rows]
 
+    def all_projects(self) -> list[Project]:
+        with self._session() as session:
+            rows = session.scalars(select(ProjectRow).order_by(ProjectRow.id))
+            return [Project.model_validate(r.record) for r in rows]
+
     def get_organisation(self, org_id: str) -> Organisation | None:
         with self._session() as session:
             row = session.get(OrganisationRow, org_id)

@@ -76,3 +76,11 @@ def test_team_country_is_inferred_from_a_one_sided_search():
     assert MatchRequest(text="x", countries=["ca"]).team_country() == "GB"
     assert MatchRequest(text="x", countries=["GB", "CA"]).team_country() is None
     assert MatchRequest(text="x", lead_country="us").team_country() == "US"
+
+
+def test_changed_challenge_labels_make_the_index_stale(matcher):
+    project = matcher.get_project("fx-brief-tailings")
+    matcher.store_.upsert_projects([project.model_copy(update={"challenge_areas": [2]})])
+    assert matcher.index_status()["reason"] == "challenge labels changed since the index was built"
+    _, built = matcher.ensure_index()
+    assert built and matcher.index_status()["fresh"]

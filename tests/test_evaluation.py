@@ -58,3 +58,21 @@ def test_scifact_hybrid_beats_both_and_reaches_target(tmp_path):
     m = result["methods"]
     assert m["hybrid"]["ndcg@10"] >= 0.70
     assert m["hybrid"]["ndcg@10"] > max(m["bm25"]["ndcg@10"], m["dense"]["ndcg@10"])
+
+
+def test_evaluate_briefs_reports_methods_and_a_threshold(matcher):
+    from matcher.evaluation import evaluate_briefs, load_briefs
+
+    result = evaluate_briefs(matcher.index_, load_briefs(TESTS / "data" / "dev-briefs.jsonl"))
+    assert set(result["methods"]) == {"bm25", "dense", "hybrid"} and result["briefs"] == 2
+    assert result["methods"]["hybrid"]["recall@10"] == 1.0
+    assert result["weak_threshold"]["suggested_weak_below"] is not None
+
+
+def test_bad_brief_file_names_the_line(tmp_path):
+    from matcher.evaluation import load_briefs
+
+    path = tmp_path / "b.jsonl"
+    path.write_text('{"id": "x", "text": "t", "relevant": {"a": "high"}}\n')
+    with pytest.raises(CorpusError, match="b.jsonl line 1"):
+        load_briefs(path)
