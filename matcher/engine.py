@@ -141,6 +141,7 @@ class PartnerMatcher:
             challenge=request.challenge,
             prefer_org_types=request.prefer_org_types,
             query_country=request.team_country(),
+            challenge_only=request.challenge_only,
             explain=request.explain,
         )
         return self._response(index, query, matches, request)

@@ -33,6 +33,7 @@ from matcher.lexical import LexicalIndex
 from matcher.results import Match, ScoreWeights
 
 FORMAT_VERSION = 3
+CHALLENGE_ALIGNED = 0.5  # alignment from which an organisation counts as working on a challenge
 DOCUMENT_CHARS = 2000  # the model reads ~256 tokens; longer document text only costs time
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _CHALLENGE_NAMES = {1: "challenge one (responsible and efficient mining)", 2: "challenge two (circular economy)"}
@@ -263,6 +264,7 @@ class PartnerIndex:
         exclude: Iterable[str] = (),
         prefer_org_types: Sequence[str] = (),
         query_country: str | None = None,
+        challenge_only: bool = False,
         explain: bool = True,
     ) -> list[Match]:
         """Best ``k`` organisations for a brief (free text) or a project, filtered inside the search.
@@ -297,6 +299,8 @@ class PartnerIndex:
             self._score(int(p), float(r), float(d), float(x), signals)
             for p, r, d, x in zip(candidates, relevance, dense, lexical)
         ]
+        if challenge_only and challenge is not None:
+            scored = [item for item in scored if item[2][f"challenge_{challenge}"] >= CHALLENGE_ALIGNED]
         scored.sort(key=lambda item: (-item[0], self.ids_[item[1]]))
         chosen = self._diversify(scored[: 3 * k], k) if self.diversity > 0 else scored[:k]
         matches = []

@@ -26,6 +26,8 @@ class MatchRequest(BaseModel):
     countries: list[CountryCode] = Field(default_factory=list, max_length=50, description="ISO alpha-2 codes.")
     org_types: list[OrgType] = Field(default_factory=list, max_length=6)
     challenge: Literal[1, 2] | None = Field(None, description="Boost organisations aligned with this challenge.")
+    challenge_only: bool = Field(False, description="With 'challenge': keep only organisations aligned with it "
+                                                      "(alignment of at least 0.5) instead of only boosting them.")
     prefer_org_types: list[OrgType] = Field(default_factory=list, max_length=6,
                                             description="Boost these organisation types (they are not a filter).")
     lead_country: CountryCode | None = Field(
@@ -56,4 +58,6 @@ class MatchRequest(BaseModel):
     def _one_query(self) -> MatchRequest:
         if (self.text is None) == (self.project_id is None):
             raise ValueError("give exactly one of 'text' (a project brief) or 'project_id'")
+        if self.challenge_only and self.challenge is None:
+            raise ValueError("'challenge_only' needs 'challenge' (1 or 2)")
         return self

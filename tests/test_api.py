@@ -146,3 +146,13 @@ def test_failed_index_load_is_reported_by_readyz(pm_env, monkeypatch):
     monkeypatch.setenv("PM_MODEL", "fake:notanumber")
     with pytest.raises(Exception, match="PM_MODEL"):
         create_app({"LOAD_IN_BACKGROUND": False})
+
+
+def test_challenge_filter_and_preferences_over_http(client):
+    boosted = client.post("/v1/match", json={"text": "critical minerals", "challenge": 2, "k": 9}).get_json()["results"]
+    only = client.post("/v1/match", json={"text": "critical minerals", "challenge": 2, "challenge_only": True,
+                                          "k": 9}).get_json()["results"]
+    assert len(only) <= len(boosted) and all(r["scores"]["challenge_2"] >= 0.5 for r in only)
+    assert_error(client.post("/v1/match", json={"text": "x", "challenge_only": True}), 400, "invalid_request")
+    preferred = client.post("/v1/match", json={"text": "magnets", "prefer_org_types": ["company"]}).get_json()
+    assert all("org_type" in r["scores"] for r in preferred["results"])
