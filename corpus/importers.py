@@ -32,7 +32,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from corpus import vocab
-from corpus.loaders import LIST_SEPARATOR, CorpusError, validate_rows
+from corpus.loaders import LIST_SEPARATOR, CorpusError, raise_problems, validate_rows
 from corpus.schema import Document, Organisation, Project, Source, slugify
 
 FORMATS = ("gtr", "nserc", "csv", "jsonl")
@@ -248,7 +248,7 @@ def _finish(plan: ImportPlan, raw_projects, directory: _OrgDirectory, path: Path
     """Validate every project, attach each to its lead as a document, then validate the organisations."""
     projects, problems = validate_rows(raw_projects, Project)
     if problems:
-        _fail(problems, path)
+        raise_problems(problems, path.name, prefix="nothing imported: ")
     for project in projects:
         if project.lead_organisation_id:
             directory.add_document(
@@ -260,12 +260,6 @@ def _finish(plan: ImportPlan, raw_projects, directory: _OrgDirectory, path: Path
     except Exception as e:  # pydantic: a created organisation could not be made valid
         raise CorpusError(f"{path.name}: cannot build organisation records: {e}") from e
     plan.projects = projects
-
-
-def _fail(problems: list[dict], path: Path):
-    head = "; ".join(f"{p['where']}: field '{p['field']}': {p['message']}" for p in problems[:5])
-    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-    raise CorpusError(f"nothing imported: {len(problems)} invalid row(s) in {path.name}: {head}{more}", problems)
 
 
 def plan_generic(path: Path, fmt: str, kind: str, mapping: dict[str, str] | None = None,
@@ -296,7 +290,7 @@ def plan_generic(path: Path, fmt: str, kind: str, mapping: dict[str, str] | None
         raise CorpusError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     records, problems = validate_rows(_progress(rows, len(rows), fmt, show_progress), model)
     if problems:
-        _fail(problems, path)
+        raise_problems(problems, path.name, prefix="nothing imported: ")
     plan = ImportPlan(rows=len(rows))
     if model is Organisation:
         plan.organisations = records

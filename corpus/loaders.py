@@ -39,12 +39,13 @@ def _describe(error: ValidationError, where: str) -> list[dict]:
     return out
 
 
-def _raise_if(problems: list[dict], path: Path | str) -> None:
+def raise_problems(problems: list[dict], path: Path | str, prefix: str = "") -> None:
+    """Raise one CorpusError summarising the first problems (all of them ride along in ``problems``)."""
     if not problems:
         return
     head = "; ".join(f"{p['where']}: field '{p['field']}': {p['message']}" for p in problems[:5])
     more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-    raise CorpusError(f"{len(problems)} invalid record(s) in {path}: {head}{more}", problems)
+    raise CorpusError(f"{prefix}{len(problems)} invalid record(s) in {path}: {head}{more}", problems)
 
 
 def validate_rows(rows: Iterable[tuple[str, dict]], model: type[M]) -> tuple[list[M], list[dict]]:
@@ -74,7 +75,7 @@ def validate_rows(rows: Iterable[tuple[str, dict]], model: type[M]) -> tuple[lis
 def parse_records(rows: Iterable[tuple[str, dict]], model: type[M], path: Path | str) -> list[M]:
     """Validate rows; collect every problem, then raise once, so nothing is used from a file with errors."""
     records, problems = validate_rows(rows, model)
-    _raise_if(problems, path)
+    raise_problems(problems, path)
     return records
 
 

@@ -67,6 +67,20 @@ def _dedupe(values: list[str]) -> list[str]:
     return seen
 
 
+class _PlacedRecord(_Record):
+    """Shared rules of records that have a country and minerals (organisations and projects)."""
+
+    @field_validator("minerals", check_fields=False)
+    @classmethod
+    def _known_minerals(cls, values: list[str]) -> list[str]:
+        return _normalise_minerals(values)
+
+    @field_validator("country", mode="before", check_fields=False)
+    @classmethod
+    def _upper_country(cls, value):
+        return value.strip().upper() if isinstance(value, str) else value
+
+
 class Document(_Record):
     """One piece of evidence about an organisation (a project, a capability statement); indexed on its own."""
 
@@ -76,7 +90,7 @@ class Document(_Record):
     source: Source | None = None
 
 
-class Organisation(_Record):
+class Organisation(_PlacedRecord):
     id: Id
     name: ShortText
     aliases: list[ShortText] = Field(default_factory=list, max_length=50)
@@ -91,16 +105,6 @@ class Organisation(_Record):
     value_chain_stages: list[Stage] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=list, max_length=50)
     documents: list[Document] = Field(default_factory=list, max_length=1000)
-
-    @field_validator("minerals")
-    @classmethod
-    def _known_minerals(cls, values: list[str]) -> list[str]:
-        return _normalise_minerals(values)
-
-    @field_validator("country", mode="before")
-    @classmethod
-    def _upper_country(cls, value):
-        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("aliases", "keywords", "value_chain_stages")
     @classmethod
@@ -129,7 +133,7 @@ class Organisation(_Record):
         return " ".join(parts)
 
 
-class Project(_Record):
+class Project(_PlacedRecord):
     """A project brief: an NSERC Alliance Missions project or any partner search, in either direction."""
 
     id: Id
@@ -145,16 +149,6 @@ class Project(_Record):
     seeking_countries: list[CountryCode] = Field(default_factory=list)
     illustrative: bool = True
     sources: list[Source] = Field(default_factory=list, max_length=50)
-
-    @field_validator("minerals")
-    @classmethod
-    def _known_minerals(cls, values: list[str]) -> list[str]:
-        return _normalise_minerals(values)
-
-    @field_validator("country", mode="before")
-    @classmethod
-    def _upper_country(cls, value):
-        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("challenge_areas", "keywords", "seeking_countries")
     @classmethod

@@ -56,7 +56,7 @@ def test_generic_csv_with_mapping_and_jsonl(tmp_path):
 def test_one_bad_row_means_nothing_is_planned(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text((IMPORTS / "gtr_projects.csv").read_text().replace("Short-loop recycling of NdFeB magnets", ""))
-    with pytest.raises(CorpusError, match="nothing imported.*line 2.*title"):
+    with pytest.raises(CorpusError, match="nothing imported: 1 invalid record.*line 2.*title"):
         plan_import(bad, "gtr", [])
     with pytest.raises(CorpusError, match="missing required column"):
         plan_import(IMPORTS / "nserc_awards.csv", "gtr", [])
