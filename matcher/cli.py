@@ -138,10 +138,11 @@ def match(ctx: click.Context, text, project_id, countries, org_types, challenge,
 @click.option("--alpha", type=click.FloatRange(0, 1), help="Fix the hybrid's lexical weight instead of tuning it.")
 @click.option("--briefs", "briefs_file", type=click.Path(exists=True, dir_okay=False),
               help="Labelled briefs (JSONL: id, text, countries, challenge, relevant {org id: 1|2}) to evaluate on.")
+@click.option("--tune", is_flag=True, help="With --briefs: grid-search the ranking weights on the train split first.")
 @click.option("--json", "as_json", is_flag=True, help="Print {\"methods\": {name: {metric: value}}, ...} as JSON.")
 @click.pass_context
 @_friendly_errors
-def evaluate(ctx: click.Context, beir_dir, split, tune_split, alpha, briefs_file, as_json):
+def evaluate(ctx: click.Context, beir_dir, split, tune_split, alpha, briefs_file, tune, as_json):
     """Measure retrieval quality: nDCG@10, recall@10 and recall@100 for bm25, dense, rrf and the hybrid.
 
     \b
@@ -157,11 +158,27 @@ def evaluate(ctx: click.Context, beir_dir, split, tune_split, alpha, briefs_file
     settings: Settings = ctx.obj["settings"]
     if briefs_file:
         matcher = _open(ctx)
-        result = evaluate_briefs(matcher.index_, load_briefs(briefs_file))
+        briefs = load_briefs(briefs_file)
+        chosen = [b for b in briefs if b.split == split]
+        if not chosen:
+            raise click.UsageError(f"no briefs with split {split!r} in {briefs_file}")
+        tuned = None
+        if tune:
+            from matcher.evaluation import tune_on_briefs
+
+            params, train_metrics = tune_on_briefs(matcher.index_, [b for b in briefs if b.split == tune_split])
+            tuned = {"params": params, "tuned_on": tune_split, "train_hybrid": train_metrics}
+        result = evaluate_briefs(matcher.index_, chosen)
+        result["split"] = split
+        if tuned:
+            result["tuning"] = tuned
         if as_json:
             click.echo(json.dumps(result, indent=2))
         else:
-            click.echo(f"{result['briefs']} labelled briefs, {result['labelled_pairs']} labelled partners, corpus of {len(matcher.index_)}")
+            click.echo(f"{result['briefs']} labelled briefs ({split} split), {result['labelled_pairs']} labelled partners, "
+                       f"corpus of {len(matcher.index_)}")
+            if tuned:
+                click.echo(f"best on {tune_split}: {tuned['params']} -> {tuned['train_hybrid']} (defaults unchanged)")
             click.echo(f"{'method':8} {'nDCG@10':>8} {'R@10':>7} {'R@100':>7}")
             for name, m in result["methods"].items():
                 click.echo(f"{name:8} {m['ndcg@10']:8.4f} {m['recall@10']:7.4f} {m['recall@100']:7.4f}")

@@ -207,6 +207,7 @@ class LabelledBrief(BaseModel):
     challenge: int | None = Field(None, ge=1, le=2)
     relevant: dict[str, int]
     note: str = ""
+    split: str = Field("test", pattern="^(train|test)$", description="train: for tuning weights; test: for reporting")
 
 
 def load_briefs(path: Path | str) -> list[LabelledBrief]:
@@ -229,7 +230,9 @@ def _brief_rankings(index, brief: LabelledBrief, k: int) -> dict[str, list[str]]
 
 
 def evaluate_briefs(index, briefs: list[LabelledBrief], k: int = 10) -> dict:
-    """recall@10 and nDCG@10 per method on labelled briefs, and a weak-match threshold calibrated on them."""
+    """recall@10 and nDCG@10 per method on labelled briefs, and a weak-match threshold calibrated on them.
+
+    Pass only the briefs of one split: tune on ``train``, report ``test``."""
     runs: dict[str, dict[str, list[str]]] = {"bm25": {}, "dense": {}, "hybrid": {}}
     qrels = {b.id: b.relevant for b in briefs}
     relevant_sims, other_sims = [], []
@@ -252,3 +255,41 @@ def evaluate_briefs(index, briefs: list[LabelledBrief], k: int = 10) -> dict:
             "unlabelled_in_top10_median_semantic": round(float(np.median(other_sims)), 3) if other_sims else None,
         },
     }
+
+
+# The grid searched by `matcher evaluate --briefs FILE --tune` on the train split; the winner becomes the
+# default ScoreWeights and diversity (see README), and is then reported on the test split.
+TUNING_GRID = {
+    "lexical": (0.3, 0.45, 0.6, 0.75),
+    "diversity": (0.0, 0.1, 0.2),
+    "structure": (0.0, 0.5, 1.0),  # scales the minerals, stages and complementarity weights together
+    "challenge": (0.0, 0.1, 0.25),
+}
+
+
+def tune_on_briefs(index, train: list[LabelledBrief]) -> tuple[dict, dict]:
+    """Grid search of the ranking weights on training briefs (recall@10, then nDCG@10). Returns (best, its metrics).
+
+    The index is left with its original weights."""
+    import dataclasses
+    import itertools
+
+    from matcher.results import ScoreWeights
+
+    original, original_diversity = index.weights, index.diversity
+    base = ScoreWeights()
+    best: tuple | None = None
+    try:
+        for lexical, diversity, structure, challenge in itertools.product(*TUNING_GRID.values()):
+            index.weights = dataclasses.replace(
+                base, lexical=lexical, challenge=challenge, minerals=base.minerals * structure,
+                stages=base.stages * structure, complementarity=base.complementarity * structure)
+            index.diversity = diversity
+            hybrid = evaluate_briefs(index, train)["methods"]["hybrid"]
+            key = (hybrid["recall@10"], hybrid["ndcg@10"])
+            if best is None or key > best[0]:
+                params = {"lexical": lexical, "diversity": diversity, "structure": structure, "challenge": challenge}
+                best = (key, params, hybrid)
+    finally:
+        index.weights, index.diversity = original, original_diversity
+    return best[1], best[2]

@@ -128,7 +128,7 @@ class PartnerIndex:
         weights: ScoreWeights | None = None,
         candidates: int = 200,
         fusion: str = "hybrid",
-        diversity: float = 0.2,
+        diversity: float = 0.1,
         weak_below: float | None = None,
         batch_size: int = 32,
         show_progress: bool = False,
@@ -329,8 +329,10 @@ class PartnerIndex:
     def _retrieve(self, text: str, qvec: np.ndarray, allowed: np.ndarray, k: int):
         """Candidate organisations from both retrievers, each scored exactly by both, then fused.
 
-        Dense candidates come from FAISS restricted to the allowed organisations' units (ID selector); lexical
-        ones from one sparse BM25 product over all units, masked. Returns (positions, relevance, dense, lexical).
+        Dense candidates come from FAISS restricted to the allowed organisations' units (ID selector) and from
+        each organisation's best evidence sentence: the model reads ~256 tokens, so a long profile is judged on its
+        beginning, and a capability stated further down is caught by its sentence. Lexical candidates come from
+        one sparse BM25 product over all units, masked. Returns (positions, relevance, dense, lexical).
         """
         mask = np.zeros(len(self.ids_), dtype=bool)
         mask[allowed] = True
@@ -345,8 +347,14 @@ class PartnerIndex:
         lexical_orgs = np.flatnonzero(org_lexical > 0)
         if lexical_orgs.size > pool:
             lexical_orgs = lexical_orgs[np.argpartition(-org_lexical[lexical_orgs], pool - 1)[:pool]]
-        candidates = np.union1d(dense_orgs, lexical_orgs).astype(np.int64)
-        dense = self._dense_scores(candidates, qvec)
+        # Best sentence per organisation: one matrix product over the evidence sentences, masked to the allowed.
+        best_sentence = np.full(len(self.ids_), -1.0)
+        np.maximum.at(best_sentence, self.passage_owner_, self.passage_vectors_ @ qvec)
+        best_sentence[~mask] = -1.0
+        sentence_orgs = np.argpartition(-best_sentence, min(pool, len(best_sentence)) - 1)[:pool]
+        sentence_orgs = sentence_orgs[mask[sentence_orgs]]
+        candidates = np.union1d(np.union1d(dense_orgs, lexical_orgs), sentence_orgs).astype(np.int64)
+        dense = np.maximum(self._dense_scores(candidates, qvec), best_sentence[candidates])
         lexical = org_lexical[candidates]
         if self.fusion == "dense":
             relevance = dense

@@ -33,7 +33,10 @@ def test_faiss_ranking_equals_brute_force_numpy_cosine(fake_embedder):
     idx = PartnerIndex(fake_embedder, fusion="dense", diversity=0).fit(orgs, load_challenges())
     query = "geology sensor water battery"  # no mineral or stage terms, dense only: the score is the cosine
     matches = idx.rank(query, k=25)
-    cosine = fake_embedder.encode([o.profile_text() for o in orgs]) @ fake_embedder.encode([query])[0]
+    q = fake_embedder.encode([query])[0]
+    # Dense relevance = the better of the whole profile and its best sentence (the description is one sentence).
+    cosine = np.maximum(fake_embedder.encode([o.profile_text() for o in orgs]) @ q,
+                        fake_embedder.encode([o.description for o in orgs]) @ q)
     expected = np.argsort(-cosine, kind="stable")[:25]
     np.testing.assert_allclose([m.score for m in matches], cosine[expected], atol=1e-4)
     assert {m.organisation.id for m in matches} == {f"o{i}" for i in expected} or np.isclose(
