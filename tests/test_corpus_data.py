@@ -63,3 +63,17 @@ def test_project_briefs_are_labelled_and_cover_both_directions_and_challenges(or
 
 def test_two_challenge_areas():
     assert [c.id for c in load_challenges()] == [1, 2]
+
+
+def test_development_briefs_are_labelled_against_real_records(orgs):
+    from corpus import default_data_dir
+    from matcher.evaluation import load_briefs
+
+    briefs = load_briefs(default_data_dir() / "evaluation" / "dev-briefs.jsonl")
+    by_id = {o.id: o for o in orgs}
+    assert len(briefs) >= 30 and {b.split for b in briefs} == {"train", "test"}
+    for b in briefs:
+        assert any(g == 2 for g in b.relevant.values()), b.id
+        for org_id, grade in b.relevant.items():
+            assert org_id in by_id and by_id[org_id].country in b.countries and grade in (1, 2), (b.id, org_id)
+            assert by_id[org_id].org_type != "funder"

@@ -46,3 +46,13 @@ def test_http_api_and_core_agree_on_the_acceptance_query(real_matcher):
     api = [r["organisation"]["id"] for r in client.post("/v1/match", json=body).get_json()["results"]]
     assert api == ranked_ids(real_matcher, body["text"], countries=["GB"], k=10)
     assert len(api) == 10
+
+
+def test_hybrid_beats_bm25_and_dense_on_the_held_out_briefs(real_matcher):
+    from corpus import default_data_dir
+    from matcher.evaluation import evaluate_briefs, load_briefs
+
+    test = [b for b in load_briefs(default_data_dir() / "evaluation" / "dev-briefs.jsonl") if b.split == "test"]
+    methods = evaluate_briefs(real_matcher.index_, test)["methods"]
+    assert methods["hybrid"]["recall@10"] > max(methods["bm25"]["recall@10"], methods["dense"]["recall@10"])
+    assert methods["hybrid"]["ndcg@10"] > max(methods["bm25"]["ndcg@10"], methods["dense"]["ndcg@10"])
