@@ -26,15 +26,16 @@ class MatchRequest(BaseModel):
     countries: list[CountryCode] = Field(default_factory=list, max_length=50, description="ISO alpha-2 codes.")
     org_types: list[OrgType] = Field(default_factory=list, max_length=6)
     challenge: Literal[1, 2] | None = Field(None, description="Boost organisations aligned with this challenge.")
-    challenge_only: bool = Field(False, description="With 'challenge': keep only organisations aligned with it "
+    challenge_only: bool = Field(False, strict=True, description="With 'challenge': keep only organisations aligned with it "
                                                       "(alignment of at least 0.5) instead of only boosting them.")
     prefer_org_types: list[OrgType] = Field(default_factory=list, max_length=6,
                                             description="Boost these organisation types (they are not a filter).")
     lead_country: CountryCode | None = Field(
         None, description="The project team's country, for value-chain complementarity; inferred from 'countries' "
                           "when they are only GB (the team is then Canadian) or only CA (the team is then British).")
-    k: int = Field(10, ge=1, le=MAX_K)
-    explain: bool = True
+    # Strict: true is not 1, "yes" is not true, 10.0 is not 10 (a typed API contract, not a guess).
+    k: int = Field(10, ge=1, le=MAX_K, strict=True)
+    explain: bool = Field(True, strict=True)
 
     @field_validator("countries", mode="before")
     @classmethod

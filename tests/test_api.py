@@ -156,3 +156,16 @@ def test_challenge_filter_and_preferences_over_http(client):
     assert_error(client.post("/v1/match", json={"text": "x", "challenge_only": True}), 400, "invalid_request")
     preferred = client.post("/v1/match", json={"text": "magnets", "prefer_org_types": ["company"]}).get_json()
     assert all("org_type" in r["scores"] for r in preferred["results"])
+
+
+@pytest.mark.parametrize("field,value", [("k", True), ("k", 10.5), ("k", "10"), ("explain", "yes"), ("challenge", "1")])
+def test_match_fields_are_strictly_typed(client, field, value):
+    error = assert_error(client.post("/v1/match", json={"text": "magnets", field: value}), 400, "invalid_request")
+    assert error["details"][0]["field"] == field
+
+
+def test_text_that_is_not_unicode_or_has_nul_bytes(client):
+    bad = client.post("/v1/match", data='{"text": "\\ud800 lone surrogate"}', content_type="application/json")
+    assert_error(bad, 400, "invalid_request")
+    ok = client.post("/v1/match", json={"text": "magnet \u0000 recycling"})
+    assert ok.status_code == 200
