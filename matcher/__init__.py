@@ -7,6 +7,7 @@ from corpus.schema import Challenge, Document, Organisation, Project
 from matcher.config import Settings
 from matcher.engine import PartnerMatcher
 from matcher.errors import (
+    Conflict,
     CorpusError,
     IndexFileError,
     IndexNotReady,
@@ -27,6 +28,7 @@ __all__ = [
     "MAX_K",
     "MAX_TEXT_CHARS",
     "Challenge",
+    "Conflict",
     "CorpusError",
     "Document",
     "IndexFileError",

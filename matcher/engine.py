@@ -19,7 +19,14 @@ from embeddings.base import Embedder
 from embeddings.cache import EmbeddingCache
 from embeddings import load_embedder
 from matcher.config import Settings
-from matcher.errors import IndexFileError, IndexNotReady, OrganisationNotFound, ProjectNotFound
+from matcher.errors import (
+    Conflict,
+    IndexFileError,
+    IndexNotReady,
+    InvalidRequest,
+    OrganisationNotFound,
+    ProjectNotFound,
+)
 from matcher.index import PartnerIndex, labels_hash
 from matcher.requests import MatchRequest
 from matcher.results import Match
@@ -44,6 +51,7 @@ class PartnerMatcher:
         self.embedder = embedder
         self.index_: PartnerIndex | None = None
         self._build_lock = threading.Lock()
+        self._write_lock = threading.Lock()  # one write (and its index refresh) at a time
 
     # ------------------------------------------------------------------ lifecycle
     def open(self) -> PartnerMatcher:
@@ -204,6 +212,12 @@ class PartnerMatcher:
             raise OrganisationNotFound(f"no organisation with id {org_id!r}; list them at /v1/organisations")
         return org
 
+    def get_organisation_stamped(self, org_id: str):
+        found = self.store_.get_organisation_stamped(org_id)
+        if found is None:
+            raise OrganisationNotFound(f"no organisation with id {org_id!r}; list them at /v1/organisations")
+        return found
+
     def list_projects(self, *, page: int = 1, per_page: int = 20, countries=()) -> Page:
         return self.store_.list_projects(page=page, per_page=per_page, countries=countries)
 
@@ -221,6 +235,70 @@ class PartnerMatcher:
         if not dry_run:
             self.store_.upsert(plan.organisations, plan.projects)
         return plan
+
+    # ------------------------------------------------------------------ writes
+    def save_organisation(self, org: Organisation, *, create_only: bool = False) -> Organisation:
+        """Create or replace an organisation, then refresh the index so matches reflect it at once."""
+        with self._write_lock:
+            if create_only and self.store_.get_organisation(org.id) is not None:
+                raise Conflict(f"organisation {org.id!r} already exists; PUT /v1/organisations/{org.id} replaces it")
+            self.store_.upsert(organisations=[org])
+            self._refresh()
+        return org
+
+    def patch_organisation(self, org_id: str, changes: dict) -> Organisation:
+        """Change some fields of an organisation; the result is validated whole before anything is written."""
+        with self._write_lock:
+            current = self.get_organisation(org_id)
+            if "id" in changes and changes["id"] != org_id:
+                raise InvalidRequest("the id of an organisation cannot be changed; create a new one instead")
+            updated = Organisation.model_validate({**current.model_dump(), **changes})
+            self.store_.upsert(organisations=[updated])
+            self._refresh()
+        return updated
+
+    def delete_organisation(self, org_id: str) -> None:
+        with self._write_lock:
+            if not self.store_.delete(organisation_ids=[org_id]):
+                raise OrganisationNotFound(f"no organisation with id {org_id!r}")
+            self._refresh()
+
+    def save_project(self, project: Project, *, create_only: bool = False) -> Project:
+        with self._write_lock:
+            if create_only and self.store_.get_project(project.id) is not None:
+                raise Conflict(f"project {project.id!r} already exists; PUT /v1/projects/{project.id} replaces it")
+            self.store_.upsert(projects=[project])
+            self._refresh()
+        return project
+
+    def patch_project(self, project_id: str, changes: dict) -> Project:
+        with self._write_lock:
+            current = self.get_project(project_id)
+            if "id" in changes and changes["id"] != project_id:
+                raise InvalidRequest("the id of a project cannot be changed; create a new one instead")
+            updated = Project.model_validate({**current.model_dump(), **changes})
+            self.store_.upsert(projects=[updated])
+            self._refresh()
+        return updated
+
+    def delete_project(self, project_id: str) -> None:
+        with self._write_lock:
+            if not self.store_.delete(project_ids=[project_id]):
+                raise ProjectNotFound(f"no project with id {project_id!r}")
+            self._refresh()
+
+    def import_records(self, organisations: list[Organisation], projects: list[Project]) -> dict:
+        """Bulk write already-validated records in one transaction, then refresh the index once."""
+        with self._write_lock:
+            written = self.store_.upsert(organisations, projects)
+            self._refresh()
+        return {"organisations": written[0], "projects": written[1]}
+
+    def _refresh(self) -> None:
+        """Rebuild the derived index from the database and swap it in. Unchanged texts come from the embedding
+        cache, so only what a write changed is embedded; queries keep the old index until the swap."""
+        if self.index_ is not None:
+            self.ensure_index()
 
     def challenges(self) -> list[Challenge]:
         return list(self.challenges_)

@@ -35,6 +35,12 @@ class ProjectNotFound(NotFound):
     code = "project_not_found"
 
 
+class Conflict(MatcherError):
+    """The record already exists (create) or the change conflicts with the stored data."""
+
+    code = "conflict"
+
+
 class IndexNotReady(MatcherError):
     """The index is still loading or building; try again shortly."""
 
@@ -54,6 +60,7 @@ class StorageError(MatcherError):
 
 
 __all__ = [
+    "Conflict",
     "CorpusError",
     "IndexFileError",
     "IndexNotReady",

@@ -152,6 +152,34 @@ class Store:
             row = session.get(OrganisationRow, org_id)
             return Organisation.model_validate(row.record) if row else None
 
+    def get_organisation_stamped(self, org_id: str) -> tuple[Organisation, dt.datetime] | None:
+        """The organisation and when it last changed (for Last-Modified / ETag)."""
+        with self._session() as session:
+            row = session.get(OrganisationRow, org_id)
+            if row is None:
+                return None
+            stamp = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=dt.UTC)
+            return Organisation.model_validate(row.record), stamp
+
+    def delete(self, *, organisation_ids: Iterable[str] = (), project_ids: Iterable[str] = ()) -> int:
+        """Delete records in one transaction; returns how many rows went."""
+        gone = 0
+        try:
+            with self._session() as session, session.begin():
+                for oid in organisation_ids:
+                    row = session.get(OrganisationRow, oid)
+                    if row is not None:
+                        session.delete(row)
+                        gone += 1
+                for pid in project_ids:
+                    row = session.get(ProjectRow, pid)
+                    if row is not None:
+                        session.delete(row)
+                        gone += 1
+        except SQLAlchemyError as e:
+            raise StorageError(f"nothing was deleted: the database refused the change ({type(e).__name__}: {e})") from e
+        return gone
+
     def get_project(self, project_id: str) -> Project | None:
         with self._session() as session:
             row = session.get(ProjectRow, project_id)

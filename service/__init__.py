@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import uuid
 
-from flask import Flask, jsonify
+from flask import Flask, g, jsonify, request
 
 from matcher import PartnerMatcher, Settings
 
@@ -33,15 +35,19 @@ def create_app(config: dict | None = None) -> Flask:
 
     from service.api import bp
     from service.errors import error_response, register_error_handlers
+    from service.writes import bp as writes_bp
 
     register_error_handlers(app)
     app.register_blueprint(bp)
+    app.register_blueprint(writes_bp)
+    _register_request_ids(app)
 
     matcher: PartnerMatcher | None = app.config.get("MATCHER")
     if matcher is None:
         settings = app.config.get("SETTINGS") or Settings.from_env()
         matcher = PartnerMatcher(settings).open()
     app.extensions["partner_matcher"] = matcher
+    app.config.setdefault("API_KEYS", list(matcher.settings.api_keys))
     # Ready means able to answer quickly: the index is loaded and the model has encoded one query.
     state = app.extensions["partner_matcher_state"] = {"error": None, "ready": matcher.ready}
 
@@ -73,3 +79,20 @@ def create_app(config: dict | None = None) -> Flask:
         return error_response(503, "index_not_ready", "the partner index is loading; retry in a few seconds")
 
     return app
+
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _register_request_ids(app: Flask) -> None:
+    """Accept a caller's X-Request-ID (if well formed) or make one, and echo it on every response."""
+
+    @app.before_request
+    def _assign():
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+    @app.after_request
+    def _echo(response):
+        response.headers["X-Request-ID"] = getattr(g, "request_id", "")
+        return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Annotated
 
@@ -135,7 +136,14 @@ def list_organisations():
 
 @bp.get("/organisations/<org_id>")
 def get_organisation(org_id: str):
-    return jsonify(_matcher().get_organisation(org_id).model_dump(mode="json"))
+    org, changed = _matcher().get_organisation_stamped(org_id)
+    body = org.model_dump(mode="json")
+    etag = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
+    response = jsonify(body)
+    response.set_etag(etag)
+    response.last_modified = changed
+    # 304 when the caller's copy is current (If-None-Match / If-Modified-Since): the portal re-syncs cheaply.
+    return response.make_conditional(request)
 
 
 class ProjectListQuery(_Query):

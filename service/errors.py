@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from matcher import (
+    Conflict,
     CorpusError,
     IndexFileError,
     IndexNotReady,
@@ -24,6 +25,7 @@ log = logging.getLogger("service")
 # Core errors -> HTTP status. Order matters: the first matching class wins.
 STATUS_OF = [
     (NotFound, 404),
+    (Conflict, 409),
     (InvalidRequest, 400),
     (IndexNotReady, 503),
     (IndexFileError, 503),
@@ -40,6 +42,7 @@ HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
     429: "too_many_requests",

@@ -1,0 +1,99 @@
+"""Write endpoints of v1 (API key required): organisations, projects and bulk import."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, url_for
+from pydantic import BaseModel, ConfigDict, Field
+
+from corpus.schema import Organisation, Project
+from matcher import InvalidRequest, PartnerMatcher
+from service.api import _json_body
+from service.auth import require_api_key
+
+bp = Blueprint("v1_writes", __name__, url_prefix="/v1")
+MAX_BULK = 5000
+
+
+def _matcher() -> PartnerMatcher:
+    return current_app.extensions["partner_matcher"]
+
+
+class BulkImport(BaseModel):
+    """Records validated whole before anything is written; re-sending updates, never duplicates."""
+
+    model_config = ConfigDict(extra="forbid")
+    organisations: list[Organisation] = Field(default_factory=list, max_length=MAX_BULK)
+    projects: list[Project] = Field(default_factory=list, max_length=MAX_BULK)
+
+
+def _same_id(body: dict, record_id: str) -> dict:
+    if body.get("id", record_id) != record_id:
+        raise InvalidRequest(f"the body's id {body.get('id')!r} differs from the URL's {record_id!r}")
+    return {**body, "id": record_id}
+
+
+@bp.post("/organisations")
+@require_api_key
+def create_organisation():
+    org = _matcher().save_organisation(Organisation.model_validate(_json_body()), create_only=True)
+    response = jsonify(org.model_dump(mode="json"))
+    response.headers["Location"] = url_for("v1.get_organisation", org_id=org.id)
+    return response, 201
+
+
+@bp.put("/organisations/<org_id>")
+@require_api_key
+def replace_organisation(org_id: str):
+    org = _matcher().save_organisation(Organisation.model_validate(_same_id(_json_body(), org_id)))
+    return jsonify(org.model_dump(mode="json"))
+
+
+@bp.patch("/organisations/<org_id>")
+@require_api_key
+def patch_organisation(org_id: str):
+    return jsonify(_matcher().patch_organisation(org_id, _json_body()).model_dump(mode="json"))
+
+
+@bp.delete("/organisations/<org_id>")
+@require_api_key
+def delete_organisation(org_id: str):
+    _matcher().delete_organisation(org_id)
+    return "", 204
+
+
+@bp.post("/projects")
+@require_api_key
+def create_project():
+    project = _matcher().save_project(Project.model_validate(_json_body()), create_only=True)
+    response = jsonify(project.model_dump(mode="json"))
+    response.headers["Location"] = url_for("v1.get_project", project_id=project.id)
+    return response, 201
+
+
+@bp.put("/projects/<project_id>")
+@require_api_key
+def replace_project(project_id: str):
+    project = _matcher().save_project(Project.model_validate(_same_id(_json_body(), project_id)))
+    return jsonify(project.model_dump(mode="json"))
+
+
+@bp.patch("/projects/<project_id>")
+@require_api_key
+def patch_project(project_id: str):
+    return jsonify(_matcher().patch_project(project_id, _json_body()).model_dump(mode="json"))
+
+
+@bp.delete("/projects/<project_id>")
+@require_api_key
+def delete_project(project_id: str):
+    _matcher().delete_project(project_id)
+    return "", 204
+
+
+@bp.post("/import")
+@require_api_key
+def bulk_import():
+    payload = BulkImport.model_validate(_json_body())
+    if not payload.organisations and not payload.projects:
+        raise InvalidRequest("nothing to import: send {\"organisations\": [...], \"projects\": [...]}")
+    return jsonify({"imported": _matcher().import_records(payload.organisations, payload.projects)})
