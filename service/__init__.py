@@ -35,11 +35,14 @@ def create_app(config: dict | None = None) -> Flask:
 
     from service.api import bp
     from service.errors import error_response, register_error_handlers
+    from service.openapi import bp as docs_bp
+    from service.openapi import documented
     from service.writes import bp as writes_bp
 
     register_error_handlers(app)
     app.register_blueprint(bp)
     app.register_blueprint(writes_bp)
+    app.register_blueprint(docs_bp)
     _register_request_ids(app)
 
     matcher: PartnerMatcher | None = app.config.get("MATCHER")
@@ -67,10 +70,13 @@ def create_app(config: dict | None = None) -> Flask:
             load()
 
     @app.get("/healthz")
+    @documented(summary="Liveness: the process is up", response={"type": "object"}, tags=("health",))
     def healthz():
         return jsonify({"status": "ok"})
 
     @app.get("/readyz")
+    @documented(summary="Readiness: 200 once the index is loaded and the model warm", response={"type": "object"},
+                errors=(503,), tags=("health",))
     def readyz():
         if state["ready"] and matcher.ready:
             return jsonify({"status": "ready", "organisations": len(matcher.index_)})

@@ -10,8 +10,10 @@ from flask import Blueprint, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from werkzeug.exceptions import UnsupportedMediaType
 
-from corpus.schema import CountryCode, OrgType
+from corpus.schema import Challenge, CountryCode, Organisation, OrgType, Project
 from matcher import MAX_K, InvalidRequest, MatchRequest, PartnerMatcher
+from service.openapi import documented
+from service.schemas import ChallengeList, MatchResponse, OrganisationPage, ProjectPage
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 MAX_PER_PAGE = 100
@@ -113,12 +115,14 @@ def _page(page, query: ListQuery | BaseModel, key: str = "items"):
 
 
 @bp.post("/match")
+@documented(summary="Rank partner organisations for a brief or a stored project", body=MatchRequest, response=MatchResponse, errors=(404, 503), tags=("matching",))
 def match():
     body = _json_body()
     return jsonify(_matcher().match(MatchRequest.model_validate(body)))
 
 
 @bp.get("/projects/<project_id>/matches")
+@documented(summary="Rank partners for a stored project", query=ProjectMatchQuery, response=MatchResponse, errors=(404, 503), tags=("matching",))
 def project_matches(project_id: str):
     q = _query(ProjectMatchQuery)
     return jsonify(
@@ -129,12 +133,14 @@ def project_matches(project_id: str):
 
 
 @bp.get("/organisations")
+@documented(summary="List organisations (paginated)", query=ListQuery, response=OrganisationPage, tags=("organisations",))
 def list_organisations():
     q = _query(ListQuery)
     return _page(_matcher().list_organisations(page=q.page, per_page=q.per_page, countries=q.countries, org_types=q.org_types), q)
 
 
 @bp.get("/organisations/<org_id>")
+@documented(summary="One organisation, with sources and documents; ETag and Last-Modified", response=Organisation, errors=(404,), tags=("organisations",))
 def get_organisation(org_id: str):
     org, changed = _matcher().get_organisation_stamped(org_id)
     body = org.model_dump(mode="json")
@@ -153,17 +159,20 @@ class ProjectListQuery(_Query):
 
 
 @bp.get("/projects")
+@documented(summary="List project briefs (paginated)", query=ProjectListQuery, response=ProjectPage, tags=("projects",))
 def list_projects():
     q = _query(ProjectListQuery)
     return _page(_matcher().list_projects(page=q.page, per_page=q.per_page, countries=q.countries), q)
 
 
 @bp.get("/projects/<project_id>")
+@documented(summary="One project brief", response=Project, errors=(404,), tags=("projects",))
 def get_project(project_id: str):
     return jsonify(_matcher().get_project(project_id).model_dump(mode="json"))
 
 
 @bp.get("/challenges")
+@documented(summary="The programme's two challenge areas", response=ChallengeList, tags=("challenges",))
 def challenges():
     items = [c.model_dump(mode="json") for c in _matcher().challenges()]
     return jsonify({"items": items, "total": len(items)})

@@ -9,6 +9,8 @@ from corpus.schema import Organisation, Project
 from matcher import InvalidRequest, PartnerMatcher
 from service.api import _json_body
 from service.auth import require_api_key
+from service.openapi import documented
+from service.schemas import ImportResult
 
 bp = Blueprint("v1_writes", __name__, url_prefix="/v1")
 MAX_BULK = 5000
@@ -26,6 +28,16 @@ class BulkImport(BaseModel):
     projects: list[Project] = Field(default_factory=list, max_length=MAX_BULK)
 
 
+class OrganisationPatch(BaseModel):
+    """Any subset of an organisation's fields; the merged record is validated whole."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": True})
+
+
+class ProjectPatch(OrganisationPatch):
+    """Any subset of a project's fields; the merged record is validated whole."""
+
+
 def _same_id(body: dict, record_id: str) -> dict:
     if body.get("id", record_id) != record_id:
         raise InvalidRequest(f"the body's id {body.get('id')!r} differs from the URL's {record_id!r}")
@@ -33,6 +45,7 @@ def _same_id(body: dict, record_id: str) -> dict:
 
 
 @bp.post("/organisations")
+@documented(summary="Create an organisation", body=Organisation, response=Organisation, status=201, errors=(409,), write=True, tags=("organisations",))
 @require_api_key
 def create_organisation():
     org = _matcher().save_organisation(Organisation.model_validate(_json_body()), create_only=True)
@@ -42,6 +55,7 @@ def create_organisation():
 
 
 @bp.put("/organisations/<org_id>")
+@documented(summary="Create or replace an organisation", body=Organisation, response=Organisation, write=True, tags=("organisations",))
 @require_api_key
 def replace_organisation(org_id: str):
     org = _matcher().save_organisation(Organisation.model_validate(_same_id(_json_body(), org_id)))
@@ -49,12 +63,14 @@ def replace_organisation(org_id: str):
 
 
 @bp.patch("/organisations/<org_id>")
+@documented(summary="Change some fields of an organisation", body=OrganisationPatch, response=Organisation, errors=(404,), write=True, tags=("organisations",))
 @require_api_key
 def patch_organisation(org_id: str):
     return jsonify(_matcher().patch_organisation(org_id, _json_body()).model_dump(mode="json"))
 
 
 @bp.delete("/organisations/<org_id>")
+@documented(summary="Delete an organisation", status=204, errors=(404,), write=True, tags=("organisations",))
 @require_api_key
 def delete_organisation(org_id: str):
     _matcher().delete_organisation(org_id)
@@ -62,6 +78,7 @@ def delete_organisation(org_id: str):
 
 
 @bp.post("/projects")
+@documented(summary="Create a project brief", body=Project, response=Project, status=201, errors=(409,), write=True, tags=("projects",))
 @require_api_key
 def create_project():
     project = _matcher().save_project(Project.model_validate(_json_body()), create_only=True)
@@ -71,6 +88,7 @@ def create_project():
 
 
 @bp.put("/projects/<project_id>")
+@documented(summary="Create or replace a project brief", body=Project, response=Project, write=True, tags=("projects",))
 @require_api_key
 def replace_project(project_id: str):
     project = _matcher().save_project(Project.model_validate(_same_id(_json_body(), project_id)))
@@ -78,12 +96,14 @@ def replace_project(project_id: str):
 
 
 @bp.patch("/projects/<project_id>")
+@documented(summary="Change some fields of a project brief", body=ProjectPatch, response=Project, errors=(404,), write=True, tags=("projects",))
 @require_api_key
 def patch_project(project_id: str):
     return jsonify(_matcher().patch_project(project_id, _json_body()).model_dump(mode="json"))
 
 
 @bp.delete("/projects/<project_id>")
+@documented(summary="Delete a project brief", status=204, errors=(404,), write=True, tags=("projects",))
 @require_api_key
 def delete_project(project_id: str):
     _matcher().delete_project(project_id)
@@ -91,6 +111,7 @@ def delete_project(project_id: str):
 
 
 @bp.post("/import")
+@documented(summary="Bulk import organisations and projects (validated whole, one transaction)", body=BulkImport, response=ImportResult, write=True, tags=("import",))
 @require_api_key
 def bulk_import():
     payload = BulkImport.model_validate(_json_body())

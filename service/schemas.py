@@ -1,0 +1,59 @@
+"""Response shapes of the v1 API, as pydantic models for the OpenAPI document (requests reuse the core's)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from corpus.schema import Challenge, Organisation, Project
+
+
+class OrganisationSummary(BaseModel):
+    id: str
+    name: str
+    country: str
+    org_type: str
+    region: str = ""
+    city: str = ""
+    website: str = ""
+    minerals: list[str] = Field(default_factory=list)
+    value_chain_stages: list[str] = Field(default_factory=list)
+
+
+class MatchResult(BaseModel):
+    rank: int
+    score: float
+    weak: bool
+    organisation: OrganisationSummary
+    scores: dict[str, float] = Field(description="relevance, semantic, lexical, minerals, stages, complementarity, "
+                                                 "org_type (when they apply), challenge_1 and challenge_2")
+    explanation: dict | None = Field(None, description="reason, evidence, shared minerals and stages, challenge")
+
+
+class MatchResponse(BaseModel):
+    results: list[MatchResult]
+    query: dict
+    index: dict
+    message: str | None = None
+
+
+class OrganisationPage(BaseModel):
+    items: list[Organisation]
+    total: int
+    page: int
+    per_page: int
+
+
+class ProjectPage(BaseModel):
+    items: list[Project]
+    total: int
+    page: int
+    per_page: int
+
+
+class ChallengeList(BaseModel):
+    items: list[Challenge]
+    total: int
+
+
+class ImportResult(BaseModel):
+    imported: dict[str, int]
