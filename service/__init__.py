@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import re
+import os
 import threading
-import uuid
+import time
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, jsonify
 
 from matcher import PartnerMatcher, Settings
 
@@ -43,7 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(bp)
     app.register_blueprint(writes_bp)
     app.register_blueprint(docs_bp)
-    _register_request_ids(app)
+
 
     matcher: PartnerMatcher | None = app.config.get("MATCHER")
     if matcher is None:
@@ -51,23 +51,15 @@ def create_app(config: dict | None = None) -> Flask:
         matcher = PartnerMatcher(settings).open()
     app.extensions["partner_matcher"] = matcher
     app.config.setdefault("API_KEYS", list(matcher.settings.api_keys))
+    # Operations settings, read from the environment here at the door when the caller did not pass them.
+    app.config.setdefault("RATE_LIMIT", os.environ.get("PM_RATE_LIMIT", "300 per minute"))
+    app.config.setdefault("CORS_ORIGINS", [o.strip() for o in os.environ.get("PM_CORS_ORIGINS", "").split(",") if o.strip()])
+    if os.environ.get("PM_LOG_JSON") == "1":
+        from service.observability import configure_json_logging
+
+        configure_json_logging(os.environ.get("PM_LOG_LEVEL", "INFO").upper())
     # Ready means able to answer quickly: the index is loaded and the model has encoded one query.
     state = app.extensions["partner_matcher_state"] = {"error": None, "ready": matcher.ready}
-
-    if not matcher.ready:
-        def load() -> None:
-            try:
-                matcher.ensure_index()
-                matcher.warm_up()
-                state["ready"] = True
-            except Exception as e:  # kept for /readyz, so an operator sees why the service is not ready
-                log.exception("the partner index could not be loaded")
-                state["error"] = f"{type(e).__name__}: {e}"
-
-        if app.config["LOAD_IN_BACKGROUND"]:
-            threading.Thread(target=load, name="index-loader", daemon=True).start()
-        else:
-            load()
 
     @app.get("/healthz")
     @documented(summary="Liveness: the process is up", response={"type": "object"}, tags=("health",))
@@ -84,21 +76,25 @@ def create_app(config: dict | None = None) -> Flask:
             return error_response(503, "index_failed", f"the partner index could not be loaded: {state['error']}")
         return error_response(503, "index_not_ready", "the partner index is loading; retry in a few seconds")
 
+    from service.observability import register as register_observability
+
+    register_observability(app, matcher)
+
+    if not matcher.ready:
+        def load() -> None:
+            try:
+                started = time.perf_counter()
+                matcher.ensure_index()
+                matcher.warm_up()
+                app.extensions["pm_metrics"]["load_seconds"].set(time.perf_counter() - started)
+                state["ready"] = True
+            except Exception as e:  # kept for /readyz, so an operator sees why the service is not ready
+                log.exception("the partner index could not be loaded")
+                state["error"] = f"{type(e).__name__}: {e}"
+
+        if app.config["LOAD_IN_BACKGROUND"]:
+            threading.Thread(target=load, name="index-loader", daemon=True).start()
+        else:
+            load()
     return app
 
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-def _register_request_ids(app: Flask) -> None:
-    """Accept a caller's X-Request-ID (if well formed) or make one, and echo it on every response."""
-
-    @app.before_request
-    def _assign():
-        given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-
-    @app.after_request
-    def _echo(response):
-        response.headers["X-Request-ID"] = getattr(g, "request_id", "")
-        return response

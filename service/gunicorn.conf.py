@@ -13,3 +13,5 @@ errorlog = "-"
 loglevel = os.environ.get("PM_LOG_LEVEL", "info")
 # Bodies are capped by the app (413); the request line and headers by gunicorn.
 limit_request_line = 8190
+# The app logs one JSON object per line (with the request id); gunicorn's own access log stays plain text.
+raw_env = ["PM_LOG_JSON=1"]
