@@ -99,6 +99,11 @@ def _columns(frame: pd.DataFrame, wanted: dict[str, tuple[str, ...]], required: 
     return found
 
 
+def _cells(row: dict, cols: dict[str, str]) -> Callable[[str], str]:
+    """Read a row's cell by our column name ('' when the file has no such column or the cell is empty)."""
+    return lambda name: str(row.get(cols.get(name, ""), "") or "").strip()
+
+
 class _OrgDirectory:
     """Existing organisations by normalised name and alias, plus those this import creates or changes."""
 
@@ -176,7 +181,7 @@ def plan_gtr(path: Path, existing: Iterable[Organisation], *, show_progress: boo
     directory = _OrgDirectory(existing)
     plan, raw_projects = ImportPlan(rows=len(frame)), []
     for number, row in _progress(enumerate(frame.to_dict("records"), start=2), len(frame), "gtr", show_progress):
-        get = lambda name: str(row.get(cols.get(name, ""), "") or "").strip()  # noqa: E731
+        get = _cells(row, cols)
         source_id = get("id")
         url = get("url") or (f"{GTR_HOME}projects?ref={get('reference')}" if get("reference") else f"{GTR_HOME}project/{source_id}")
         source = Source(ref=url, note=f"UKRI Gateway to Research project{': ' + get('funder') if get('funder') else ''}")
@@ -219,7 +224,7 @@ def plan_nserc(path: Path, existing: Iterable[Organisation], *, show_progress: b
     directory = _OrgDirectory(existing)
     plan, raw_projects = ImportPlan(rows=len(frame)), []
     for number, row in _progress(enumerate(frame.to_dict("records"), start=2), len(frame), "nserc", show_progress):
-        get = lambda name: str(row.get(cols.get(name, ""), "") or "").strip()  # noqa: E731
+        get = _cells(row, cols)
         # NSERC rows carry no award id: the same researcher, institution, programme, year and title is the same award.
         identity = "|".join(get(k) for k in ("name", "institution", "program", "year", "title"))
         source = Source(ref=NSERC_AWARDS, note=f"NSERC Awards data: {get('program') or 'award'} {get('year')}".strip())

@@ -155,7 +155,7 @@ def load_dir(directory: Path | str, model: type[M]) -> list[M]:
     origin: dict[str, str] = {}
     for path in files:
         for record in load_records(path, model):
-            rid = getattr(record, "id")
+            rid = record.id
             if rid in origin:
                 raise CorpusError(f"{path.name}: id {rid!r} is already defined in {origin[rid]}")
             origin[rid] = path.name

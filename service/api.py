@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from werkzeug.exceptions import UnsupportedMediaType
 
-from corpus.schema import Challenge, CountryCode, Organisation, OrgType, Project
+from corpus.schema import CountryCode, Organisation, OrgType, Project
 from matcher import MAX_K, InvalidRequest, MatchRequest, PartnerMatcher
 from service.openapi import documented
 from service.schemas import ChallengeList, MatchResponse, OrganisationPage, ProjectPage

@@ -2,7 +2,6 @@ import pytest
 
 from corpus import CorpusError, load_organisations
 from corpus.importers import plan_import
-from matcher import PartnerMatcher
 from tests.conftest import FIXTURE_CORPUS, SHARED_DATA, TESTS
 
 IMPORTS = TESTS / "data" / "imports"
