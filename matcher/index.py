@@ -281,10 +281,11 @@ class PartnerIndex:
         else:
             text = query
             query_minerals = set(vocab.detect_minerals(text))
+        query_stages = set(vocab.detect_stages(text))
         signals = QuerySignals(
             minerals=query_minerals,
-            stages=set(vocab.detect_stages(text)),
-            upstream=_query_side(set(vocab.detect_stages(text)), query_country),
+            stages=query_stages,
+            upstream=_query_side(query_stages, query_country),
             prefer_org_types=set(prefer_org_types),
             challenge=challenge,
         )
