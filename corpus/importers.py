@@ -32,7 +32,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from corpus import vocab
-from corpus.loaders import LIST_SEPARATOR, CorpusError, raise_problems, validate_rows
+from corpus.loaders import CorpusError, csv_cell, list_fields, raise_problems, validate_rows
 from corpus.schema import Document, Organisation, Project, Source, slugify
 
 FORMATS = ("gtr", "nserc", "csv", "jsonl")
@@ -277,14 +277,12 @@ def plan_generic(path: Path, fmt: str, kind: str, mapping: dict[str, str] | None
     unknown = sorted(set(mapping.values()) - set(model.model_fields))
     if unknown:
         raise CorpusError(f"mapping targets {unknown} are not {kind} fields; use: {', '.join(model.model_fields)}")
-    list_fields = {n for n, f in model.model_fields.items() if "list" in str(f.annotation).lower()}
+    lists = list_fields(model)
 
     def rename(row: dict) -> dict:
         out = {mapping.get(k, k): v for k, v in row.items()}
-        for name in list_fields & set(out):
-            if isinstance(out[name], str):
-                parts = [p.strip() for p in out[name].split(LIST_SEPARATOR) if p.strip()]
-                out[name] = [{"ref": p} for p in parts] if name == "sources" else parts
+        # Cells written as text ("a; b") become lists, as the corpus loader reads them.
+        out = {k: csv_cell(k, v, lists) if isinstance(v, str) else v for k, v in out.items()}
         return {k: v for k, v in out.items() if v not in ("", None)}
 
     if fmt == "csv":

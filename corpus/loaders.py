@@ -83,7 +83,7 @@ def _rows(path: Path, model: type[BaseModel]) -> Iterable[tuple[str, dict]]:
     if path.suffix.lower() == ".jsonl":
         return _jsonl_rows(path)
     if path.suffix.lower() == ".csv":
-        return _csv_rows(path, _list_fields(model))
+        return _csv_rows(path, list_fields(model))
     raise CorpusError(f"{path}: unsupported file type {path.suffix!r}; use .jsonl or .csv")
 
 
@@ -122,14 +122,15 @@ def _csv_rows(path: Path, list_fields: set[str]) -> Iterable[tuple[str, dict]]:
                 where = f"{path.name} line {reader.line_num}"
                 if None in row:
                     raise CorpusError(f"{where}: more cells than the header has columns")
-                yield where, {k: _csv_cell(k, v, list_fields) for k, v in row.items() if v not in (None, "")}
+                yield where, {k: csv_cell(k, v, list_fields) for k, v in row.items() if v not in (None, "")}
         except UnicodeDecodeError as e:
             raise CorpusError(f"{path} is not UTF-8 text (byte {e.start}); save it as UTF-8 and retry") from e
         except csv.Error as e:
             raise CorpusError(f"{path.name}: malformed CSV ({e})") from e
 
 
-def _csv_cell(key: str, value: str, list_fields: set[str]):
+def csv_cell(key: str, value: str, list_fields: set[str]):
+    """A spreadsheet cell as the schema wants it: "a; b" lists split, sources as ``{"ref": ...}`` objects."""
     if key in list_fields:
         return [part.strip() for part in value.split(LIST_SEPARATOR) if part.strip()]
     if key == "sources":
@@ -137,7 +138,8 @@ def _csv_cell(key: str, value: str, list_fields: set[str]):
     return value
 
 
-def _list_fields(model: type[BaseModel]) -> set[str]:
+def list_fields(model: type[BaseModel]) -> set[str]:
+    """Fields of ``model`` that hold plain lists (``sources`` is handled by ``csv_cell`` on its own)."""
     return {name for name, f in model.model_fields.items() if "list" in str(f.annotation).lower() and name != "sources"}
 
 

@@ -296,9 +296,10 @@ class PartnerMatcher:
 
     def _refresh(self) -> None:
         """Rebuild the derived index from the database and swap it in. Unchanged texts come from the embedding
-        cache, so only what a write changed is embedded; queries keep the old index until the swap."""
+        cache, so only what a write changed is embedded; queries keep the old index until the swap. The saved
+        file is stale by construction after a write, so it is not read back first."""
         if self.index_ is not None:
-            self.ensure_index()
+            self.ensure_index(rebuild=True)
 
     def challenges(self) -> list[Challenge]:
         return list(self.challenges_)
