@@ -53,6 +53,16 @@ class IndexFileError(MatcherError):
     code = "index_invalid"
 
 
+class Infeasible(MatcherError):
+    """Constraints that no assignment can meet (a shortlist asking for more than the candidates allow).
+
+    ``details`` names the constraint and the shortfall, e.g. ``{"constraint": "max_per_organisation",
+    "required": 150, "available": 120, "shortfall": 30}``.
+    """
+
+    code = "infeasible_constraints"
+
+
 class StorageError(MatcherError):
     """The database could not be reached or written."""
 
@@ -64,6 +74,7 @@ __all__ = [
     "CorpusError",
     "IndexFileError",
     "IndexNotReady",
+    "Infeasible",
     "InvalidRequest",
     "MatcherError",
     "ModelLoadError",

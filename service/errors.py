@@ -13,6 +13,7 @@ from matcher import (
     CorpusError,
     IndexFileError,
     IndexNotReady,
+    Infeasible,
     InvalidRequest,
     MatcherError,
     ModelLoadError,
@@ -26,6 +27,7 @@ log = logging.getLogger("service")
 STATUS_OF = [
     (NotFound, 404),
     (Conflict, 409),
+    (Infeasible, 422),
     (InvalidRequest, 400),
     (IndexNotReady, 503),
     (IndexFileError, 503),
@@ -45,6 +47,7 @@ HTTP_CODES = {
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    422: "unprocessable_entity",
     429: "too_many_requests",
     500: "internal_error",
     503: "service_unavailable",
