@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from corpus.importers import ImportPlan, plan_import
 from corpus.loaders import corpus_hash, load_challenges, load_organisations, load_projects
@@ -52,6 +53,10 @@ class PartnerMatcher:
         self.index_: PartnerIndex | None = None
         self._build_lock = threading.Lock()
         self._write_lock = threading.Lock()  # one write (and its index refresh) at a time
+        self._save_lock = threading.Lock()
+        self._unsaved: PartnerIndex | None = None
+        self._emptied = False
+        self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-saver")
 
     # ------------------------------------------------------------------ lifecycle
     def open(self) -> PartnerMatcher:
@@ -243,7 +248,7 @@ class PartnerMatcher:
             if create_only and self.store_.get_organisation(org.id) is not None:
                 raise Conflict(f"organisation {org.id!r} already exists; PUT /v1/organisations/{org.id} replaces it")
             self.store_.upsert(organisations=[org])
-            self._refresh()
+            self._refresh(upserted=[org])
         return org
 
     def patch_organisation(self, org_id: str, changes: dict) -> Organisation:
@@ -254,21 +259,21 @@ class PartnerMatcher:
                 raise InvalidRequest("the id of an organisation cannot be changed; create a new one instead")
             updated = Organisation.model_validate({**current.model_dump(), **changes})
             self.store_.upsert(organisations=[updated])
-            self._refresh()
+            self._refresh(upserted=[updated])
         return updated
 
     def delete_organisation(self, org_id: str) -> None:
         with self._write_lock:
             if not self.store_.delete(organisation_ids=[org_id]):
                 raise OrganisationNotFound(f"no organisation with id {org_id!r}")
-            self._refresh()
+            self._refresh(deleted=[org_id])
 
     def save_project(self, project: Project, *, create_only: bool = False) -> Project:
         with self._write_lock:
             if create_only and self.store_.get_project(project.id) is not None:
                 raise Conflict(f"project {project.id!r} already exists; PUT /v1/projects/{project.id} replaces it")
             self.store_.upsert(projects=[project])
-            self._refresh()
+            self._refresh(projects_changed=True)
         return project
 
     def patch_project(self, project_id: str, changes: dict) -> Project:
@@ -278,32 +283,79 @@ class PartnerMatcher:
                 raise InvalidRequest("the id of a project cannot be changed; create a new one instead")
             updated = Project.model_validate({**current.model_dump(), **changes})
             self.store_.upsert(projects=[updated])
-            self._refresh()
+            self._refresh(projects_changed=True)
         return updated
 
     def delete_project(self, project_id: str) -> None:
         with self._write_lock:
             if not self.store_.delete(project_ids=[project_id]):
                 raise ProjectNotFound(f"no project with id {project_id!r}")
-            self._refresh()
+            self._refresh(projects_changed=True)
 
     def import_records(self, organisations: list[Organisation], projects: list[Project]) -> dict:
         """Bulk write already-validated records in one transaction, then refresh the index once."""
         with self._write_lock:
             written = self.store_.upsert(organisations, projects)
-            self._refresh()
+            self._refresh(upserted=organisations, projects_changed=bool(projects))
         return {"organisations": written[0], "projects": written[1]}
 
-    def _refresh(self) -> None:
-        """Rebuild the derived index from the database and swap it in. Unchanged texts come from the embedding
-        cache, so only what a write changed is embedded; queries keep the old index until the swap. The saved
-        file is stale by construction after a write, so it is not read back first."""
-        if self.index_ is not None:
+    def _refresh(self, *, upserted: Sequence[Organisation] = (), deleted: Sequence[str] = (),
+                 projects_changed: bool = False) -> None:
+        """Update the in-memory index for a write and swap it in; the saved file follows in the background.
+
+        Incremental: only the changed organisations are embedded and indexed (``PartnerIndex.with_changes``); a
+        project write retrains the challenge model only when the labels changed. Queries keep the old index until
+        the single-assignment swap. If the update fails, the index is rebuilt from the database (unchanged texts
+        come from the embedding cache), so the index never drifts from what was written.
+        """
+        current = self.index_
+        if current is None:
+            if self._emptied:  # the last organisation was deleted earlier; index again now there may be some
+                self._emptied = False
+                self.ensure_index(rebuild=True)
+            return  # nothing loaded in this process (e.g. a CLI import); the saved file is now stale and rebuilds
+        labelled = [p for p in self.store_.all_projects() if p.challenge_areas] if projects_changed else None
+        with self._build_lock:
+            try:
+                updated = current.with_changes(upserted, deleted, labelled=labelled)
+            except IndexNotReady:  # the write deleted the last organisation: nothing left to search
+                self.index_, self._emptied = None, True
+                return
+            except Exception:
+                log.exception("incremental index update failed; rebuilding from the database")
+                updated = None
+            if updated is not None:
+                self.index_ = updated
+        if updated is None:
             self.ensure_index(rebuild=True)
+        elif updated is not current:
+            self._save_later(updated)
+
+    def _save_later(self, index: PartnerIndex) -> None:
+        """Save the newest index on a background thread; a burst of writes saves once, the last version."""
+        with self._save_lock:
+            self._unsaved = index
+        self._saver.submit(self._save_newest)
+
+    def _save_newest(self) -> None:
+        with self._save_lock:
+            index, self._unsaved = self._unsaved, None
+        if index is None:
+            return  # a later job already saved a newer version
+        try:
+            index.save(self.settings.index_path)
+        except Exception:  # the served index is unaffected; the next start finds the file stale and rebuilds
+            log.exception("could not save the index to %s", self.settings.index_path)
+
+    def flush(self) -> None:
+        """Wait until every index version swapped in so far has been saved."""
+        self._saver.submit(lambda: None).result()
 
     def challenges(self) -> list[Challenge]:
         return list(self.challenges_)
 
     def close(self) -> None:
+        self.flush()
+        self._saver.shutdown(wait=True)
         if hasattr(self, "store_"):
             self.store_.close()

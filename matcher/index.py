@@ -92,6 +92,28 @@ def unit_texts(organisations: Sequence[Organisation]) -> tuple[list[str], list[i
     return texts, doc_owner
 
 
+def _gather(*parts: tuple[np.ndarray, np.ndarray | None]) -> np.ndarray:
+    """Rows of several float32 matrices stacked into one new array, copying each row once: ``(matrix, rows)``
+    takes those rows (``None``: all). Cheaper than ``np.vstack([a[rows], ...])``, which copies twice."""
+    sizes = [len(m) if rows is None else len(rows) for m, rows in parts]
+    out = np.empty((sum(sizes), parts[0][0].shape[1]), dtype=np.float32)
+    at = 0
+    for (m, rows), size in zip(parts, sizes):
+        if rows is None:
+            out[at : at + size] = m
+        else:
+            np.take(m, rows, axis=0, out=out[at : at + size])
+        at += size
+    return out
+
+
+def _flat_vectors(index: faiss.IndexFlat) -> np.ndarray:
+    """The vectors a flat FAISS index stores, as a read-only numpy view (no copy)."""
+    view = faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
+    view.flags.writeable = False
+    return view
+
+
 def labels_hash(labelled: Iterable[Project]) -> str:
     """Fingerprint of the challenge labels the classifier learns from."""
     rows = sorted([p.id, p.query_text(), sorted(p.challenge_areas)] for p in labelled)
@@ -195,7 +217,6 @@ class PartnerIndex:
                    challenges, challenge_vectors, challenge_model, index=None) -> None:
         self.organisations_ = list(organisations)
         self.ids_ = [o.id for o in self.organisations_]
-        self.positions_ = {oid: i for i, oid in enumerate(self.ids_)}
         self.vectors_ = np.ascontiguousarray(vectors, dtype=np.float32)
         # Search units: one profile per organisation (rows 0..n-1), then every document; unit_owner_ maps back.
         self.unit_owner_ = np.concatenate([np.arange(len(self.ids_), dtype=np.int64), np.asarray(doc_owner, dtype=np.int64)])
@@ -204,8 +225,10 @@ class PartnerIndex:
             index = faiss.IndexFlatIP(units.shape[1])  # exact inner product = cosine on unit vectors
             index.add(np.ascontiguousarray(units))
         self.index_ = index
-        # Exact unit vectors re-score the fused candidate pool (a flat index holds them; no second copy on disk).
-        self.unit_vectors_ = index.reconstruct_n(0, index.ntotal)
+        # Exact unit vectors re-score the fused candidate pool: a view of the flat index's own storage, so they
+        # are held once in memory (the index is never modified after it is built, so the view stays valid).
+        self.unit_vectors_ = _flat_vectors(index)
+        self.vectors_ = self.unit_vectors_[: len(self.ids_)]
         # The lexical index is rebuilt from the records (fast, and identical for identical records).
         self.lexical_ = LexicalIndex().fit(unit_texts(self.organisations_)[0])
         self.passages_ = list(passages)
@@ -217,11 +240,113 @@ class PartnerIndex:
         # Alignment of each profile with each challenge: zero-shot similarity blended with the trained classifier.
         self.challenge_model_ = challenge_model
         self.challenge_alignment_ = challenge_model.predict(self.vectors_)
+        self._set_organisation_arrays()
+
+    def _set_organisation_arrays(self) -> None:
+        """Per-organisation lookups that filters and scoring read, derived from ``organisations_``."""
+        self.ids_ = [o.id for o in self.organisations_]
+        self.positions_ = {oid: i for i, oid in enumerate(self.ids_)}
         self.countries_ = np.array([o.country for o in self.organisations_])
         self.org_types_ = np.array([o.org_type for o in self.organisations_])
         self.mineral_sets_ = [frozenset(o.minerals) for o in self.organisations_]
         self.model_id_ = self.embedder.model_id
-        self.corpus_hash_ = corpus_hash(self.organisations_)
+        self._corpus_hash = None
+
+    @property
+    def corpus_hash_(self) -> str:
+        """Fingerprint of the indexed organisations; computed on first use (a write does not pay for it)."""
+        if self._corpus_hash is None:
+            self._corpus_hash = corpus_hash(self.organisations_)
+        return self._corpus_hash
+
+    # ------------------------------------------------------------------ incremental update
+    def with_changes(self, upserted: Iterable[Organisation] = (), deleted: Iterable[str] = (), *,
+                     labelled: Sequence[Project] | None = None) -> PartnerIndex:
+        """A new index with ``upserted`` organisations added or replaced and ``deleted`` ids removed.
+
+        Only the changed organisations' texts are embedded (and tokenised); every other vector, sentence and term
+        count is taken from this index. ``labelled`` (the current labelled projects) retrains the challenge model
+        when the labels changed. This index is left untouched, so the caller swaps the result in with one
+        assignment and a query in flight finishes on the index it started with.
+        """
+        self._check_fitted()
+        upserted = list({o.id: o for o in upserted}.values())  # the last version of each wins
+        deleted = [oid for oid in deleted if oid in self.positions_]
+        if not upserted and not deleted and (labelled is None or labels_hash(
+                [p for p in labelled if p.challenge_areas]) == self.labels_hash_):
+            return self  # nothing the index depends on changed
+        keep_mask = np.ones(len(self.ids_), dtype=bool)
+        for oid in {*deleted, *(o.id for o in upserted)}:
+            if oid in self.positions_:
+                keep_mask[self.positions_[oid]] = False
+        keep = np.flatnonzero(keep_mask)
+        n_old, n_keep = len(self.ids_), len(keep)
+        if n_keep + len(upserted) == 0:
+            raise IndexNotReady("there are no organisations left to index; import some or seed the default corpus")
+        remap = np.full(n_old, -1, dtype=np.int64)
+        remap[keep] = np.arange(n_keep)
+
+        # Embed the new organisations' profiles, documents and evidence sentences (the cache skips known texts).
+        units, new_doc_owner = unit_texts(upserted)
+        new_profiles, new_docs = units[: len(upserted)], units[len(upserted) :]
+        new_passages, new_passage_owner = [], []
+        for row, org in enumerate(upserted):
+            for passage in _evidence_passages(org):
+                new_passages.append(passage)
+                new_passage_owner.append(n_keep + row)
+        labelled = [p for p in labelled if p.challenge_areas] if labelled is not None else None
+        labels_changed = labelled is not None and labels_hash(labelled) != self.labels_hash_
+        labelled = labelled or []
+        extra = [p.query_text() for p in labelled] if labels_changed else []
+        encoder = CachedEmbedder(self.embedder, self.cache) if self.cache is not None else self.embedder
+        dim = self.vectors_.shape[1]
+        texts = units + new_passages + extra
+        vectors = encoder.encode(texts, batch_size=self.batch_size) if texts else np.zeros((0, dim), np.float32)
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, dim)
+        n_up, n_docs, n_pass = len(upserted), len(new_docs), len(new_passages)
+        profile_vectors, doc_vectors = vectors[:n_up], vectors[n_up : n_up + n_docs]
+        passage_vectors, labelled_vectors = vectors[n_up + n_docs : n_up + n_docs + n_pass], vectors[n_up + n_docs + n_pass :]
+
+        # Search units in the fitted layout: profiles (kept, then new), then documents (kept, then new).
+        old_doc_units = np.arange(n_old, len(self.unit_owner_))
+        kept_doc_units = old_doc_units[keep_mask[self.unit_owner_[n_old:]]]
+        unit_vectors = _gather((self.unit_vectors_, keep), (profile_vectors, None),
+                               (self.unit_vectors_, kept_doc_units), (doc_vectors, None))
+        index = faiss.IndexFlatIP(dim)
+        index.add(unit_vectors)
+        del unit_vectors  # FAISS holds its own copy; read it through a view from here on
+
+        new = object.__new__(PartnerIndex)
+        new.__dict__.update({k: v for k, v in self.__dict__.items() if not k.endswith("_") and k != "_corpus_hash"})
+        new.organisations_ = [self.organisations_[i] for i in keep] + upserted
+        new.unit_vectors_ = _flat_vectors(index)
+        new.vectors_ = new.unit_vectors_[: n_keep + n_up]  # the profile rows, shared with the unit matrix
+        new.unit_owner_ = np.concatenate([np.arange(n_keep + n_up, dtype=np.int64),
+                                          remap[self.unit_owner_[kept_doc_units]],
+                                          n_keep + np.asarray(new_doc_owner, dtype=np.int64)])
+        new.index_ = index
+        new.lexical_ = self.lexical_.recombine([keep, new_profiles, kept_doc_units, new_docs])
+        kept_passages = keep_mask[self.passage_owner_]
+        new.passages_ = [p for p, k in zip(self.passages_, kept_passages.tolist()) if k] + new_passages
+        new.passage_owner_ = np.concatenate([remap[self.passage_owner_[kept_passages]],
+                                             np.asarray(new_passage_owner, dtype=np.int64)])
+        new.passage_vectors_ = _gather((self.passage_vectors_, np.flatnonzero(kept_passages)), (passage_vectors, None))
+        new.passage_starts_ = np.searchsorted(new.passage_owner_, np.arange(n_keep + n_up + 1))
+        new.challenges_ = self.challenges_
+        new.challenge_vectors_ = self.challenge_vectors_
+        if labels_changed:
+            new.challenge_model_ = ChallengeModel().fit(self.challenge_vectors_, labelled_vectors,
+                                                        [set(p.challenge_areas) for p in labelled], list(self.challenges_))
+            new.challenge_alignment_ = new.challenge_model_.predict(new.vectors_)
+            new.labels_hash_ = labels_hash(labelled)
+        else:
+            new.challenge_model_ = self.challenge_model_
+            fresh = self.challenge_model_.predict(profile_vectors) if n_up else np.zeros((0, len(self.challenges_)))
+            new.challenge_alignment_ = np.vstack([self.challenge_alignment_[keep], fresh])
+            new.labels_hash_ = self.labels_hash_
+        new._set_organisation_arrays()
+        new.build_seconds_ = 0.0
+        return new
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "index_"):

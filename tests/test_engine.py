@@ -84,3 +84,37 @@ def test_changed_challenge_labels_make_the_index_stale(matcher):
     assert matcher.index_status()["reason"] == "challenge labels changed since the index was built"
     _, built = matcher.ensure_index()
     assert built and matcher.index_status()["fresh"]
+
+
+def test_a_write_updates_the_index_incrementally_and_saves_it_in_the_background(settings):
+    from matcher import Organisation
+
+    fake = FakeEmbedder(256)
+    m = PartnerMatcher(settings, embedder=fake).open()
+    m.ensure_index()
+    before, old_index = fake.texts_encoded, m.index_
+    org = Organisation(id="fx-scandium", name="Scandium Lab", country="GB", org_type="university",
+                       description="Recovers scandium from bauxite residue (red mud) by selective leaching.")
+    m.save_organisation(org, create_only=True)
+    assert fake.texts_encoded - before <= 3  # only the new profile and its sentences were embedded
+    assert m.index_ is not old_index and "fx-scandium" not in old_index.ids_  # swapped, the old one untouched
+    top = m.match(MatchRequest(text="scandium from red mud", k=1))["results"][0]
+    assert top["organisation"]["id"] == "fx-scandium"
+    m.flush()
+    assert m.index_status()["fresh"]  # the saved file caught up with the write
+    m.close()
+
+
+def test_deleting_every_organisation_then_adding_one_recovers(settings, fake_embedder):
+    from matcher import Organisation
+
+    m = PartnerMatcher(settings, embedder=fake_embedder).open()
+    m.ensure_index()
+    for org in list(m.index_.organisations_):
+        m.delete_organisation(org.id)
+    with pytest.raises(IndexNotReady, match="loading|organisations"):
+        m.match(MatchRequest(text="cobalt"))
+    m.save_organisation(Organisation(id="fx-back", name="Back Again", country="GB", org_type="company",
+                                     description="Cobalt refining from mixed hydroxide precipitate feedstocks."))
+    assert m.match(MatchRequest(text="cobalt refining", k=1))["results"][0]["organisation"]["id"] == "fx-back"
+    m.close()

@@ -177,3 +177,67 @@ def test_stages_complementarity_and_type_preference(index):
     # A Canadian team that names only recycling is downstream: upstream partners complement it.
     assert by_id["fx-tailings-lab"].scores["complementarity"] > by_id["fx-magnet-maker"].scores["complementarity"]
     assert "Recycling and recovery" in by_id["fx-magnet-recyclers"].explanation["shared_stages"]
+
+
+def _ranked(idx, query, **kw):
+    return [(m.organisation.id, m.score, m.scores) for m in idx.rank(query, k=20, **kw)]
+
+
+def test_with_changes_equals_a_fresh_fit_and_leaves_the_old_index_untouched(orgs, fake_embedder):
+    from corpus import Document
+
+    challenges, projects = load_challenges(), load_projects(FIXTURE_CORPUS)
+    labelled = [p for p in projects if p.challenge_areas]
+    base = PartnerIndex(fake_embedder).fit(orgs, challenges, labelled)
+    before = {q: _ranked(base, q) for q in ("cobalt from tailings", "recycling magnets", "lithium brine")}
+    changed = orgs[1].model_copy(update={"description": "Lithium brine extraction and direct lithium extraction "
+                                                        "pilot plants in salars; zinc and vanadium too.",
+                                         "documents": [Document(id="d9", title="Brine lithium",
+                                                                text="Sorbent-based lithium recovery from brines.")]})
+    added = Organisation(id="zz-new", name="New Lithium Lab", country="CA", org_type="university",
+                         description="Studies lithium brines and geothermal brines for battery-grade lithium.")
+    updated = base.with_changes([changed, added], deleted=[orgs[2].id], labelled=labelled)
+    fresh = PartnerIndex(fake_embedder).fit([orgs[0], changed, *orgs[3:], added], challenges, labelled)
+    for q in ("cobalt from tailings", "recycling magnets", "lithium brine"):
+        got, want = _ranked(updated, q), _ranked(fresh, q)
+        assert [g[0] for g in got] == [w[0] for w in want]
+        for g, w in zip(got, want):
+            assert g[1] == pytest.approx(w[1], abs=1e-4)
+            assert g[2] == pytest.approx(w[2], abs=1e-4)
+    assert orgs[2].id not in updated.ids_ and "zz-new" in updated.ids_
+    assert updated.corpus_hash_ == fresh.corpus_hash_
+    assert {q: _ranked(base, q) for q in before} == before  # queries in flight keep the old index intact
+    # Saved and loaded, the updated index answers as it did.
+    assert len(updated) == len(fresh)
+
+
+def test_with_changes_embeds_only_the_changed_organisation(tmp_path, orgs):
+    from embeddings import EmbeddingCache
+
+    fake = FakeEmbedder(64)
+    base = PartnerIndex(fake, cache=EmbeddingCache(tmp_path / "c.sqlite")).fit(orgs, load_challenges())
+    before = fake.texts_encoded
+    one = orgs[0].model_copy(update={"description": "Entirely new words about scandium from red mud residues."})
+    updated = base.with_changes([one])
+    assert 0 < fake.texts_encoded - before <= 3  # its profile and its (one or two) evidence sentences
+    assert updated.rank("scandium red mud", k=1)[0].organisation.id == one.id
+
+
+def test_with_changes_retrains_the_challenge_model_when_labels_change(orgs, fake_embedder):
+    challenges, projects = load_challenges(), load_projects(FIXTURE_CORPUS)
+    labelled = [p for p in projects if p.challenge_areas]
+    base = PartnerIndex(fake_embedder).fit(orgs, challenges, labelled)
+    relabelled = [labelled[0].model_copy(update={"challenge_areas": [1] if 2 in labelled[0].challenge_areas else [2]}),
+                  *labelled[1:]]
+    updated = base.with_changes(labelled=relabelled)
+    fresh = PartnerIndex(fake_embedder).fit(orgs, challenges, relabelled)
+    np.testing.assert_allclose(updated.challenge_alignment_, fresh.challenge_alignment_, atol=1e-6)
+    assert updated.labels_hash_ == fresh.labels_hash_ != base.labels_hash_
+
+
+def test_with_changes_can_delete_everything_but_one_and_refuses_an_empty_index(orgs, fake_embedder):
+    base = PartnerIndex(fake_embedder).fit(orgs, load_challenges())
+    last = base.with_changes(deleted=[o.id for o in orgs[1:]])
+    assert last.ids_ == [orgs[0].id] and last.rank("cobalt", k=5, org_types=[orgs[0].org_type])
+    with pytest.raises(IndexNotReady):
+        last.with_changes(deleted=[orgs[0].id])

@@ -26,3 +26,44 @@ def test_search_respects_the_allowed_mask_and_k():
 def test_empty_texts_do_not_break_indexing():
     index = LexicalIndex().fit(["", "cobalt"])
     assert index.search("cobalt", k=1)[0][0] == 1
+
+
+def _bm25s_scores(texts, query):
+    """bm25s' own Lucene BM25 over the same tokens: the reference the sparse implementation must equal."""
+    import bm25s
+    import Stemmer
+
+    stemmer = Stemmer.Stemmer("english")
+    tokens = bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)
+    model = bm25s.BM25(k1=1.2, b=0.75)
+    model.index(tokens, show_progress=False)
+    terms = [t for t in bm25s.tokenize([query], stopwords="en", stemmer=stemmer, return_ids=False,
+                                       show_progress=False)[0] if t in model.vocab_dict]
+    if not terms:
+        return np.zeros(len(texts), dtype=np.float32)
+    return np.asarray(model.get_scores(terms), dtype=np.float32)
+
+
+MORE = ["Lithium brine extraction in the Atacama", "Hydrometallurgical recovery of cobalt from tailings",
+        "Rare earth magnets: recycling magnets of wind turbines", "Graphite anodes for batteries"]
+
+
+def test_scores_equal_bm25s_lucene_including_repeated_query_terms():
+    texts = TEXTS[:2] + TEXTS[3:] + MORE
+    index = LexicalIndex().fit(texts)
+    for query in ["cobalt tailings", "recycling magnets magnets", "lithium", "nothing here"]:
+        np.testing.assert_allclose(index.scores(query), _bm25s_scores(texts, query), rtol=1e-5, atol=1e-6)
+
+
+def test_recombine_equals_a_fresh_index_over_the_same_texts():
+    texts = TEXTS + MORE
+    index = LexicalIndex().fit(texts)
+    # Drop row 1, keep the rest in a new order, replace row 5 and add two new texts with unseen words.
+    new = ["Vanadium redox flow batteries", "Scandium from red mud"]
+    derived = index.recombine([np.array([0, 2, 3]), ["Cobalt refining in Ontario"], np.array([4, 6, 7]), new])
+    expected_texts = [texts[0], texts[2], texts[3], "Cobalt refining in Ontario", texts[4], texts[6], texts[7], *new]
+    fresh = LexicalIndex().fit(expected_texts)
+    for query in ["cobalt", "vanadium batteries", "magnets recycling", "red mud scandium", "tailings"]:
+        np.testing.assert_allclose(derived.scores(query), fresh.scores(query), rtol=1e-5, atol=1e-6)
+    # The source index is untouched (queries in flight keep using it).
+    assert index.n_docs_ == len(texts) and "vanadium" not in " ".join(index.vocab_)
