@@ -1,7 +1,9 @@
 """The OpenAPI 3.1 document and the /docs page, generated from the pydantic models that validate requests.
 
 Each view declares what it takes and returns with ``@documented``; the schemas come from the same pydantic
-models the view validates with (``model_json_schema``), so the document cannot drift from the validation.
+models the view validates with (``model_json_schema``), so the document cannot drift from the validation, and
+apispec assembles the document (components, security scheme, paths). No part of the document is written by hand
+except the one error shape, which the error handlers render in one place (service/errors.py).
 Swagger UI is served from the ``swagger-ui-bundle`` package: the docs page works without internet access.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from apispec import APISpec
 from flask import Blueprint, current_app, jsonify, send_from_directory
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
@@ -22,7 +25,8 @@ ERROR_SCHEMA = {
         "code": {"type": "string"}, "message": {"type": "string"}, "details": {}}}},
 }
 STATUS_TEXT = {400: "Invalid request", 401: "No API key", 403: "Wrong API key", 404: "Not found", 409: "Conflict",
-               413: "Body too large", 415: "Not JSON", 503: "Index not ready"}
+               413: "Body too large", 415: "Not JSON", 422: "Constraints cannot be met", 429: "Rate limited",
+               503: "Index not ready"}
 
 bp = Blueprint("docs", __name__)
 
@@ -52,56 +56,66 @@ def _models(app) -> list[type[BaseModel]]:
 
 
 def build_spec(app) -> dict[str, Any]:
+    """The OpenAPI document: pydantic models give the schemas, apispec assembles and checks the document."""
+    spec = APISpec(
+        title="Partner Matcher API",
+        version=VERSION,
+        openapi_version="3.1.0",
+        info={"description": "Ranks UK and Canadian partner organisations for critical-minerals research "
+                             "projects. Versioned under /v1/; see the README for the deprecation policy."},
+    )
     models = _models(app)
     refs, schema = models_json_schema([(m, "validation") for m in models],
                                       ref_template="#/components/schemas/{model}")
-    components = {**schema.get("$defs", {}), "Error": ERROR_SCHEMA}
-    paths: dict[str, dict] = {}
+    for name, component in schema.get("$defs", {}).items():
+        spec.components.schema(name, component)
+    spec.components.schema("Error", ERROR_SCHEMA)
+    spec.components.security_scheme("ApiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
+    operations_by_path: dict[str, dict] = {}
     for rule in app.url_map.iter_rules():
         meta = getattr(app.view_functions[rule.endpoint], "openapi", None)
         if meta is None:
             continue
         path = rule.rule.replace("<", "{").replace(">", "}")
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            op: dict[str, Any] = {"summary": meta["summary"], "operationId": rule.endpoint.replace(".", "_"),
-                                  "tags": list(meta["tags"])}
-            op["parameters"] = [{"name": arg, "in": "path", "required": True, "schema": {"type": "string"}}
-                                for arg in rule.arguments]
-            if meta["query"] is not None:
-                props = meta["query"].model_json_schema()["properties"]
-                for name, prop in props.items():
-                    param = {"name": name, "in": "query", "required": False, "schema": prop}
-                    if prop.get("type") == "array":
-                        param.update(style="form", explode=False)
-                    op["parameters"].append(param)
-            if meta["body"] is not None:
-                op["requestBody"] = {"required": True, "content": {"application/json": {
-                    "schema": refs[(meta["body"], "validation")]}}}
-            ok: dict[str, Any] = {"description": "OK"}
-            if isinstance(meta["response"], type):
-                ok["content"] = {"application/json": {"schema": refs[(meta["response"], "validation")]}}
-            elif isinstance(meta["response"], dict):
-                ok["content"] = {"application/json": {"schema": meta["response"]}}
-            responses = {str(meta["status"]): ok if meta["status"] != 204 else {"description": "Deleted"}}
-            errors = set(meta["errors"]) | ({400, 415, 413} if meta["body"] is not None else set())
-            errors |= {400} if meta["query"] is not None else set()
-            errors |= {401, 403} if meta["write"] else set()
-            for code in sorted(errors):
-                responses[str(code)] = {"description": STATUS_TEXT.get(code, "Error"),
-                                        "content": {"application/json": {"schema": ERROR}}}
-            op["responses"] = responses
-            if meta["write"]:
-                op["security"] = [{"ApiKey": []}]
-            paths.setdefault(path, {})[method.lower()] = op
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "Partner Matcher API", "version": VERSION,
-                 "description": "Ranks UK and Canadian partner organisations for critical-minerals research "
-                                "projects. Versioned under /v1/; see the README for the deprecation policy."},
-        "paths": paths,
-        "components": {"schemas": components,
-                       "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}},
-    }
+            operations_by_path.setdefault(path, {})[method.lower()] = _operation(rule, meta, refs)
+    for path, operations in operations_by_path.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+def _operation(rule, meta: dict, refs: dict) -> dict[str, Any]:
+    """One operation object of the document, from a view's ``@documented`` metadata."""
+    op: dict[str, Any] = {"summary": meta["summary"], "operationId": rule.endpoint.replace(".", "_"),
+                          "tags": list(meta["tags"])}
+    op["parameters"] = [{"name": arg, "in": "path", "required": True, "schema": {"type": "string"}}
+                        for arg in rule.arguments]
+    if meta["query"] is not None:
+        props = meta["query"].model_json_schema()["properties"]
+        for name, prop in props.items():
+            param = {"name": name, "in": "query", "required": False, "schema": prop}
+            if prop.get("type") == "array":
+                param.update(style="form", explode=False)
+            op["parameters"].append(param)
+    if meta["body"] is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": refs[(meta["body"], "validation")]}}}
+    ok: dict[str, Any] = {"description": "OK"}
+    if isinstance(meta["response"], type):
+        ok["content"] = {"application/json": {"schema": refs[(meta["response"], "validation")]}}
+    elif isinstance(meta["response"], dict):
+        ok["content"] = {"application/json": {"schema": meta["response"]}}
+    responses = {str(meta["status"]): ok if meta["status"] != 204 else {"description": "Deleted"}}
+    errors = set(meta["errors"]) | ({400, 415, 413} if meta["body"] is not None else set())
+    errors |= {400} if meta["query"] is not None else set()
+    errors |= {401, 403} if meta["write"] else set()
+    for code in sorted(errors):
+        responses[str(code)] = {"description": STATUS_TEXT.get(code, "Error"),
+                                "content": {"application/json": {"schema": ERROR}}}
+    op["responses"] = responses
+    if meta["write"]:
+        op["security"] = [{"ApiKey": []}]
+    return op
 
 
 @bp.get("/openapi.json")
