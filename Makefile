@@ -35,9 +35,12 @@ run: install
 	$(BIN)/matcher build
 	$(BIN)/matcher serve --host $(HOST) --port $(PORT)
 
+# The PostgreSQL tests run against a throwaway local server (installed on first use, then reused). If it cannot
+# be started, the target fails here rather than letting pytest skip them.
 test: install
 	$(BIN)/matcher corpus check --no-warnings
-	$(BIN)/python -m pytest
+	bash scripts/browser.sh >/dev/null
+	url="$$(scripts/postgres.sh start)" && test -n "$$url" && PM_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest
 
 clean:
 	rm -rf $(VENV) var

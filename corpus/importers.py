@@ -21,18 +21,27 @@ Supported columns (matched case- and punctuation-insensitively):
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import unicodedata
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from pydantic import ValidationError
 from tqdm import tqdm
 
 from corpus import vocab
-from corpus.loaders import CorpusError, csv_cell, list_fields, raise_problems, validate_rows
+from corpus.loaders import (
+    CorpusError,
+    csv_cell,
+    list_fields,
+    parse_json_line,
+    raise_problems,
+    read_text_lines,
+    validate_rows,
+)
 from corpus.schema import Document, Organisation, Project, Source, slugify
 
 FORMATS = ("gtr", "nserc", "csv", "jsonl")
@@ -74,11 +83,21 @@ def _norm_name(name: str) -> str:
 def read_table(path: Path) -> pd.DataFrame:
     """A CSV as strings (no NaN guessing), or a clear CorpusError naming the file."""
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        with warnings.catch_warnings():
+            # index_col=False: without it, a first row with one cell too many silently becomes the row labels and
+            # every cell shifts one column left. pandas then only warns (and drops the cell); refuse instead.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", index_col=False)
     except UnicodeDecodeError as e:
         raise CorpusError(f"{path} is not UTF-8 text (byte {e.start}); save it as UTF-8 and retry") from e
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        raise CorpusError(f"{path.name}: cannot read as CSV ({e})") from e
+    except pd.errors.ParserWarning as e:
+        raise CorpusError(f"{path.name}: the first row under the header has more cells than the header has columns; "
+                          "remove the extra cells or name their column in the header") from e
+    except pd.errors.EmptyDataError as e:
+        raise CorpusError(f"{path.name}: the file is empty; export it again with a header row") from e
+    except pd.errors.ParserError as e:
+        raise CorpusError(f"{path.name}: cannot read as CSV ({str(e).strip()}); give every row one cell per column "
+                          "and close every quoted cell") from e
     except OSError as e:
         raise CorpusError(f"cannot read {path}: {e.strerror}") from e
 
@@ -95,7 +114,8 @@ def _columns(frame: pd.DataFrame, wanted: dict[str, tuple[str, ...]], required: 
     missing = sorted(required - set(found))
     if missing:
         expected = "; ".join(f"{m}: one of {', '.join(wanted[m])}" for m in missing)
-        raise CorpusError(f"{path.name}: missing required column(s) ({expected}); found {', '.join(map(str, frame.columns))}")
+        raise CorpusError(f"{path.name}: missing required column(s) ({expected}); found {', '.join(map(str, frame.columns))}; "
+                          f"rename the columns or use the format that matches the file ({', '.join(FORMATS)})")
     return found
 
 
@@ -179,12 +199,17 @@ def plan_gtr(path: Path, existing: Iterable[Organisation], *, show_progress: boo
         path,
     )
     directory = _OrgDirectory(existing)
-    plan, raw_projects = ImportPlan(rows=len(frame)), []
+    plan, raw_projects, problems = ImportPlan(rows=len(frame)), [], []
     for number, row in _progress(enumerate(frame.to_dict("records"), start=2), len(frame), "gtr", show_progress):
-        get = _cells(row, cols)
+        get, where = _cells(row, cols), f"{path.name} line {number}"
         source_id = get("id")
         url = get("url") or (f"{GTR_HOME}projects?ref={get('reference')}" if get("reference") else f"{GTR_HOME}project/{source_id}")
-        source = Source(ref=url, note=f"UKRI Gateway to Research project{': ' + get('funder') if get('funder') else ''}")
+        url_column = cols["url"] if get("url") else cols.get("reference") if get("reference") else cols["id"]
+        try:
+            source = Source(ref=url, note=f"UKRI Gateway to Research project{': ' + get('funder') if get('funder') else ''}")
+        except ValidationError as e:
+            problems += _cell_problems(e, where, {"ref": url_column, "note": cols.get("funder", "")})
+            continue
         text = get("abstract") or get("title")
         project = {
             "id": f"gtr-{slugify(source_id)}" if source_id else "",
@@ -198,9 +223,13 @@ def plan_gtr(path: Path, existing: Iterable[Organisation], *, show_progress: boo
             "sources": [source.model_dump()],
         }
         if get("lead"):
-            project["lead_organisation_id"] = directory.lead(get("lead"), "GB", source)
-        raw_projects.append((f"{path.name} line {number}", project))
-    _finish(plan, raw_projects, directory, path, "UKRI Gateway to Research")
+            try:
+                project["lead_organisation_id"] = directory.lead(get("lead"), "GB", source)
+            except ValidationError as e:
+                problems += _cell_problems(e, where, {"name": cols["lead"]})
+                continue
+        raw_projects.append((where, project))
+    _finish(plan, raw_projects, directory, path, "UKRI Gateway to Research", problems)
     return plan
 
 
@@ -222,16 +251,22 @@ def plan_nserc(path: Path, existing: Iterable[Organisation], *, show_progress: b
         path,
     )
     directory = _OrgDirectory(existing)
-    plan, raw_projects = ImportPlan(rows=len(frame)), []
+    plan, raw_projects, problems = ImportPlan(rows=len(frame)), [], []
     for number, row in _progress(enumerate(frame.to_dict("records"), start=2), len(frame), "nserc", show_progress):
-        get = _cells(row, cols)
+        get, where = _cells(row, cols), f"{path.name} line {number}"
         # NSERC rows carry no award id: the same researcher, institution, programme, year and title is the same award.
         identity = "|".join(get(k) for k in ("name", "institution", "program", "year", "title"))
-        source = Source(ref=NSERC_AWARDS, note=f"NSERC Awards data: {get('program') or 'award'} {get('year')}".strip())
+        try:
+            source = Source(ref=NSERC_AWARDS, note=f"NSERC Awards data: {get('program') or 'award'} {get('year')}".strip())
+        except ValidationError as e:
+            note_columns = " and ".join(cols[k] for k in ("program", "year") if k in cols)
+            problems += _cell_problems(e, where, {"note": note_columns})
+            continue
         summary = get("summary") or get("title")
         keywords = [k.strip() for k in re.split(r"[;,]", get("keywords")) if k.strip()][:100]
         project = {
-            "id": "nserc-" + hashlib.sha1(identity.encode()).hexdigest()[:12],
+            # An id, not a secret: SHA-1 only spreads the award's identity over 12 stable hex digits.
+            "id": "nserc-" + hashlib.sha1(identity.encode(), usedforsecurity=False).hexdigest()[:12],
             "title": get("title")[:300],
             "summary": summary,
             "country": "CA",
@@ -243,15 +278,30 @@ def plan_nserc(path: Path, existing: Iterable[Organisation], *, show_progress: b
             "sources": [source.model_dump()],
         }
         if get("institution"):
-            project["lead_organisation_id"] = directory.lead(get("institution"), "CA", source)
-        raw_projects.append((f"{path.name} line {number}", project))
-    _finish(plan, raw_projects, directory, path, "NSERC Awards data")
+            try:
+                project["lead_organisation_id"] = directory.lead(get("institution"), "CA", source)
+            except ValidationError as e:
+                problems += _cell_problems(e, where, {"name": cols["institution"]})
+                continue
+        raw_projects.append((where, project))
+    _finish(plan, raw_projects, directory, path, "NSERC Awards data", problems)
     return plan
 
 
-def _finish(plan: ImportPlan, raw_projects, directory: _OrgDirectory, path: Path, label: str) -> None:
+def _cell_problems(error: ValidationError, where: str, columns: dict[str, str]) -> list[dict]:
+    """A record built from a row's cells was invalid: each problem named by the file's column, not our field."""
+    out = []
+    for e in error.errors():
+        field = str(e["loc"][0]) if e["loc"] else ""
+        out.append({"where": where, "field": columns.get(field) or field or "(record)", "message": e["msg"]})
+    return out
+
+
+def _finish(plan: ImportPlan, raw_projects, directory: _OrgDirectory, path: Path, label: str,
+            cell_problems: list[dict]) -> None:
     """Validate every project, attach each to its lead as a document, then validate the organisations."""
     projects, problems = validate_rows(raw_projects, Project)
+    problems = cell_problems + problems
     if problems:
         raise_problems(problems, path.name, prefix="nothing imported: ")
     for project in projects:
@@ -303,20 +353,12 @@ def plan_generic(path: Path, fmt: str, kind: str, mapping: dict[str, str] | None
 
 
 def _jsonl(path: Path, rename: Callable[[dict], dict]):
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as e:
-        raise CorpusError(f"{path} is not UTF-8 text (byte {e.start}); save it as UTF-8 and retry") from e
-    except OSError as e:
-        raise CorpusError(f"cannot read {path}: {e.strerror}") from e
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(read_text_lines(path), start=1):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as e:
-            raise CorpusError(f"{path.name} line {number}: not valid JSON ({e})") from e
-        yield f"{path.name} line {number}", rename(row) if isinstance(row, dict) else row
+        where = f"{path.name} line {number}"
+        row = parse_json_line(line, where)
+        yield where, rename(row) if isinstance(row, dict) else row
 
 
 def plan_import(path: Path | str, fmt: str, existing: Iterable[Organisation], *, kind: str = "organisations",

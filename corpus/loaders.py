@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
+import sys
+from collections import Counter
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -93,20 +96,41 @@ def load_records_lenient(path: Path | str, model: type[M]) -> tuple[list[M], lis
     return validate_rows(_rows(path, model), model)
 
 
-def _jsonl_rows(path: Path) -> Iterable[tuple[str, dict]]:
+def read_text_lines(path: Path) -> list[str]:
+    """A UTF-8 text file's lines (a leading byte-order mark skipped), or a CorpusError naming the file.
+
+    Lines end only at \\n, \\r\\n or \\r: ``str.splitlines`` would also split at U+2028, U+0085 and other
+    separators that JSON allows unescaped inside a string, breaking a valid record in two.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
         raise CorpusError(f"{path} is not UTF-8 text (byte {e.start}); save it as UTF-8 and retry") from e
     except OSError as e:
         raise CorpusError(f"cannot read {path}: {e.strerror}") from e
-    for number, line in enumerate(text.splitlines(), start=1):
+    return list(io.StringIO(text, newline=None))
+
+
+def parse_json_line(line: str, where: str):
+    """One JSON value, or a CorpusError naming ``where``: also for nesting too deep to parse and huge integers."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as e:
+        raise CorpusError(f"{where}: not valid JSON ({e.msg} at column {e.colno}); write one JSON object per line") from e
+    except RecursionError as e:
+        raise CorpusError(f"{where}: JSON nested too deeply to read; write each record as one object of fields, "
+                          "nested a few levels at most") from e
+    except ValueError as e:  # Python refuses to convert integers of more than sys.get_int_max_str_digits() digits
+        raise CorpusError(f"{where}: a number has more than {sys.get_int_max_str_digits()} digits; shorten it or "
+                          "write it as a quoted string") from e
+
+
+def _jsonl_rows(path: Path) -> Iterable[tuple[str, dict]]:
+    for number, line in enumerate(read_text_lines(path), start=1):
         if not line.strip():
             continue
-        try:
-            yield f"{path.name} line {number}", json.loads(line)
-        except json.JSONDecodeError as e:
-            raise CorpusError(f"{path.name} line {number}: not valid JSON ({e.msg} at column {e.colno})") from e
+        where = f"{path.name} line {number}"
+        yield where, parse_json_line(line, where)
 
 
 def _csv_rows(path: Path, list_fields: set[str]) -> Iterable[tuple[str, dict]]:
@@ -115,18 +139,32 @@ def _csv_rows(path: Path, list_fields: set[str]) -> Iterable[tuple[str, dict]]:
     except OSError as e:
         raise CorpusError(f"cannot read {path}: {e.strerror}") from e
     with handle:
+        reader = csv.DictReader(handle)
+        read = 0  # lines read whole so far: a row that cannot be parsed starts on the next one
         try:
-            reader = csv.DictReader(handle)
+            _check_header(reader.fieldnames or [], f"{path.name} line {reader.line_num}")
+            read = reader.line_num
             for row in reader:
                 # Line numbers count the header as line 1, as a spreadsheet shows them.
                 where = f"{path.name} line {reader.line_num}"
+                read = reader.line_num
                 if None in row:
-                    raise CorpusError(f"{where}: more cells than the header has columns")
+                    raise CorpusError(f"{where}: more cells than the header has columns; remove the extra cells "
+                                      "or name their column in the header")
                 yield where, {k: csv_cell(k, v, list_fields) for k, v in row.items() if v not in (None, "")}
         except UnicodeDecodeError as e:
             raise CorpusError(f"{path} is not UTF-8 text (byte {e.start}); save it as UTF-8 and retry") from e
         except csv.Error as e:
-            raise CorpusError(f"{path.name}: malformed CSV ({e})") from e
+            raise CorpusError(f"{path.name} line {read + 1}: malformed CSV ({e}); close every quoted cell "
+                              f"and keep cells under {csv.field_size_limit():,} characters") from e
+
+
+def _check_header(columns: list[str], where: str) -> None:
+    """A column named twice would silently keep only its last cell; say so instead."""
+    twice = sorted(c for c, n in Counter(columns).items() if n > 1)
+    if twice:
+        raise CorpusError(f"{where}: column(s) {', '.join(map(repr, twice))} appear more than once in the header; "
+                          "keep one of each")
 
 
 def csv_cell(key: str, value: str, list_fields: set[str]):

@@ -230,6 +230,81 @@ def corpus_check(ctx: click.Context, directory, as_json: bool, warnings: bool):
     ctx.exit(0 if report.ok else 1)
 
 
+@main.command()
+@click.option("--projects", "projects", default="all", show_default=True,
+              help='Comma-separated project ids, or "all".')
+@click.option("--per-project", type=click.IntRange(1, 50), default=5, show_default=True, help="Partners per project.")
+@click.option("--max-per-org", type=click.IntRange(1), default=2, show_default=True,
+              help="Lists any one organisation may appear on.")
+@click.option("--country", "countries", multiple=True, help="Partner country (repeatable); default: each project's "
+                                                             "seeking countries.")
+@click.option("--org-type", "org_types", multiple=True, help="Eligible organisation type (repeatable).")
+@click.option("--min-type", "min_types", multiple=True, metavar="TYPE=N",
+              help="At least N partners of TYPE per project, e.g. --min-type company=1 (repeatable).")
+@click.option("--exclude", "excludes", multiple=True, metavar="PROJECT=ORG",
+              help="Never shortlist ORG for PROJECT (a conflict; repeatable).")
+@click.option("--method", type=click.Choice(["optimal", "greedy"]), default="optimal", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the shortlist to .csv, .xlsx or .json.")
+@click.pass_context
+@_friendly_errors
+def shortlist(ctx: click.Context, projects, per_project, max_per_org, countries, org_types, min_types, excludes,
+              method, out):
+    """Shortlist partners for many projects at once: a fair optimal assignment (recorded in the database)."""
+    from tqdm import tqdm
+
+    from matcher.shortlists import DECISION_COLUMNS, EXPORT_COLUMNS, ShortlistRequest, rows_to_csv, rows_to_xlsx
+
+    def pairs(values, what):
+        out_pairs = []
+        for value in values:
+            left, sep, right = value.partition("=")
+            if not sep or not left or not right:
+                raise click.BadParameter(f"{value!r} is not {what}")
+            out_pairs.append((left.strip(), right.strip()))
+        return out_pairs
+
+    exclude: dict[str, list[str]] = {}
+    for project_id, org_id in pairs(excludes, "PROJECT=ORG"):
+        exclude.setdefault(project_id, []).append(org_id)
+    min_per_type = {}
+    for org_type, n in pairs(min_types, "TYPE=N"):
+        if not n.isdigit():
+            raise click.BadParameter(f"--min-type {org_type}={n}: N must be a whole number")
+        min_per_type[org_type] = int(n)
+    if out and not out.lower().endswith((".csv", ".xlsx", ".json")):
+        raise click.BadParameter(f"--out {out}: use a .csv, .xlsx or .json file name")
+    ids = "all" if projects.strip() == "all" else [p.strip() for p in projects.split(",") if p.strip()]
+    request = ShortlistRequest(project_ids=ids, per_project=per_project, max_per_organisation=max_per_org,
+                               countries=[c.upper() for c in countries], org_types=list(org_types),
+                               min_per_type=min_per_type, exclude=exclude, method=method)
+    matcher = _open(ctx)
+    with tqdm(total=100, desc="Shortlisting", unit="%", file=sys.stderr, disable=None) as bar:
+        def progress(fraction: float) -> None:
+            bar.update(max(0, round(fraction * 100) - bar.n))
+
+        job = matcher.shortlists.run_now(request, progress)
+    summary = job["summary"]
+    click.echo(f"Shortlist {job['id']}: {summary['assignments']} assignments over {summary['projects']} projects, "
+               f"total score {summary['total_score']} (greedy {summary['greedy_total_score']}), lowest "
+               f"{summary['lowest_score']}, {summary['organisations_used']} organisations, most lists on one "
+               f"organisation {summary['max_load']} ({summary['seconds']}s).")
+    if out:
+        if out.lower().endswith(".csv"):
+            with open(out, "w", encoding="utf-8", newline="") as handle:
+                handle.write(rows_to_csv(job["assignments"], EXPORT_COLUMNS))
+        elif out.lower().endswith(".xlsx"):
+            load = [{"organisation_id": k, "lists": v} for k, v in summary["load"].items()]
+            with open(out, "wb") as handle:
+                handle.write(rows_to_xlsx({"assignments": (job["assignments"], EXPORT_COLUMNS),
+                                           "load": (load, ["organisation_id", "lists"]),
+                                           "decisions": ([], DECISION_COLUMNS)}))
+        else:
+            with open(out, "w", encoding="utf-8") as handle:
+                json.dump(job, handle, indent=2)
+        click.echo(f"Wrote {out}")
+    matcher.close()
+
+
 @main.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--format", "fmt", required=True, type=click.Choice(["gtr", "nserc", "csv", "jsonl"]),

@@ -56,6 +56,8 @@ class PartnerMatcher:
         self._save_lock = threading.Lock()
         self._unsaved: PartnerIndex | None = None
         self._emptied = False
+        self._shortlists = None
+        self.synced_seq_ = 0  # the last change-log entry the in-memory index reflects
         self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-saver")
 
     # ------------------------------------------------------------------ lifecycle
@@ -105,6 +107,7 @@ class PartnerMatcher:
     def ensure_index(self, *, rebuild: bool = False, show_progress: bool = False) -> tuple[PartnerIndex, bool]:
         """Load the saved index if it is fresh, else build, save and swap in a new one. Returns (index, built)."""
         with self._build_lock:
+            seq = self.store_.last_change()  # read first: a change committed after it is applied by the next sync
             organisations = self.store_.all_organisations()
             labelled = [p for p in self.store_.all_projects() if p.challenge_areas]
             path = self.settings.index_path
@@ -112,14 +115,14 @@ class PartnerMatcher:
                 try:
                     index = PartnerIndex.load(path, self.embedder, organisations, self.challenges_, labelled,
                                               **self._index_params())
-                    self.index_ = index
+                    self.index_, self.synced_seq_ = index, seq
                     return index, False
                 except IndexFileError as e:
                     log.warning("rebuilding the index: %s", e)
             started = time.perf_counter()
             index = PartnerIndex(self.embedder, **self._index_params(show_progress)).fit(organisations, self.challenges_, labelled)
             index.save(path)
-            self.index_ = index
+            self.index_, self.synced_seq_ = index, seq
             log.info("built index of %d organisations in %.1fs", len(index), time.perf_counter() - started)
             return index, True
 
@@ -132,6 +135,7 @@ class PartnerMatcher:
         return self.index_ is not None
 
     def _index(self) -> PartnerIndex:
+        self.sync()
         index = self.index_
         if index is None:
             raise IndexNotReady("the partner index is still loading; retry in a few seconds")
@@ -248,7 +252,7 @@ class PartnerMatcher:
             if create_only and self.store_.get_organisation(org.id) is not None:
                 raise Conflict(f"organisation {org.id!r} already exists; PUT /v1/organisations/{org.id} replaces it")
             self.store_.upsert(organisations=[org])
-            self._refresh(upserted=[org])
+            self.sync()
         return org
 
     def patch_organisation(self, org_id: str, changes: dict) -> Organisation:
@@ -259,21 +263,21 @@ class PartnerMatcher:
                 raise InvalidRequest("the id of an organisation cannot be changed; create a new one instead")
             updated = Organisation.model_validate({**current.model_dump(), **changes})
             self.store_.upsert(organisations=[updated])
-            self._refresh(upserted=[updated])
+            self.sync()
         return updated
 
     def delete_organisation(self, org_id: str) -> None:
         with self._write_lock:
             if not self.store_.delete(organisation_ids=[org_id]):
                 raise OrganisationNotFound(f"no organisation with id {org_id!r}")
-            self._refresh(deleted=[org_id])
+            self.sync()
 
     def save_project(self, project: Project, *, create_only: bool = False) -> Project:
         with self._write_lock:
             if create_only and self.store_.get_project(project.id) is not None:
                 raise Conflict(f"project {project.id!r} already exists; PUT /v1/projects/{project.id} replaces it")
             self.store_.upsert(projects=[project])
-            self._refresh(projects_changed=True)
+            self.sync()
         return project
 
     def patch_project(self, project_id: str, changes: dict) -> Project:
@@ -283,49 +287,58 @@ class PartnerMatcher:
                 raise InvalidRequest("the id of a project cannot be changed; create a new one instead")
             updated = Project.model_validate({**current.model_dump(), **changes})
             self.store_.upsert(projects=[updated])
-            self._refresh(projects_changed=True)
+            self.sync()
         return updated
 
     def delete_project(self, project_id: str) -> None:
         with self._write_lock:
             if not self.store_.delete(project_ids=[project_id]):
                 raise ProjectNotFound(f"no project with id {project_id!r}")
-            self._refresh(projects_changed=True)
+            self.sync()
 
     def import_records(self, organisations: list[Organisation], projects: list[Project]) -> dict:
         """Bulk write already-validated records in one transaction, then refresh the index once."""
         with self._write_lock:
             written = self.store_.upsert(organisations, projects)
-            self._refresh(upserted=organisations, projects_changed=bool(projects))
+            self.sync()
         return {"organisations": written[0], "projects": written[1]}
 
-    def _refresh(self, *, upserted: Sequence[Organisation] = (), deleted: Sequence[str] = (),
-                 projects_changed: bool = False) -> None:
-        """Update the in-memory index for a write and swap it in; the saved file follows in the background.
+    def sync(self) -> None:
+        """Bring the in-memory index up to the database: apply every change written since it was built or last
+        synced, by this process or any other (the store's change log), and swap the result in.
 
-        Incremental: only the changed organisations are embedded and indexed (``PartnerIndex.with_changes``); a
-        project write retrains the challenge model only when the labels changed. Queries keep the old index until
-        the single-assignment swap. If the update fails, the index is rebuilt from the database (unchanged texts
-        come from the embedding cache), so the index never drifts from what was written.
+        Incremental: only the changed organisations are embedded and indexed (``PartnerIndex.with_changes``; texts
+        another worker already embedded come from the shared cache), and a project change retrains the challenge
+        model only when the labels changed. Queries keep the old index until the single-assignment swap. If the
+        update fails, the index is rebuilt from the database, so it never drifts from what was written. Costs one
+        small query when nothing changed, so every query calls it: a write through one worker is matchable
+        through all of them at once.
         """
-        current = self.index_
-        if current is None:
-            if self._emptied:  # the last organisation was deleted earlier; index again now there may be some
-                self._emptied = False
+        if self.index_ is None:
+            if self._emptied and self.store_.count_organisations():  # emptied earlier, refilled since
                 self.ensure_index(rebuild=True)
-            return  # nothing loaded in this process (e.g. a CLI import); the saved file is now stale and rebuilds
-        labelled = [p for p in self.store_.all_projects() if p.challenge_areas] if projects_changed else None
+                self._emptied = False
+            return
+        if self.store_.last_change() <= self.synced_seq_:
+            return
         with self._build_lock:
+            current = self.index_
+            newest, org_ids, project_ids = self.store_.changes_since(self.synced_seq_)
+            if current is None or newest <= self.synced_seq_:
+                return  # another thread applied them while this one waited
+            present = self.store_.get_organisations(org_ids)
+            deleted = org_ids - {o.id for o in present}
+            labelled = [p for p in self.store_.all_projects() if p.challenge_areas] if project_ids else None
             try:
-                updated = current.with_changes(upserted, deleted, labelled=labelled)
-            except IndexNotReady:  # the write deleted the last organisation: nothing left to search
-                self.index_, self._emptied = None, True
+                updated = current.with_changes(present, deleted, labelled=labelled)
+            except IndexNotReady:  # the last organisation was deleted: nothing left to search
+                self.index_, self._emptied, self.synced_seq_ = None, True, newest
                 return
             except Exception:
                 log.exception("incremental index update failed; rebuilding from the database")
                 updated = None
             if updated is not None:
-                self.index_ = updated
+                self.index_, self.synced_seq_ = updated, newest
         if updated is None:
             self.ensure_index(rebuild=True)
         elif updated is not current:
@@ -351,10 +364,21 @@ class PartnerMatcher:
         """Wait until every index version swapped in so far has been saved."""
         self._saver.submit(lambda: None).result()
 
+    @property
+    def shortlists(self):
+        """Officers' batch shortlists (jobs in the database, run in the background of this process)."""
+        if self._shortlists is None:
+            from matcher.shortlists import ShortlistJobs
+
+            self._shortlists = ShortlistJobs(self)
+        return self._shortlists
+
     def challenges(self) -> list[Challenge]:
         return list(self.challenges_)
 
     def close(self) -> None:
+        if self._shortlists is not None:
+            self._shortlists.close()
         self.flush()
         self._saver.shutdown(wait=True)
         if hasattr(self, "store_"):

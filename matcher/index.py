@@ -365,8 +365,12 @@ class PartnerIndex:
         sims = self.challenge_model_.predict(vector[None, :])[0]
         return {cid: round(float(s), 4) for cid, s in zip(self.challenges_, sims)}
 
-    def _allowed_positions(self, countries, org_types, exclude) -> np.ndarray | None:
-        mask = np.ones(len(self.ids_), dtype=bool)
+    def _allowed_positions(self, countries, org_types, exclude, only=None) -> np.ndarray | None:
+        if only is not None:
+            mask = np.zeros(len(self.ids_), dtype=bool)
+            mask[[self.positions_[oid] for oid in only if oid in self.positions_]] = True
+        else:
+            mask = np.ones(len(self.ids_), dtype=bool)
         if countries:
             mask &= np.isin(self.countries_, list(countries))
         if org_types:
@@ -391,11 +395,15 @@ class PartnerIndex:
         query_country: str | None = None,
         challenge_only: bool = False,
         explain: bool = True,
+        only: Iterable[str] | None = None,
+        diversify: bool = True,
     ) -> list[Match]:
         """Best ``k`` organisations for a brief (free text) or a project, filtered inside the search.
 
         ``query_country`` is the project team's country (a project's own country by default); with it, partners
-        whose value-chain stages complement the project's side of the chain score higher.
+        whose value-chain stages complement the project's side of the chain score higher. ``only`` restricts the
+        search to these organisation ids (to explain chosen pairs; scores are relative to the candidates searched);
+        ``diversify=False`` ranks by score alone (for callers that take every candidate, such as shortlists).
         """
         self._check_fitted()
         if isinstance(query, Project):
@@ -416,7 +424,7 @@ class PartnerIndex:
         )
         if challenge is not None and challenge not in self.challenges_:
             raise InvalidRequest(f"challenge must be one of {sorted(self.challenges_)} or null, not {challenge!r}")
-        allowed = self._allowed_positions(countries, org_types, exclude)
+        allowed = self._allowed_positions(countries, org_types, exclude, only)
         if k <= 0 or allowed.size == 0:
             return []
         qvec = self.encode_query(text)
@@ -428,7 +436,7 @@ class PartnerIndex:
         if challenge_only and challenge is not None:
             scored = [item for item in scored if item[2][f"challenge_{challenge}"] >= CHALLENGE_ALIGNED]
         scored.sort(key=lambda item: (-item[0], self.ids_[item[1]]))
-        chosen = self._diversify(scored[: 3 * k], k) if self.diversity > 0 else scored[:k]
+        chosen = self._diversify(scored[: 3 * k], k) if self.diversity > 0 and diversify else scored[:k]
         matches = []
         for rank, (score, position, components) in enumerate(chosen, start=1):
             explanation = self._explain(position, qvec, signals, components) if explain else None

@@ -10,13 +10,15 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from sqlalchemy import JSON, DateTime, String, create_engine, event, func, select
+from alembic.util import CommandError
+from sqlalchemy import JSON, DateTime, Integer, String, create_engine, event, func, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from corpus.schema import Organisation, Project
 from matcher.errors import StorageError
+from matcher.migrations import upgrade_to_head
 
 
 class Base(DeclarativeBase):
@@ -44,6 +46,17 @@ class ProjectRow(Base):
     country: Mapped[str] = mapped_column(String(2), index=True)
     record: Mapped[dict] = mapped_column(JSON)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+
+
+class ChangeRow(Base):
+    """One written or deleted record, in commit order. Every process applies the rows after the last one its index
+    has seen, so a write through one worker is matchable through every worker (see PartnerMatcher.sync)."""
+
+    __tablename__ = "changes"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "organisation" or "project"
+    record_id: Mapped[str] = mapped_column(String(128))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
 class Page(tuple):
@@ -79,10 +92,25 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_all(self) -> Store:
+        """Bring the schema up to date: ``alembic upgrade head`` over this Store's own engine.
+
+        The name predates the migrations (the engine calls it on every start). An empty database gets every
+        revision, a database at an older one gets the rest, one made by the old ``metadata.create_all`` is
+        adopted at revision 0001 first, and one already at head costs a couple of small queries.
+        """
+        where = self.engine.url.render_as_string(hide_password=True)
         try:
-            Base.metadata.create_all(self.engine)
+            # One transaction: on PostgreSQL a failed migration leaves the schema as it was.
+            with self.engine.begin() as connection:
+                upgrade_to_head(connection)
+        except StorageError:
+            raise
+        except CommandError as e:  # a revision file missing or unreadable: the installation, not the database
+            raise StorageError(f"cannot migrate database {where}: {e}. Reinstall partner-matcher so that "
+                               "matcher/migrations/versions/ is complete.") from e
         except SQLAlchemyError as e:
-            raise StorageError(f"cannot open database {self.engine.url.render_as_string(hide_password=True)}: {e}") from e
+            raise StorageError(f"cannot open database {where}: {e}. Check that the database server is running and "
+                               "that PM_DATABASE_URL names a database you may create tables in.") from e
         return self
 
     def _session(self) -> Session:
@@ -97,10 +125,12 @@ class Store:
                 for org in organisations:
                     session.merge(OrganisationRow(id=org.id, name=org.name, country=org.country, org_type=org.org_type,
                                                   record=org.model_dump(mode="json"), updated_at=_now()))
+                    session.add(ChangeRow(kind="organisation", record_id=org.id))
                     orgs += 1
                 for project in projects:
                     session.merge(ProjectRow(id=project.id, title=project.title, country=project.country,
                                              record=project.model_dump(mode="json"), updated_at=_now()))
+                    session.add(ChangeRow(kind="project", record_id=project.id))
                     projects_written += 1
         except SQLAlchemyError as e:
             raise StorageError(f"nothing was written: the database refused the change ({type(e).__name__}: {e})") from e
@@ -127,6 +157,34 @@ class Store:
                 for p in projects
             )
         return True
+
+    # ------------------------------------------------------------------ change log
+    def last_change(self) -> int:
+        """The sequence number of the newest change (0 when nothing was ever written after seeding)."""
+        with self._session() as session:
+            return session.scalar(select(func.max(ChangeRow.seq))) or 0
+
+    def changes_since(self, seq: int) -> tuple[int, set[str], set[str]]:
+        """(newest seq, organisation ids, project ids) written or deleted after ``seq``."""
+        organisations: set[str] = set()
+        projects: set[str] = set()
+        newest = seq
+        with self._session() as session:
+            for row_seq, kind, record_id in session.execute(
+                    select(ChangeRow.seq, ChangeRow.kind, ChangeRow.record_id).where(ChangeRow.seq > seq)):
+                newest = max(newest, row_seq)
+                (organisations if kind == "organisation" else projects).add(record_id)
+        return newest, organisations, projects
+
+    def get_organisations(self, ids: Iterable[str]) -> list[Organisation]:
+        """The organisations with these ids that exist (missing ids are simply absent)."""
+        ids = list(ids)
+        out: list[Organisation] = []
+        with self._session() as session:
+            for start in range(0, len(ids), 500):  # keep IN lists within every database's limits
+                rows = session.scalars(select(OrganisationRow).where(OrganisationRow.id.in_(ids[start : start + 500])))
+                out.extend(Organisation.model_validate(r.record) for r in rows)
+        return out
 
     # ------------------------------------------------------------------ reads
     def count_organisations(self) -> int:
@@ -170,11 +228,13 @@ class Store:
                     row = session.get(OrganisationRow, oid)
                     if row is not None:
                         session.delete(row)
+                        session.add(ChangeRow(kind="organisation", record_id=oid))
                         gone += 1
                 for pid in project_ids:
                     row = session.get(ProjectRow, pid)
                     if row is not None:
                         session.delete(row)
+                        session.add(ChangeRow(kind="project", record_id=pid))
                         gone += 1
         except SQLAlchemyError as e:
             raise StorageError(f"nothing was deleted: the database refused the change ({type(e).__name__}: {e})") from e
@@ -218,3 +278,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+# The shortlist tables live in their own module but on this metadata (migrations compare against all of it).
+from matcher import shortlist_store as _shortlist_store  # noqa: E402,F401

@@ -37,12 +37,16 @@ def create_app(config: dict | None = None) -> Flask:
     from service.errors import error_response, register_error_handlers
     from service.openapi import bp as docs_bp
     from service.openapi import documented
+    from service.pages import bp as pages_bp
+    from service.shortlists import bp as shortlists_bp
     from service.writes import bp as writes_bp
 
     register_error_handlers(app)
     app.register_blueprint(bp)
     app.register_blueprint(writes_bp)
+    app.register_blueprint(shortlists_bp)
     app.register_blueprint(docs_bp)
+    app.register_blueprint(pages_bp)
 
 
     matcher: PartnerMatcher | None = app.config.get("MATCHER")
@@ -86,6 +90,7 @@ def create_app(config: dict | None = None) -> Flask:
                 started = time.perf_counter()
                 matcher.ensure_index()
                 matcher.warm_up()
+                matcher.shortlists.resume()  # jobs a restart cut off: fail the abandoned, run the queued
                 app.extensions["pm_metrics"]["load_seconds"].set(time.perf_counter() - started)
                 state["ready"] = True
             except Exception as e:  # kept for /readyz, so an operator sees why the service is not ready

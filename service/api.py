@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from typing import Annotated
 
 from flask import Blueprint, current_app, jsonify, request
@@ -86,6 +87,9 @@ def _json_body() -> dict:
         raise InvalidRequest(f"the JSON body is nested too deeply (limit {MAX_JSON_DEPTH} levels)") from e
     except json.JSONDecodeError as e:
         raise InvalidRequest(f"the request body is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from e
+    except ValueError as e:  # an integer of more digits than Python converts (sys.get_int_max_str_digits())
+        raise InvalidRequest(f"the JSON body holds a number of more than {sys.get_int_max_str_digits()} digits; "
+                             "send a shorter number") from e
     if not isinstance(body, dict):
         raise InvalidRequest(f"the JSON body must be an object, not {type(body).__name__}")
     if _depth(body) > MAX_JSON_DEPTH:

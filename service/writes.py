@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from flask import Blueprint, current_app, jsonify, url_for
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from corpus.schema import Organisation, Project
 from matcher import InvalidRequest, PartnerMatcher
@@ -26,6 +28,16 @@ class BulkImport(BaseModel):
     model_config = ConfigDict(extra="forbid")
     organisations: list[Organisation] = Field(default_factory=list, max_length=MAX_BULK)
     projects: list[Project] = Field(default_factory=list, max_length=MAX_BULK)
+
+    @field_validator("organisations", "projects")
+    @classmethod
+    def _unique_ids(cls, records: list) -> list:
+        # Two records with one id would both be counted as imported while the last silently replaced the first;
+        # a corpus file with the same ids is refused by the loader, so the API refuses it too.
+        twice = sorted(rid for rid, n in Counter(r.id for r in records).items() if n > 1)
+        if twice:
+            raise ValueError(f"id(s) {', '.join(twice[:10])} appear more than once; send each record once")
+        return records
 
 
 class OrganisationPatch(BaseModel):

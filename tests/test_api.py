@@ -169,3 +169,127 @@ def test_text_that_is_not_unicode_or_has_nul_bytes(client):
     assert_error(bad, 400, "invalid_request")
     ok = client.post("/v1/match", json={"text": "magnet \u0000 recycling"})
     assert ok.status_code == 200
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Hostile requests to the public endpoints: any JSON, wrong types, bytes that are not UTF-8, wrong content types,
+# deep nesting and huge strings get a 4xx in the one error shape, never a 5xx.
+
+import json  # noqa: E402
+
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from matcher import MatchRequest  # noqa: E402
+
+# The client is shared by a test's examples; the public endpoints it calls here keep no state between requests.
+HOSTILE = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+MAX_BODY = 1024 * 1024  # service.DEFAULTS["MAX_CONTENT_LENGTH"]
+
+any_char = st.characters(codec="utf-8", exclude_categories=("Cs",))
+json_text = st.one_of(st.text(any_char, max_size=20), st.sampled_from(["", "\x00", "\u2028", "GB", "gb", "CA", "company",
+                                                                      "fx-brief-magnets", "magnets", "NaN", "1"]))
+json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(-(2**70), 2**70),
+                         st.floats(allow_nan=False, allow_infinity=False), json_text)
+json_values = st.recursive(json_scalars, lambda children: st.lists(children, max_size=4)
+                           | st.dictionaries(json_text, children, max_size=4), max_leaves=15)
+
+
+def json_objects(fields: list[str]):
+    """JSON objects whose keys are mostly the model's own fields (so validation runs deep) and whose values are anything."""
+    return st.dictionaries(st.one_of(st.sampled_from(fields), json_text), json_values, max_size=len(fields) + 1)
+
+
+def assert_not_5xx(resp):
+    """A success, or an error in the one shape; a 5xx fails the test."""
+    assert resp.status_code < 500, resp.get_data(as_text=True)
+    if resp.status_code >= 400:
+        assert resp.mimetype == "application/json", resp.get_data(as_text=True)
+        body = resp.get_json()
+        assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
+        assert isinstance(body["error"]["code"], str) and body["error"]["message"]
+    return resp
+
+
+@pytest.fixture
+def open_client(matcher):
+    """A client without a rate limit, so a property's 40 examples are judged on their own merits, not throttled."""
+    from service import create_app
+
+    return create_app({"MATCHER": matcher, "TESTING": True, "RATE_LIMIT": ""}).test_client()
+
+
+@HOSTILE
+@given(body=json_objects(list(MatchRequest.model_fields)))
+@example(body={"text": "magnets", "k": 10**5000 // 10**4990})
+@example(body={"text": "magnets", "countries": [[[["GB"]]]]})
+@example(body={"text": "magnets", "lead_country": 7})
+def test_match_with_any_json_object_is_answered_or_refused_cleanly(open_client, body):
+    assert_not_5xx(open_client.post("/v1/match", json=body))
+
+
+@HOSTILE
+@given(value=json_values.filter(lambda v: not isinstance(v, dict)))
+def test_match_with_a_json_value_that_is_not_an_object_is_400(open_client, value):
+    raw = json.dumps(value)  # (json=None would send no body at all)
+    assert_error(open_client.post("/v1/match", data=raw, content_type="application/json"), 400, "invalid_request")
+
+
+@HOSTILE
+@given(raw=st.binary(max_size=200))
+@example(raw=b'{"text": "magnets", "k": 1' + b"0" * 5000 + b"}")  # Python refuses to read an int this long
+@example(raw=b'{"text": "caf\xe9"}')
+@example(raw=b'\xef\xbb\xbf{"text": "magnets"}')
+def test_match_with_any_bytes_is_answered_or_refused_cleanly(open_client, raw):
+    resp = assert_not_5xx(open_client.post("/v1/match", data=raw, content_type="application/json"))
+    if b"0" * 5000 in raw:
+        assert resp.status_code == 400 and "digits" in resp.get_json()["error"]["message"]
+
+
+@HOSTILE
+@given(content_type=st.one_of(
+    st.sampled_from(["text/plain", "text/json", "application/x-www-form-urlencoded", "multipart/form-data",
+                     "application/xml", "application/vnd.api+json", "application/json-patch+json"]),
+    st.from_regex(r"[a-z]{1,10}/[a-z0-9.+-]{1,15}", fullmatch=True).filter(lambda c: c != "application/json")))
+def test_match_with_another_content_type_is_415(open_client, content_type):
+    error = assert_error(open_client.post("/v1/match", data=json.dumps(MATCH), content_type=content_type), 415,
+                         "unsupported_media_type")
+    assert "application/json" in error["message"]
+
+
+@HOSTILE
+@given(depth=st.integers(21, 10_000), bracket=st.sampled_from(["[]", "{}"]))
+@example(depth=10_000, bracket="{}")
+def test_deeply_nested_json_is_400(open_client, depth, bracket):
+    inner = '"x"' if bracket == "[]" else "1"
+    opening, closing = ("[" * depth, "]" * depth) if bracket == "[]" else ('{"a":' * depth, "}" * depth)
+    raw = '{"text": "magnets", "countries": ' + opening + inner + closing + "}"
+    error = assert_error(open_client.post("/v1/match", data=raw, content_type="application/json"), 400, "invalid_request")
+    assert "nested too deeply" in error["message"]
+
+
+@HOSTILE
+@given(length=st.integers(20_001, 1_200_000), char=st.sampled_from(["x", "é", "\U0001f600", "\x00"]))
+def test_huge_strings_are_400_or_413(open_client, length, char):
+    raw = json.dumps({"text": char * length}).encode()
+    resp = open_client.post("/v1/match", data=raw, content_type="application/json")
+    if len(raw) > MAX_BODY:
+        assert_error(resp, 413, "payload_too_large")
+    else:
+        assert_error(resp, 400, "invalid_request")
+
+
+@HOSTILE
+@given(params=st.dictionaries(st.sampled_from(["page", "per_page", "countries", "org_types", "k", "challenge",
+                                               "explain", "colour"]),
+                              st.one_of(json_text, st.integers(-10, 10**30).map(str)), max_size=4))
+def test_query_strings_of_any_content_are_answered_or_refused_cleanly(open_client, params):
+    for path in ("/v1/organisations", "/v1/projects", "/v1/projects/fx-brief-magnets/matches"):
+        assert_not_5xx(open_client.get(path, query_string=params))
+
+
+@HOSTILE
+@given(record_id=st.text(any_char, min_size=1, max_size=300))
+def test_record_ids_of_any_content_are_found_or_404(open_client, record_id):
+    for path in ("/v1/organisations/", "/v1/projects/"):
+        assert_not_5xx(open_client.get(path + record_id.replace("/", "%2F").replace("?", "%3F").replace("#", "%23")))

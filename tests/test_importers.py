@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from corpus import CorpusError, load_organisations
@@ -91,3 +93,191 @@ def test_real_gtr_sample_imports_whole():
     assert plan.rows == 195 and len(plan.projects) == 195
     assert sum(1 for p in plan.projects if p.minerals) > 20
     assert all(p.sources[0].ref.startswith("https://gtr.ukri.org/") for p in plan.projects)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Hostile files: every format plans whole or raises a CorpusError naming the file (and line and column where one
+# applies) with advice; never a pandas, pydantic, Unicode or recursion error, never a hang, never a partial write.
+
+import csv  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+
+from hypothesis import example, given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from corpus import Organisation  # noqa: E402
+from tests.test_loaders import (  # noqa: E402
+    ENCODINGS,
+    GOOD_ORG,
+    HOSTILE,
+    assert_clean,
+    cells,
+    csv_files,
+    encode,
+    jsonl_lines,
+)
+
+GTR_COLUMNS = ["ProjectId", "ProjectReference", "Title", "Abstract", "LeadROName", "FundingOrgName", "Department",
+               "GTRProjectUrl", "Status"]
+NSERC_COLUMNS = ["Name-Nom", "Institution-Établissement", "ProvinceEN", "FiscalYear-Exercice financier",
+                 "ProgramNameEN", "ApplicationTitle", "Keyword", "ApplicationSummary"]
+COLUMNS = {"gtr": GTR_COLUMNS, "nserc": NSERC_COLUMNS, "csv": list(Organisation.model_fields)}
+
+
+def plan(fmt: str):
+    return lambda path: plan_import(path, fmt, load_organisations(FIXTURE_CORPUS))
+
+
+@HOSTILE
+@given(fmt=st.sampled_from(["gtr", "nserc", "csv"]), data=st.data())
+def test_any_csv_import_plans_or_fails_clearly(tmp_path, fmt, data):
+    raw, _ = data.draw(csv_files(COLUMNS[fmt]))
+    path = tmp_path / f"hostile-{fmt}.csv"
+    path.write_bytes(raw)
+    assert_clean(plan(fmt), path)
+
+
+@st.composite
+def gtr_rows(draw) -> list[list[str]]:
+    """Well-formed GTR exports whose cells are anything: long, blank, control characters, odd URLs."""
+    return draw(st.lists(st.lists(cells, min_size=len(GTR_COLUMNS), max_size=len(GTR_COLUMNS)), min_size=1, max_size=4))
+
+
+@HOSTILE
+@given(rows=gtr_rows())
+@example(rows=[["1", "", "Magnets", "abc", "U" * 301, "", "", "", ""]])  # a lead's name longer than a name may be
+@example(rows=[["1", "", "Magnets", "abc", "Uni", "", "", "ab", ""]])  # a URL too short to be one
+@example(rows=[["1", "", "Magnets", "abc", "Uni", "F" * 600, "", "", ""]])  # a funder too long for a source note
+def test_gtr_cells_of_any_content_plan_or_name_their_line_and_column(tmp_path, rows):
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([GTR_COLUMNS, *rows])
+    path = tmp_path / "cells.csv"
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    result = assert_clean(plan("gtr"), path)
+    if isinstance(result, CorpusError):
+        assert "nothing imported" in str(result) or "cannot build organisation records" in str(result)
+        assert all(p["field"] for p in result.problems)
+
+
+@HOSTILE
+@given(rows=st.lists(st.lists(cells, min_size=len(NSERC_COLUMNS), max_size=len(NSERC_COLUMNS)), min_size=1, max_size=4))
+@example(rows=[["P", "I" * 301, "", "2025", "Alliance", "Title", "", ""]])
+@example(rows=[["P", "Inst", "", "2025", "A" * 600, "Title", "", ""]])
+def test_nserc_cells_of_any_content_plan_or_name_their_line_and_column(tmp_path, rows):
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([NSERC_COLUMNS, *rows])
+    path = tmp_path / "cells.csv"
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    assert_clean(plan("nserc"), path)
+
+
+@HOSTILE
+@given(lines=st.lists(jsonl_lines(), max_size=5), encoding=st.sampled_from(ENCODINGS),
+       kind=st.sampled_from(["organisations", "projects"]))
+def test_any_jsonl_import_plans_or_fails_clearly(tmp_path, lines, encoding, kind):
+    path = tmp_path / "hostile.jsonl"
+    path.write_bytes(encode("\n".join(lines), encoding))
+    assert_clean(lambda p: plan_import(p, "jsonl", [], kind=kind), path)
+
+
+@HOSTILE
+@given(data=st.binary(max_size=300), fmt=st.sampled_from(["gtr", "nserc", "csv", "jsonl"]))
+def test_any_bytes_plan_or_fail_clearly(tmp_path, data, fmt):
+    path = tmp_path / f"bytes.{'jsonl' if fmt == 'jsonl' else 'csv'}"
+    path.write_bytes(data)
+    assert_clean(plan(fmt), path)
+
+
+HEADER = "ProjectId,Title,Abstract,LeadROName\n"
+
+
+@pytest.mark.parametrize("fmt", ["gtr", "nserc", "csv", "jsonl"])
+@pytest.mark.parametrize("name,data,expected", [
+    ("empty", b"", "the file is empty; export it again"),
+    ("utf16", (HEADER + "1,Magnets,abc,Uni\n").encode("utf-16"), "not UTF-8 text .*; save it as UTF-8"),
+    ("latin1", (HEADER + "1,Café,abc,Uni\n").encode("latin-1"), "not UTF-8 text .*; save it as UTF-8"),
+    ("cp1252", (HEADER + "1,“Magnets”,abc,Uni\n").encode("cp1252"), "not UTF-8 text .*; save it as UTF-8"),
+    ("invalid-utf8", (HEADER + "1,Mag").encode() + b"\xc3\x28" + b",abc,Uni\n", "not UTF-8 text .*; save it as UTF-8"),
+    ("shifted", (HEADER + "1,Magnets,abc,Uni,extra\n").encode(), "more cells than the header has columns; remove"),
+    ("ragged", (HEADER + "1,Magnets,abc,Uni\n2,Tailings,abc,Uni,extra\n").encode(), "line 3, saw 5.*one cell per column"),
+    ("unclosed-quote", (HEADER + '1,"Magnets,abc,Uni\n').encode(), "close every quoted cell"),
+])
+def test_named_hostile_files(tmp_path, fmt, name, data, expected):
+    path = tmp_path / f"{name}.{'jsonl' if fmt == 'jsonl' else 'csv'}"
+    path.write_bytes(data)
+    result = assert_clean(plan(fmt), path)
+    if fmt == "jsonl" and name == "empty":
+        assert result.rows == 0 and not result.organisations  # an empty JSONL file holds no records: nothing to do
+    elif fmt == "jsonl" and "UTF-8" not in expected:
+        assert isinstance(result, CorpusError) and "line 1: not valid JSON" in str(result)  # a CSV is not JSON
+    else:
+        assert isinstance(result, CorpusError) and re.search(expected, str(result)), str(result)
+
+
+def test_a_first_row_with_one_cell_too_many_is_refused_not_shifted(tmp_path):
+    # pandas used to take the extra first cell as the row's label and shift every other cell one column left:
+    # here "A" would have become the id and "GB" the name, silently, in a file that looked valid.
+    path = tmp_path / "shifted.csv"
+    path.write_text("id,name,country,org_type,description\nx,a,A,GB,company,d\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match="first row under the header has more cells"):
+        plan_import(path, "csv", [])
+
+
+@pytest.mark.parametrize("fmt", ["gtr", "nserc", "csv"])
+def test_a_5mb_cell_plans_nothing_and_names_the_line(tmp_path, fmt):
+    header = {"gtr": "ProjectId,Title,Abstract", "nserc": "ApplicationTitle,Institution,ApplicationSummary",
+              "csv": "id,name,description"}[fmt]
+    path = tmp_path / "huge.csv"
+    path.write_text(f"{header}\n1,Magnets," + "x" * 5_000_000 + "\n", encoding="utf-8")
+    error = assert_clean(plan(fmt), path)
+    assert isinstance(error, CorpusError) and "huge.csv line 2" in str(error)
+
+
+def test_deep_and_huge_json_lines_are_refused_with_the_line(tmp_path):
+    path = tmp_path / "deep.jsonl"
+    path.write_text(json.dumps(GOOD_ORG) + "\n" + "[" * 10_000 + "]" * 10_000 + "\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match="deep.jsonl line 2: JSON nested too deeply"):
+        plan_import(path, "jsonl", [])
+    path.write_text(json.dumps(GOOD_ORG) + "\n" + '{"id": 1' + "0" * 5000 + "}\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match="deep.jsonl line 2: a number has more than"):
+        plan_import(path, "jsonl", [])
+
+
+# -------------------------------------------------------------------- atomic imports through the engine
+
+GTR_GOOD = "{i},Fixture magnet recycling study {i},Fixture abstract {i},Fixture Import Lab {i}"
+BAD_LAST_ROWS = {
+    "gtr": ["{i},,abc,Uni", "{i},Title,abc," + "U" * 301, "{i},Title,abc,Uni,extra", '{i},"Title,abc,Uni',
+            "{i},Caf\udce9,abc,Uni"],
+    "nserc": [",Fixture Inst,abc", "Title {i}," + "I" * 301 + ",abc", "Title {i},Inst,abc,extra"],
+    "csv": ["gb-row-{i},Name,Britain,company,d", "gb-row-{i},Name,GB,castle,d", "gb-row-{i},Name", "gb-row-0,Dup,GB,company,d",
+            "gb-row-{i},Caf\udce9,GB,company,d"],
+    "jsonl": ["[1, 2]", "{{bad json", "[" * 5000 + "]" * 5000, '{{"id": 1' + "0" * 5000 + "}}",
+              json.dumps({**GOOD_ORG, "id": "gb-row-{i}", "country": "Britain"}).replace("{", "{{").replace("}", "}}")
+              .replace("{{i}}", "{i}")],
+}
+FILES = {
+    "gtr": ("ProjectId,Title,Abstract,LeadROName", GTR_GOOD),
+    "nserc": ("ApplicationTitle,Institution-Établissement,ApplicationSummary", "Fixture title {i},Fixture Inst {i},abc {i}"),
+    "csv": ("id,name,country,org_type,description", "gb-row-{i},Fixture Row {i},GB,company,Fixture record {i}"),
+    "jsonl": (None, json.dumps({**GOOD_ORG, "id": "gb-row-{i}", "name": "Fixture Row {i}"})
+              .replace("{", "{{").replace("}", "}}").replace("{{i}}", "{i}")),
+}
+
+
+@HOSTILE
+@given(fmt=st.sampled_from(sorted(FILES)), good_rows=st.integers(1, 4), data=st.data())
+def test_a_file_whose_last_row_is_bad_writes_nothing(matcher, tmp_path, fmt, good_rows, data):
+    header, good = FILES[fmt]
+    bad = data.draw(st.sampled_from(BAD_LAST_ROWS[fmt]))
+    lines = ([header] if header else []) + [good.format(i=i) for i in range(good_rows)] + [bad.format(i=good_rows)]
+    path = tmp_path / f"import.{'jsonl' if fmt == 'jsonl' else 'csv'}"
+    # A lone surrogate stands for a byte that is not UTF-8 (surrogateescape writes it back as that byte).
+    path.write_bytes("\n".join(lines).encode("utf-8", errors="surrogateescape") + b"\n")
+    store = matcher.store_
+    before = ([o.model_dump() for o in store.all_organisations()], [p.model_dump() for p in store.all_projects()])
+    with pytest.raises(CorpusError) as error:
+        matcher.import_file(path, fmt)
+    assert path.name in str(error.value)
+    assert ([o.model_dump() for o in store.all_organisations()], [p.model_dump() for p in store.all_projects()]) == before

@@ -1,13 +1,55 @@
+import os
+import uuid
+from contextlib import contextmanager
+
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from corpus import load_organisations, load_projects
 from matcher import StorageError, Store
 from tests.conftest import FIXTURE_CORPUS
 
+POSTGRES_URL_VARIABLE = "PM_TEST_POSTGRES_URL"
+POSTGRES_SKIP_REASON = f"{POSTGRES_URL_VARIABLE} is not set (make test starts a server)"
+
+
+@contextmanager
+def postgres_schema(server_url: str):
+    """A URL whose connections work in a new, empty schema, dropped (with everything in it) afterwards.
+
+    search_path makes it the default schema, so tables, indexes and alembic_version all land there: each test
+    sees an empty database, and tests never see each other's tables.
+    """
+    schema = f"pm_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = make_url(server_url).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """An empty database on each backend the Store supports: a SQLite file, and a schema on the test server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'db' / 'pm.db'}"
+        return
+    server_url = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not server_url:
+        pytest.skip(POSTGRES_SKIP_REASON)
+    with postgres_schema(server_url) as url:
+        yield url
+
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path / 'db' / 'pm.db'}").create_all()
+def store(database_url):
+    s = Store(database_url).create_all()
     yield s
     s.close()
 
@@ -20,6 +62,7 @@ def test_seed_once_then_read_back_validated_records(store):
     assert store.get_organisation("fx-magnet-recyclers") == next(o for o in orgs if o.id == "fx-magnet-recyclers")
     assert store.get_organisation("missing") is None
     assert store.all_organisations() == sorted(orgs, key=lambda o: o.id)
+    assert store.all_projects() == sorted(projects, key=lambda p: p.id)
 
 
 def test_pagination_and_filters(store):
@@ -42,10 +85,27 @@ def test_upsert_replaces_without_duplicating(store):
     assert store.get_organisation(orgs[0].id).name == "Renamed"
 
 
-def test_data_survives_reopening(tmp_path):
-    url = f"sqlite:///{tmp_path / 'pm.db'}"
-    Store(url).create_all().seed(load_organisations(FIXTURE_CORPUS), [])
-    assert Store(url).create_all().count_organisations() == 9
+def test_delete_and_last_modified_stamp(store):
+    orgs = load_organisations(FIXTURE_CORPUS)
+    store.upsert_organisations(orgs)
+    org, stamp = store.get_organisation_stamped(orgs[0].id)
+    assert org == orgs[0] and stamp.tzinfo is not None  # both backends hand back an aware timestamp
+    assert store.delete(organisation_ids=[orgs[0].id, "missing"]) == 1
+    assert store.get_organisation(orgs[0].id) is None and store.count_organisations() == len(orgs) - 1
+
+
+def test_data_survives_reopening(database_url):
+    Store(database_url).create_all().seed(load_organisations(FIXTURE_CORPUS), [])
+    reopened = Store(database_url).create_all()  # migrating an up-to-date database changes nothing
+    assert reopened.count_organisations() == 9
+    reopened.close()
+
+
+def test_in_memory_sqlite_gets_the_schema():
+    # sqlite:// is one database per connection: the migration must run on the Store's own engine to be seen.
+    store = Store("sqlite://").create_all()
+    store.seed(load_organisations(FIXTURE_CORPUS), load_projects(FIXTURE_CORPUS))
+    assert store.count_organisations() == 9 and store.get_organisation("fx-magnet-maker") is not None
 
 
 def test_bad_database_url_is_a_clear_error():
@@ -53,3 +113,11 @@ def test_bad_database_url_is_a_clear_error():
         Store("not a url")
     with pytest.raises(StorageError, match="cannot use database"):
         Store("nosuchdialect://x/y")
+
+
+def test_unreachable_server_says_what_to_check():
+    # Port 1 on the loopback refuses at once; no server is needed for this test.
+    store = Store("postgresql+psycopg://nobody:secret@127.0.0.1:1/none?connect_timeout=2")
+    with pytest.raises(StorageError, match="(?s)cannot open database .*Check that the database server is running") as e:
+        store.create_all()
+    assert "secret" not in str(e.value)

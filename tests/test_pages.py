@@ -1,0 +1,345 @@
+"""The researchers' pages through Flask's test client (fake embedder, fixture corpus): content, errors, escaping."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from html.parser import HTMLParser
+
+import pytest
+
+from corpus.schema import Document, Organisation, Project, Source
+from embeddings import FakeEmbedder
+from matcher import MAX_TEXT_CHARS, MatchRequest, PartnerMatcher, Settings
+from service.pages import highlight, query_stems
+from tests.conftest import FIXTURE_CORPUS
+
+QUERY = "recovering cobalt from mine tailings"
+XSS_SCRIPT = "<script>alert(1)</script>"
+XSS_IMG = '"><img src=x onerror=alert(1)>'
+
+
+def hostile_organisation() -> Organisation:
+    """A fictional record whose every free-text field carries markup, as an attacker's import could."""
+    return Organisation(
+        id="fx-hostile-lab",
+        name=f"Fixture Hostile Lab {XSS_SCRIPT}",
+        aliases=[XSS_IMG],
+        country="GB",
+        org_type="university",
+        region=XSS_IMG,
+        city=XSS_SCRIPT,
+        website='https://example.org/?q="><svg/onload=alert(1)>',
+        description=f"Fixture record for tests, not a real organisation. Recovers cobalt from mine tailings "
+                    f"{XSS_IMG} and reprocesses residual mining waste {XSS_SCRIPT}.",
+        keywords=[XSS_IMG],
+        minerals=["cobalt"],
+        value_chain_stages=["reclamation"],
+        sources=[Source(ref='https://example.org/"onmouseover="alert(1)', note=XSS_SCRIPT),
+                 Source(ref="javascript:alert(1)", note="a hostile reference that must not become a link")],
+        documents=[Document(id="fx-hostile-doc", title=XSS_SCRIPT, text=f"Cobalt tailings {XSS_IMG}")],
+    )
+
+
+def hostile_project() -> Project:
+    return Project(
+        id="fx-hostile-brief",
+        title=f"Fixture hostile brief {XSS_SCRIPT}",
+        summary=f"Illustrative fixture brief: cobalt from mine tailings {XSS_IMG}",
+        lead_organisation=XSS_IMG,
+        country="CA",
+        challenge_areas=[2],
+        minerals=["cobalt"],
+        keywords=[XSS_SCRIPT],
+        sought_expertise=XSS_IMG,
+        seeking_countries=["GB"],
+        illustrative=True,
+    )
+
+
+class _Page(HTMLParser):
+    """The parts of a page the tests check: labels, form controls, links, scripts and stylesheets."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def all(self, tag: str, **attrs) -> list[dict]:
+        return [a for t, a in self.tags if t == tag and all(k in a and a[k] == v for k, v in attrs.items())]
+
+
+def _text(resp) -> str:
+    return resp.get_data(as_text=True)
+
+
+def _names(html: str) -> list[str]:
+    return re.findall(r'class="result-link" href="[^"]+">([^<]+)</a>', html)
+
+
+# ------------------------------------------------------------------------------------------- landing and search
+def test_home_is_an_accessible_light_page(client):
+    resp = client.get("/")
+    assert resp.status_code == 200 and resp.mimetype == "text/html"
+    html = _text(resp)
+    page = _Page(html)
+    assert page.all("meta", name="viewport")[0]["content"] == "width=device-width, initial-scale=1"
+    assert page.all("a", **{"class": "skip-link", "href": "#main"}) and page.all("main", id="main")
+    # Every form control has a <label for>, and the form is a shareable GET.
+    labels = {a["for"] for a in page.all("label")}
+    controls = [a["id"] for t, a in page.tags if t in ("input", "select", "textarea")]
+    assert set(controls) == {"q", "countries", "challenge", "org_types", "k"} and set(controls) <= labels
+    assert page.all("form", method="get", action="/search")
+    # Fast first paint: one stylesheet from this server, no script at all.
+    sheets = page.all("link", rel="stylesheet")
+    assert [s["href"] for s in sheets] == ["/assets/pages.css"] and not page.all("script")
+    assert not re.search(r'(?:src|href)="(?:https?:)?//', html)  # nothing fetched from elsewhere
+    assert 'href="/search?q=recovering+cobalt+from+mine+tailings&amp;countries=GB"' in html  # an example to try
+    options = [a["value"] for a in page.all("option")]
+    assert {"GB", "CA", "1", "2", "university", "funder"} <= set(options)
+
+
+def test_bare_search_is_the_form_at_its_one_address(client):
+    resp = client.get("/search")
+    assert resp.status_code == 302 and resp.headers["Location"] == "/"
+
+
+def test_search_shows_the_cores_ranking_as_cards(client, matcher: PartnerMatcher):
+    resp = client.get("/search", query_string={"q": QUERY, "countries": "GB", "k": "3"})
+    assert resp.status_code == 200
+    html = _text(resp)
+    core = matcher.match(MatchRequest(text=QUERY, countries=["GB"], k=3))
+    expected = [r["organisation"]["name"] for r in core["results"]]
+    assert _names(html) == expected and len(expected) == 3
+    top = core["results"][0]
+    org = top["organisation"]
+    assert f'href="/organisations/{org["id"]}"' in html
+    assert "United Kingdom" in html and ">Research and technology organisation<" in html
+    # The overall score and every component the core returned, as bars with their values.
+    assert f'>{top["score"]:.2f}<' in html and 'class="bar bar-overall"' in html
+    for key in top["scores"]:
+        if not key.startswith("challenge_"):
+            assert f'class="chart-{key}"' in html, key
+    assert html.count('class="chart-challenge_1"') == 3 and html.count('class="chart-challenge_2"') == 3
+    assert top["explanation"]["reason"] in html.replace("&#39;", "'")
+    assert "<mark>cobalt</mark>" in html and "<mark>recover</mark>" not in html  # the GB cards' evidence
+    assert 'class="chip chip-shared">Cobalt' in html
+    assert "3 partners for your project" in html
+
+
+def test_search_bars_are_as_wide_as_the_scores(client, matcher: PartnerMatcher):
+    html = _text(client.get("/search", query_string={"q": QUERY, "k": "1"}))
+    top = matcher.match(MatchRequest(text=QUERY, k=1))["results"][0]
+    widths = re.findall(r'class="bar-fill" width="([0-9.]+)"', html)
+    assert float(widths[0]) == pytest.approx(top["score"] * 100, abs=0.05)
+    assert float(widths[1]) == pytest.approx(top["scores"]["relevance"] * 100, abs=0.05)
+    assert all(0 <= float(w) <= 100 for w in widths)
+
+
+def test_search_form_keeps_what_was_asked(client):
+    html = _text(client.get("/search?q=magnet+recycling&countries=CA&challenge=2&org_types=university&k=2"))
+    page = _Page(html)
+    assert page.all("option", value="CA", selected=None) and page.all("option", value="2", selected=None)
+    assert page.all("option", value="university", selected=None) and page.all("input", id="k", value="2")
+    assert ">magnet recycling</textarea>" in html
+    assert 'class="chart-challenge"' in html and "Challenge 2 (requested)" in html
+    assert set(re.findall(r"<span>(Canada|United Kingdom)</span>", html)) == {"Canada"}
+    # Several countries (a shared URL, ?countries=GB,CA) stay selected as one option.
+    both = _Page(_text(client.get("/search?q=magnets&countries=gb,ca")))
+    assert both.all("option", value="GB,CA", selected=None)
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ({"q": ""}, "The project description is empty"),
+        ({"q": "   "}, "The project description is empty"),
+        ({"q": "x" * (MAX_TEXT_CHARS + 1)}, f"{MAX_TEXT_CHARS + 1:,} characters long; the limit is {MAX_TEXT_CHARS:,}"),
+        ({"q": "magnets", "countries": "G1"}, "“G1” is not a country code"),
+        ({"q": "magnets", "org_types": "castle"}, "“castle” is not an organisation type"),
+        ({"q": "magnets", "k": "many"}, "“many” is not a number of results"),
+        ({"q": "magnets", "k": "0"}, "must be from 1 to 100; you asked for 0"),
+        ({"q": "magnets", "challenge": "3"}, "“3” is not a challenge area"),
+    ],
+)
+def test_bad_input_is_a_friendly_page_with_400(client, query, says):
+    resp = client.get("/search", query_string=query)
+    assert resp.status_code == 400 and resp.mimetype == "text/html"
+    html = _text(resp)
+    assert says in html and 'class="error-summary" role="alert"' in html
+    assert '<form class="search-form"' in html and 'class="results"' not in html
+
+
+def test_every_problem_is_reported_at_once(client):
+    html = _text(client.get("/search?q=&countries=ZZZ&k=abc"))
+    assert "description is empty" in html and "“ZZZ” is not a country code" in html
+    assert "“abc” is not a number" in html
+
+
+# ------------------------------------------------------------------------------------------- weak and empty results
+@pytest.fixture
+def strict_client(tmp_path):
+    """The fixture corpus with a weak threshold between its best and second-best similarity for QUERY."""
+
+    def make(weak_below: float):
+        settings = Settings(data_dir=tmp_path / f"var-{weak_below}", corpus_dir=FIXTURE_CORPUS, weak_below=weak_below)
+        m = PartnerMatcher(settings, embedder=FakeEmbedder(dim=256)).open()
+        m.ensure_index()
+        made.append(m)
+        from service import create_app
+
+        return create_app({"MATCHER": m, "TESTING": True}).test_client(), m
+
+    made: list[PartnerMatcher] = []
+    yield make
+    for m in made:
+        m.close()
+
+
+def test_weak_results_are_flagged_on_their_cards(strict_client):
+    client, m = strict_client(0.2)
+    core = m.match(MatchRequest(text=QUERY, k=3))["results"]
+    assert [r["weak"] for r in core] == [False, True, True]  # the fixture's similarities: 0.32, 0.14, 0.08
+    html = _text(client.get("/search", query_string={"q": QUERY, "k": "3"}))
+    assert html.count('class="card card-weak"') == 2 and html.count("<strong>Weak match.</strong>") == 2
+
+
+def test_all_weak_is_an_honest_empty_state(strict_client):
+    client, m = strict_client(0.99)
+    core = m.match(MatchRequest(text=QUERY, k=3))
+    resp = client.get("/search", query_string={"q": QUERY, "k": "3"})
+    assert resp.status_code == 200
+    html = _text(resp)
+    assert "<strong>No good match: the closest" in html and core["message"][1:] in unescape(html)
+    assert "3 weak results were hidden" in html
+    assert "No partners to show" in html and 'class="results"' not in html
+
+
+def test_filters_that_match_nothing_say_so(client):
+    html = _text(client.get("/search?q=magnets&countries=JP"))
+    assert "<strong>No organisation matches these filters.</strong>" in html
+
+
+# ------------------------------------------------------------------------------------------- organisation pages
+def test_organisation_page_shows_the_profile_and_its_sources(client, matcher: PartnerMatcher):
+    matcher.save_organisation(matcher.get_organisation("fx-tailings-lab").model_copy(update={
+        "website": "https://tailings.example.org",
+        "sources": [Source(ref="https://tailings.example.org/about", note="the lab's own page"),
+                    Source(ref="seed:report.txt#tailings", note="seed report, tailings section")],
+        "documents": [Document(id="fx-tailings-doc", title="Tailings pilot", text="A pilot plant for tailings.")],
+    }))
+    resp = client.get("/organisations/fx-tailings-lab")
+    assert resp.status_code == 200
+    html = _text(resp)
+    page = _Page(html)
+    assert "<h1 id=\"org-name\">Fixture Tailings Reprocessing Institute</h1>" in html
+    assert "acid mine drainage" in html and ">Cobalt<" in html and ">Reclamation and mine waste<" in html
+    external = [a for a in page.all("a") if a.get("href", "").startswith("https://")]
+    assert {a["href"] for a in external} == {"https://tailings.example.org", "https://tailings.example.org/about"}
+    assert all(a["rel"] == "noopener nofollow" for a in external)
+    assert "seed:report.txt#tailings" in html and "seed report, tailings section" in html
+    assert "<h3>Tailings pilot</h3>" in html
+
+
+def test_unknown_organisation_is_a_404_page(client):
+    resp = client.get("/organisations/no-such-org")
+    assert resp.status_code == 404 and resp.mimetype == "text/html"
+    assert "Organisation not found" in _text(resp)
+
+
+# ------------------------------------------------------------------------------------------- project pages
+def test_project_page_shows_the_brief_and_the_cores_matches(client, matcher: PartnerMatcher):
+    html = _text(client.get("/projects/fx-brief-magnets"))
+    core = matcher.project_matches("fx-brief-magnets")
+    assert _names(html) == [r["organisation"]["name"] for r in core["results"]] and core["results"]
+    assert "Recycling rare earth magnets from e-waste" in html and "UK magnet recycling expertise" in html
+    assert "Illustrative" in html and "Seeking partners in</dt><dd>United Kingdom" in html
+    assert 'Led by <a href="/organisations/fx-geosurvey">Fixture Geological Survey</a>' in html
+    assert "<mark>magnets</mark>" in html or "<mark>magnet</mark>" in html
+
+
+def test_project_list_pages_and_unknown_project(client):
+    html = _text(client.get("/projects"))
+    assert 'href="/projects/fx-brief-magnets"' in html and 'href="/projects/fx-brief-tailings"' in html
+    assert "2 briefs" in html
+    assert "no project briefs on this page" in _text(client.get("/projects?page=2"))
+    bad = client.get("/projects?page=first")
+    assert bad.status_code == 400 and "whole number from 1" in _text(bad)
+    missing = client.get("/projects/no-such-brief")
+    assert missing.status_code == 404 and "Project not found" in _text(missing)
+
+
+# ------------------------------------------------------------------------------------------- escaping
+def test_corpus_and_user_text_come_back_escaped(client, matcher: PartnerMatcher):
+    matcher.save_organisation(hostile_organisation())
+    matcher.save_project(hostile_project())
+    pages = [
+        client.get("/organisations/fx-hostile-lab"),
+        client.get("/projects/fx-hostile-brief"),
+        client.get("/projects"),
+        client.get("/search", query_string={"q": f"cobalt tailings {XSS_SCRIPT} {XSS_IMG}"}),
+    ]
+    for resp in pages:
+        html = _text(resp)
+        assert resp.status_code == 200
+        assert XSS_SCRIPT not in html and "<img" not in html and "<svg/onload" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+        assert not _Page(html).all("script")
+    org_page = _text(pages[0])
+    assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in org_page
+    assert 'href="https://example.org/?q=&#34;&gt;&lt;svg/onload=alert(1)&gt;"' in org_page
+    assert 'href="javascript:' not in org_page and "javascript:alert(1)" in org_page  # shown, never a link
+    assert "Fixture Hostile Lab &lt;script&gt;" in _text(pages[3])  # the hostile organisation is a search result
+    # The query is echoed back into the form and the title, escaped too.
+    assert f"<title>Partners for “cobalt tailings &lt;script&gt;" in _text(pages[3])
+
+
+def test_highlight_escapes_each_piece_before_marking():
+    stems = query_stems("recovering cobalt & the tailings")
+    assert stems == {"recov", "cobalt", "tail"}  # stop words and punctuation out, Snowball stems
+    assert highlight('<b>Cobalt</b> & "tailings" recovered', stems) == (
+        "&lt;b&gt;<mark>Cobalt</mark>&lt;/b&gt; &amp; &#34;<mark>tailings</mark>&#34; <mark>recovered</mark>")
+    # A query word that is also an entity's name never splits the entity.
+    assert highlight("salt & pepper", query_stems("amp quot lt")) == "salt &amp; pepper"
+    assert highlight("<x>", frozenset()) == "&lt;x&gt;"
+
+
+# ------------------------------------------------------------------------------------------- errors and headers
+def test_pages_carry_a_strict_content_security_policy(client):
+    for url in ("/", "/search?q=", "/organisations/nope"):
+        csp = client.get(url).headers["Content-Security-Policy"]
+        assert "default-src 'none'" in csp and "script-src" not in csp and "style-src 'self'" in csp
+    assert "Content-Security-Policy" not in client.get("/v1/challenges").headers  # the API is not a page
+
+
+def test_the_api_keeps_its_json_errors(client):
+    resp = client.get("/v1/organisations/no-such-org")
+    assert resp.status_code == 404 and resp.mimetype == "application/json"
+
+
+def test_a_loading_index_is_a_503_page(client, matcher: PartnerMatcher, monkeypatch):
+    monkeypatch.setattr(matcher, "index_", None)
+    resp = client.get("/search", query_string={"q": QUERY})
+    assert resp.status_code == 503 and resp.mimetype == "text/html" and "Retry-After" in resp.headers
+    assert "still loading" in _text(resp)
+
+
+def test_an_unexpected_error_is_an_html_500_that_shows_nothing_internal(client, matcher: PartnerMatcher, monkeypatch):
+    def broken(_request):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(matcher, "match", broken)
+    resp = client.get("/search", query_string={"q": QUERY})
+    assert resp.status_code == 500 and resp.mimetype == "text/html"
+    assert "it has been logged" in _text(resp) and "secret internal detail" not in _text(resp)
+
+
+def test_stylesheet_is_served_small_and_local(client):
+    resp = client.get("/assets/pages.css")
+    assert resp.status_code == 200 and resp.mimetype == "text/css"
+    css = _text(resp)
+    assert len(css.encode()) < 16 * 1024 and "@import" not in css and "url(" not in css
+    assert ":focus-visible" in css and "@media" in css

@@ -1,0 +1,83 @@
+"""Shortlist endpoints: keys, 202 + polling, 404/422 in the one error shape, decisions, CSV and XLSX exports."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from tests.test_api import assert_error
+from tests.test_shortlists import EXTRA_PROJECTS, call  # noqa: F401  (the fixture)
+
+KEY = {"X-API-Key": "officer-key"}
+BODY = {"project_ids": [p[0] for p in EXTRA_PROJECTS], "per_project": 3, "max_per_organisation": 1,
+        "min_per_type": {"company": 1}}
+
+
+@pytest.fixture
+def officer(call):  # noqa: F811
+    from service import create_app
+
+    return create_app({"MATCHER": call, "API_KEYS": ["officer-key"]}).test_client()
+
+
+def _finished(officer, call, body=BODY):  # noqa: F811
+    started = officer.post("/v1/shortlists", json=body, headers=KEY)
+    assert started.status_code == 202, started.get_json()
+    job = started.get_json()
+    assert started.headers["Location"].endswith(f"/v1/shortlists/{job['id']}")
+    call.shortlists.wait()
+    return officer.get(f"/v1/shortlists/{job['id']}", headers=KEY).get_json()
+
+
+def test_shortlists_need_a_key(officer):
+    assert_error(officer.post("/v1/shortlists", json=BODY), 401, "unauthorized")
+    assert_error(officer.get("/v1/shortlists", headers={"X-API-Key": "nope"}), 403, "forbidden")
+
+
+def test_start_poll_decide_and_export(officer, call):  # noqa: F811
+    job = _finished(officer, call)
+    assert job["status"] == "done" and job["progress"] == 1.0
+    assert {k for k in job["assignments"][0]} >= {"project_id", "organisation_id", "organisation_name", "country",
+                                                   "rank", "score", "reason"}
+    assert job["summary"]["max_load"] == 1 and job["summary"]["assignments"] == 9
+    listed = officer.get("/v1/shortlists?per_page=5", headers=KEY).get_json()
+    assert listed["total"] >= 1 and listed["items"][0]["id"] == job["id"] and "assignments" not in listed["items"][0]
+
+    first = job["assignments"][0]
+    path = f"/v1/shortlists/{job['id']}/assignments/{first['project_id']}/{first['organisation_id']}"
+    decided = officer.patch(path, json={"decision": "accepted", "note": "strong fit"}, headers=KEY)
+    assert decided.status_code == 200 and decided.get_json()["decision"] == "accepted"
+    assert_error(officer.patch(path, json={"decision": "maybe"}, headers=KEY), 400, "invalid_request")
+    assert_error(officer.patch(f"/v1/shortlists/{job['id']}/assignments/{first['project_id']}/nobody",
+                               json={"decision": "accepted"}, headers=KEY), 404, "assignment_not_found")
+    history = officer.get(f"/v1/shortlists/{job['id']}/decisions", headers=KEY).get_json()["items"]
+    assert [h["decision"] for h in history] == ["accepted"]
+
+    csv_response = officer.get(f"/v1/shortlists/{job['id']}.csv", headers=KEY)
+    assert csv_response.status_code == 200 and csv_response.mimetype == "text/csv"
+    assert "attachment" in csv_response.headers["Content-Disposition"]
+    lines = csv_response.get_data(as_text=True).strip().split("\n")
+    assert len(lines) == 1 + len(job["assignments"])  # one row per assignment
+    assert "accepted" in csv_response.get_data(as_text=True)
+    decisions_csv = officer.get(f"/v1/shortlists/{job['id']}/decisions.csv", headers=KEY).get_data(as_text=True)
+    assert "strong fit" in decisions_csv
+
+    xlsx = officer.get(f"/v1/shortlists/{job['id']}.xlsx", headers=KEY)
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(xlsx.get_data()))
+    assert book.sheetnames == ["assignments", "load", "decisions"] and book["assignments"].max_row == 10
+
+
+def test_errors_are_in_the_one_shape(officer):
+    error = assert_error(officer.post("/v1/shortlists", json={**BODY, "per_project": 4}, headers=KEY),
+                         422, "infeasible_constraints")
+    assert error["details"]["constraint"] == "max_per_organisation" and error["details"]["shortfall"] == 2
+    assert_error(officer.post("/v1/shortlists", json={**BODY, "project_ids": ["nope"]}, headers=KEY),
+                 404, "project_not_found")
+    assert_error(officer.post("/v1/shortlists", json={**BODY, "per_project": "five"}, headers=KEY),
+                 400, "invalid_request")
+    assert_error(officer.get("/v1/shortlists/0123456789abcdef0123456789abcdef", headers=KEY),
+                 404, "shortlist_not_found")
+    assert_error(officer.get("/v1/shortlists/unknown.csv", headers=KEY), 404, "shortlist_not_found")
