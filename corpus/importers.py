@@ -20,6 +20,7 @@ Supported columns (matched case- and punctuation-insensitively):
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import re
 import unicodedata
@@ -35,6 +36,7 @@ from tqdm import tqdm
 from corpus import vocab
 from corpus.loaders import (
     CorpusError,
+    check_header,
     csv_cell,
     list_fields,
     parse_json_line,
@@ -47,6 +49,8 @@ from corpus.schema import Document, Organisation, Project, Source, slugify
 FORMATS = ("gtr", "nserc", "csv", "jsonl")
 GTR_HOME = "https://gtr.ukri.org/"
 NSERC_AWARDS = "https://www.nserc-crsng.gc.ca/ase-oro/index_eng.asp"
+# Exports have a few dozen columns; a header far wider is not one, and pandas slows down on very wide tables.
+MAX_COLUMNS = 1000
 _UNIVERSITY = re.compile(r"universit|college|school of|polytechni|institute of technology|école|ecole", re.I)
 
 
@@ -83,6 +87,7 @@ def _norm_name(name: str) -> str:
 def read_table(path: Path) -> pd.DataFrame:
     """A CSV as strings (no NaN guessing), or a clear CorpusError naming the file."""
     try:
+        _check_table_header(path)
         with warnings.catch_warnings():
             # index_col=False: without it, a first row with one cell too many silently becomes the row labels and
             # every cell shifts one column left. pandas then only warns (and drops the cell); refuse instead.
@@ -100,6 +105,26 @@ def read_table(path: Path) -> pd.DataFrame:
                           "and close every quoted cell") from e
     except OSError as e:
         raise CorpusError(f"cannot read {path}: {e.strerror}") from e
+
+
+def _check_table_header(path: Path) -> None:
+    """Refuse a repeated or far too wide header before pandas reads it.
+
+    pandas renames a repeated column ("a", "a.1", ...) in time quadratic in the number of columns (minutes for a
+    1 MB header line), and the renamed copy would be ignored anyway.
+    """
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = next((row for row in reader if row), [])  # pandas skips blank lines before the header too
+        except csv.Error as e:
+            raise CorpusError(f"{path.name} line {reader.line_num + 1}: malformed CSV header ({e}); close every quoted "
+                              "cell") from e
+    where = f"{path.name} line {reader.line_num}"
+    check_header(header, where)
+    if len(header) > MAX_COLUMNS:
+        raise CorpusError(f"{where}: {len(header):,} columns in the header, more than the {MAX_COLUMNS:,} an import "
+                          "reads; keep only the columns the import uses")
 
 
 def _columns(frame: pd.DataFrame, wanted: dict[str, tuple[str, ...]], required: set[str], path: Path) -> dict[str, str]:

@@ -142,7 +142,7 @@ def _csv_rows(path: Path, list_fields: set[str]) -> Iterable[tuple[str, dict]]:
         reader = csv.DictReader(handle)
         read = 0  # lines read whole so far: a row that cannot be parsed starts on the next one
         try:
-            _check_header(reader.fieldnames or [], f"{path.name} line {reader.line_num}")
+            check_header(reader.fieldnames or [], f"{path.name} line {reader.line_num}")
             read = reader.line_num
             for row in reader:
                 # Line numbers count the header as line 1, as a spreadsheet shows them.
@@ -159,7 +159,7 @@ def _csv_rows(path: Path, list_fields: set[str]) -> Iterable[tuple[str, dict]]:
                               f"and keep cells under {csv.field_size_limit():,} characters") from e
 
 
-def _check_header(columns: list[str], where: str) -> None:
+def check_header(columns: list[str], where: str) -> None:
     """A column named twice would silently keep only its last cell; say so instead."""
     twice = sorted(c for c, n in Counter(columns).items() if n > 1)
     if twice:

@@ -72,6 +72,9 @@ def build(ctx: click.Context, force: bool):
     matcher = _open(ctx, need_index=False)
     before = matcher.index_status()
     index, built = matcher.ensure_index(rebuild=force, show_progress=sys.stderr.isatty())
+    if built and not matcher.index_status()["fresh"]:
+        raise click.ClickException(f"built the index but could not save it to {matcher.settings.index_path} (see "
+                                   "the log above): free disk space or fix permissions there, then run it again")
     if built:
         click.echo(
             f"Built index of {len(index)} organisations with {index.model_id_} in {index.build_seconds_:.1f}s "

@@ -121,9 +121,13 @@ class PartnerMatcher:
                     log.warning("rebuilding the index: %s", e)
             started = time.perf_counter()
             index = PartnerIndex(self.embedder, **self._index_params(show_progress)).fit(organisations, self.challenges_, labelled)
-            index.save(path)
             self.index_, self.synced_seq_ = index, seq
             log.info("built index of %d organisations in %.1fs", len(index), time.perf_counter() - started)
+            try:
+                index.save(path)
+            except OSError as e:  # a full disk, say: serve the new index from memory; the next start rebuilds
+                log.error("could not save the index to %s (%s); serving it from memory, and the next start will "
+                          "rebuild it. Free space or fix permissions in %s.", path, e, path.parent)
             return index, True
 
     def warm_up(self) -> None:

@@ -397,6 +397,7 @@ class PartnerIndex:
         explain: bool = True,
         only: Iterable[str] | None = None,
         diversify: bool = True,
+        query_vector: np.ndarray | None = None,
     ) -> list[Match]:
         """Best ``k`` organisations for a brief (free text) or a project, filtered inside the search.
 
@@ -427,7 +428,7 @@ class PartnerIndex:
         allowed = self._allowed_positions(countries, org_types, exclude, only)
         if k <= 0 or allowed.size == 0:
             return []
-        qvec = self.encode_query(text)
+        qvec = self.encode_query(text) if query_vector is None else query_vector  # batch callers encode once
         candidates, relevance, dense, lexical = self._retrieve(text, qvec, allowed, k)
         scored = [
             self._score(int(p), float(r), float(d), float(x), signals)

@@ -124,7 +124,8 @@ class Shortlister:
                 {"constraint": "max_per_organisation", "project": None, "org_type": None, "required": required,
                  "available": available, "shortfall": required - available})
 
-    def _candidates(self, request: ShortlistRequest, project: Project, rejected: dict[str, set[str]]) -> list:
+    def _candidates(self, request: ShortlistRequest, project: Project, rejected: dict[str, set[str]],
+                    vector: np.ndarray | None = None) -> list:
         """A project's best candidates, all from one ranking call (so their scores compare). The pool grows until
         it holds a margin of every type the mix requires, or every eligible organisation."""
         index = self.index
@@ -132,7 +133,7 @@ class Shortlister:
         while True:
             matches = index.rank(project, k=k, countries=request.countries or project.seeking_countries,
                                  org_types=request.org_types, exclude=self._exclusions(request, project, rejected),
-                                 explain=False, diversify=False)
+                                 explain=False, diversify=False, query_vector=vector)
             types = Counter(m.organisation.org_type for m in matches)
             enough = all(types[t] >= 3 * n for t, n in request.min_per_type.items())
             if enough or k >= len(index) or len(matches) < k:
@@ -140,22 +141,26 @@ class Shortlister:
             k = min(len(index), 4 * k)
 
     def scores(self, request: ShortlistRequest, projects: Sequence[Project], rejected: dict[str, set[str]],
-               progress: Callable[[float], None] | None = None) -> tuple[np.ndarray, list[int]]:
+               progress: Callable[[float], None] | None = None) -> tuple[np.ndarray, list[int], np.ndarray]:
         """The score of every (project, candidate) pair: each project's retrieved candidates scored by the
-        product's ranking (one query per project, comparable within the project); other pairs are forbidden."""
+        product's ranking (one query per project, comparable within the project); other pairs are forbidden.
+        Returns (scores, index positions of the columns, the projects' query vectors)."""
         index = self.index
         columns: dict[int, int] = {}
         cells: list[tuple[int, int, float]] = []
-        report = _checkpoint(progress, 0.0, 1.0)
+        # Every project's text goes to the model in batches (far faster than one query at a time).
+        vectors = index.embedder.encode([p.query_text() for p in projects], batch_size=32)
+        report = _checkpoint(progress, 0.2, 0.8)
+        report(0.0)
         for row, project in enumerate(projects):
-            for m in self._candidates(request, project, rejected):
+            for m in self._candidates(request, project, rejected, vectors[row]):
                 position = index.positions_[m.organisation.id]
                 cells.append((row, columns.setdefault(position, len(columns)), m.score))
             report((row + 1) / len(projects))
         matrix = np.full((len(projects), len(columns)), -np.inf)
         for row, column, score in cells:
             matrix[row, column] = score
-        return matrix, list(columns)
+        return matrix, list(columns), vectors
 
     def run(self, request: ShortlistRequest, projects: Sequence[Project], rejected: dict[str, set[str]] | None = None,
             progress: Callable[[float], None] | None = None) -> tuple[list[dict], dict]:
@@ -163,7 +168,7 @@ class Shortlister:
         started = time.perf_counter()
         rejected = rejected or {}
         self.precheck(request, projects, rejected)
-        matrix, positions = self.scores(request, projects, rejected, _checkpoint(progress, 0.0, 0.7))
+        matrix, positions, vectors = self.scores(request, projects, rejected, _checkpoint(progress, 0.0, 0.7))
         index = self.index
         types = [str(index.org_types_[p]) for p in positions]
         constraints = ShortlistConstraints(per_project=request.per_project,
@@ -195,7 +200,7 @@ class Shortlister:
             pairs = sorted(pairs, key=lambda p: p.rank)
             chosen = [index.ids_[positions[p.organisation]] for p in pairs]
             reasons = {m.organisation.id: m.explanation["reason"] for m in index.rank(
-                project, k=len(chosen), only=chosen, explain=True, diversify=False,
+                project, k=len(chosen), only=chosen, explain=True, diversify=False, query_vector=vectors[row],
                 countries=request.countries or project.seeking_countries, org_types=request.org_types)}
             for pair, org_id in zip(pairs, chosen):
                 org = index.organisations_[index.positions_[org_id]]

@@ -6,14 +6,16 @@ grow without a migration for every new field, and what comes out always re-valid
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from alembic.util import CommandError
 from sqlalchemy import JSON, DateTime, Integer, String, create_engine, event, func, select
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from corpus.schema import Organisation, Project
@@ -100,8 +102,10 @@ class Store:
         """
         where = self.engine.url.render_as_string(hide_password=True)
         try:
-            # One transaction: on PostgreSQL a failed migration leaves the schema as it was.
-            with self.engine.begin() as connection:
+            # One transaction: on PostgreSQL a failed migration leaves the schema as it was. Several processes
+            # (gunicorn workers) may start at once: PostgreSQL serialises them with an advisory lock inside
+            # upgrade_to_head, a SQLite file with an exclusive lock on a file beside it.
+            with self._migration_lock(), self.engine.begin() as connection:
                 upgrade_to_head(connection)
         except StorageError:
             raise
@@ -112,6 +116,16 @@ class Store:
             raise StorageError(f"cannot open database {where}: {e}. Check that the database server is running and "
                                "that PM_DATABASE_URL names a database you may create tables in.") from e
         return self
+
+    @contextlib.contextmanager
+    def _migration_lock(self):
+        database = self.engine.url.database if self.engine.url.get_backend_name() == "sqlite" else None
+        if not database or database == ":memory:":
+            yield
+            return
+        with open(f"{database}.migrate.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+            yield
 
     def _session(self) -> Session:
         return self._sessions()
@@ -146,16 +160,21 @@ class Store:
         """Fill an empty database from the corpus; a database that already holds data is left alone."""
         if self.count_organisations() or self.count_projects():
             return False
-        with self._session() as session, session.begin():
-            session.add_all(
-                OrganisationRow(id=o.id, name=o.name, country=o.country, org_type=o.org_type,
-                                record=o.model_dump(mode="json"))
-                for o in organisations
-            )
-            session.add_all(
-                ProjectRow(id=p.id, title=p.title, country=p.country, record=p.model_dump(mode="json"))
-                for p in projects
-            )
+        try:
+            with self._session() as session, session.begin():
+                session.add_all(
+                    OrganisationRow(id=o.id, name=o.name, country=o.country, org_type=o.org_type,
+                                    record=o.model_dump(mode="json"))
+                    for o in organisations
+                )
+                session.add_all(
+                    ProjectRow(id=p.id, title=p.title, country=p.country, record=p.model_dump(mode="json"))
+                    for p in projects
+                )
+        except IntegrityError:
+            if self.count_organisations() or self.count_projects():
+                return False  # another process (a second worker starting) seeded it first: same corpus, fine
+            raise
         return True
 
     # ------------------------------------------------------------------ change log

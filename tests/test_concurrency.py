@@ -39,3 +39,43 @@ def test_four_clients_query_while_writes_happen(matcher):
             t.join()
     assert failures == []
     assert writer.get("/v1/organisations?per_page=100").get_json()["total"] == 9 + 4
+
+
+def test_two_gunicorn_workers_see_every_write_at_once(tmp_path):
+    """Each worker process has its own in-memory index; the store's change log brings the other one up to date
+    before it answers, so whichever worker takes the next request finds the write."""
+    import threading as _threading
+
+    from tests.test_faults import Server, _call, _org
+
+    server = Server(tmp_path / "var", workers=2)
+    failures: list = []
+    stop = _threading.Event()
+
+    def query() -> None:
+        while not stop.is_set():
+            status, body = _call(server.port, "POST", "/v1/match", {"text": "rare earth magnet recycling", "k": 5})
+            if status != 200 or not body["results"]:
+                failures.append(status)
+
+    readers = [_threading.Thread(target=query) for _ in range(4)]
+    for t in readers:
+        t.start()
+    try:
+        for i in range(12):
+            assert _call(server.port, "POST", "/v1/organisations", _org(i, "fx-two"))[0] == 201
+            for _ in range(3):  # several requests, so both workers answer some of them
+                status, body = _call(server.port, "POST", "/v1/match",
+                                     {"text": f"indium from flat panel displays solvent route {i}", "k": 1})
+                assert status == 200 and body["results"][0]["organisation"]["id"] == f"fx-two-{i}"
+            if i % 3 == 2:
+                assert _call(server.port, "DELETE", f"/v1/organisations/fx-two-{i}")[0] == 204
+                status, body = _call(server.port, "POST", "/v1/match",
+                                     {"text": f"indium from flat panel displays solvent route {i}", "k": 3})
+                assert f"fx-two-{i}" not in [r["organisation"]["id"] for r in body["results"]]
+    finally:
+        stop.set()
+        for t in readers:
+            t.join()
+        server.kill()
+    assert failures == []

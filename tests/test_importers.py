@@ -1,10 +1,16 @@
+import csv
+import io
+import json
 import re
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from corpus import CorpusError, load_organisations
+from corpus import CorpusError, Organisation, load_organisations
 from corpus.importers import plan_import
 from tests.conftest import FIXTURE_CORPUS, SHARED_DATA, TESTS
+from tests.test_loaders import ENCODINGS, GOOD_ORG, HOSTILE, assert_clean, cells, csv_files, encode, jsonl_lines
 
 IMPORTS = TESTS / "data" / "imports"
 
@@ -98,25 +104,6 @@ def test_real_gtr_sample_imports_whole():
 # ----------------------------------------------------------------------------------------------------------------
 # Hostile files: every format plans whole or raises a CorpusError naming the file (and line and column where one
 # applies) with advice; never a pandas, pydantic, Unicode or recursion error, never a hang, never a partial write.
-
-import csv  # noqa: E402
-import io  # noqa: E402
-import json  # noqa: E402
-
-from hypothesis import example, given  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from corpus import Organisation  # noqa: E402
-from tests.test_loaders import (  # noqa: E402
-    ENCODINGS,
-    GOOD_ORG,
-    HOSTILE,
-    assert_clean,
-    cells,
-    csv_files,
-    encode,
-    jsonl_lines,
-)
 
 GTR_COLUMNS = ["ProjectId", "ProjectReference", "Title", "Abstract", "LeadROName", "FundingOrgName", "Department",
                "GTRProjectUrl", "Status"]
@@ -222,6 +209,18 @@ def test_a_first_row_with_one_cell_too_many_is_refused_not_shifted(tmp_path):
     path.write_text("id,name,country,org_type,description\nx,a,A,GB,company,d\n", encoding="utf-8")
     with pytest.raises(CorpusError, match="first row under the header has more cells"):
         plan_import(path, "csv", [])
+
+
+@pytest.mark.parametrize("fmt", ["gtr", "nserc", "csv"])
+@pytest.mark.parametrize("header,expected", [
+    (",".join(["Title"] * 200_000), "'Title' appear more than once"),  # pandas took minutes renaming these
+    (",".join(f"c{i}" for i in range(200_000)), "200,000 columns in the header, more than the 1,000"),
+])
+def test_a_repeated_or_huge_header_is_refused_quickly(tmp_path, fmt, header, expected):
+    path = tmp_path / "wide.csv"
+    path.write_text(header + "\n" + ",".join(["1"] * 200_000) + "\n", encoding="utf-8")
+    error = assert_clean(plan(fmt), path)  # (within SECONDS)
+    assert isinstance(error, CorpusError) and "wide.csv line 1" in str(error) and expected in str(error)
 
 
 @pytest.mark.parametrize("fmt", ["gtr", "nserc", "csv"])

@@ -1,6 +1,12 @@
+import csv
+import io
 import json
+import re
+import time
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from corpus import CorpusError, Organisation, Project, corpus_hash, load_challenges, load_organisations, load_records
 from tests.conftest import FIXTURE_CORPUS
@@ -74,14 +80,6 @@ def test_corpus_hash_changes_with_content_not_order():
 # ----------------------------------------------------------------------------------------------------------------
 # Hostile files: whatever the bytes, a loader returns valid records or raises a CorpusError that names the file
 # (and the line and field where one applies) and says how to fix it. Never another exception type, never a hang.
-
-import csv  # noqa: E402
-import io  # noqa: E402
-import re  # noqa: E402
-import time  # noqa: E402
-
-from hypothesis import HealthCheck, example, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 # tmp_path is shared by a test's examples; each example overwrites its own file, so that is safe.
 HOSTILE = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -265,3 +263,11 @@ def test_every_valid_record_round_trips_through_csv(tmp_path, description):
         assert [o.description for o in loaded] == [org.description]
     else:
         assert isinstance(loaded, CorpusError) and "description" in str(loaded)
+
+
+def test_a_column_named_twice_is_refused_not_silently_dropped(tmp_path):
+    # csv.DictReader keeps only the last cell of a repeated column: here the id "a" would have vanished.
+    path = tmp_path / "twice.csv"
+    path.write_text("id,name,id,country,org_type,description\na,A,b,GB,company,d\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"twice.csv line 1: column\(s\) 'id' appear more than once"):
+        load_records(path, Organisation)

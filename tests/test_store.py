@@ -95,7 +95,9 @@ def test_delete_and_last_modified_stamp(store):
 
 
 def test_data_survives_reopening(database_url):
-    Store(database_url).create_all().seed(load_organisations(FIXTURE_CORPUS), [])
+    first = Store(database_url).create_all()
+    first.seed(load_organisations(FIXTURE_CORPUS), [])
+    first.close()
     reopened = Store(database_url).create_all()  # migrating an up-to-date database changes nothing
     assert reopened.count_organisations() == 9
     reopened.close()
@@ -106,6 +108,7 @@ def test_in_memory_sqlite_gets_the_schema():
     store = Store("sqlite://").create_all()
     store.seed(load_organisations(FIXTURE_CORPUS), load_projects(FIXTURE_CORPUS))
     assert store.count_organisations() == 9 and store.get_organisation("fx-magnet-maker") is not None
+    store.close()
 
 
 def test_bad_database_url_is_a_clear_error():

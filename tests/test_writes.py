@@ -1,8 +1,14 @@
 """Writes through the API: keys, validation, conflicts, and that a write is matchable at once."""
 
-import pytest
+import json
+import logging
 
-from tests.test_api import assert_error
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from corpus.schema import Organisation, Project
+from tests.test_api import HOSTILE, MAX_BODY, any_char, assert_error, assert_not_5xx, json_objects, json_values
 
 KEY = {"X-API-Key": "secret-key-1"}
 NEW = {"id": "gb-fixture-graphite-lab", "name": "Fixture Graphite Lab", "country": "GB", "org_type": "university",
@@ -88,16 +94,6 @@ def test_request_ids_are_echoed_or_made(client):
 # ----------------------------------------------------------------------------------------------------------------
 # Hostile writes: any payload to any write endpoint is a success or a 4xx in the one error shape, never a 5xx,
 # and a refused write leaves the database exactly as it was.
-
-import io  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-
-from hypothesis import example, given  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from corpus.schema import Organisation, Project  # noqa: E402
-from tests.test_api import HOSTILE, MAX_BODY, any_char, assert_not_5xx, json_objects, json_values  # noqa: E402
 
 PROJECT = {"id": "p-hostile", "title": "Hostile brief", "summary": "Illustrative brief: cobalt tailings.", "country": "CA"}
 ORG_FIELDS, PROJECT_FIELDS = list(Organisation.model_fields), list(Project.model_fields)

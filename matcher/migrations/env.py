@@ -1,11 +1,11 @@
 """Alembic environment: how migrations reach the database, from Store.create_all and from the alembic CLI.
 
-Conventions for new revisions (read this before adding versions/0002_*.py):
+Conventions for new revisions (read this before adding a file to versions/):
 
 - One file per revision in ``versions/``, named ``NNNN_slug.py`` with ``revision = "NNNN"`` and
   ``down_revision`` the previous number: one straight line, no branches, so "head" is always a single revision
   (tests/test_migrations.py checks this). From the repository root,
-  ``alembic revision --autogenerate --rev-id 0002 -m "shortlists and decisions"`` writes such a file
+  ``alembic revision --autogenerate --rev-id 0003 -m "what it changes"`` writes such a file
   (alembic.ini sets the file-name template) for you to review. Nothing else needs registering: Store.create_all
   runs every revision the database has not had yet.
 - Every revision runs on SQLite and on PostgreSQL. Alter existing tables inside ``op.batch_alter_table(...)``:
