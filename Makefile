@@ -39,6 +39,7 @@ run: install
 # be started, the target fails here rather than letting pytest skip them.
 test: install
 	$(BIN)/matcher corpus check --no-warnings
+	$(BIN)/bandit -r corpus embeddings matcher service -q
 	bash scripts/browser.sh >/dev/null
 	url="$$(scripts/postgres.sh start)" && test -n "$$url" && PM_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest
 

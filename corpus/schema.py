@@ -6,6 +6,7 @@ a JSONL file is valid over HTTP and the other way round.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from typing import Annotated, Literal
@@ -30,7 +31,9 @@ def slugify(text: str) -> str:
     """A stable id fragment from a name: 'Camborne School of Mines' -> 'camborne-school-of-mines'."""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()  # Université -> Universite
     slug = re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")
-    return slug[:100] or "x"
+    if not slug:  # a name with no Latin letters or digits: a stable id from the name itself, so two never collide
+        return "x-" + hashlib.sha1(text.strip().encode(), usedforsecurity=False).hexdigest()[:12]
+    return slug[:100]
 
 
 class _Record(BaseModel):

@@ -43,7 +43,8 @@ class EmbeddingCache:
             for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
                 chunk = keys[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                for key, dim, blob in db.execute(f"SELECT key, dim, vec FROM vectors WHERE key IN ({marks})", chunk):
+                # Only "?" placeholders are formatted into the SQL; the keys are bound parameters.
+                for key, dim, blob in db.execute(f"SELECT key, dim, vec FROM vectors WHERE key IN ({marks})", chunk):  # nosec B608
                     found[key] = np.frombuffer(blob, dtype=np.float32, count=dim)
         return found
 

@@ -31,7 +31,7 @@ class FakeEmbedder:
         return self.dim_
 
     def _bucket(self, token: str) -> tuple[int, float]:
-        digest = hashlib.sha1(token.encode()).digest()
+        digest = hashlib.sha1(token.encode(), usedforsecurity=False).digest()
         return int.from_bytes(digest[:4], "little") % self.dim_, (1.0 if digest[4] & 1 else -1.0)
 
     def encode(self, texts: list[str], *, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:

@@ -369,7 +369,8 @@ def serve(ctx: click.Context, host: str, port: int, workers: int):
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     if not os.path.exists(gunicorn):
         raise click.ClickException("gunicorn is not installed next to this Python; run `make install`")
-    os.execve(gunicorn, [gunicorn, "--config", config, "service:create_app()"], env)
+    # A fixed argv (this venv's gunicorn, the package's own config) and no shell.
+    os.execve(gunicorn, [gunicorn, "--config", config, "service:create_app()"], env)  # nosec B606
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,7 +24,7 @@ class Settings(BaseModel):
     )
     database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite under data_dir.")
     model: str | None = Field(None, description="sentence-transformers model name or folder; default bundled.")
-    api_keys: list[str] = Field(default_factory=list)
+    api_keys: list[str] = Field(default_factory=list, repr=False)  # never printed with the settings
     diversity: float = Field(0.1, ge=0, le=1, description="MMR trade-off; 0 ranks by score alone.")
     weak_below: float | None = Field(
         None, description="Semantic similarity under which results are flagged weak; default: the value calibrated "

@@ -36,6 +36,8 @@ STATUS_OF = [
     (CorpusError, 400),
 ]
 
+MAX_DETAILS = 100  # problems listed in one error response
+
 # Werkzeug's names for HTTP errors, in the API's snake_case vocabulary.
 HTTP_CODES = {
     400: "bad_request",
@@ -88,7 +90,11 @@ def register_error_handlers(app: Flask) -> None:
     def _validation(e: ValidationError):
         details = validation_details(e)
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:3])
-        return error_response(400, "invalid_request", f"invalid request: {summary}", details)
+        message = f"invalid request: {summary}"
+        if len(details) > MAX_DETAILS:  # a large bad bulk import must not earn a response many times its size
+            message += f" (the first {MAX_DETAILS} of {len(details)} problems are in details)"
+            details = details[:MAX_DETAILS]
+        return error_response(400, "invalid_request", message, details)
 
     @app.errorhandler(MatcherError)
     @app.errorhandler(CorpusError)

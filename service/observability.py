@@ -13,12 +13,14 @@ import sys
 import time
 import uuid
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_cors import CORS
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from service.auth import _valid as valid_key
 from pythonjsonlogger.json import JsonFormatter
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -46,9 +48,10 @@ def configure_json_logging(level: str = "INFO") -> None:
 
 
 def _client_key() -> str:
-    """Rate-limit per API key (hashed: the key itself is never stored) or, without one, per address."""
+    """Rate-limit per valid API key (hashed: the key itself is never stored), otherwise per address: a made-up
+    key per request must not buy a fresh bucket each time."""
     key = request.headers.get("X-API-Key")
-    if key:
+    if key and valid_key(key, current_app.config.get("API_KEYS") or []):
         return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
     return "addr:" + (get_remote_address() or "unknown")
 

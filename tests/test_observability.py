@@ -14,7 +14,7 @@ def test_metrics_expose_latency_index_size_and_load_time(matcher):
 
 
 def test_rate_limit_answers_429_in_the_error_shape_with_retry_after(matcher):
-    client = create_app({"MATCHER": matcher, "RATE_LIMIT": "3 per minute"}).test_client()
+    client = create_app({"MATCHER": matcher, "RATE_LIMIT": "3 per minute", "API_KEYS": ["another-client"]}).test_client()
     for _ in range(3):
         assert client.get("/v1/challenges").status_code == 200
     limited = client.get("/v1/challenges")
@@ -22,7 +22,8 @@ def test_rate_limit_answers_429_in_the_error_shape_with_retry_after(matcher):
     assert int(limited.headers["Retry-After"]) > 0
     assert client.get("/healthz").status_code == 200  # health checks are never limited
     other_key = client.get("/v1/challenges", headers={"X-API-Key": "another-client"})
-    assert other_key.status_code == 200  # limits are per key (or per address without one)
+    assert other_key.status_code == 200  # limits are per valid key (or per address without one)
+    assert_error(client.get("/v1/challenges", headers={"X-API-Key": "made-up"}), 429, "too_many_requests")
 
 
 def test_cors_only_when_configured(matcher):

@@ -207,20 +207,24 @@ def test_writes_in_another_content_type_are_415(hostile_writer, matcher, write, 
 @given(write=st.sampled_from(WRITES), length=st.integers(20_001, 1_200_000), char=st.sampled_from(["x", "é", "\x00"]))
 def test_huge_strings_in_writes_are_400_or_413_without_a_trace(hostile_writer, matcher, write, length, char):
     method, path, _ = write
-    field = "summary" if "projects" in path else "description"
-    body = {"organisations": [{**NEW, "description": char * length}]} if path == "/v1/import" else {field: char * length}
+    # A record that is valid but for one field far too long, so the refusal is about that field.
+    field, record = ("summary", PROJECT) if "projects" in path else ("description", NEW)
+    record = {**record, "id": path.rsplit("/", 1)[1]} if method != "POST" else record
+    body = {"organisations": [{**NEW, field: char * length}]} if path == "/v1/import" else {**record, field: char * length}
     raw = json.dumps(body).encode()
     before = snapshot(matcher)
     resp = send(hostile_writer, method, path, data=raw, content_type="application/json")
     if len(raw) > MAX_BODY:
         assert_error(resp, 413, "payload_too_large")
     else:
-        assert_error(resp, 400, "invalid_request")
+        error = assert_error(resp, 400, "invalid_request")
+        assert [d["field"] for d in error["details"]] == [f"organisations.0.{field}" if path == "/v1/import" else field]
     assert snapshot(matcher) == before
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # API keys never reach the logs: not the access log, not an error's traceback, not the rate limiter's log.
+
 
 def test_api_keys_never_reach_the_logs(matcher, monkeypatch, capsys):
     from service import create_app
