@@ -51,3 +51,6 @@ def test_real_projects_must_cite_sources():
 
 def test_slugify():
     assert slugify("Camborne School of Mines (Exeter)") == "camborne-school-of-mines-exeter"
+    # Names with no Latin letters or digits get distinct, stable ids rather than one shared placeholder.
+    assert slugify("北京大学") != slugify("東京大学") and slugify("北京大学") == slugify("北京大学")
+    assert slugify("!!!").startswith("x-")
