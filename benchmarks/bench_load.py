@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--max-requests", type=int, default=200_000, help="per wrk thread")
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--json", type=Path, help="also write the results here (folders are created)")
     args = parser.parse_args()
 
     wrk = ensure_wrk()
@@ -101,6 +101,7 @@ def main() -> None:
     print(f"{result['requests']:>10} {result['throughput_rps']:>8} {lat['p50']:>8.1f} {lat['p90']:>8.1f} "
           f"{lat['p99']:>8.1f} {lat['max']:>8.1f} {errors:>7}")
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))
     if errors:
         raise SystemExit(f"{errors} errors during the load test: {result['errors']}")
