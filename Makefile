@@ -48,4 +48,5 @@ load: build
 	$(BIN)/python benchmarks/bench_load.py --seconds 60 --json var/bench/load.json
 
 clean:
+	-scripts/postgres.sh stop
 	rm -rf $(VENV) var
