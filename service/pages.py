@@ -1,9 +1,13 @@
-"""Server-rendered pages for researchers: another thin door onto ``matcher.PartnerMatcher``, beside the v1 API.
+"""Server-rendered pages: another thin door onto ``matcher.PartnerMatcher``, beside the v1 API.
 
-The views parse the query string, call the same core methods as service/api.py, and hand the core's answer to the
-templates unchanged: there is no ranking here. What this module adds is presentation only: friendly messages for
-bad input (an HTML page with a 4xx, never a JSON blob), labels for codes, the score breakdown rows, and query-word
-highlighting that escapes every piece of corpus text before wrapping matches in <mark>.
+The researchers' views parse the query string, call the same core methods as service/api.py, and hand the core's
+answer to the templates unchanged: there is no ranking here. What this module adds is presentation only: friendly
+messages for bad input (an HTML page with a 4xx, never a JSON blob), labels for codes, the score breakdown rows,
+and query-word highlighting that escapes every piece of corpus text before wrapping matches in <mark>.
+
+The officers' shortlist pages are shells: their data (shortlists, decisions, exports) needs the officer's API key,
+which only the browser holds, so one script of ours (static/pages/shortlists.js) calls /v1/shortlists with it. Those
+pages alone allow scripts from this origin, and fetches to it; every other page keeps the strict policy.
 """
 
 from __future__ import annotations
@@ -46,6 +50,13 @@ PROJECTS_PER_PAGE = 20
 # Defence in depth behind autoescaping: no inline script or style can run even if some text slipped through.
 CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
                            "base-uri 'none'; frame-ancestors 'none'")
+# The officers' pages run our own script file and call the API on this origin; still no inline script, no eval
+# (neither 'unsafe-inline' nor 'unsafe-eval'), nothing from elsewhere.
+OFFICER_CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
+                                   "img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+# Organisation types offered as per-project minimums on the shortlist form (the programme's usual mix), with
+# their plural for the field's label.
+MINIMUM_TYPES = {"company": "companies", "university": "universities"}
 # Human labels for the components of ``Match.scores``; the order is the chart's. ``weight`` names the key of
 # ``explanation.weights`` that weighs the component in the overall score (None: part of relevance, not weighed).
 COMPONENTS = [
@@ -264,6 +275,42 @@ def project(project_id: str):
     return render_template("pages/project.html", project=brief, lead=lead, response=response,
                            stems=query_stems(brief.query_text()), challenge=None,
                            challenges={c.id: c for c in matcher.challenges()})
+
+
+# ---------------------------------------------------------------------------------------------- officers' shortlists
+def _all_projects() -> list:
+    """Every stored project brief, read a page at a time (the core's pages, as the API reads them)."""
+    matcher, projects, page = _matcher(), [], 1
+    while True:
+        items, total = matcher.list_projects(page=page, per_page=100)
+        projects.extend(items)
+        if not items or len(projects) >= total:
+            return projects
+        page += 1
+
+
+def _labels() -> dict:
+    """Names for the codes the script shows (countries, organisation types), so both doors label alike."""
+    return {"countries": COUNTRY_NAMES, "org_types": {id_: term.name for id_, term in vocab.org_types().items()}}
+
+
+def _officer_page(template: str, **context):
+    response = current_app.make_response(render_template(template, labels=_labels(), **context))
+    response.headers["Content-Security-Policy"] = OFFICER_CONTENT_SECURITY_POLICY
+    return response
+
+
+@bp.get("/shortlists")
+def shortlists():
+    return _officer_page("pages/shortlists.html", projects=_all_projects(), countries=COUNTRY_NAMES,
+                         minimum_types=MINIMUM_TYPES)
+
+
+@bp.get("/shortlists/<shortlist_id>")
+def shortlist(shortlist_id: str):
+    # Whether the shortlist exists is the API's answer, given only with the key: the script shows its 404.
+    titles = {p.id: p.title for p in _all_projects()}
+    return _officer_page("pages/shortlist.html", shortlist_id=shortlist_id, project_titles=titles)
 
 
 # ---------------------------------------------------------------------------------------------- errors and headers

@@ -1,11 +1,16 @@
-"""The researchers' pages in real headless Chromium (Debian's, installed by scripts/browser.sh), via Playwright.
+"""The researchers' and officers' pages in real headless Chromium (Debian's, installed by scripts/browser.sh).
 
 The app runs on 127.0.0.1 on a free port in a background thread, over the fake-embedder fixture corpus plus two
 hostile records. Each page's full-page screenshot is saved under test-artifacts/screenshots/ for people to look at.
+The officers' app also has an API key and the shortlist tests' fictional call (enough UK candidates); its
+shortlist jobs run in a background thread of the same process, so the page's polling sees them progress.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,9 +20,10 @@ import pytest
 from werkzeug.serving import make_server
 
 from embeddings import FakeEmbedder
-from matcher import PartnerMatcher, Settings
+from matcher import Organisation, PartnerMatcher, Project, Settings
 from tests.conftest import FIXTURE_CORPUS
 from tests.test_pages import XSS_IMG, XSS_SCRIPT, hostile_organisation, hostile_project
+from tests.test_shortlists import EXTRA_GB, EXTRA_PROJECTS
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
@@ -225,3 +231,258 @@ def test_page_and_api_agree_on_the_acceptance_query(browser, real_matcher):
     finally:
         context.close()
     assert shown == expected
+
+
+# ------------------------------------------------------------------------------------------- officers' shortlists
+KEY = "officer-key"
+CALL = [p[0] for p in EXTRA_PROJECTS]
+SMALL_CALL = {"project_ids": CALL, "per_project": 3, "max_per_organisation": 1, "countries": ["GB"],
+              "min_per_type": {"company": 1}}
+
+
+@pytest.fixture(scope="module")
+def officer(tmp_path_factory) -> Iterator[tuple[str, PartnerMatcher]]:
+    """An app with an API key over the fixture corpus, the fictional call of tests/test_shortlists.py (added as
+    its ``call`` fixture adds it) and the hostile records; yields (base URL, matcher)."""
+    from service import create_app
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("officer-var"), corpus_dir=FIXTURE_CORPUS)
+    matcher = PartnerMatcher(settings, embedder=FakeEmbedder(dim=256)).open()
+    matcher.ensure_index()
+    for oid, org_type, text in EXTRA_GB:
+        matcher.save_organisation(Organisation(id=oid, name=oid.replace("-", " ").title(), country="GB",
+                                               org_type=org_type, description=f"Fixture record for tests. {text}"))
+    for pid, title, summary in EXTRA_PROJECTS:
+        matcher.save_project(Project(id=pid, title=title, summary=summary, country="CA", seeking_countries=["GB"],
+                                     lead_organisation_id="fx-tailings-lab"))
+    matcher.save_organisation(hostile_organisation())
+    matcher.save_project(hostile_project())
+    app = create_app({"MATCHER": matcher, "TESTING": True, "RATE_LIMIT": "", "API_KEYS": [KEY]})
+    with serving(app) as url:
+        yield url, matcher
+    matcher.close()
+
+
+def start_job(tab, base: str, matcher: PartnerMatcher, body: dict) -> dict:
+    """A shortlist started through the API and run to the end; returns it with its assignments."""
+    started = tab.request.post(f"{base}/v1/shortlists", data=body, headers={"X-API-Key": KEY})
+    assert started.status == 202, started.text()
+    matcher.shortlists.wait()
+    return tab.request.get(f"{base}/v1/shortlists/{started.json()['id']}", headers={"X-API-Key": KEY}).json()
+
+
+def enter_key(tab, key: str = KEY) -> None:
+    tab.get_by_label("Officer API key").fill(key)
+    tab.get_by_role("button", name="Use this key").click()
+    sync_api.expect(tab.locator("#key-status")).to_have_text("A key is set for this tab.")
+
+
+def fill_call(tab, per_project: str) -> None:
+    """The start form, filled as an officer would for SMALL_CALL (with ``per_project`` as typed)."""
+    tab.get_by_label("Only the projects I choose").check()
+    tab.get_by_label("Projects to shortlist").select_option(CALL)
+    tab.get_by_label("Partners per project", exact=True).fill(per_project)
+    tab.get_by_label("Max lists per organisation").fill("1")
+    tab.get_by_label("Minimum companies per project").fill("1")
+    tab.get_by_label("United Kingdom").check()
+
+
+def test_officer_starts_watches_decides_and_exports(page, officer):
+    base, matcher = officer
+    expect = sync_api.expect
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+    page.goto(base + "/shortlists")
+    enter_key(page)
+    fill_call(page, "3")
+    screenshot(page, "shortlists")
+    # Hold the one job worker, so the new job is seen queued; the page must then poll its way to the result.
+    gate = threading.Event()
+    matcher.shortlists._executor.submit(gate.wait, 30)
+    try:
+        page.get_by_role("button", name="Start shortlist").click()
+        page.wait_for_url(re.compile(r"/shortlists/[0-9a-f]{32}$"))
+        expect(page.locator("#progress-label")).to_have_text("Queued: waiting to start")
+        expect(page.locator("#summary-panel")).to_be_hidden()
+        screenshot(page, "shortlist-progress")
+    finally:
+        gate.set()
+    # The job's own run time is not the page's to bound (a cold first run imports the solver): wait generously.
+    expect(page.locator("#summary-panel")).to_be_visible(timeout=30_000)
+    expect(page.locator("#messages")).to_contain_text("The shortlist is ready. 9 partners over 3 projects.")
+    expect(page.locator("#progress-panel")).to_be_hidden()
+
+    job_id = page.url.rsplit("/", 1)[1]
+    job = page.request.get(f"{base}/v1/shortlists/{job_id}", headers={"X-API-Key": KEY}).json()
+    assert job["status"] == "done" and job["request"]["project_ids"] == CALL and len(job["assignments"]) == 9
+    # The page shows the API's shortlist: grouped by project, each partner linked, its load charted.
+    assert page.locator(".project-group h3").all_inner_texts() == [p[1] for p in sorted(EXTRA_PROJECTS)]
+    assert page.locator(".org-link").all_inner_texts() == [a["organisation_name"] for a in job["assignments"]]
+    first = job["assignments"][0]
+    assert page.locator(".org-link").first.get_attribute("href") == f"/organisations/{first['organisation_id']}"
+    assert page.locator("#load-rows tr").count() == job["summary"]["organisations_used"] == 9
+    assert page.locator(".stat", has_text="Partners").locator(".stat-value").inner_text() == "9"
+    assert page.locator(".stat", has_text="Max load").locator(".stat-value").inner_text() == "1 list"
+    assert page.locator("#greedy-note").inner_text().startswith("Compared with greedy")
+    screenshot(page, "shortlist")
+
+    # Accept the first partner with a note; the decision is still there after a reload.
+    note = "Strong fit: confirmed with the project lead"
+    card = page.locator("article.assignment").first
+    card.get_by_label("Note").fill(note)
+    card.get_by_role("button", name="Accept").click()
+    expect(card.locator(".decision-badge")).to_have_text("Accepted")
+    expect(page.locator("#messages")).to_contain_text("Decision saved.")
+    page.reload()
+    card = page.locator("article.assignment").first
+    expect(card.locator(".decision-badge")).to_have_text("Accepted")
+    expect(card.get_by_label("Note")).to_have_value(note)
+    expect(card.get_by_role("button", name="Accept")).to_have_attribute("aria-pressed", "true")
+    assert page.locator(".decision-badge", has_text="Undecided").count() == 8
+    screenshot(page, "shortlist-decided")
+
+    # Downloads: fetched with the key header, saved from a blob.
+    def download(button: str):
+        with page.expect_download() as info:
+            page.get_by_role("button", name=button).click()
+        return info.value
+
+    exported = download("Assignments (CSV)")
+    assert exported.suggested_filename == f"shortlist-{job_id}.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(exported.path()).read_text())))
+    assert len(rows) == len(job["assignments"])  # one row per assignment
+    assert [(r["project_id"], r["organisation_id"]) for r in rows] == [
+        (a["project_id"], a["organisation_id"]) for a in job["assignments"]]
+    assert (rows[0]["decision"], rows[0]["note"]) == ("accepted", note)
+    history = list(csv.DictReader(io.StringIO(Path(download("Decision history (CSV)").path()).read_text())))
+    assert [(h["organisation_id"], h["decision"], h["note"]) for h in history] == [
+        (first["organisation_id"], "accepted", note)]
+    from openpyxl import load_workbook
+
+    book = download("Workbook (XLSX)")
+    assert book.suggested_filename == f"shortlist-{job_id}.xlsx"
+    workbook = load_workbook(io.BytesIO(Path(book.path()).read_bytes()))  # the saved file has no extension
+    assert workbook.sheetnames == ["assignments", "load", "decisions"] and workbook["assignments"].max_row == 10
+
+    # The list of earlier shortlists shows it, done; the key never left the tab's session storage.
+    page.get_by_role("link", name="All shortlists").click()
+    item = page.locator(".job", has=page.locator(f'a[href="/shortlists/{job_id}"]'))
+    expect(item.locator(".status")).to_have_text("Done")
+    expect(item).to_contain_text("3 projects")
+    screenshot(page, "shortlists-list")
+    assert page.evaluate("sessionStorage.getItem('partner-matcher.api-key')") == KEY
+    assert page.context.cookies() == [] and not any(KEY in url for url in urls)
+
+
+def test_the_api_errors_are_shown_in_the_live_region(page, officer):
+    base, matcher = officer
+    expect = sync_api.expect
+    page.goto(base + "/shortlists")
+    messages = page.locator("#messages")
+    assert messages.get_attribute("role") == "status" and messages.get_attribute("aria-live") == "polite"
+    enter_key(page, "not-the-key")  # the list is fetched at once, and refused
+    expect(messages).to_contain_text("The list of shortlists could not be loaded (error 403). "
+                                     "The X-API-Key is not valid for this service.")
+    expect(messages).to_contain_text("check it for typing mistakes")
+    enter_key(page)
+    expect(messages).to_be_empty()
+
+    fill_call(page, "0")  # checked in the page first, with the field named
+    page.get_by_role("button", name="Start shortlist").click()
+    expect(messages).to_contain_text("“Partners per project” must be a whole number from 1 to 50; it is “0”.")
+    assert page.evaluate("document.activeElement.id") == "per-project"
+    expect(page.get_by_label("Partners per project", exact=True)).to_have_attribute("aria-invalid", "true")
+
+    # 3 projects × 4 partners, each organisation on one list at most: more places than UK organisations.
+    page.get_by_label("Partners per project", exact=True).fill("4")
+    body = {**SMALL_CALL, "per_project": 4}
+    refused = page.request.post(f"{base}/v1/shortlists", data=body, headers={"X-API-Key": KEY}).json()["error"]
+    assert refused["details"]["constraint"] == "max_per_organisation" and "(short by 1)" in refused["message"]
+    page.get_by_role("button", name="Start shortlist").click()
+    expect(messages).to_contain_text("The shortlist was not started (error 422).")
+    # The API's message, with its field names in the form's words.
+    in_form_words = re.sub(r"\bcountries\b", "the partner countries", refused["message"].replace(
+        "max_per_organisation", "“Max lists per organisation”"))
+    assert "(short by 1); raise “Max lists per organisation” or widen the partner countries" in in_form_words
+    expect(messages).to_contain_text(in_form_words)
+    expect(messages).to_be_visible()
+    assert page.url == base + "/shortlists"
+    screenshot(page, "shortlists-422")
+
+    page.goto(base + "/shortlists/0123456789abcdef0123456789abcdef")
+    expect(messages).to_contain_text("The shortlist could not be loaded (error 404).")
+    # A job that failed in the background (recorded as the job runner records one) says why, and what to do.
+    failed = matcher.shortlists.store.create(SMALL_CALL)
+    matcher.shortlists.store.fail(failed, {"code": "infeasible_constraints", "details": None,
+                                           "message": "the greedy baseline filled only 8 of 9 places (short by 1)"})
+    page.goto(f"{base}/shortlists/{failed}")
+    expect(messages).to_contain_text("This shortlist failed. The greedy baseline filled only 8 of 9 places (short by 1).")
+    expect(messages.locator(".message-hint")).to_have_text(
+        "Change the settings and start a new shortlist from the Shortlists page.")
+    expect(page.locator(".officer .intro .status")).to_have_text("Failed")
+    assert page.locator("#summary-panel").is_hidden() and page.locator("#progress-panel").is_hidden()
+    page.get_by_role("button", name="Forget key").click()
+    page.reload()
+    expect(messages).to_contain_text("Enter your API key to see this shortlist.")
+
+
+def test_hostile_names_in_a_shortlist_show_as_text(page, officer, dialogs):
+    base, matcher = officer
+    uk = page.request.get(f"{base}/v1/organisations?countries=GB&per_page=100").json()["items"]
+    eligible = len([o for o in uk if o["org_type"] != "funder"])  # every one: the hostile lab is certainly listed
+    job = start_job(page, base, matcher, {"project_ids": ["fx-hostile-brief"], "per_project": eligible})
+    assert "fx-hostile-lab" in {a["organisation_id"] for a in job["assignments"]}
+    page.goto(base + "/shortlists")
+    enter_key(page)
+    page.goto(f"{base}/shortlists/{job['id']}")
+    sync_api.expect(page.locator(".org-link", has_text=XSS_SCRIPT)).to_have_count(1)
+    assert XSS_SCRIPT in page.locator(".project-group h3").inner_text()
+    assert page.locator("#load-rows a", has_text=XSS_SCRIPT).count() == 1
+    screenshot(page, "shortlist-hostile")
+    page.wait_for_timeout(300)  # the time an injected handler would need
+    assert dialogs == [] and page.locator("img").count() == 0 and page.locator("script").count() == 1
+    assert XSS_IMG not in page.content().replace("&gt;", ">").replace("&lt;", "<").split("<main", 1)[0]
+
+
+def test_a_decision_by_keyboard(page, officer):
+    base, matcher = officer
+    job = start_job(page, base, matcher, {**SMALL_CALL, "project_ids": CALL[:1]})
+    page.goto(base + "/shortlists")
+    page.get_by_label("Officer API key").focus()
+    page.keyboard.type(KEY)
+    page.keyboard.press("Enter")  # submits the key form
+    sync_api.expect(page.locator("#key-status")).to_have_text("A key is set for this tab.")
+    page.goto(f"{base}/shortlists/{job['id']}")
+    card = page.locator("article.assignment").nth(1)
+    card.get_by_label("Note").focus()
+    page.keyboard.type("second choice")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.dataset.decision") == "accepted"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.dataset.decision") == "rejected"
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    page.keyboard.press("Enter")
+    sync_api.expect(card.locator(".decision-badge")).to_have_text("Rejected")
+    second = job["assignments"][1]
+    saved = page.request.get(f"{base}/v1/shortlists/{job['id']}", headers={"X-API-Key": KEY}).json()["assignments"][1]
+    assert (saved["organisation_id"], saved["decision"], saved["note"]) == (
+        second["organisation_id"], "rejected", "second choice")
+
+
+@pytest.mark.parametrize("name", ["shortlists", "shortlist"])
+def test_officer_pages_fit_a_phone(browser, officer, name):
+    base, matcher = officer
+    context = browser.new_context(viewport={"width": 375, "height": 812}, device_scale_factor=2, is_mobile=True)
+    tab = context.new_page()
+    try:
+        tab.goto(base + "/shortlists")
+        enter_key(tab)
+        if name == "shortlist":
+            job = start_job(tab, base, matcher, SMALL_CALL)
+            tab.goto(f"{base}/shortlists/{job['id']}")
+            sync_api.expect(tab.locator("article.assignment")).to_have_count(9)
+        widths = tab.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert widths[0] <= widths[1] == 375, f"{name} is {widths[0]}px wide at a 375px viewport"
+        screenshot(tab, f"{name}-375")
+    finally:
+        context.close()

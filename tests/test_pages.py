@@ -343,3 +343,100 @@ def test_stylesheet_is_served_small_and_local(client):
     css = _text(resp)
     assert len(css.encode()) < 16 * 1024 and "@import" not in css and "url(" not in css
     assert ":focus-visible" in css and "@media" in css
+
+
+# ------------------------------------------------------------------------------------------- officers' shortlists
+OFFICER_SCRIPT = "/assets/shortlists.js"
+
+
+def _data(page: _Page, name: str):
+    """A JSON data-* attribute of the officers' page root, as the script reads it."""
+    import json
+
+    return json.loads(page.all("div", **{"class": "officer"})[0][name])
+
+
+def test_shortlists_page_renders_the_form_and_the_key_field(client, matcher: PartnerMatcher):
+    resp = client.get("/shortlists")
+    assert resp.status_code == 200 and resp.mimetype == "text/html"
+    html = _text(resp)
+    page = _Page(html)
+    assert page.all("a", href="/shortlists", **{"aria-current": "page"})  # in the nav, marked as here
+    # The key: a labelled password field with no name, so no form submission can ever put it into a URL.
+    key = page.all("input", id="api-key")[0]
+    assert key["type"] == "password" and "name" not in key and page.all("label", **{"for": "api-key"})
+    labels = {a.get("for") for a in page.all("label")}  # choices are labels around their input
+    for control in ("project-ids", "per-project", "max-per-organisation", "min-company", "min-university"):
+        assert control in labels, control
+    # Every project from the core is offered, by id; every country as a labelled checkbox; both methods.
+    projects, _ = matcher.list_projects(per_page=100)
+    assert {o["value"] for o in page.all("option")} == {p.id for p in projects}
+    assert "All projects (2)" in html and ">Recycling rare earth magnets from e-waste (CA)</option>" in html
+    assert {a["value"] for a in page.all("input", type="checkbox", name="countries")} >= {"GB", "CA"}
+    assert {a["value"] for a in page.all("input", type="radio", name="method")} == {"optimal", "greedy"}
+    # The polite live region that shows the API's errors, present (empty) from the start.
+    assert page.all("div", id="messages", role="status", **{"aria-live": "polite"})
+    # One script, ours, by src: nothing inline, nothing from elsewhere.
+    assert [s.get("src") for s in page.all("script")] == [OFFICER_SCRIPT]
+    assert re.findall(r"<script[^>]*>([^<]*)</script>", html) == [""]
+    assert not re.search(r'(?:src|href)="(?:https?:)?//', html)
+
+
+def test_shortlist_page_is_a_shell_with_the_id_and_project_titles(client, matcher: PartnerMatcher):
+    resp = client.get("/shortlists/0123456789abcdef0123456789abcdef")
+    assert resp.status_code == 200
+    page = _Page(_text(resp))
+    root = page.all("div", **{"class": "officer"})[0]
+    assert root["data-officer-page"] == "shortlist" and root["data-shortlist-id"] == "0123456789abcdef0123456789abcdef"
+    projects, _ = matcher.list_projects(per_page=100)
+    assert _data(page, "data-project-titles") == {p.id: p.title for p in projects}
+    assert _data(page, "data-labels")["org_types"]["rto"] == "Research and technology organisation"
+    assert page.all("a", href="/shortlists", **{"aria-current": "page"}) and page.all("progress", id="job-progress")
+    assert {b["data-download"] for b in page.all("button") if "data-download" in b} == {"csv", "xlsx", "decisions"}
+    assert [s.get("src") for s in page.all("script")] == [OFFICER_SCRIPT]
+
+
+def test_every_page_links_to_the_shortlists(client):
+    for url in ("/", "/projects", "/organisations/fx-tailings-lab"):
+        assert '<a href="/shortlists">Shortlists</a>' in _text(client.get(url)), url
+
+
+def test_only_the_officers_pages_may_run_our_script(client):
+    for url in ("/shortlists", "/shortlists/0123456789abcdef0123456789abcdef"):
+        csp = client.get(url).headers["Content-Security-Policy"]
+        directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+        assert directives["default-src"] == "'none'" and directives["script-src"] == "'self'"
+        assert directives["connect-src"] == "'self'" and directives["style-src"] == "'self'"
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    for url in ("/", "/projects", "/organisations/nope", "/search?q="):  # the last two: 404 and 400 pages
+        assert "script-src" not in client.get(url).headers["Content-Security-Policy"], url
+
+
+def test_the_script_is_local_and_writes_text_only(client):
+    resp = client.get(OFFICER_SCRIPT)
+    assert resp.status_code == 200 and resp.mimetype in ("text/javascript", "application/javascript")
+    script = _text(resp)
+    assert len(script.encode()) < 32 * 1024 and "http://" not in script.replace("http://www.w3.org/2000/svg", "")
+    # Data reaches the page through textContent and attributes only: no markup parsing, no code from strings.
+    for banned in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        assert banned not in script, banned
+    assert "sessionStorage" in script and "localStorage" not in script and "document.cookie" not in script
+    css = client.get("/assets/officers.css")
+    assert css.status_code == 200 and "url(" not in _text(css) and "@import" not in _text(css)
+
+
+def test_officer_pages_escape_corpus_text_and_the_address(client, matcher: PartnerMatcher):
+    matcher.save_project(hostile_project())
+    html = _text(client.get("/shortlists"))
+    assert XSS_SCRIPT not in html and "<img" not in html
+    assert ">Fixture hostile brief &lt;script&gt;alert(1)&lt;/script&gt; (CA)</option>" in html
+    hostile_id = XSS_IMG.replace("/", "")
+    resp = client.get("/shortlists/" + hostile_id.replace(" ", "%20"))
+    detail = _text(resp)
+    assert resp.status_code == 200 and "<img" not in detail and "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in detail
+    page = _Page(detail)
+    assert page.all("div", **{"class": "officer"})[0]["data-shortlist-id"] == hostile_id
+    # The titles travel as JSON in an attribute: escaped for HTML, and exactly the title once parsed.
+    assert "\\u003cscript\\u003e" in detail
+    assert _data(page, "data-project-titles")["fx-hostile-brief"] == hostile_project().title
+    assert [s.get("src") for s in page.all("script")] == [OFFICER_SCRIPT]
