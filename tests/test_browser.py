@@ -23,7 +23,7 @@ from embeddings import FakeEmbedder
 from matcher import Organisation, PartnerMatcher, Project, Settings
 from tests.conftest import FIXTURE_CORPUS
 from tests.test_pages import XSS_IMG, XSS_SCRIPT, hostile_organisation, hostile_project
-from tests.test_shortlists import EXTRA_GB, EXTRA_PROJECTS
+from tests.conftest import EXTRA_GB, EXTRA_PROJECTS
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"

@@ -1,3 +1,4 @@
+import faiss
 import numpy as np
 import pytest
 
@@ -241,3 +242,126 @@ def test_with_changes_can_delete_everything_but_one_and_refuses_an_empty_index(o
     assert last.ids_ == [orgs[0].id] and last.rank("cobalt", k=5, org_types=[orgs[0].org_type])
     with pytest.raises(IndexNotReady):
         last.with_changes(deleted=[orgs[0].id])
+
+
+# ---------------------------------------------------------------- approximate search (IVF) and the query cache
+QUERIES = ("geology sensor water battery", "lithium cobalt smelter", "magnet recycling", "tailings reclamation water")
+
+
+def _ids(idx, query, **kw):
+    return [m.organisation.id for m in idx.rank(query, k=10, **kw)]
+
+
+@pytest.fixture(scope="module")
+def big_orgs():
+    return synthetic_orgs(1500)
+
+
+@pytest.fixture(scope="module")
+def exact_and_approximate(big_orgs):
+    fake = FakeEmbedder(256)
+    exact = PartnerIndex(fake, diversity=0).fit(big_orgs, load_challenges())
+    approximate = PartnerIndex(fake, diversity=0, ann_threshold=500).fit(big_orgs, load_challenges())
+    return exact, approximate
+
+
+def test_the_index_is_exact_below_the_threshold_and_approximate_above(exact_and_approximate):
+    exact, approximate = exact_and_approximate
+    assert exact.mode_ == "exact" and isinstance(exact.index_, faiss.IndexFlatIP)
+    assert approximate.mode_ == "ivf" and isinstance(approximate.index_, faiss.IndexIVFScalarQuantizer)
+    assert approximate.units_ann_.base.nlist == round(1500 ** 0.5)
+
+
+@pytest.mark.parametrize("countries", [None, ["GB"], ["CA", "US"]])
+def test_approximate_results_recall_the_exact_ones_and_respect_filters(exact_and_approximate, big_orgs, countries):
+    exact, approximate = exact_and_approximate
+    country = {o.id: o.country for o in big_orgs}
+    recall = []
+    for query in QUERIES:
+        want, got = _ids(exact, query, countries=countries), _ids(approximate, query, countries=countries)
+        assert len(got) == 10 and all(country[i] in (countries or ["GB", "CA", "US"]) for i in got)
+        recall.append(len(set(want) & set(got)) / 10)
+    assert np.mean(recall) >= 0.9  # make bench measures >= 0.95 at scale; tiny, word-hashed data is harder
+
+
+def test_filters_are_cached_per_index_and_respect_type_filters(exact_and_approximate):
+    _, approximate = exact_and_approximate
+    approximate.filters_.cache_clear()
+    for _ in range(3):
+        assert {m.organisation.org_type for m in approximate.rank("lithium", k=5, org_types=["rto"])} == {"rto"}
+    info = approximate.filters_.cache_info()
+    assert info.misses == 1 and info.hits == 2
+    # A filter naming organisations (exclusions) is computed for the request, not cached.
+    excluded = _ids(approximate, "lithium cobalt smelter")[0]
+    assert excluded not in _ids(approximate, "lithium cobalt smelter", exclude=[excluded])
+    assert approximate.filters_.cache_info().currsize == 2
+
+
+def test_approximate_with_changes_uses_a_delta_and_matches_a_fresh_index(exact_and_approximate, big_orgs):
+    _, approximate = exact_and_approximate
+    changed = big_orgs[0].model_copy(update={"description": "Scandium from red mud residues, scandium alloys."})
+    added = Organisation(id="zz-new", name="Red Mud Lab", country="CA", org_type="university",
+                         description="Scandium recovery from red mud and bauxite residues.")
+    updated = approximate.with_changes([changed, added], deleted=["o7"])
+    assert updated.mode_ == "ivf" and updated.units_ann_.base is approximate.units_ann_.base  # base shared
+    assert len(updated.units_ann_.delta) == 2 and len(updated.passages_ann_.delta) >= 2
+    top = _ids(updated, "scandium red mud")
+    assert set(top[:2]) == {big_orgs[0].id, "zz-new"} and "o7" not in top
+    assert "o7" not in {i for q in QUERIES for i in _ids(updated, q)}
+    assert big_orgs[0].id not in _ids(approximate, "scandium red mud")[:2]  # the old index is untouched
+    # A second change keeps only the delta rows still in use.
+    again = updated.with_changes([changed.model_copy(update={"description": "Tellurium from copper anode slimes."})])
+    assert len(again.units_ann_.delta) == 2
+    assert _ids(again, "tellurium anode slimes")[0] == big_orgs[0].id
+
+
+def test_a_large_delta_rebuilds_the_base(exact_and_approximate, big_orgs, monkeypatch):
+    from matcher.index import ApproximateVectors
+
+    _, approximate = exact_and_approximate
+    monkeypatch.setattr(ApproximateVectors, "DELTA_REBUILD_MIN", 5)
+    monkeypatch.setattr(ApproximateVectors, "DELTA_REBUILD_SHARE", 0.0)
+    changed = [o.model_copy(update={"description": f"Germanium from zinc residues, plant {i}."})
+               for i, o in enumerate(big_orgs[:10])]
+    rebuilt = approximate.with_changes(changed)
+    assert rebuilt.mode_ == "ivf" and rebuilt.units_ann_.base is not approximate.units_ann_.base
+    assert len(rebuilt.units_ann_.delta) == 0 and rebuilt.units_ann_.base.ntotal == len(big_orgs)
+    assert set(_ids(rebuilt, "germanium zinc residues")) == {o.id for o in big_orgs[:10]}
+
+
+def test_shrinking_below_half_the_threshold_goes_back_to_exact(big_orgs):
+    fake = FakeEmbedder(64)
+    approximate = PartnerIndex(fake, ann_threshold=400).fit(big_orgs[:500], load_challenges())
+    smaller = approximate.with_changes(deleted=[o.id for o in big_orgs[:400]])
+    assert approximate.mode_ == "ivf" and smaller.mode_ == "exact" and len(smaller) == 100
+    fresh = PartnerIndex(fake, ann_threshold=400).fit(big_orgs[400:500], load_challenges())
+    for query in QUERIES:
+        assert _ids(smaller, query) == _ids(fresh, query)
+
+
+def test_an_approximate_index_saves_and_loads(exact_and_approximate, tmp_path):
+    _, approximate = exact_and_approximate
+    updated = approximate.with_changes([Organisation(id="zz-new", name="Red Mud Lab", country="CA",
+                                                     org_type="university", description="Scandium from red mud.")])
+    path = updated.save(tmp_path / "ivf.npz")
+    loaded = PartnerIndex.load(path, updated.embedder, updated.organisations_, load_challenges(), diversity=0,
+                               ann_threshold=500)
+    assert loaded.mode_ == "ivf" and len(loaded.units_ann_.delta) == 1
+    for query in (*QUERIES, "scandium red mud"):
+        assert [(m.organisation.id, m.score) for m in loaded.rank(query, k=10)] == \
+               [(m.organisation.id, m.score) for m in updated.rank(query, k=10)]
+    np.testing.assert_allclose(loaded.challenge_alignment_, updated.challenge_alignment_)
+
+
+def test_query_embeddings_are_cached_and_read_only(orgs):
+    fake = FakeEmbedder(64)
+    idx = PartnerIndex(fake, query_cache_size=2).fit(orgs, load_challenges())
+    calls = fake.calls
+    first = idx.encode_query("cobalt from tailings")
+    assert idx.encode_query("cobalt from tailings") is first and fake.calls == calls + 1
+    with pytest.raises(ValueError):
+        first[0] = 1.0  # shared between requests: nobody may change it
+    derived = idx.with_changes(deleted=[orgs[0].id])
+    assert derived.encode_query("cobalt from tailings") is first  # the cache outlives index updates
+    idx.encode_query("b"), idx.encode_query("c")  # size 2: the first text is evicted
+    assert idx.encode_query("cobalt from tailings") is not first

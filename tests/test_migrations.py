@@ -23,7 +23,6 @@ from matcher.migrations import (
 )
 from matcher.store import Base, OrganisationRow, ProjectRow
 from tests.conftest import FIXTURE_CORPUS
-from tests.test_store import database_url  # noqa: F401  (the SQLite / PostgreSQL fixture, shared)
 
 REPO = Path(__file__).resolve().parents[1]
 FIRST_INDEXES = {  # what revision 0001 (the pre-migration schema) made; later revisions add tables beside these

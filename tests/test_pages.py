@@ -294,7 +294,7 @@ def test_corpus_and_user_text_come_back_escaped(client, matcher: PartnerMatcher)
     assert 'href="javascript:' not in org_page and "javascript:alert(1)" in org_page  # shown, never a link
     assert "Fixture Hostile Lab &lt;script&gt;" in _text(pages[3])  # the hostile organisation is a search result
     # The query is echoed back into the form and the title, escaped too.
-    assert f"<title>Partners for “cobalt tailings &lt;script&gt;" in _text(pages[3])
+    assert "<title>Partners for “cobalt tailings &lt;script&gt;" in _text(pages[3])
 
 
 def test_highlight_escapes_each_piece_before_marking():

@@ -7,7 +7,7 @@ import io
 import pytest
 
 from tests.test_api import assert_error
-from tests.test_shortlists import EXTRA_PROJECTS, call  # noqa: F401  (the fixture)
+from tests.conftest import EXTRA_PROJECTS
 
 KEY = {"X-API-Key": "officer-key"}
 BODY = {"project_ids": [p[0] for p in EXTRA_PROJECTS], "per_project": 3, "max_per_organisation": 1,

@@ -8,7 +8,7 @@ from embeddings import FakeEmbedder
 from matcher import PartnerMatcher, Settings
 from matcher.shortlist_store import AssignmentNotFound, ShortlistNotFound, ShortlistStore
 from tests.conftest import FIXTURE_CORPUS
-from tests.test_store import database_url, store  # noqa: F401  (fixtures: one empty database per backend)
+from tests.test_store import store  # noqa: F401  (fixture: a Store over each backend of database_url)
 
 ROW = {"project_id": "p1", "organisation_id": "o1", "organisation_name": "Org One", "country": "GB",
        "org_type": "university", "rank": 1, "score": 0.91, "reason": "works on cobalt"}

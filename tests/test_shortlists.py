@@ -7,34 +7,9 @@ import io
 import pytest
 from pydantic import ValidationError
 
-from matcher import Infeasible, Organisation, PartnerMatcher, Project, ProjectNotFound
+from matcher import Infeasible, PartnerMatcher, ProjectNotFound
 from matcher.shortlists import EXPORT_COLUMNS, ShortlistRequest, Shortlister, rows_to_csv, rows_to_xlsx
-
-# Fictional organisations for tests only (the fixture corpus style): enough UK candidates for several projects.
-EXTRA_GB = [
-    ("fx-gb-cobalt-uni", "university", "Cobalt and nickel hydrometallurgy from mine tailings and leach residues."),
-    ("fx-gb-tailings-co", "company", "Reprocesses historic mine tailings to recover cobalt, copper and zinc."),
-    ("fx-gb-lithium-uni", "university", "Lithium extraction from geothermal brines in Cornwall; sorbents."),
-    ("fx-gb-sensor-co", "company", "Sensors and drones for monitoring tailings dams and mine water."),
-    ("fx-gb-magnet-rto", "rto", "Pilot-scale recycling of rare earth magnets and hard disk drives."),
-    ("fx-gb-graphite-co", "company", "Purifies natural graphite for battery anodes without hydrofluoric acid."),
-]
-EXTRA_PROJECTS = [
-    ("fx-call-cobalt", "Cobalt from tailings", "Recovering cobalt and nickel from legacy mine tailings in Ontario."),
-    ("fx-call-lithium", "Lithium from brines", "Direct lithium extraction from oilfield brines in Alberta."),
-    ("fx-call-magnets", "Magnet recycling", "Recycling rare earth permanent magnets from end-of-life motors."),
-]
-
-
-@pytest.fixture
-def call(matcher: PartnerMatcher) -> PartnerMatcher:
-    for oid, org_type, text in EXTRA_GB:
-        matcher.save_organisation(Organisation(id=oid, name=oid.replace("-", " ").title(), country="GB",
-                                               org_type=org_type, description=f"Fixture record for tests. {text}"))
-    for pid, title, summary in EXTRA_PROJECTS:
-        matcher.save_project(Project(id=pid, title=title, summary=summary, country="CA", seeking_countries=["GB"],
-                                     lead_organisation_id="fx-tailings-lab"))
-    return matcher
+from tests.conftest import EXTRA_PROJECTS
 
 
 def _request(**kw) -> ShortlistRequest:

@@ -1,51 +1,9 @@
-import os
-import uuid
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from corpus import load_organisations, load_projects
 from matcher import StorageError, Store
 from tests.conftest import FIXTURE_CORPUS
-
-POSTGRES_URL_VARIABLE = "PM_TEST_POSTGRES_URL"
-POSTGRES_SKIP_REASON = f"{POSTGRES_URL_VARIABLE} is not set (make test starts a server)"
-
-
-@contextmanager
-def postgres_schema(server_url: str):
-    """A URL whose connections work in a new, empty schema, dropped (with everything in it) afterwards.
-
-    search_path makes it the default schema, so tables, indexes and alembic_version all land there: each test
-    sees an empty database, and tests never see each other's tables.
-    """
-    schema = f"pm_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = make_url(server_url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
-    """An empty database on each backend the Store supports: a SQLite file, and a schema on the test server."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'db' / 'pm.db'}"
-        return
-    server_url = os.environ.get(POSTGRES_URL_VARIABLE)
-    if not server_url:
-        pytest.skip(POSTGRES_SKIP_REASON)
-    with postgres_schema(server_url) as url:
-        yield url
-
 
 @pytest.fixture
 def store(database_url):
