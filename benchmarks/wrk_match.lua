@@ -1,4 +1,4 @@
--- wrk script: POST /v1/match with briefs in rotation; stops a thread after MAX_REQUESTS (env) requests, and
+-- wrk script: POST /v1/match with briefs in rotation, each made unique; stops a thread after MAX_REQUESTS (env) requests, and
 -- prints a JSON summary line (requests, seconds, errors by kind, latency percentiles in ms) for bench_load.py.
 local briefs = {
   "recovering cobalt from mine tailings",
@@ -21,7 +21,8 @@ request = function()
   if max_requests > 0 and counter > max_requests then
     wrk.thread:stop()
   end
-  local text = briefs[(counter % #briefs) + 1]
+  -- A request number in the text makes every brief unique, so no request is answered from a query cache.
+  local text = briefs[(counter % #briefs) + 1] .. " (request " .. counter .. ")"
   return wrk.format(nil, "/v1/match", nil, '{"text": "' .. text .. '", "countries": ["GB"], "k": 10}')
 end
 
