@@ -30,6 +30,13 @@ class Settings(BaseModel):
         None, description="Semantic similarity under which results are flagged weak; default: the value calibrated "
                           "for the bundled model on the development briefs, none for other models.")
     batch_size: int = 32
+    backend: str | None = Field(
+        None, pattern="^(torch|onnx|onnx-int8)$",
+        description="Embedding backend: torch, onnx or onnx-int8; default: the fastest that meets the quality bar.")
+    onnx_threads: int | None = Field(None, ge=1, description="ONNX Runtime threads per query; default: usable cores.")
+    ann_threshold: int = Field(50_000, ge=1, description="Search units from which dense search is approximate (IVF).")
+    ann_nprobe: int | None = Field(None, ge=1, description="IVF lists scanned per query; default: 1/16 of them.")
+    query_cache_size: int = Field(1024, ge=0, description="Query embeddings kept in memory (least recently used).")
 
     @property
     def resolved_corpus_dir(self) -> Path:
@@ -50,9 +57,16 @@ class Settings(BaseModel):
     def cache_path(self) -> Path:
         return self.data_dir / "cache" / "embeddings.sqlite"
 
+    @property
+    def models_dir(self) -> Path:
+        """Where ONNX exports of the embedding model are kept (made on first use)."""
+        return self.data_dir / "models"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
-        """Read ``PM_DATA_DIR``, ``PM_CORPUS_DIR``, ``PM_DATABASE_URL``, ``PM_MODEL`` and ``PM_API_KEYS``."""
+        """Read ``PM_DATA_DIR``, ``PM_CORPUS_DIR``, ``PM_DATABASE_URL``, ``PM_MODEL``, ``PM_API_KEYS`` and the
+        performance settings ``PM_BACKEND``, ``PM_ONNX_THREADS``, ``PM_ANN_THRESHOLD``, ``PM_ANN_NPROBE``,
+        ``PM_QUERY_CACHE``."""
         env = os.environ if environ is None else environ
         values: dict = {}
         if env.get("PM_DATA_DIR"):
@@ -67,6 +81,11 @@ class Settings(BaseModel):
             values["diversity"] = env["PM_DIVERSITY"]
         if env.get("PM_WEAK_BELOW"):
             values["weak_below"] = env["PM_WEAK_BELOW"]
+        for name, field in (("PM_BACKEND", "backend"), ("PM_ONNX_THREADS", "onnx_threads"),
+                            ("PM_ANN_THRESHOLD", "ann_threshold"), ("PM_ANN_NPROBE", "ann_nprobe"),
+                            ("PM_QUERY_CACHE", "query_cache_size")):
+            if env.get(name):
+                values[field] = env[name]
         if env.get("PM_API_KEYS"):
             values["api_keys"] = [k.strip() for k in env["PM_API_KEYS"].split(",") if k.strip()]
         values.update({k: v for k, v in overrides.items() if v is not None})

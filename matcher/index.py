@@ -16,6 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from collections.abc import Iterable, Sequence
+from functools import lru_cache, partial
 from pathlib import Path
 
 import faiss
@@ -32,7 +33,10 @@ from matcher.fusion import convex
 from matcher.lexical import LexicalIndex
 from matcher.results import Match, ScoreWeights
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
+# Search units at and above which dense search is approximate (IVF, see ``ApproximateVectors``); below it exact.
+# Exact search over 50k units costs ~5 ms a query on two cores, about what IVF costs at a million.
+ANN_THRESHOLD = 50_000
 CHALLENGE_ALIGNED = 0.5  # alignment from which an organisation counts as working on a challenge
 DOCUMENT_CHARS = 2000  # the model reads ~256 tokens; longer document text only costs time
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
@@ -124,6 +128,171 @@ def _challenges_hash(challenges: Iterable[Challenge]) -> str:
     return hashlib.sha256(json.dumps([[c.id, c.text()] for c in challenges]).encode()).hexdigest()[:16]
 
 
+class ApproximateVectors:
+    """Approximate nearest-neighbour search for one set of vectors (search units, or evidence sentences).
+
+    A **base** FAISS IVF index with 8-bit scalar-quantised vectors, never modified once built, plus an exact
+    **delta**: vectors added since, searched by one matrix product. Rows of the owning index point into either
+    (``src`` arrays: ``>= 0`` a base id, ``< 0`` delta row ``-src - 1``).
+
+    Why IVF rather than HNSW: on two cores an IVF over a million vectors trains and fills in well under a minute,
+    where HNSW takes several; 8-bit codes hold a vector in a quarter of float32's memory; and a filtered search
+    tests the ID selector (a bitmap) before computing a distance, so widening ``nprobe`` for a selective filter
+    keeps the number of distances, and the time, about constant.
+
+    Why a delta: a base shared by every index derived from it (``PartnerIndex.with_changes``) must not change
+    under a query in flight. A removed or replaced row is simply no longer referenced: its base id is left out of
+    every search's selector. When the delta outgrows ``max(DELTA_REBUILD_MIN, DELTA_REBUILD_SHARE * base)``
+    the owner rebuilds the base from all current vectors (``needs_rebuild``).
+    """
+
+    DELTA_REBUILD_MIN = 20_000
+    DELTA_REBUILD_SHARE = 0.1
+
+    def __init__(self, base: faiss.IndexIVF, delta: np.ndarray, nprobe: int):
+        base.parallel_mode = 1  # one query at a time: scan its lists on every core (measured -20% at 300k)
+        self.base = base
+        self.delta = delta
+        self.nprobe = nprobe
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, *, nprobe: int | None = None) -> ApproximateVectors:
+        """IVF-SQ8 over ``vectors`` (base ids = rows). ``nlist`` ~ sqrt(n); k-means on 64 points per list."""
+        n, d = vectors.shape
+        nlist = int(np.clip(round(np.sqrt(n)), 1, 4096))
+        quantizer = faiss.IndexFlatIP(d)
+        base = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                             faiss.METRIC_INNER_PRODUCT)
+        base.own_fields = True
+        quantizer.this.disown()  # the IVF index frees its quantizer
+        base.cp.max_points_per_centroid = 64  # a 64k sample trains 1,000 lists in seconds, not minutes
+        base.cp.niter = 12
+        base.train(np.ascontiguousarray(vectors))
+        base.add(np.ascontiguousarray(vectors))
+        base.make_direct_map()  # reconstruct by id (re-scoring, explanations, rebuilds)
+        return cls(base, np.zeros((0, d), dtype=np.float32), nprobe or default_nprobe(nlist))
+
+    def derive(self, src: np.ndarray, new_vectors: np.ndarray) -> tuple[ApproximateVectors, np.ndarray]:
+        """A store sharing this base, whose delta keeps the delta rows ``src`` still uses plus ``new_vectors``;
+        returns it and ``src`` rewritten for it followed by the new rows."""
+        used = np.unique(-src[src < 0] - 1)
+        remap = np.full(len(self.delta), -1, dtype=np.int64)
+        remap[used] = np.arange(len(used))
+        kept = src.copy()
+        kept[src < 0] = -remap[-src[src < 0] - 1] - 1
+        delta = _gather((self.delta, used), (np.asarray(new_vectors, dtype=np.float32), None))
+        added = -(len(used) + np.arange(len(new_vectors), dtype=np.int64)) - 1
+        return ApproximateVectors(self.base, delta, self.nprobe), np.concatenate([kept, added])
+
+    @property
+    def needs_rebuild(self) -> bool:
+        return len(self.delta) > max(self.DELTA_REBUILD_MIN, self.DELTA_REBUILD_SHARE * self.base.ntotal)
+
+    def vectors(self, src: np.ndarray) -> np.ndarray:
+        """The vectors of rows ``src`` (base ones decoded from 8 bits: cosine error ~1e-3)."""
+        src = np.asarray(src, dtype=np.int64)
+        out = np.empty((len(src), self.delta.shape[1]), dtype=np.float32)
+        in_base = src >= 0
+        if in_base.any():
+            out[in_base] = self.base.reconstruct_batch(src[in_base])
+        if not in_base.all():
+            out[~in_base] = self.delta[-src[~in_base] - 1]
+        return out
+
+    def search(self, query: np.ndarray, k: int, base_allowed: np.ndarray, base_share: float,
+               delta_allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Best ``k`` among allowed vectors: (base ids, base sims, delta rows, delta sims).
+
+        ``base_allowed`` is a packed little-endian bitmap over base ids (``np.packbits(mask, bitorder="little")``),
+        ``base_share`` the allowed fraction of the base: ``nprobe`` grows as it shrinks, so a selective filter
+        still finds its ``k`` nearest among the lists it scans.
+        """
+        nlist = self.base.nlist
+        nprobe = int(min(nlist, np.ceil(self.nprobe / max(base_share, 1e-9))))
+        params = faiss.SearchParametersIVF(sel=faiss.IDSelectorBitmap(self.base.ntotal, faiss.swig_ptr(base_allowed)),
+                                           nprobe=nprobe)
+        sims, ids = self.base.search(query[None, :], k, params=params)
+        found = ids[0] >= 0
+        delta_rows = np.flatnonzero(delta_allowed)
+        delta_sims = self.delta[delta_rows] @ query if delta_rows.size else np.zeros(0, dtype=np.float32)
+        if delta_rows.size > k:
+            top = np.argpartition(-delta_sims, k - 1)[:k]
+            delta_rows, delta_sims = delta_rows[top], delta_sims[top]
+        return ids[0][found], sims[0][found], delta_rows, delta_sims
+
+
+@lru_cache(maxsize=1)
+def _mineral_bit() -> dict[str, int]:
+    assert len(vocab.minerals()) <= 64, "mineral bit sets are 64-bit"  # nosec B101: a vocabulary invariant
+    return {m: 1 << i for i, m in enumerate(vocab.minerals())}
+
+
+@lru_cache(maxsize=1)
+def _stage_bit() -> dict[str, int]:
+    return {s: 1 << i for i, s in enumerate(vocab.value_chain_stages())}
+
+
+def _bits(items: Iterable[str], bit: dict[str, int]) -> int:
+    """A set of vocabulary ids as one integer (ids outside the vocabulary are ignored)."""
+    out = 0
+    for item in items:
+        out |= bit.get(item, 0)
+    return out
+
+
+def _encode_one(embedder: Embedder, text: str) -> np.ndarray:
+    vector = embedder.encode([text], batch_size=1)[0]
+    vector.flags.writeable = False  # shared by every caller that asks for the same text
+    return vector
+
+
+def _ranges(starts: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``starts[i]:starts[i + 1]`` of each item, concatenated, and how many each item has."""
+    low, lengths = starts[items], starts[items + 1] - starts[items]
+    ends = np.cumsum(lengths)
+    rows = np.repeat(low - ends + lengths, lengths) + np.arange(int(ends[-1]) if len(ends) else 0)
+    return rows.astype(np.int64), lengths
+
+
+@dataclass
+class _Filter:
+    """What one filter (countries, types, exclusions) allows, in the forms each search takes; cached per index."""
+
+    mask: np.ndarray  # organisations
+    count: int
+    unit_mask: np.ndarray
+    unit_count: int
+    params: object = None  # exact: faiss.SearchParameters with an ID selector over unit rows
+    selector: object = None  # kept alive beside params (FAISS holds a raw pointer)
+    units: tuple = ()  # approximate: (base bitmap, base share, delta mask) for units
+    passages: tuple = ()  # and for evidence sentences
+
+
+def default_nprobe(nlist: int) -> int:
+    """Lists scanned per query: 64, or a tenth of them past 640 lists. Measured on ``make bench``'s synthetic
+    corpora with brief queries: recall@10 against exact 0.98 at 100k organisations (316 lists, 64 scanned);
+    at 1M (1,000 lists) 0.949 with 64 scanned, 0.98 with 128, hence 100."""
+    return int(min(nlist, max(64, nlist // 10)))
+
+
+def _approximate_filter(store: ApproximateVectors, src: np.ndarray, row_mask: np.ndarray) -> tuple:
+    """(packed bitmap over base ids, allowed share of the base, mask over delta rows) for ``search``."""
+    base = np.zeros(store.base.ntotal, dtype=bool)
+    base[src[row_mask & (src >= 0)]] = True
+    delta = np.zeros(len(store.delta), dtype=bool)
+    delta[-src[row_mask & (src < 0)] - 1] = True
+    share = float(base.sum()) / max(1, store.base.ntotal)
+    return np.packbits(base, bitorder="little"), share, delta
+
+
+def _reverse_map(src: np.ndarray, size: int) -> np.ndarray:
+    """For each base id, the row of ``src`` that uses it, or -1 (removed, replaced)."""
+    rows = np.full(size, -1, dtype=np.int64)
+    used = src >= 0
+    rows[src[used]] = np.flatnonzero(used)
+    return rows
+
+
 class PartnerIndex:
     """Ranks organisations for a free-text brief or a project.
 
@@ -140,6 +309,11 @@ class PartnerIndex:
         near-identical organisations do not fill the list. Scores are reported unchanged.
     weak_below: semantic similarity under which a result is flagged weak (``None``: never); calibrate it per model
         with ``matcher evaluate --briefs``.
+    ann_threshold: search units from which dense search is approximate (``ApproximateVectors``: IVF with 8-bit
+        vectors, recall@10 >= 0.95 against exact in ``make bench``); below it, exact (a flat FAISS index).
+    nprobe: IVF lists scanned per query (default ``default_nprobe``); more is slower and closer to exact.
+    query_cache_size: query texts whose embeddings are kept (least recently used out): a repeated query, such as
+        the portal's stored briefs, skips the model.
     """
 
     def __init__(
@@ -154,6 +328,9 @@ class PartnerIndex:
         weak_below: float | None = None,
         batch_size: int = 32,
         show_progress: bool = False,
+        ann_threshold: int = ANN_THRESHOLD,
+        nprobe: int | None = None,
+        query_cache_size: int = 1024,
     ):
         self.embedder = embedder
         self.cache = cache
@@ -168,6 +345,11 @@ class PartnerIndex:
         self.weak_below = weak_below
         self.batch_size = batch_size
         self.show_progress = show_progress
+        self.ann_threshold = ann_threshold
+        self.nprobe = nprobe
+        self.query_cache_size = query_cache_size
+        # Shared with every index derived by with_changes: it depends only on the embedder (and holds no index).
+        self._query_vectors = lru_cache(maxsize=query_cache_size)(partial(_encode_one, embedder))
 
     # ------------------------------------------------------------------ build
     def fit(self, organisations: Iterable[Organisation], challenges: Sequence[Challenge],
@@ -194,7 +376,8 @@ class PartnerIndex:
         n, d, p, lab = len(texts), len(doc_texts), len(passages), len(labelled)
         vectors, doc_vectors = all_vectors[:n], all_vectors[n : n + d]
         passage_vectors = all_vectors[n + d : n + d + p]
-        labelled_vectors, challenge_vectors = all_vectors[n + d + p : n + d + p + lab], all_vectors[n + d + p + lab :]
+        # A copy: a view would keep the whole matrix (every text's vector) alive for the index's lifetime.
+        labelled_vectors, challenge_vectors = all_vectors[n + d + p : n + d + p + lab], all_vectors[n + d + p + lab :].copy()
         challenge_model = ChallengeModel().fit(challenge_vectors, labelled_vectors,
                                                [set(x.challenge_areas) for x in labelled], [c.id for c in challenges])
         self._set_state(
@@ -217,30 +400,75 @@ class PartnerIndex:
                    challenges, challenge_vectors, challenge_model, index=None) -> None:
         self.organisations_ = list(organisations)
         self.ids_ = [o.id for o in self.organisations_]
-        self.vectors_ = np.ascontiguousarray(vectors, dtype=np.float32)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         # Search units: one profile per organisation (rows 0..n-1), then every document; unit_owner_ maps back.
         self.unit_owner_ = np.concatenate([np.arange(len(self.ids_), dtype=np.int64), np.asarray(doc_owner, dtype=np.int64)])
+        self.passage_owner_ = np.asarray(passage_owner, dtype=np.int64)
         if index is None:
-            units = np.vstack([self.vectors_, np.asarray(doc_vectors, dtype=np.float32).reshape(-1, self.vectors_.shape[1])])
-            index = faiss.IndexFlatIP(units.shape[1])  # exact inner product = cosine on unit vectors
-            index.add(np.ascontiguousarray(units))
+            doc_vectors = np.asarray(doc_vectors, dtype=np.float32).reshape(-1, vectors.shape[1])
+            # Without documents the profile vectors are the units: no copy (a million rows are 1.5 GB).
+            units = _gather((vectors, None), (doc_vectors, None)) if len(doc_vectors) else vectors
+            self._set_search(units, np.asarray(passage_vectors, dtype=np.float32))
+            del units
+        else:
+            self._set_exact(index, np.asarray(passage_vectors, dtype=np.float32))
+        # The lexical index is rebuilt from the records (fast, and identical for identical records).
+        self.lexical_ = LexicalIndex().fit(unit_texts(self.organisations_)[0])
+        self.passages_ = list(passages)
+        self.passage_starts_ = np.searchsorted(self.passage_owner_, np.arange(len(self.ids_) + 1))
+        self.challenges_ = {c.id: c for c in challenges}
+        self.challenge_vectors_ = np.ascontiguousarray(challenge_vectors, dtype=np.float32)
+        # Alignment of each profile with each challenge: zero-shot similarity blended with the trained classifier.
+        self.challenge_model_ = challenge_model
+        self.challenge_alignment_ = challenge_model.predict(vectors)
+        self._set_organisation_arrays()
+
+    # ------------------------------------------------------------------ vector search (exact or approximate)
+    def _set_search(self, unit_vectors: np.ndarray, passage_vectors: np.ndarray) -> None:
+        """Index these unit and sentence vectors: exactly below ``ann_threshold`` units, approximately above."""
+        if len(unit_vectors) < self.ann_threshold:
+            index = faiss.IndexFlatIP(unit_vectors.shape[1])  # exact inner product = cosine on unit vectors
+            index.add(np.ascontiguousarray(unit_vectors))
+            self._set_exact(index, passage_vectors)
+        else:
+            self._set_approximate(ApproximateVectors.build(unit_vectors, nprobe=self.nprobe),
+                                  np.arange(len(unit_vectors), dtype=np.int64),
+                                  ApproximateVectors.build(passage_vectors, nprobe=self.nprobe),
+                                  np.arange(len(passage_vectors), dtype=np.int64))
+
+    def _set_exact(self, index: faiss.IndexFlat, passage_vectors: np.ndarray) -> None:
+        self.mode_ = "exact"
         self.index_ = index
         # Exact unit vectors re-score the fused candidate pool: a view of the flat index's own storage, so they
         # are held once in memory (the index is never modified after it is built, so the view stays valid).
         self.unit_vectors_ = _flat_vectors(index)
         self.vectors_ = self.unit_vectors_[: len(self.ids_)]
-        # The lexical index is rebuilt from the records (fast, and identical for identical records).
-        self.lexical_ = LexicalIndex().fit(unit_texts(self.organisations_)[0])
-        self.passages_ = list(passages)
-        self.passage_owner_ = passage_owner
-        self.passage_vectors_ = np.ascontiguousarray(passage_vectors, dtype=np.float32)
-        self.passage_starts_ = np.searchsorted(passage_owner, np.arange(len(self.ids_) + 1))
-        self.challenges_ = {c.id: c for c in challenges}
-        self.challenge_vectors_ = np.ascontiguousarray(challenge_vectors, dtype=np.float32)
-        # Alignment of each profile with each challenge: zero-shot similarity blended with the trained classifier.
-        self.challenge_model_ = challenge_model
-        self.challenge_alignment_ = challenge_model.predict(self.vectors_)
-        self._set_organisation_arrays()
+        # Own copy (not a view of the build's matrix of every text, which can then be freed).
+        self.passage_vectors_ = np.array(passage_vectors, dtype=np.float32, order="C", copy=True)
+        self.units_ann_ = self.passages_ann_ = None
+
+    def _set_approximate(self, units: ApproximateVectors, unit_src: np.ndarray, passages: ApproximateVectors,
+                         passage_src: np.ndarray) -> None:
+        self.mode_ = "ivf"
+        self.units_ann_, self.unit_src_ = units, unit_src
+        self.passages_ann_, self.passage_src_ = passages, passage_src
+        self.index_ = units.base
+        self.unit_vectors_ = self.vectors_ = self.passage_vectors_ = None  # decoded on demand from the stores
+        # Base id / delta row -> current row (-1: no longer used), for mapping search hits back.
+        self.unit_base_rows_ = _reverse_map(unit_src, units.base.ntotal)
+        self.passage_base_rows_ = _reverse_map(passage_src, passages.base.ntotal)
+        self.unit_delta_rows_ = _reverse_map(-unit_src - 1, len(units.delta))
+        self.passage_delta_rows_ = _reverse_map(-passage_src - 1, len(passages.delta))
+
+    def _unit_vectors(self, rows: np.ndarray) -> np.ndarray:
+        if self.mode_ == "exact":
+            return self.unit_vectors_[rows]
+        return self.units_ann_.vectors(self.unit_src_[rows])
+
+    def _passage_vectors(self, rows: np.ndarray) -> np.ndarray:
+        if self.mode_ == "exact":
+            return self.passage_vectors_[rows]
+        return self.passages_ann_.vectors(self.passage_src_[rows])
 
     def _set_organisation_arrays(self) -> None:
         """Per-organisation lookups that filters and scoring read, derived from ``organisations_``."""
@@ -248,9 +476,19 @@ class PartnerIndex:
         self.positions_ = {oid: i for i, oid in enumerate(self.ids_)}
         self.countries_ = np.array([o.country for o in self.organisations_])
         self.org_types_ = np.array([o.org_type for o in self.organisations_])
-        self.mineral_sets_ = [frozenset(o.minerals) for o in self.organisations_]
+        # Minerals and stages as bit sets (one integer per organisation): scoring is then a few vector operations.
+        minerals, stages = _mineral_bit(), _stage_bit()
+        self.mineral_bits_ = np.fromiter((_bits(o.minerals, minerals) for o in self.organisations_),
+                                         dtype=np.uint64, count=len(self.organisations_))
+        self.stage_bits_ = np.fromiter((_bits(o.value_chain_stages, stages) for o in self.organisations_),
+                                       dtype=np.uint16, count=len(self.organisations_))
         self.model_id_ = self.embedder.model_id
         self._corpus_hash = None
+        # Filters repeat (GB, CA, a type or two): their masks, selectors and bitmaps are made once per index.
+        self.filters_ = lru_cache(maxsize=64)(self._make_filter)
+        # Documents follow the profiles, grouped by owner in order: each organisation's document rows.
+        self.doc_starts_ = len(self.ids_) + np.searchsorted(self.unit_owner_[len(self.ids_):],
+                                                            np.arange(len(self.ids_) + 1))
 
     @property
     def corpus_hash_(self) -> str:
@@ -299,7 +537,7 @@ class PartnerIndex:
         labelled = labelled or []
         extra = [p.query_text() for p in labelled] if labels_changed else []
         encoder = CachedEmbedder(self.embedder, self.cache) if self.cache is not None else self.embedder
-        dim = self.vectors_.shape[1]
+        dim = self.challenge_vectors_.shape[1]
         texts = units + new_passages + extra
         vectors = encoder.encode(texts, batch_size=self.batch_size) if texts else np.zeros((0, dim), np.float32)
         vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, dim)
@@ -310,34 +548,52 @@ class PartnerIndex:
         # Search units in the fitted layout: profiles (kept, then new), then documents (kept, then new).
         old_doc_units = np.arange(n_old, len(self.unit_owner_))
         kept_doc_units = old_doc_units[keep_mask[self.unit_owner_[n_old:]]]
-        unit_vectors = _gather((self.unit_vectors_, keep), (profile_vectors, None),
-                               (self.unit_vectors_, kept_doc_units), (doc_vectors, None))
-        index = faiss.IndexFlatIP(dim)
-        index.add(unit_vectors)
-        del unit_vectors  # FAISS holds its own copy; read it through a view from here on
+        kept_passages = keep_mask[self.passage_owner_]
+        kept_passage_rows = np.flatnonzero(kept_passages)
 
         new = object.__new__(PartnerIndex)
         new.__dict__.update({k: v for k, v in self.__dict__.items() if not k.endswith("_") and k != "_corpus_hash"})
         new.organisations_ = [self.organisations_[i] for i in keep] + upserted
-        new.unit_vectors_ = _flat_vectors(index)
-        new.vectors_ = new.unit_vectors_[: n_keep + n_up]  # the profile rows, shared with the unit matrix
+        new.ids_ = [o.id for o in new.organisations_]
         new.unit_owner_ = np.concatenate([np.arange(n_keep + n_up, dtype=np.int64),
                                           remap[self.unit_owner_[kept_doc_units]],
                                           n_keep + np.asarray(new_doc_owner, dtype=np.int64)])
-        new.index_ = index
-        new.lexical_ = self.lexical_.recombine([keep, new_profiles, kept_doc_units, new_docs])
-        kept_passages = keep_mask[self.passage_owner_]
-        new.passages_ = [p for p, k in zip(self.passages_, kept_passages.tolist()) if k] + new_passages
         new.passage_owner_ = np.concatenate([remap[self.passage_owner_[kept_passages]],
                                              np.asarray(new_passage_owner, dtype=np.int64)])
-        new.passage_vectors_ = _gather((self.passage_vectors_, np.flatnonzero(kept_passages)), (passage_vectors, None))
+        n_units = len(new.unit_owner_)
+        if self.mode_ == "ivf" and n_units >= self.ann_threshold // 2:
+            # Approximate: the base stays shared; changed rows go to the delta (rebuilt when it grows too big).
+            units, src = self.units_ann_.derive(
+                np.concatenate([self.unit_src_[keep], self.unit_src_[kept_doc_units]]),
+                np.concatenate([profile_vectors, doc_vectors]))
+            unit_src = np.concatenate([src[:n_keep], src[n_keep + len(kept_doc_units) : n_keep + len(kept_doc_units) + n_up],
+                                       src[n_keep : n_keep + len(kept_doc_units)], src[n_keep + len(kept_doc_units) + n_up :]])
+            passages, passage_src = self.passages_ann_.derive(self.passage_src_[kept_passage_rows], passage_vectors)
+            if units.needs_rebuild or passages.needs_rebuild:
+                new._set_search(units.vectors(unit_src), passages.vectors(passage_src))
+            else:
+                new._set_approximate(units, unit_src, passages, passage_src)
+        else:  # exact (or shrunk below half the threshold): gather every vector into a new index
+            if self.mode_ == "exact":
+                old_units, unit_rows = self.unit_vectors_, (keep, kept_doc_units)
+                old_passages, passage_rows = self.passage_vectors_, kept_passage_rows
+            else:  # decode only the rows kept
+                old_units = self._unit_vectors(np.concatenate([keep, kept_doc_units]))
+                unit_rows = (np.arange(n_keep), n_keep + np.arange(len(kept_doc_units)))
+                old_passages, passage_rows = self._passage_vectors(kept_passage_rows), None
+            unit_vectors = _gather((old_units, unit_rows[0]), (profile_vectors, None),
+                                   (old_units, unit_rows[1]), (doc_vectors, None))
+            new._set_search(unit_vectors, _gather((old_passages, passage_rows), (passage_vectors, None)))
+            del unit_vectors  # FAISS holds its own copy; read it through a view from here on
+        new.lexical_ = self.lexical_.recombine([keep, new_profiles, kept_doc_units, new_docs])
+        new.passages_ = [p for p, k in zip(self.passages_, kept_passages.tolist()) if k] + new_passages
         new.passage_starts_ = np.searchsorted(new.passage_owner_, np.arange(n_keep + n_up + 1))
         new.challenges_ = self.challenges_
         new.challenge_vectors_ = self.challenge_vectors_
         if labels_changed:
             new.challenge_model_ = ChallengeModel().fit(self.challenge_vectors_, labelled_vectors,
                                                         [set(p.challenge_areas) for p in labelled], list(self.challenges_))
-            new.challenge_alignment_ = new.challenge_model_.predict(new.vectors_)
+            new.challenge_alignment_ = new.challenge_model_.predict(new._unit_vectors(np.arange(n_keep + n_up)))
             new.labels_hash_ = labels_hash(labelled)
         else:
             new.challenge_model_ = self.challenge_model_
@@ -357,7 +613,8 @@ class PartnerIndex:
 
     # ------------------------------------------------------------------ query
     def encode_query(self, text: str) -> np.ndarray:
-        return self.embedder.encode([text], batch_size=1)[0]
+        """The query's vector (read-only), from the LRU cache when this text was asked for recently."""
+        return self._query_vectors(text)
 
     def challenge_alignment_of(self, vector: np.ndarray) -> dict[int, float]:
         """Zero-shot alignment of any vector (a query, a project) with each challenge area, in [0, 1]."""
@@ -366,6 +623,29 @@ class PartnerIndex:
         return {cid: round(float(s), 4) for cid, s in zip(self.challenges_, sims)}
 
     def _allowed_positions(self, countries, org_types, exclude, only=None) -> np.ndarray | None:
+        return np.flatnonzero(self._filter(countries, org_types, exclude, only).mask)
+
+    def _filter(self, countries, org_types, exclude=(), only=None) -> _Filter:
+        """The filter's masks and selectors; cached when it names no organisations (the common, repeated case)."""
+        exclude = frozenset(oid for oid in exclude if oid in self.positions_)
+        key = (tuple(sorted(set(countries or ()))), tuple(sorted(set(org_types or ()))))
+        if not exclude and only is None:
+            return self.filters_(*key)
+        return self._make_filter(*key, exclude, only)
+
+    def _make_filter(self, countries, org_types, exclude=frozenset(), only=None) -> _Filter:
+        mask = self._organisation_mask(countries, org_types, exclude, only)
+        unit_mask = mask[self.unit_owner_]
+        out = _Filter(mask, int(mask.sum()), unit_mask, int(unit_mask.sum()))
+        if self.mode_ == "exact":
+            out.selector = faiss.IDSelectorBatch(np.flatnonzero(unit_mask).astype(np.int64))
+            out.params = faiss.SearchParameters(sel=out.selector)
+        else:
+            out.units = _approximate_filter(self.units_ann_, self.unit_src_, unit_mask)
+            out.passages = _approximate_filter(self.passages_ann_, self.passage_src_, mask[self.passage_owner_])
+        return out
+
+    def _organisation_mask(self, countries, org_types, exclude, only) -> np.ndarray:
         if only is not None:
             mask = np.zeros(len(self.ids_), dtype=bool)
             mask[[self.positions_[oid] for oid in only if oid in self.positions_]] = True
@@ -380,7 +660,7 @@ class PartnerIndex:
         for oid in exclude:
             if oid in self.positions_:
                 mask[self.positions_[oid]] = False
-        return np.flatnonzero(mask)
+        return mask
 
     def rank(
         self,
@@ -425,21 +705,23 @@ class PartnerIndex:
         )
         if challenge is not None and challenge not in self.challenges_:
             raise InvalidRequest(f"challenge must be one of {sorted(self.challenges_)} or null, not {challenge!r}")
-        allowed = self._allowed_positions(countries, org_types, exclude, only)
-        if k <= 0 or allowed.size == 0:
+        allowed = self._filter(countries, org_types, exclude, only)
+        if k <= 0 or allowed.count == 0:
             return []
         qvec = self.encode_query(text) if query_vector is None else query_vector  # batch callers encode once
         candidates, relevance, dense, lexical = self._retrieve(text, qvec, allowed, k)
-        scored = [
-            self._score(int(p), float(r), float(d), float(x), signals)
-            for p, r, d, x in zip(candidates, relevance, dense, lexical)
-        ]
+        scores, parts = self._score(candidates, relevance, dense, lexical, signals)
+        rows = np.arange(len(candidates))
         if challenge_only and challenge is not None:
-            scored = [item for item in scored if item[2][f"challenge_{challenge}"] >= CHALLENGE_ALIGNED]
-        scored.sort(key=lambda item: (-item[0], self.ids_[item[1]]))
+            rows = rows[parts[f"challenge_{challenge}"] >= CHALLENGE_ALIGNED]
+        ids = self.ids_
+        order = sorted(rows.tolist(), key=lambda i: (-scores[i], ids[candidates[i]]))
+        scored = [(float(scores[i]), int(candidates[i]), i) for i in order]
         chosen = self._diversify(scored[: 3 * k], k) if self.diversity > 0 and diversify else scored[:k]
         matches = []
-        for rank, (score, position, components) in enumerate(chosen, start=1):
+        for rank, (score, position, row) in enumerate(chosen, start=1):
+            components = {name: round(float(values[row]), 4) for name, values in parts.items()
+                          if not np.isnan(values[row])}
             explanation = self._explain(position, qvec, signals, components) if explain else None
             weak = self.weak_below is not None and components["semantic"] < self.weak_below
             matches.append(Match(rank, round(score, 4), self.organisations_[position], components, explanation, weak))
@@ -449,7 +731,8 @@ class PartnerIndex:
         """Maximal marginal relevance over the best candidates, using profile similarity between organisations."""
         positions = np.array([p for _, p, _ in scored], dtype=np.int64)
         scores = np.array([s for s, _, _ in scored])
-        similarity = self.vectors_[positions] @ self.vectors_[positions].T
+        profiles = self._unit_vectors(positions)  # profile rows are organisation positions
+        similarity = profiles @ profiles.T
         chosen: list[int] = []
         redundancy = np.zeros(len(scored))
         available = np.ones(len(scored), dtype=bool)
@@ -461,35 +744,51 @@ class PartnerIndex:
             redundancy = np.maximum(redundancy, similarity[best])
         return [scored[i] for i in chosen]
 
-    def _retrieve(self, text: str, qvec: np.ndarray, allowed: np.ndarray, k: int):
+    def _retrieve(self, text: str, qvec: np.ndarray, allowed: _Filter, k: int):
         """Candidate organisations from both retrievers, each scored exactly by both, then fused.
 
-        Dense candidates come from FAISS restricted to the allowed organisations' units (ID selector) and from
-        each organisation's best evidence sentence: the model reads ~256 tokens, so a long profile is judged on its
-        beginning, and a capability stated further down is caught by its sentence. Lexical candidates come from
-        one sparse BM25 product over all units, masked. Returns (positions, relevance, dense, lexical).
+        Dense candidates come from FAISS restricted to the allowed organisations' units (ID selector, or bitmap
+        for the approximate index) and from each organisation's best evidence sentence: the model reads ~256
+        tokens, so a long profile is judged on its beginning, and a capability stated further down is caught by
+        its sentence. Lexical candidates come from one sparse BM25 product over all units, masked. Returns
+        (positions, relevance, dense, lexical).
         """
-        mask = np.zeros(len(self.ids_), dtype=bool)
-        mask[allowed] = True
-        unit_allowed = mask[self.unit_owner_]
-        pool = min(int(unit_allowed.sum()), max(self.candidates, 3 * k))
-        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.flatnonzero(unit_allowed).astype(np.int64)))
-        _, hits = self.index_.search(qvec[None, :], pool, params=params)
-        dense_orgs = self.unit_owner_[hits[0][hits[0] >= 0]]
-        unit_lexical = np.where(unit_allowed, self.lexical_.scores(text), 0.0)
-        org_lexical = np.zeros(len(self.ids_), dtype=np.float64)
-        np.maximum.at(org_lexical, self.unit_owner_, unit_lexical)  # an organisation's best unit, vectorised
+        n = len(self.ids_)
+        pool = min(allowed.unit_count, max(self.candidates, 3 * k))
+        if self.mode_ == "exact":
+            _, hits = self.index_.search(qvec[None, :], pool, params=allowed.params)
+            dense_orgs = self.unit_owner_[hits[0][hits[0] >= 0]]
+        else:
+            base_ids, _, delta_rows, _ = self.units_ann_.search(qvec, pool, *allowed.units)
+            dense_orgs = self.unit_owner_[np.concatenate([self.unit_base_rows_[base_ids], self.unit_delta_rows_[delta_rows]])]
+        unit_lexical = self.lexical_.scores(text)
+        unit_lexical[~allowed.unit_mask] = 0.0
+        org_lexical = unit_lexical[:n].astype(np.float64)  # profiles; then an organisation's best document
+        if len(unit_lexical) > n:
+            # Documents are grouped by owner: one maximum per group (ufunc.at is ten times slower).
+            has_docs = np.diff(self.doc_starts_) > 0
+            best_doc = np.maximum.reduceat(unit_lexical[n:], self.doc_starts_[:-1][has_docs] - n)
+            org_lexical[has_docs] = np.maximum(org_lexical[has_docs], best_doc)
         lexical_orgs = np.flatnonzero(org_lexical > 0)
         if lexical_orgs.size > pool:
             lexical_orgs = lexical_orgs[np.argpartition(-org_lexical[lexical_orgs], pool - 1)[:pool]]
-        # Best sentence per organisation: one matrix product over the evidence sentences, masked to the allowed.
-        best_sentence = np.full(len(self.ids_), -1.0)
-        np.maximum.at(best_sentence, self.passage_owner_, self.passage_vectors_ @ qvec)
-        best_sentence[~mask] = -1.0
-        sentence_orgs = np.argpartition(-best_sentence, min(pool, len(best_sentence)) - 1)[:pool]
-        sentence_orgs = sentence_orgs[mask[sentence_orgs]]
+        if self.mode_ == "exact":
+            # Best sentence per organisation: one matrix product over the evidence sentences, masked to the allowed.
+            # Sentences are grouped by owner and every organisation has one (its name if nothing else).
+            best_sentence = np.maximum.reduceat(self.passage_vectors_ @ qvec, self.passage_starts_[:-1]).astype(np.float64)
+            best_sentence[~allowed.mask] = -1.0
+            sentence_orgs = np.argpartition(-best_sentence, min(pool, n) - 1)[:pool]
+            sentence_orgs = sentence_orgs[allowed.mask[sentence_orgs]]
+        else:
+            base_ids, _, delta_rows, _ = self.passages_ann_.search(qvec, pool, *allowed.passages)
+            rows = np.concatenate([self.passage_base_rows_[base_ids], self.passage_delta_rows_[delta_rows]])
+            sentence_orgs = self.passage_owner_[rows]
         candidates = np.union1d(np.union1d(dense_orgs, lexical_orgs), sentence_orgs).astype(np.int64)
-        dense = np.maximum(self._dense_scores(candidates, qvec), best_sentence[candidates])
+        if candidates.size == 0:  # an approximate search can miss a tiny filter's few vectors altogether
+            empty = np.zeros(0)
+            return candidates, empty, empty, empty
+        sentences = best_sentence[candidates] if self.mode_ == "exact" else self._best_sentences(candidates, qvec)
+        dense = np.maximum(self._dense_scores(candidates, qvec), sentences)
         lexical = org_lexical[candidates]
         if self.fusion == "dense":
             relevance = dense
@@ -498,11 +797,19 @@ class PartnerIndex:
         top_lexical = lexical.max() if lexical.size and lexical.max() > 0 else 1.0
         return candidates, relevance, dense, lexical / top_lexical
 
+    def _best_sentences(self, candidates: np.ndarray, qvec: np.ndarray) -> np.ndarray:
+        """Each candidate's best evidence-sentence similarity (every organisation has at least one sentence)."""
+        rows, lengths = _ranges(self.passage_starts_, candidates)
+        sims = self._passage_vectors(rows) @ qvec
+        return np.maximum.reduceat(sims, np.concatenate([[0], np.cumsum(lengths)[:-1]])).astype(np.float64)
+
     def _dense_scores(self, candidates: np.ndarray, qvec: np.ndarray) -> np.ndarray:
         """Per organisation: best unit + a share of the second best, so a second strong document counts but one
         strong project is never averaged away by weaker ones. With one unit this is the plain cosine."""
-        units = np.flatnonzero(np.isin(self.unit_owner_, candidates))
-        owners, sims = self.unit_owner_[units], self.unit_vectors_[units] @ qvec
+        doc_rows, doc_counts = _ranges(self.doc_starts_ - len(self.ids_), candidates)
+        units = np.concatenate([candidates, len(self.ids_) + doc_rows])  # profile row = organisation position
+        owners = np.concatenate([candidates, np.repeat(candidates, doc_counts)])
+        sims = self._unit_vectors(units) @ qvec
         order = np.lexsort((-sims, owners))
         owners, sims = owners[order], sims[order]
         first = np.r_[True, owners[1:] != owners[:-1]]
@@ -515,40 +822,51 @@ class PartnerIndex:
         by_owner = dict(zip(who.tolist(), combined.tolist()))
         return np.array([by_owner[c] for c in candidates.tolist()], dtype=np.float64)
 
-    def _score(self, position: int, relevance: float, dense: float, lexical: float, q: QuerySignals):
-        """Weighted mean of the components that apply to this query; every component is in [0, 1]."""
+    def _score(self, candidates: np.ndarray, relevance: np.ndarray, dense: np.ndarray, lexical: np.ndarray,
+               q: QuerySignals) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Scores of all candidates at once: the weighted mean of the components that apply to this query (every
+        component in [0, 1]); and each component per candidate (NaN where it does not apply to that one).
+
+        Vectorised over bitmasks of minerals and stages: scoring hundreds of candidates one by one in Python
+        cost more than the rest of a query together."""
         w = self.weights
-        org = self.organisations_[position]
-        components = {"relevance": round(relevance, 4), "semantic": round(dense, 4), "lexical": round(lexical, 4)}
-        weighted = [(w.semantic, relevance)]
+        parts = {"relevance": relevance, "semantic": dense, "lexical": lexical}
+        total = w.semantic * relevance
+        weight = np.full(len(candidates), w.semantic)
+        stage_bits = self.stage_bits_[candidates]
         if q.minerals:
-            components["minerals"] = len(q.minerals & self.mineral_sets_[position]) / len(q.minerals)
-            weighted.append((w.minerals, components["minerals"]))
+            shared = np.bitwise_count(self.mineral_bits_[candidates] & np.uint64(_bits(q.minerals, _mineral_bit())))
+            parts["minerals"] = shared / len(q.minerals)
+            total, weight = total + w.minerals * parts["minerals"], weight + w.minerals
+        query_stages = _bits(q.stages, _stage_bit())
         if q.stages:
-            components["stages"] = len(q.stages & set(org.value_chain_stages)) / len(q.stages)
-            weighted.append((w.stages, components["stages"]))
-        if q.upstream is not None and org.value_chain_stages:
+            parts["stages"] = np.bitwise_count(stage_bits & np.uint16(query_stages)) / len(q.stages)
+            total, weight = total + w.stages * parts["stages"], weight + w.stages
+        if q.upstream is not None:
             # The seed report's pattern: partners are often complementary, not identical. An upstream project
             # (exploration, extraction, processing, mine waste) gains most from downstream partners, and back.
-            upstream = vocab.upstream_stages()
-            other_side = [s for s in org.value_chain_stages if (s in upstream) != q.upstream and s not in q.stages]
-            components["complementarity"] = len(other_side) / len(org.value_chain_stages)
-            weighted.append((w.complementarity, components["complementarity"]))
+            upstream = _bits(vocab.upstream_stages(), _stage_bit())
+            every = (1 << len(_stage_bit())) - 1
+            other = (every & ~upstream if q.upstream else upstream) & ~query_stages & every
+            counts = np.bitwise_count(stage_bits)
+            has = counts > 0
+            value = np.bitwise_count(stage_bits & np.uint16(other)) / np.maximum(counts, 1)
+            parts["complementarity"] = np.where(has, value, np.nan)
+            total = total + np.where(has, w.complementarity * value, 0.0)
+            weight = weight + np.where(has, w.complementarity, 0.0)
         if q.prefer_org_types:
-            components["org_type"] = 1.0 if org.org_type in q.prefer_org_types else 0.0
-            weighted.append((w.org_type, components["org_type"]))
-        for cid, value in zip(self.challenges_, self.challenge_alignment_[position]):
-            components[f"challenge_{cid}"] = float(value)
+            parts["org_type"] = np.isin(self.org_types_[candidates], list(q.prefer_org_types)).astype(np.float64)
+            total, weight = total + w.org_type * parts["org_type"], weight + w.org_type
+        for column, cid in enumerate(self.challenges_):
+            parts[f"challenge_{cid}"] = self.challenge_alignment_[candidates, column].astype(np.float64)
         if q.challenge is not None:
-            weighted.append((w.challenge, components[f"challenge_{q.challenge}"]))
-        total_weight = sum(weight for weight, _ in weighted)
-        score = sum(weight * value for weight, value in weighted) / total_weight
-        return score, position, {k: round(v, 4) for k, v in components.items()}
+            total, weight = total + w.challenge * parts[f"challenge_{q.challenge}"], weight + w.challenge
+        return total / weight, parts
 
     def _explain(self, position: int, qvec: np.ndarray, q: QuerySignals, components: dict) -> dict:
         org = self.organisations_[position]
         start, end = self.passage_starts_[position], self.passage_starts_[position + 1]
-        sims = self.passage_vectors_[start:end] @ qvec
+        sims = self._passage_vectors(np.arange(start, end)) @ qvec
         best = np.argsort(-sims)[:2]
         evidence = [{"text": self.passages_[start + i], "similarity": round(float(sims[i]), 4)} for i in best]
         minerals = vocab.minerals()
@@ -592,18 +910,27 @@ class PartnerIndex:
             "challenge_ids": list(self.challenges_),
             "challenges_hash": _challenges_hash(self.challenges_.values()),
             "labels_hash": self.labels_hash_,
+            "mode": self.mode_,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
+        if self.mode_ == "exact":
+            search = {"faiss": faiss.serialize_index(self.index_), "vectors": self.vectors_,
+                      "passage_vectors": self.passage_vectors_}
+        else:
+            meta["nprobe"] = self.units_ann_.nprobe
+            search = {"faiss": faiss.serialize_index(self.units_ann_.base), "unit_src": self.unit_src_,
+                      "unit_delta": self.units_ann_.delta,
+                      "faiss_passages": faiss.serialize_index(self.passages_ann_.base),
+                      "passage_src": self.passage_src_, "passage_delta": self.passages_ann_.delta,
+                      "challenge_alignment": self.challenge_alignment_}
         buffer = io.BytesIO()
         np.savez(
             buffer,
             meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-            faiss=faiss.serialize_index(self.index_),
-            vectors=self.vectors_,
             unit_owner=self.unit_owner_,
             passage_owner=self.passage_owner_,
-            passage_vectors=self.passage_vectors_,
             challenge_vectors=self.challenge_vectors_,
+            **search,
             **self.challenge_model_.state(),
         )
         fd, tmp = tempfile.mkstemp(prefix=".partner-index-", suffix=".tmp", dir=path.parent)
@@ -652,19 +979,30 @@ class PartnerIndex:
         if meta["corpus_hash"] != corpus_hash(organisations):
             raise IndexFileError(f"{path} was built for another corpus; rebuild it", {"reason": "corpus_changed"})
         by_id = {o.id: o for o in organisations}
+        approximate = meta.get("mode") == "ivf"
         try:
             with np.load(Path(path), allow_pickle=False) as data:
                 index = faiss.deserialize_index(data["faiss"])
-                arrays = {k: data[k] for k in data.files if k not in ("meta", "faiss")}
+                passages_index = faiss.deserialize_index(data["faiss_passages"]) if approximate else None
+                arrays = {k: data[k] for k in data.files if k not in ("meta", "faiss", "faiss_passages")}
         except Exception as e:
             raise IndexFileError(f"the index file {path} is unreadable ({type(e).__name__}); rebuild it") from e
-        if index.ntotal != len(arrays["unit_owner"]) or arrays["vectors"].shape[0] != len(meta["ids"]):
+        if approximate:
+            consistent = (len(arrays["unit_src"]) == len(arrays["unit_owner"])
+                          and len(arrays["challenge_alignment"]) == len(meta["ids"])
+                          and len(arrays["passage_src"]) == len(arrays["passage_owner"]))
+        else:
+            consistent = index.ntotal == len(arrays["unit_owner"]) and arrays["vectors"].shape[0] == len(meta["ids"])
+        if not consistent:
             raise IndexFileError(f"the index file {path} is inconsistent; rebuild it with `matcher build`")
         if meta.get("labels_hash") != labels_hash([p for p in labelled if p.challenge_areas]):
             raise IndexFileError(f"{path} was trained on other challenge labels; rebuild it", {"reason": "labels_changed"})
         if meta.get("challenges_hash") != _challenges_hash(challenges):
             raise IndexFileError(f"{path} was built for other challenge areas; rebuild it")
         self = cls(embedder, **params)
+        if approximate:
+            self._load_approximate(meta, arrays, index, passages_index, [by_id[i] for i in meta["ids"]], challenges)
+            return self
         self._set_state(
             organisations=[by_id[i] for i in meta["ids"]],
             vectors=arrays["vectors"],
@@ -680,3 +1018,23 @@ class PartnerIndex:
         )
         self.labels_hash_ = meta["labels_hash"]
         return self
+
+    def _load_approximate(self, meta: dict, arrays: dict, units: faiss.IndexIVF, passages: faiss.IndexIVF,
+                          organisations: list[Organisation], challenges: Sequence[Challenge]) -> None:
+        """State of a saved approximate index: the stores are read back as saved (base, delta, rows)."""
+        self.organisations_ = organisations
+        self.ids_ = [o.id for o in organisations]
+        self.unit_owner_ = arrays["unit_owner"]
+        self.passage_owner_ = arrays["passage_owner"]
+        nprobe = self.nprobe or meta["nprobe"]
+        self._set_approximate(ApproximateVectors(units, arrays["unit_delta"], nprobe), arrays["unit_src"],
+                              ApproximateVectors(passages, arrays["passage_delta"], nprobe), arrays["passage_src"])
+        self.lexical_ = LexicalIndex().fit(unit_texts(self.organisations_)[0])
+        self.passages_ = list(meta["passages"])
+        self.passage_starts_ = np.searchsorted(self.passage_owner_, np.arange(len(self.ids_) + 1))
+        self.challenges_ = {c.id: c for c in challenges}
+        self.challenge_vectors_ = np.ascontiguousarray(arrays["challenge_vectors"], dtype=np.float32)
+        self.challenge_model_ = ChallengeModel.from_state(arrays["challenge_vectors"], [c.id for c in challenges], arrays)
+        self.challenge_alignment_ = arrays["challenge_alignment"]
+        self._set_organisation_arrays()
+        self.labels_hash_ = meta["labels_hash"]

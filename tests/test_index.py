@@ -261,7 +261,7 @@ def big_orgs():
 def exact_and_approximate(big_orgs):
     fake = FakeEmbedder(256)
     exact = PartnerIndex(fake, diversity=0).fit(big_orgs, load_challenges())
-    approximate = PartnerIndex(fake, diversity=0, ann_threshold=500).fit(big_orgs, load_challenges())
+    approximate = PartnerIndex(fake, diversity=0, ann_threshold=500, nprobe=8).fit(big_orgs, load_challenges())
     return exact, approximate
 
 
@@ -335,8 +335,10 @@ def test_shrinking_below_half_the_threshold_goes_back_to_exact(big_orgs):
     smaller = approximate.with_changes(deleted=[o.id for o in big_orgs[:400]])
     assert approximate.mode_ == "ivf" and smaller.mode_ == "exact" and len(smaller) == 100
     fresh = PartnerIndex(fake, ann_threshold=400).fit(big_orgs[400:500], load_challenges())
-    for query in QUERIES:
-        assert _ids(smaller, query) == _ids(fresh, query)
+    for query in QUERIES:  # the kept vectors were decoded from 8 bits: equal up to ~1e-3 of cosine
+        got, want = smaller.rank(query, k=10), fresh.rank(query, k=10)
+        assert [m.organisation.id for m in got[:5]] == [m.organisation.id for m in want[:5]]
+        np.testing.assert_allclose([m.score for m in got[:5]], [m.score for m in want[:5]], atol=0.01)
 
 
 def test_an_approximate_index_saves_and_loads(exact_and_approximate, tmp_path):

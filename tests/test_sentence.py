@@ -36,6 +36,6 @@ def test_missing_model_is_a_clear_error_naming_pm_model(tmp_path):
 
 def test_load_embedder_choices():
     assert load_embedder("fake:32").dim == 32
-    assert isinstance(load_embedder(None), SentenceTransformerEmbedder)
+    assert isinstance(load_embedder(None, backend="torch"), SentenceTransformerEmbedder)
     with pytest.raises(ModelLoadError, match="PM_MODEL"):
         load_embedder("fake:x")

@@ -1,0 +1,314 @@
+"""``make bench``: the performance figures of the issue, printed as tables and saved as JSON.
+
+    .venv/bin/python benchmarks/bench_perf.py [--sizes 10000 100000 1000000] [--requests 300] \\
+        [--json var/bench/results.json]
+
+Sections (each also a function, so tests can run them tiny):
+
+1. query encode: one query at a time, in process, torch vs ONNX fp32 vs ONNX int8, interleaved;
+2. build: documents/s of the default backend vs sentence-transformers' default torch encode on the bundled
+   corpus's texts (and their cosine), a cold build of the bundled corpus, one changed profile until matchable;
+3. HTTP latency on the bundled corpus: the product (gunicorn, one worker) against ``naive_service.py`` (Flask +
+   ``util.semantic_search``, torch), requests interleaved one by one; plus a repeated query (LRU cache hit);
+4. HTTP latency, index time and peak RSS on synthetic corpora (``synthetic.py``) of each ``--sizes``;
+5. ANN recall@10 of the approximate index against exact search, with and without a country filter;
+6. the batch-shortlist solver (``bench_assignment.py``, 1,000 projects x 10,000 organisations).
+
+Load average (other jobs share the machine) is recorded with every section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import synthetic  # noqa: E402
+from benchmarks.harness import Server, load_average, percentiles, query_texts, table  # noqa: E402
+
+TARGETS = {"p50_speedup": 3.0, "p99_speedup": 2.0, "p50_1m_ms": 50.0, "rss_1m_mb": 2560, "build_speedup": 1.5,
+           "build_cosine": 0.99, "cold_build_s": 60.0, "change_s": 1.0, "recall@10": 0.95}
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    import os
+
+    return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)), "python": platform.python_version(),
+            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
+
+
+# ---------------------------------------------------------------------------------------------- 1. query encode
+def bench_encode(n: int = 100, backends=("torch", "onnx", "onnx-int8"), export_dir: Path | None = None) -> dict:
+    from embeddings import load_embedder
+
+    embedders = {b: load_embedder(None, backend=b, export_dir=export_dir) for b in backends}
+    texts = query_texts(n + 5)
+    for embedder in embedders.values():
+        for text in texts[:5]:
+            embedder.encode([text], batch_size=1)  # load, warm up
+    times: dict[str, list[float]] = {b: [] for b in backends}
+    for i, text in enumerate(texts[5:]):
+        order = list(backends) if i % 2 == 0 else list(reversed(backends))  # interleaved, alternating order
+        for backend in order:
+            started = time.perf_counter()
+            embedders[backend].encode([text], batch_size=1)
+            times[backend].append(time.perf_counter() - started)
+    return {"load": load_average(), "backends": {b: percentiles(t) for b, t in times.items()}}
+
+
+# ---------------------------------------------------------------------------------------------- 2. build
+def bench_build(export_dir: Path | None = None, limit: int | None = None) -> dict:
+    """Documents/s and cosine of the default backend vs torch, cold build, and one change until matchable."""
+    from corpus.loaders import default_data_dir, load_organisations
+    from embeddings import DEFAULT_BACKEND, load_embedder
+    from matcher import PartnerMatcher, Settings
+    from matcher.index import _evidence_passages, unit_texts
+
+    organisations = load_organisations(default_data_dir())
+    texts = unit_texts(organisations)[0] + [p for o in organisations for p in _evidence_passages(o)]
+    texts = texts[:limit] if limit else texts
+    torch_embedder = load_embedder(None, backend="torch")
+    default = load_embedder(None, backend=DEFAULT_BACKEND, export_dir=export_dir)
+    torch_embedder.encode(texts[:8]), default.encode(texts[:8])  # load and warm both
+    runs = {"torch": [], DEFAULT_BACKEND: []}
+    vectors = {}
+    for order in ((("torch", torch_embedder), (DEFAULT_BACKEND, default)),
+                  ((DEFAULT_BACKEND, default), ("torch", torch_embedder))):  # interleaved: each twice
+        for name, embedder in order:
+            started = time.perf_counter()
+            vectors[name] = embedder.encode(texts, batch_size=32)
+            runs[name].append(time.perf_counter() - started)
+    cosine = (vectors["torch"] * vectors[DEFAULT_BACKEND]).sum(axis=1)
+    docs_per_s = {name: round(len(texts) / min(seconds), 1) for name, seconds in runs.items()}
+    out = {"load": load_average(), "texts": len(texts), "backend": DEFAULT_BACKEND, "docs_per_s": docs_per_s,
+           "speedup": round(docs_per_s[DEFAULT_BACKEND] / docs_per_s["torch"], 2),
+           "cosine_min": round(float(cosine.min()), 5), "cosine_mean": round(float(cosine.mean()), 5)}
+    with tempfile.TemporaryDirectory(prefix="pm-cold-") as tmp:
+        settings = Settings(data_dir=Path(tmp))
+        matcher = PartnerMatcher(settings, embedder=load_embedder(None, export_dir=export_dir)).open()
+        started = time.perf_counter()
+        index, built = matcher.ensure_index()
+        out["cold_build_s"] = round(time.perf_counter() - started, 1)
+        out["organisations"] = len(index)
+        org = organisations[0]
+        changed = org.model_copy(update={"description": org.description + " It now also recovers scandium from "
+                                         "red mud residues in a pilot plant."})
+        started = time.perf_counter()
+        matcher.save_organisation(changed)
+        top = matcher.index_.rank("scandium from red mud residues pilot plant", k=3)
+        out["change_s"] = round(time.perf_counter() - started, 3)
+        out["change_visible"] = org.id in [m.organisation.id for m in top]
+        matcher.close()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- 3. bundled HTTP
+def bench_bundled_http(n: int = 300, data_dir: Path | None = None) -> dict:
+    """The product vs the naive service, same model and organisations, requests interleaved one by one."""
+    with tempfile.TemporaryDirectory(prefix="pm-http-") as tmp:
+        data_dir = data_dir or Path(tmp)
+        ours = Server("service:create_app()", env={"PM_DATA_DIR": str(data_dir)}, timeout=600)
+        naive = Server("benchmarks.naive_service:create_app()", timeout=600)
+        servers = {"naive": naive, "product": ours}
+        for server in servers.values():
+            server.start(ready_path="/readyz" if server is ours else "/healthz")
+        try:
+            texts = query_texts(n + 10)
+            bodies = [{"text": t, "countries": [["GB"], ["CA"], []][i % 3], "k": 10} for i, t in enumerate(texts)]
+            for body in bodies[:10]:
+                for server in servers.values():
+                    server.timed_post("/v1/match", body)
+            times: dict[str, list[float]] = {name: [] for name in servers}
+            for i, body in enumerate(bodies[10:]):
+                order = list(servers.items()) if i % 2 == 0 else list(reversed(servers.items()))
+                for name, server in order:
+                    times[name].append(server.timed_post("/v1/match", body))
+            repeated = [ours.timed_post("/v1/match", bodies[0]) for _ in range(50)]  # the query-cache path
+            # query_texts alternates dev briefs (~48 words) and titles (~9 words): each kind on its own too
+            by_kind = {f"{name}_{kind}": percentiles(t[start::2]) for name, t in times.items()
+                       for kind, start in (("briefs", 0), ("titles", 1))}
+            out = {"load": load_average(), "requests": n, **{name: percentiles(t) for name, t in times.items()},
+                   "by_kind": by_kind,
+                   "product_repeated_query": percentiles(repeated),
+                   "memory": {name: server.memory() for name, server in servers.items()}}
+        finally:
+            for server in servers.values():
+                server.stop()
+    out["p50_speedup"] = round(out["naive"]["p50_ms"] / out["product"]["p50_ms"], 2)
+    out["p99_speedup"] = round(out["naive"]["p99_ms"] / out["product"]["p99_ms"], 2)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- 4. synthetic HTTP
+def bench_synthetic_http(size: int, n: int = 300, model: str | None = None) -> dict:
+    with tempfile.TemporaryDirectory(prefix="pm-syn-") as tmp:
+        report = Path(tmp) / "report.json"
+        server = Server(f"benchmarks.synthetic_app:create({size}, {model!r})", timeout=3600,
+                        env={"BENCH_REPORT": str(report), "BENCH_DATA_DIR": tmp})
+        started = time.perf_counter()
+        server.start(ready_path="/readyz", wait=3600)
+        ready_s = time.perf_counter() - started
+        try:
+            texts = query_texts(n + 10)
+            bodies = [{"text": t, "countries": [["GB"], ["CA"], []][i % 3], "k": 10} for i, t in enumerate(texts)]
+            for body in bodies[:10]:
+                server.timed_post("/v1/match", body)
+            times = [server.timed_post("/v1/match", body) for body in bodies[10:]]
+            out = {"load": load_average(), **json.loads(report.read_text()), "ready_s": round(ready_s, 1),
+                   **percentiles(times), **server.memory()}
+        finally:
+            server.stop()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- 5. ANN recall
+def bench_recall(size: int, n_queries: int = 200, query_embedder=None, seed: int = 0) -> dict:
+    """recall@10 of the approximate unit search (production defaults) against exact search on the same vectors."""
+    import faiss
+
+    from embeddings import load_embedder
+    from matcher.index import ApproximateVectors
+
+    query_embedder = query_embedder or load_embedder(None)
+    documents = synthetic.vocab_embedder(query_embedder, seed=seed)
+    texts, countries = [], []
+    for org in synthetic.organisations(size, seed=seed):
+        texts.append(org.profile_text())
+        countries.append(org.country)
+    vectors = documents.encode(texts)
+    del texts
+    countries = np.array(countries)
+    started = time.perf_counter()
+    approximate = ApproximateVectors.build(vectors)
+    build_s = time.perf_counter() - started
+    exact = faiss.IndexFlatIP(vectors.shape[1])
+    exact.add(vectors)
+    del vectors
+    # The service's queries: free-text briefs through the real model (random word salads would be nearer to
+    # thousands of synthetic profiles at once, a tie no ranking cares about).
+    queries = query_embedder.encode(query_texts(n_queries), batch_size=32).astype(np.float32)
+    out = {"organisations": size, "nlist": int(approximate.base.nlist), "nprobe": int(approximate.nprobe),
+           "build_s": round(build_s, 1), "queries": len(queries), "filters": {}}
+    for name, allowed in (("none", np.ones(size, dtype=bool)), ("country GB", countries == "GB")):
+        bitmap = np.packbits(allowed, bitorder="little")
+        share = float(allowed.mean())
+        selector = faiss.IDSelectorBitmap(size, faiss.swig_ptr(bitmap))
+        recalls, ann_s, exact_s = [], [], []
+        for q in queries:
+            started = time.perf_counter()
+            _, want = exact.search(q[None, :], 10, params=faiss.SearchParameters(sel=selector))
+            exact_s.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            got, _, _, _ = approximate.search(q, 10, bitmap, share, np.zeros(0, dtype=bool))
+            ann_s.append(time.perf_counter() - started)
+            recalls.append(len(set(want[0].tolist()) & set(got.tolist())) / 10)
+        out["filters"][name] = {"recall@10": round(float(np.mean(recalls)), 4),
+                                "ann_ms": percentiles(ann_s)["p50_ms"], "exact_ms": percentiles(exact_s)["p50_ms"]}
+    out["load"] = load_average()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- 6. shortlists
+def bench_shortlist(projects: int = 1000, organisations: int = 10000) -> dict:
+    from benchmarks.bench_assignment import run
+
+    report = run(projects, organisations, 0)
+    return {"load": load_average(), "projects": projects, "organisations": organisations,
+            **{row["method"]: row.get("seconds") for row in report["results"]}}
+
+
+# ---------------------------------------------------------------------------------------------- report
+def print_report(results: dict) -> None:
+    t = TARGETS
+    m = results["machine"]
+    print(f"\nMachine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}")
+    if "encode" in results:
+        e = results["encode"]
+        print(table(f"\nQuery encode, one query, in process (load {e['load']})", ["backend", "p50 ms", "p99 ms"],
+                    [[b, r["p50_ms"], r["p99_ms"]] for b, r in e["backends"].items()]))
+    if "build" in results:
+        b = results["build"]
+        print(table(f"\nBuild (bundled corpus, {b['texts']} texts; load {b['load']})", ["figure", "value", "target"], [
+            ["torch docs/s", b["docs_per_s"]["torch"], ""],
+            [f"{b['backend']} docs/s", b["docs_per_s"][b["backend"]], ""],
+            ["speed-up", b["speedup"], f">= {t['build_speedup']}"],
+            ["cosine to torch (min / mean)", f"{b['cosine_min']} / {b['cosine_mean']}", f">= {t['build_cosine']}"],
+            ["cold build of the bundled corpus, s", b["cold_build_s"], f"<= {t['cold_build_s']}"],
+            ["one changed profile until matchable, s", b["change_s"], f"<= {t['change_s']}"],
+        ]))
+    if "bundled_http" in results:
+        h = results["bundled_http"]
+        rows = [[name, h[name]["p50_ms"], h[name]["p99_ms"], h["memory"][name]["peak_rss_mb"]]
+                for name in ("naive", "product")]
+        rows.append(["product, repeated query", h["product_repeated_query"]["p50_ms"],
+                     h["product_repeated_query"]["p99_ms"], ""])
+        rows.append(["speed-up (naive / product)", h["p50_speedup"], h["p99_speedup"], ""])
+        for kind in ("briefs", "titles"):
+            naive, ours = h["by_kind"][f"naive_{kind}"], h["by_kind"][f"product_{kind}"]
+            rows.append([f"  {kind} only: naive / product p50", f"{naive['p50_ms']} / {ours['p50_ms']}",
+                         f"{naive['p99_ms']} / {ours['p99_ms']}", ""])
+        print(table(f"\nPOST /v1/match, bundled corpus, k=10 with explanations, {h['requests']} interleaved requests "
+                    f"(load {h['load']}); targets: p50 >= {t['p50_speedup']}x, p99 >= {t['p99_speedup']}x",
+                    ["service", "p50 ms", "p99 ms", "peak RSS MB"], rows))
+    if results.get("synthetic"):
+        print(table("\nPOST /v1/match, synthetic corpora, one gunicorn worker; 1M targets: p50 <= "
+                    f"{t['p50_1m_ms']:.0f} ms, peak RSS <= {t['rss_1m_mb']} MB",
+                    ["organisations", "index", "index s", "p50 ms", "p99 ms", "peak RSS MB", "RSS MB", "load"],
+                    [[f"{r['organisations']:,}", r["mode"], r["index_seconds"], r["p50_ms"], r["p99_ms"],
+                      r["peak_rss_mb"], r["rss_mb"], r["load"]] for r in results["synthetic"]]))
+    if results.get("recall"):
+        rows = []
+        for r in results["recall"]:
+            for name, f in r["filters"].items():
+                rows.append([f"{r['organisations']:,}", f"{r['nlist']}/{r['nprobe']}", name, f["recall@10"],
+                             f["ann_ms"], f["exact_ms"]])
+        print(table(f"\nANN recall@10 vs exact (IVF-SQ8; target >= {t['recall@10']})",
+                    ["organisations", "nlist/nprobe", "filter", "recall@10", "ANN ms", "exact ms"], rows))
+    if "shortlist" in results:
+        s = results["shortlist"]
+        print(table(f"\nBatch shortlist solver, {s['projects']:,} projects x {s['organisations']:,} organisations "
+                    f"(load {s['load']})", ["method", "seconds"],
+                    [[k, v] for k, v in s.items() if k not in ("load", "projects", "organisations")]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--recall-sizes", type=int, nargs="*", default=[100_000, 1_000_000])
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--only", nargs="*", choices=["encode", "build", "bundled_http", "synthetic", "recall",
+                                                      "shortlist"], help="run only these sections")
+    parser.add_argument("--json", type=Path, default=Path("var/bench/results.json"))
+    args = parser.parse_args(argv)
+    chosen = set(args.only or ["encode", "build", "bundled_http", "synthetic", "recall", "shortlist"])
+    results: dict = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S"), "load_start": load_average()}
+    steps = [("encode", lambda: bench_encode(n=args.requests // 3)), ("build", bench_build),
+             ("bundled_http", lambda: bench_bundled_http(n=args.requests)),
+             ("synthetic", lambda: [bench_synthetic_http(size, n=args.requests) for size in args.sizes]),
+             ("recall", lambda: [bench_recall(size) for size in args.recall_sizes]),
+             ("shortlist", bench_shortlist)]
+    for name, step in steps:
+        if name in chosen:
+            started = time.perf_counter()
+            print(f"[{time.strftime('%H:%M:%S')}] {name}…", file=sys.stderr, flush=True)
+            results[name] = step()
+            results.setdefault("seconds", {})[name] = round(time.perf_counter() - started, 1)
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(results, indent=2))  # after every section: partial runs keep figures
+    print_report(results)
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,284 @@
+"""The ONNX Runtime embedder: a sentence-transformers model exported locally once, then run without torch.
+
+Why: on this project's 2-core machines one query encodes in ~20 ms with torch and a few ms with ONNX Runtime, and
+the query encode is most of a match request. The export needs nothing from the internet: it traces the model
+already on disk (the bundled all-MiniLM-L6-v2, or any ``PM_MODEL`` folder) with torch's own exporter, so it does
+not need the optimum packages (whose releases pin an older transformers than this project's).
+
+What is exported: the whole sentence-transformers pipeline (transformer, pooling, any dense layers, normalisation)
+as one graph with dynamic batch and sequence axes, plus the model's fast tokenizer (``tokenizer.json``, read by the
+``tokenizers`` library), and an int8 copy made with ONNX Runtime's dynamic quantisation. The export is checked
+against torch on probe sentences (``MIN_EXPORT_COSINE``) before it is kept, and is written to a
+temporary folder and renamed, so two processes exporting at once never see half an export.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.base import ModelLoadError, l2_normalise
+from embeddings.sentence import DEFAULT_MODEL, resolve_model
+
+EXPORT_FORMAT = 2  # bump when the exported files change, so old exports are redone rather than misread
+# Checked on probe sentences before an export is kept: fp32 must equal torch; int8 is approximate by design (its
+# quality bar is retrieval quality, see README "Performance"), this only catches a broken quantisation.
+MIN_EXPORT_COSINE = {"model.onnx": 0.999, "model-int8.onnx": 0.95}
+FP32_FILE, INT8_FILE, TOKENIZER_FILE, META_FILE = "model.onnx", "model-int8.onnx", "tokenizer.json", "export.json"
+TRACED_FILE = "traced.onnx"  # the exporter's graph, before ONNX Runtime's transformer fusions
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+_PROBES = [
+    "Recovering rare earth elements from end-of-life NdFeB magnets.",
+    "Lithium brine extraction in northern Quebec",
+    "x",
+    "Responsible mining: tailings reprocessing, water treatment and community engagement across the value chain. " * 12,
+]
+
+
+def default_threads() -> int:
+    """Intra-op threads for one query: every core this process may use (ONNX Runtime's default also counts
+    hyper-threads, which slow a single small query down on shared machines)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def export_folder(export_dir: Path, model_id: str) -> Path:
+    """Where the export of ``model_id`` lives: a readable slug plus a hash of the id and export format."""
+    digest = hashlib.sha256(f"{EXPORT_FORMAT}\x00{model_id}".encode()).hexdigest()[:12]
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", model_id.split("@")[0].rsplit("/", 1)[-1])[:60].strip("-") or "model"
+    return Path(export_dir) / f"{slug}-{digest}"
+
+
+def export_model(source: str, folder: Path, *, model_id: str) -> Path:
+    """Export the sentence-transformers model at ``source`` to ONNX (fp32 and int8) in ``folder``.
+
+    Loads the model with torch once, traces it, quantises the copy, and checks both against torch on probe
+    sentences. Raises ModelLoadError (naming PM_BACKEND) when the model cannot be exported faithfully.
+    """
+    folder = Path(folder)
+    if (folder / META_FILE).exists():
+        return folder
+    try:
+        import torch
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        # Eager attention traces to plain MatMul/Softmax nodes, which ONNX Runtime's optimiser fuses into its own
+        # attention kernel (the fused SDPA call would be traced as an opaque pattern it leaves alone).
+        model = SentenceTransformer(source, device="cpu", model_kwargs={"attn_implementation": "eager"})
+    except Exception as e:
+        raise ModelLoadError(
+            f"cannot load the embedding model from {source!r} to export it to ONNX: {type(e).__name__}: {e}. "
+            f"Set PM_MODEL to a local sentence-transformers model folder (or unset it for the bundled {DEFAULT_MODEL})"
+        ) from e
+    model.eval()
+    tokenizer = getattr(model, "tokenizer", None)
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    features = model.preprocess(["probe one", "a second, longer probe"])
+    names = [n for n in _INPUTS if n in features]
+    unsupported = sorted(k for k, v in features.items() if k not in names and hasattr(v, "shape"))
+    if backend is None or "input_ids" not in names or unsupported:
+        raise ModelLoadError(
+            f"the model at {source!r} cannot be run with ONNX Runtime by this project (it needs a fast tokenizer and "
+            f"text inputs only{'; extra inputs: ' + ', '.join(unsupported) if unsupported else ''}); "
+            "set PM_BACKEND=torch to use it"
+        )
+
+    class _Pipeline(torch.nn.Module):
+        """The sentence-transformers forward pass with positional tensor inputs, as the exporter traces it."""
+
+        def __init__(self, st):
+            super().__init__()
+            self.st = st
+
+        def forward(self, *tensors):
+            return self.st({**dict(zip(names, tensors)), "modality": "text"})["sentence_embedding"]
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        import warnings
+
+        with warnings.catch_warnings(), torch.no_grad():
+            # The tracer warns about Python branches on shapes (padding checks); the probe check below is what
+            # proves the graph right for other batch and sequence sizes.
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                _Pipeline(model).eval(), tuple(features[n] for n in names), str(tmp / TRACED_FILE),
+                input_names=names, output_names=["sentence_embedding"],
+                dynamic_axes={**{n: {0: "batch", 1: "sequence"} for n in names}, "sentence_embedding": {0: "batch"}},
+                opset_version=17, do_constant_folding=True, dynamo=False,
+            )
+        config = getattr(getattr(model[0], "auto_model", None), "config", None)
+        _optimise(tmp / TRACED_FILE, tmp / FP32_FILE, heads=getattr(config, "num_attention_heads", 0) or 0,
+                  hidden=getattr(config, "hidden_size", 0) or 0)
+        import onnx
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        logging.disable(logging.WARNING)  # the quantiser logs advice about static quantisation to the root logger
+        try:
+            # Per-channel int8 weights: per-tensor scales (the default) cost this model up to 0.17 of cosine on
+            # some sentences; per-channel keeps it within ~0.02 of fp32. The fused attention's weights are
+            # quantised too (its output types are not inferred, hence the default tensor type).
+            quantize_dynamic(str(tmp / FP32_FILE), str(tmp / INT8_FILE), weight_type=QuantType.QInt8,
+                             per_channel=True, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        finally:
+            logging.disable(logging.NOTSET)
+        (tmp / TRACED_FILE).unlink()
+        backend.save(str(tmp / TOKENIZER_FILE))
+        expected = model.encode(_PROBES, convert_to_numpy=True, normalize_embeddings=True)
+        meta = {
+            "format": EXPORT_FORMAT,
+            "model_id": model_id,
+            "inputs": names,
+            "max_seq_length": int(model.max_seq_length or 512),
+            "pad_id": int(tokenizer.pad_token_id or 0),
+            "dim": int(expected.shape[1]),
+            "torch": torch.__version__,
+        }
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=1))
+        for file in (FP32_FILE, INT8_FILE):
+            got = _OnnxRunner(tmp, file, threads=default_threads()).encode(_PROBES, batch_size=2)
+            cosine = float((got * expected).sum(axis=1).min())
+            if cosine < MIN_EXPORT_COSINE[file]:
+                raise ModelLoadError(
+                    f"the ONNX export ({file}) of {source!r} differs from the torch model (cosine {cosine:.3f} < "
+                    f"{MIN_EXPORT_COSINE[file]}); set PM_BACKEND=torch for this model"
+                )
+        tmp.chmod(0o755)  # mkdtemp makes it private; the export is no secret and other users may serve it
+        try:
+            os.replace(tmp, folder)  # atomic: another process either sees the whole export or none
+        except OSError:
+            if not (folder / META_FILE).exists():  # not "someone else finished first"
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def _optimise(traced: Path, out: Path, *, heads: int, hidden: int) -> None:
+    """ONNX Runtime's transformer optimiser: fuses attention, GELU and layer norms (BERT-family graphs; measured
+    1.6x the documents/s of torch in int8 here). A graph it cannot handle is kept as traced (still correct:
+    the probe check decides)."""
+    try:
+        from onnxruntime.transformers import optimizer
+
+        logging.disable(logging.WARNING)
+        optimised = optimizer.optimize_model(str(traced), model_type="bert", num_heads=heads, hidden_size=hidden)
+        optimised.save_model_to_file(str(out))
+    except Exception:  # an architecture the BERT fusions do not know: the traced graph is used unfused
+        shutil.copyfile(traced, out)
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+class _OnnxRunner:
+    """One ONNX Runtime session and its tokenizer; encodes length-sorted batches, padded per batch."""
+
+    def __init__(self, folder: Path, file: str, *, threads: int):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        meta = json.loads((folder / META_FILE).read_text())
+        self.inputs = meta["inputs"]
+        self.pad_id = meta["pad_id"]
+        self.dim = meta["dim"]
+        self.tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+        self.tokenizer.enable_truncation(max_length=meta["max_seq_length"])
+        self.tokenizer.no_padding()  # padding is per batch, after sorting by length
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1  # one small graph: parallelism inside operators, not between them
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        # Worker threads spin briefly between operators (ONNX Runtime's default): waking sleeping threads for
+        # each of a small graph's ~50 operators cost 1.4 ms of an 8 ms query here.
+        self.session = ort.InferenceSession(str(folder / file), options, providers=["CPUExecutionProvider"])
+
+    def encode(self, texts: list[str], *, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        encodings = self.tokenizer.encode_batch(list(texts))
+        lengths = np.array([len(e.ids) for e in encodings])
+        order = np.argsort(-lengths, kind="stable")  # similar lengths together: little padding per batch
+        batches = range(0, len(texts), max(1, batch_size))
+        if show_progress:
+            from tqdm import tqdm
+
+            batches = tqdm(batches, desc="Embedding (ONNX)", unit="batch")
+        for start in batches:
+            rows = order[start : start + batch_size]
+            width = int(lengths[rows].max())
+            feeds = {name: np.full((len(rows), width), self.pad_id if name == "input_ids" else 0, dtype=np.int64)
+                     for name in self.inputs}
+            for i, row in enumerate(rows):
+                e = encodings[row]
+                n = len(e.ids)
+                feeds["input_ids"][i, :n] = e.ids
+                if "attention_mask" in feeds:
+                    feeds["attention_mask"][i, :n] = e.attention_mask
+                if "token_type_ids" in feeds:
+                    feeds["token_type_ids"][i, :n] = e.type_ids
+            out[rows] = self.session.run(None, feeds)[0]
+        return l2_normalise(out)
+
+
+class OnnxEmbedder:
+    """Encodes with ONNX Runtime; exports the model on first use into ``export_dir`` (kept for later starts).
+
+    ``quantized`` runs the int8 copy. Its vectors differ slightly from fp32 (cosine ~0.99), so its ``model_id``
+    differs too (``@onnx-int8``) and an index or cache made with one is never mixed with the other. fp32 ONNX
+    vectors equal torch's to float precision (cosine >= 0.9999, tested), so it keeps the torch model id: switching
+    between ``torch`` and ``onnx`` reuses the saved index and the embedding cache.
+    """
+
+    def __init__(self, model: str | None = None, *, quantized: bool = False, export_dir: Path | str | None = None,
+                 threads: int | None = None):
+        self.model = model
+        self.quantized = quantized
+        self.threads = threads or default_threads()
+        self._source, base_id = resolve_model(model)
+        self.model_id = base_id + ("@onnx-int8" if quantized else "")
+        self.export_dir = Path(export_dir) if export_dir is not None else Path("var") / "models"
+        self.folder = export_folder(self.export_dir, base_id)
+        self._runner: _OnnxRunner | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def backend(self) -> str:
+        return "onnx-int8" if self.quantized else "onnx"
+
+    def load(self) -> _OnnxRunner:
+        """Export (first use only) and open the session; raises ModelLoadError naming PM_MODEL/PM_BACKEND."""
+        with self._lock:
+            if self._runner is None:
+                export_model(self._source, self.folder, model_id=self.model_id.removesuffix("@onnx-int8"))
+                try:
+                    self._runner = _OnnxRunner(self.folder, INT8_FILE if self.quantized else FP32_FILE,
+                                               threads=self.threads)
+                except Exception as e:
+                    raise ModelLoadError(
+                        f"cannot open the ONNX export in {self.folder}: {type(e).__name__}: {e}. Delete that folder "
+                        "to export again, or set PM_BACKEND=torch"
+                    ) from e
+        return self._runner
+
+    @property
+    def dim(self) -> int:
+        return self.load().dim
+
+    def encode(self, texts: list[str], *, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
+        return self.load().encode(list(texts), batch_size=batch_size, show_progress=show_progress)

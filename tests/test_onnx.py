@@ -1,0 +1,121 @@
+"""The ONNX Runtime embedder: exported offline from the bundled model, equal to torch, configurable, cached.
+
+Integration: exports the bundled all-MiniLM-L6-v2 once per session (~15 s) into a temporary folder.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from embeddings import (
+    DEFAULT_BACKEND,
+    FakeEmbedder,
+    ModelLoadError,
+    OnnxEmbedder,
+    SentenceTransformerEmbedder,
+    load_embedder,
+)
+from embeddings.onnx import FP32_FILE, INT8_FILE, META_FILE, TOKENIZER_FILE, export_folder
+
+pytestmark = pytest.mark.integration
+
+TEXTS = [
+    "recycling rare earth magnets from electronic waste",
+    "x",
+    "Lithium brine extraction, direct lithium extraction and geothermal brines in northern Quebec.",
+    "Responsible mining: tailings reprocessing, acid mine drainage treatment and community engagement. " * 20,
+    "Université Laval étudie la séparation des terres rares.",
+]
+
+
+@pytest.fixture(scope="module")
+def export_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="module")
+def torch_vectors():
+    return SentenceTransformerEmbedder().encode(TEXTS, batch_size=2)
+
+
+@pytest.fixture(scope="module")
+def onnx_embedder(export_dir):
+    import os
+
+    previous = os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"  # the export must not need the network
+    try:
+        embedder = load_embedder(None, backend="onnx", export_dir=export_dir)
+        embedder.load()
+    finally:
+        if previous is None:
+            del os.environ["HF_HUB_OFFLINE"]
+        else:
+            os.environ["HF_HUB_OFFLINE"] = previous
+    return embedder
+
+
+def test_export_is_written_once_into_the_data_dir(onnx_embedder, export_dir):
+    folder = onnx_embedder.folder
+    assert folder.parent == export_dir and folder == export_folder(export_dir, onnx_embedder.model_id)
+    assert {FP32_FILE, INT8_FILE, TOKENIZER_FILE, META_FILE} <= {p.name for p in folder.iterdir()}
+    assert not [p for p in export_dir.iterdir() if p.name.startswith(".")]  # no temporary folder left behind
+    stamp = (folder / FP32_FILE).stat().st_mtime_ns
+    again = OnnxEmbedder(None, export_dir=export_dir)
+    again.encode(["reuse the export"])
+    assert (folder / FP32_FILE).stat().st_mtime_ns == stamp  # a second process reuses it
+
+
+def test_onnx_vectors_equal_torch_vectors(onnx_embedder, torch_vectors):
+    vectors = onnx_embedder.encode(TEXTS, batch_size=2)  # padded batches of different lengths
+    assert vectors.shape == torch_vectors.shape and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    cosine = (vectors * torch_vectors).sum(axis=1)
+    assert cosine.min() >= 0.9999
+    single = np.vstack([onnx_embedder.encode([t]) for t in TEXTS])  # one query at a time, as the service does
+    assert (single * torch_vectors).sum(axis=1).min() >= 0.9999
+
+
+def test_onnx_int8_stays_close_to_torch_and_has_its_own_model_id(onnx_embedder, export_dir, torch_vectors):
+    int8 = load_embedder(None, backend="onnx-int8", export_dir=export_dir)
+    cosine = (int8.encode(TEXTS) * torch_vectors).sum(axis=1)
+    assert cosine.min() >= 0.97 and cosine.mean() >= 0.98  # approximate by design; the bar is SciFact nDCG
+    # fp32 ONNX shares torch's id (same vectors: the saved index and cache stay valid); int8 does not.
+    assert onnx_embedder.model_id == SentenceTransformerEmbedder().model_id
+    assert int8.model_id == onnx_embedder.model_id + "@onnx-int8"
+
+
+def test_backend_choice_and_errors(export_dir):
+    assert DEFAULT_BACKEND in ("onnx", "onnx-int8")
+    assert isinstance(load_embedder(None), OnnxEmbedder)
+    assert isinstance(load_embedder(None, backend="torch"), SentenceTransformerEmbedder)
+    assert isinstance(load_embedder("fake:16", backend="onnx"), FakeEmbedder)  # the fake has no backends
+    with pytest.raises(ModelLoadError, match="PM_BACKEND='tensorflow'.*torch, onnx, onnx-int8"):
+        load_embedder(None, backend="tensorflow")
+
+
+def test_a_missing_model_is_a_clear_error_naming_pm_model(tmp_path):
+    broken = OnnxEmbedder(str(tmp_path / "no-model-here"), export_dir=tmp_path / "models")
+    with pytest.raises(ModelLoadError, match="PM_MODEL"):
+        broken.encode(["x"])
+
+
+def test_another_sentence_transformers_model_folder_exports_too(tmp_path, onnx_embedder):
+    """Any PM_MODEL folder works: here a copy of the bundled model with a dense layer added, saved locally."""
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+
+    from embeddings.sentence import bundled_model_path
+
+    st = SentenceTransformer(str(bundled_model_path()), device="cpu")
+    torch.manual_seed(0)
+    dense = models.Dense(in_features=384, out_features=64, activation_function=torch.nn.Tanh())
+    custom = SentenceTransformer(modules=[st[0], st[1], dense, models.Normalize()], device="cpu")
+    folder = tmp_path / "custom-model"
+    custom.save(str(folder))
+    embedder = load_embedder(str(folder), backend="onnx", export_dir=tmp_path / "models")
+    expected = SentenceTransformerEmbedder(str(folder)).encode(TEXTS[:3])
+    got = embedder.encode(TEXTS[:3])
+    assert got.shape == (3, 64) and (got * expected).sum(axis=1).min() >= 0.9999
+    assert embedder.model_id == f"path:{folder.resolve()}"
