@@ -64,7 +64,8 @@ class PartnerMatcher:
     def open(self) -> PartnerMatcher:
         """Connect to the database and seed it from the corpus if it is empty. Cheap; loads no model."""
         if self.embedder is None:
-            self.embedder = load_embedder(self.settings.model)
+            self.embedder = load_embedder(self.settings.model, backend=self.settings.backend,
+                                          export_dir=self.settings.models_dir, threads=self.settings.onnx_threads)
         self.store_ = Store(self.settings.resolved_database_url).create_all()
         self.challenges_: list[Challenge] = load_challenges(self.settings.resolved_corpus_dir)
         if self.store_.count_organisations() == 0 and self.store_.count_projects() == 0:
@@ -84,6 +85,9 @@ class PartnerMatcher:
             "diversity": self.settings.diversity,
             "weak_below": weak_below,
             "show_progress": show_progress,
+            "ann_threshold": self.settings.ann_threshold,
+            "nprobe": self.settings.ann_nprobe,
+            "query_cache_size": self.settings.query_cache_size,
         }
 
     def index_status(self) -> dict:
