@@ -11,12 +11,13 @@ export HOST PORT
 export HF_HUB_DISABLE_TELEMETRY = 1
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: run test install build clean help load
+.PHONY: run test install build clean help load bench
 
 help:
 	@echo "make run    - install (first time), build the index if missing or stale, serve on http://$(HOST):$(PORT)"
 	@echo "make test   - install (first time) and run the test suite"
 	@echo "make build  - build the index if missing or stale"
+	@echo "make bench  - performance figures (latency, scale to 1M, build, ANN recall, shortlist solver) as tables + JSON"
 	@echo "make load   - 60 s load test: two gunicorn workers driven by wrk (installed if missing)"
 	@echo "make clean  - remove .venv and var/ (database, index, embedding cache)"
 
@@ -43,6 +44,9 @@ test: install
 	$(BIN)/bandit -r corpus embeddings matcher service -q
 	bash scripts/browser.sh >/dev/null
 	url="$$(scripts/postgres.sh start)" && test -n "$$url" && PM_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python benchmarks/bench_perf.py --json var/bench/results.json
 
 load: build
 	$(BIN)/python benchmarks/bench_load.py --seconds 60 --json var/bench/load.json
