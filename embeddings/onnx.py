@@ -22,6 +22,7 @@ import re
 import shutil
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -109,8 +110,6 @@ def export_model(source: str, folder: Path, *, model_id: str) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
-        import warnings
-
         with warnings.catch_warnings(), torch.no_grad():
             # The tracer warns about Python branches on shapes (padding checks); the probe check below is what
             # proves the graph right for other batch and sequence sizes.

@@ -218,7 +218,7 @@ def load_briefs(path: Path | str) -> list[LabelledBrief]:
 
 def _brief_rankings(index, brief: LabelledBrief, k: int) -> dict[str, list[str]]:
     """bm25 alone, the dense model alone, and the product's full ranking, all under the brief's filters."""
-    allowed = index._allowed_positions(brief.countries, None, ())
+    allowed = index._filter(brief.countries, None, ())
     qvec = index.encode_query(brief.text)
     candidates, _, dense, lexical = index._retrieve(brief.text, qvec, allowed, k)
     ids = index.ids_

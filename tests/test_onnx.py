@@ -87,8 +87,8 @@ def test_onnx_int8_stays_close_to_torch_and_has_its_own_model_id(onnx_embedder, 
 
 
 def test_backend_choice_and_errors(export_dir):
-    assert DEFAULT_BACKEND in ("onnx", "onnx-int8")
-    assert isinstance(load_embedder(None), OnnxEmbedder)
+    assert DEFAULT_BACKEND in ("torch", "onnx", "onnx-int8")
+    assert isinstance(load_embedder(None, backend="onnx-int8", export_dir=export_dir), OnnxEmbedder)
     assert isinstance(load_embedder(None, backend="torch"), SentenceTransformerEmbedder)
     assert isinstance(load_embedder("fake:16", backend="onnx"), FakeEmbedder)  # the fake has no backends
     with pytest.raises(ModelLoadError, match="PM_BACKEND='tensorflow'.*torch, onnx, onnx-int8"):
