@@ -6,7 +6,7 @@
 Sections (each also a function, so tests can run them tiny):
 
 1. query encode: one query at a time, in process, torch vs ONNX fp32 vs ONNX int8, interleaved;
-2. build: documents/s of the default backend vs sentence-transformers' default torch encode on the bundled
+2. build: documents/s of ``--backend`` (onnx-int8) vs sentence-transformers' default torch encode on the bundled
    corpus's texts (and their cosine), a cold build of the bundled corpus, one changed profile until matchable;
 3. HTTP latency on the bundled corpus: the product (gunicorn, one worker) against ``naive_service.py`` (Flask +
    ``util.semantic_search``, torch), requests interleaved one by one; plus a repeated query (LRU cache hit);
@@ -67,10 +67,10 @@ def bench_encode(n: int = 100, backends=("torch", "onnx", "onnx-int8"), export_d
 
 
 # ---------------------------------------------------------------------------------------------- 2. build
-def bench_build(export_dir: Path | None = None, limit: int | None = None) -> dict:
-    """Documents/s and cosine of the default backend vs torch, cold build, and one change until matchable."""
+def bench_build(export_dir: Path | None = None, limit: int | None = None, backend: str = "onnx-int8") -> dict:
+    """Documents/s and cosine of ``backend`` vs torch, cold build, and one change until matchable."""
     from corpus.loaders import default_data_dir, load_organisations
-    from embeddings import DEFAULT_BACKEND, load_embedder
+    from embeddings import load_embedder
     from matcher import PartnerMatcher, Settings
     from matcher.index import _evidence_passages, unit_texts
 
@@ -78,24 +78,24 @@ def bench_build(export_dir: Path | None = None, limit: int | None = None) -> dic
     texts = unit_texts(organisations)[0] + [p for o in organisations for p in _evidence_passages(o)]
     texts = texts[:limit] if limit else texts
     torch_embedder = load_embedder(None, backend="torch")
-    default = load_embedder(None, backend=DEFAULT_BACKEND, export_dir=export_dir)
+    default = load_embedder(None, backend=backend, export_dir=export_dir)
     torch_embedder.encode(texts[:8]), default.encode(texts[:8])  # load and warm both
-    runs = {"torch": [], DEFAULT_BACKEND: []}
+    runs = {"torch": [], backend: []}
     vectors = {}
-    for order in ((("torch", torch_embedder), (DEFAULT_BACKEND, default)),
-                  ((DEFAULT_BACKEND, default), ("torch", torch_embedder))):  # interleaved: each twice
+    for order in ((("torch", torch_embedder), (backend, default)),
+                  ((backend, default), ("torch", torch_embedder))):  # interleaved: each twice
         for name, embedder in order:
             started = time.perf_counter()
             vectors[name] = embedder.encode(texts, batch_size=32)
             runs[name].append(time.perf_counter() - started)
-    cosine = (vectors["torch"] * vectors[DEFAULT_BACKEND]).sum(axis=1)
+    cosine = (vectors["torch"] * vectors[backend]).sum(axis=1)
     docs_per_s = {name: round(len(texts) / min(seconds), 1) for name, seconds in runs.items()}
-    out = {"load": load_average(), "texts": len(texts), "backend": DEFAULT_BACKEND, "docs_per_s": docs_per_s,
-           "speedup": round(docs_per_s[DEFAULT_BACKEND] / docs_per_s["torch"], 2),
+    out = {"load": load_average(), "texts": len(texts), "backend": backend, "docs_per_s": docs_per_s,
+           "speedup": round(docs_per_s[backend] / docs_per_s["torch"], 2),
            "cosine_min": round(float(cosine.min()), 5), "cosine_mean": round(float(cosine.mean()), 5)}
     with tempfile.TemporaryDirectory(prefix="pm-cold-") as tmp:
         settings = Settings(data_dir=Path(tmp))
-        matcher = PartnerMatcher(settings, embedder=load_embedder(None, export_dir=export_dir)).open()
+        matcher = PartnerMatcher(settings, embedder=load_embedder(None, backend=backend, export_dir=export_dir)).open()
         started = time.perf_counter()
         index, built = matcher.ensure_index()
         out["cold_build_s"] = round(time.perf_counter() - started, 1)
@@ -113,11 +113,12 @@ def bench_build(export_dir: Path | None = None, limit: int | None = None) -> dic
 
 
 # ---------------------------------------------------------------------------------------------- 3. bundled HTTP
-def bench_bundled_http(n: int = 300, data_dir: Path | None = None) -> dict:
-    """The product vs the naive service, same model and organisations, requests interleaved one by one."""
+def bench_bundled_http(n: int = 300, data_dir: Path | None = None, backend: str = "onnx-int8") -> dict:
+    """The product (on ``backend``) vs the naive service (torch), same model and organisations, requests
+    interleaved one by one."""
     with tempfile.TemporaryDirectory(prefix="pm-http-") as tmp:
         data_dir = data_dir or Path(tmp)
-        ours = Server("service:create_app()", env={"PM_DATA_DIR": str(data_dir)}, timeout=600)
+        ours = Server("service:create_app()", env={"PM_DATA_DIR": str(data_dir), "PM_BACKEND": backend}, timeout=600)
         naive = Server("benchmarks.naive_service:create_app()", timeout=600)
         servers = {"naive": naive, "product": ours}
         for server in servers.values():
@@ -137,7 +138,8 @@ def bench_bundled_http(n: int = 300, data_dir: Path | None = None) -> dict:
             # query_texts alternates dev briefs (~48 words) and titles (~9 words): each kind on its own too
             by_kind = {f"{name}_{kind}": percentiles(t[start::2]) for name, t in times.items()
                        for kind, start in (("briefs", 0), ("titles", 1))}
-            out = {"load": load_average(), "requests": n, **{name: percentiles(t) for name, t in times.items()},
+            out = {"load": load_average(), "requests": n, "backend": backend,
+                   **{name: percentiles(t) for name, t in times.items()},
                    "by_kind": by_kind,
                    "product_repeated_query": percentiles(repeated),
                    "memory": {name: server.memory() for name, server in servers.items()}}
@@ -150,10 +152,10 @@ def bench_bundled_http(n: int = 300, data_dir: Path | None = None) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- 4. synthetic HTTP
-def bench_synthetic_http(size: int, n: int = 300, model: str | None = None) -> dict:
+def bench_synthetic_http(size: int, n: int = 300, model: str | None = None, backend: str = "onnx-int8") -> dict:
     with tempfile.TemporaryDirectory(prefix="pm-syn-") as tmp:
         report = Path(tmp) / "report.json"
-        server = Server(f"benchmarks.synthetic_app:create({size}, {model!r})", timeout=3600,
+        server = Server(f"benchmarks.synthetic_app:create({size}, {model!r}, {backend!r})", timeout=3600,
                         env={"BENCH_REPORT": str(report), "BENCH_DATA_DIR": tmp})
         started = time.perf_counter()
         server.start(ready_path="/readyz", wait=3600)
@@ -164,7 +166,8 @@ def bench_synthetic_http(size: int, n: int = 300, model: str | None = None) -> d
             for body in bodies[:10]:
                 server.timed_post("/v1/match", body)
             times = [server.timed_post("/v1/match", body) for body in bodies[10:]]
-            out = {"load": load_average(), **json.loads(report.read_text()), "ready_s": round(ready_s, 1),
+            out = {"load": load_average(), "backend": backend, **json.loads(report.read_text()),
+                   "ready_s": round(ready_s, 1),
                    **percentiles(times), **server.memory()}
         finally:
             server.stop()
@@ -172,14 +175,14 @@ def bench_synthetic_http(size: int, n: int = 300, model: str | None = None) -> d
 
 
 # ---------------------------------------------------------------------------------------------- 5. ANN recall
-def bench_recall(size: int, n_queries: int = 200, query_embedder=None, seed: int = 0) -> dict:
+def bench_recall(size: int, n_queries: int = 200, query_embedder=None, seed: int = 0, backend: str = "onnx-int8") -> dict:
     """recall@10 of the approximate unit search (production defaults) against exact search on the same vectors."""
     import faiss
 
     from embeddings import load_embedder
     from matcher.index import ApproximateVectors
 
-    query_embedder = query_embedder or load_embedder(None)
+    query_embedder = query_embedder or load_embedder(None, backend=backend)
     documents = synthetic.vocab_embedder(query_embedder, seed=seed)
     texts, countries = [], []
     for org in synthetic.organisations(size, seed=seed):
@@ -257,8 +260,9 @@ def print_report(results: dict) -> None:
             naive, ours = h["by_kind"][f"naive_{kind}"], h["by_kind"][f"product_{kind}"]
             rows.append([f"  {kind} only: naive / product p50", f"{naive['p50_ms']} / {ours['p50_ms']}",
                          f"{naive['p99_ms']} / {ours['p99_ms']}", ""])
-        print(table(f"\nPOST /v1/match, bundled corpus, k=10 with explanations, {h['requests']} interleaved requests "
-                    f"(load {h['load']}); targets: p50 >= {t['p50_speedup']}x, p99 >= {t['p99_speedup']}x",
+        print(table(f"\nPOST /v1/match, bundled corpus, k=10 with explanations, {h['requests']} interleaved requests, "
+                    f"product on {h.get('backend', '?')} (load {h['load']}); targets: p50 >= {t['p50_speedup']}x, "
+                    f"p99 >= {t['p99_speedup']}x",
                     ["service", "p50 ms", "p99 ms", "peak RSS MB"], rows))
     if results.get("synthetic"):
         print(table("\nPOST /v1/match, synthetic corpora, one gunicorn worker; 1M targets: p50 <= "
@@ -286,16 +290,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--recall-sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--backend", default="onnx-int8", choices=["torch", "onnx", "onnx-int8"],
+                        help="the product's embedding backend in every section (the naive service is always torch)")
     parser.add_argument("--only", nargs="*", choices=["encode", "build", "bundled_http", "synthetic", "recall",
                                                       "shortlist"], help="run only these sections")
     parser.add_argument("--json", type=Path, default=Path("var/bench/results.json"))
     args = parser.parse_args(argv)
     chosen = set(args.only or ["encode", "build", "bundled_http", "synthetic", "recall", "shortlist"])
     results: dict = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S"), "load_start": load_average()}
-    steps = [("encode", lambda: bench_encode(n=args.requests // 3)), ("build", bench_build),
-             ("bundled_http", lambda: bench_bundled_http(n=args.requests)),
-             ("synthetic", lambda: [bench_synthetic_http(size, n=args.requests) for size in args.sizes]),
-             ("recall", lambda: [bench_recall(size) for size in args.recall_sizes]),
+    backend = args.backend
+    results["backend"] = backend
+    steps = [("encode", lambda: bench_encode(n=args.requests // 3)), ("build", lambda: bench_build(backend=backend)),
+             ("bundled_http", lambda: bench_bundled_http(n=args.requests, backend=backend)),
+             ("synthetic", lambda: [bench_synthetic_http(size, n=args.requests, backend=backend) for size in args.sizes]),
+             ("recall", lambda: [bench_recall(size, backend=backend) for size in args.recall_sizes]),
              ("shortlist", bench_shortlist)]
     for name, step in steps:
         if name in chosen:

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 
-def create(size: int, model: str | None = None):
-    """The app over ``size`` synthetic organisations; ``model`` encodes queries (default: the bundled model,
-    default backend; tests pass ``"fake:384"``)."""
+def create(size: int, model: str | None = None, backend: str | None = None):
+    """The app over ``size`` synthetic organisations; ``model`` encodes queries on ``backend`` (default: the
+    bundled model on the default backend; tests pass ``"fake:384"``)."""
     from benchmarks import synthetic
     from corpus.loaders import default_data_dir, load_challenges
     from embeddings import load_embedder
@@ -32,7 +32,7 @@ def create(size: int, model: str | None = None):
 
     started = time.perf_counter()
     data_dir = Path(os.environ.get("BENCH_DATA_DIR") or tempfile.mkdtemp(prefix="pm-synthetic-"))
-    queries = load_embedder(model, export_dir=os.environ.get("BENCH_MODELS_DIR") or None)
+    queries = load_embedder(model, backend=backend, export_dir=os.environ.get("BENCH_MODELS_DIR") or None)
     settings = Settings(data_dir=data_dir, corpus_dir=default_data_dir())
     matcher = PartnerMatcher(settings, embedder=queries).open()
     organisations = list(synthetic.organisations(size))

@@ -222,7 +222,8 @@ class ApproximateVectors:
 
 @lru_cache(maxsize=1)
 def _mineral_bit() -> dict[str, int]:
-    assert len(vocab.minerals()) <= 64, "mineral bit sets are 64-bit"  # nosec B101: a vocabulary invariant
+    # A vocabulary invariant (34 minerals today): mineral bit sets are 64-bit integers.
+    assert len(vocab.minerals()) <= 64, "mineral bit sets are 64-bit"  # nosec B101
     return {m: 1 << i for i, m in enumerate(vocab.minerals())}
 
 
