@@ -67,3 +67,17 @@ def test_recombine_equals_a_fresh_index_over_the_same_texts():
         np.testing.assert_allclose(derived.scores(query), fresh.scores(query), rtol=1e-5, atol=1e-6)
     # The source index is untouched (queries in flight keep using it).
     assert index.n_docs_ == len(texts) and "vanadium" not in " ".join(index.vocab_)
+
+
+def test_tokens_equal_bm25s_tokenize_on_the_bundled_profiles():
+    """The own tokeniser (faster per query) must give bm25s' tokens, or scores would drift from its BM25."""
+    import bm25s
+    import Stemmer
+
+    from corpus.loaders import default_data_dir, load_organisations
+
+    texts = [o.profile_text() for o in load_organisations(default_data_dir())] + ["", "a", "Li-ion NdFeB, 2024: the REE's"]
+    index = LexicalIndex().fit(texts)
+    expected = bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False,
+                              show_progress=False)
+    assert index._tokenise(texts) == expected
