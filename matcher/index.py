@@ -12,10 +12,11 @@ import io
 import json
 import os
 import re
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache, partial
 from pathlib import Path
 
@@ -23,20 +24,23 @@ import faiss
 import numpy as np
 
 from corpus import vocab
-from corpus.loaders import corpus_hash
+from corpus.loaders import combine_digests, corpus_hash, record_digest
 from corpus.schema import Challenge, Organisation, Project
 from embeddings.base import Embedder
 from embeddings.cache import CachedEmbedder, EmbeddingCache
+from matcher.ann import ApproximateVectors, approximate_filter, gather, reverse_map
 from matcher.challenges import ChallengeModel
 from matcher.errors import IndexFileError, IndexNotReady, InvalidRequest
 from matcher.fusion import convex
 from matcher.lexical import LexicalIndex
+from matcher.records import OrganisationTable
 from matcher.results import Match, ScoreWeights
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5  # 5: records compressed, corpus hash a sum of record digests, sentences not stored
 # Search units at and above which dense search is approximate (IVF, see ``ApproximateVectors``); below it exact.
 # Exact search over 50k units costs ~5 ms a query on two cores, about what IVF costs at a million.
 ANN_THRESHOLD = 50_000
+BUILD_CHUNK = 20_000  # organisations embedded per step of a build: ~60 MB of vectors at a time, at any size
 CHALLENGE_ALIGNED = 0.5  # alignment from which an organisation counts as working on a challenge
 DOCUMENT_CHARS = 2000  # the model reads ~256 tokens; longer document text only costs time
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
@@ -85,30 +89,36 @@ def _query_side(stages: set[str], country: str | None) -> bool | None:
     return {"CA": True, "GB": False}.get(country or "")
 
 
+def _document_texts(org: Organisation) -> list[str]:
+    return [f"{doc.title}. {doc.text}"[:DOCUMENT_CHARS] for doc in org.documents]
+
+
 def unit_texts(organisations: Sequence[Organisation]) -> tuple[list[str], list[int]]:
     """Search units: one profile per organisation, then each document; returns texts and document owners."""
     texts = [org.profile_text() for org in organisations]
     doc_owner = []
     for row, org in enumerate(organisations):
-        for doc in org.documents:
-            texts.append(f"{doc.title}. {doc.text}"[:DOCUMENT_CHARS])
+        for text in _document_texts(org):
+            texts.append(text)
             doc_owner.append(row)
     return texts, doc_owner
 
 
-def _gather(*parts: tuple[np.ndarray, np.ndarray | None]) -> np.ndarray:
-    """Rows of several float32 matrices stacked into one new array, copying each row once: ``(matrix, rows)``
-    takes those rows (``None``: all). Cheaper than ``np.vstack([a[rows], ...])``, which copies twice."""
-    sizes = [len(m) if rows is None else len(rows) for m, rows in parts]
-    out = np.empty((sum(sizes), parts[0][0].shape[1]), dtype=np.float32)
-    at = 0
-    for (m, rows), size in zip(parts, sizes):
-        if rows is None:
-            out[at : at + size] = m
-        else:
-            np.take(m, rows, axis=0, out=out[at : at + size])
-        at += size
-    return out
+def _columns(organisations: Sequence[Organisation]) -> dict[str, np.ndarray]:
+    """Per-organisation arrays the index keeps beside the compressed records (filters, scoring, layout, hash).
+    Countries, types and ids are object arrays of shared strings: 8 bytes a row, where fixed-width text is 56."""
+    minerals, stages = _mineral_bit(), _stage_bit()
+    n = len(organisations)
+    return {
+        "ids": np.array([o.id for o in organisations] or [], dtype=object),
+        "countries": np.array([sys.intern(o.country) for o in organisations] or [], dtype=object),
+        "org_types": np.array([sys.intern(o.org_type) for o in organisations] or [], dtype=object),
+        "mineral_bits": np.fromiter((_bits(o.minerals, minerals) for o in organisations), dtype=np.uint64, count=n),
+        "stage_bits": np.fromiter((_bits(o.value_chain_stages, stages) for o in organisations), dtype=np.uint16, count=n),
+        "digests": np.fromiter((record_digest(o) for o in organisations), dtype=np.uint64, count=n),
+        "n_docs": np.fromiter((len(o.documents) for o in organisations), dtype=np.int64, count=n),
+        "n_passages": np.fromiter((len(_evidence_passages(o)) for o in organisations), dtype=np.int64, count=n),
+    }
 
 
 def _flat_vectors(index: faiss.IndexFlat) -> np.ndarray:
@@ -126,98 +136,6 @@ def labels_hash(labelled: Iterable[Project]) -> str:
 
 def _challenges_hash(challenges: Iterable[Challenge]) -> str:
     return hashlib.sha256(json.dumps([[c.id, c.text()] for c in challenges]).encode()).hexdigest()[:16]
-
-
-class ApproximateVectors:
-    """Approximate nearest-neighbour search for one set of vectors (search units, or evidence sentences).
-
-    A **base** FAISS IVF index with 8-bit scalar-quantised vectors, never modified once built, plus an exact
-    **delta**: vectors added since, searched by one matrix product. Rows of the owning index point into either
-    (``src`` arrays: ``>= 0`` a base id, ``< 0`` delta row ``-src - 1``).
-
-    Why IVF rather than HNSW: on two cores an IVF over a million vectors trains and fills in well under a minute,
-    where HNSW takes several; 8-bit codes hold a vector in a quarter of float32's memory; and a filtered search
-    tests the ID selector (a bitmap) before computing a distance, so widening ``nprobe`` for a selective filter
-    keeps the number of distances, and the time, about constant.
-
-    Why a delta: a base shared by every index derived from it (``PartnerIndex.with_changes``) must not change
-    under a query in flight. A removed or replaced row is simply no longer referenced: its base id is left out of
-    every search's selector. When the delta outgrows ``max(DELTA_REBUILD_MIN, DELTA_REBUILD_SHARE * base)``
-    the owner rebuilds the base from all current vectors (``needs_rebuild``).
-    """
-
-    DELTA_REBUILD_MIN = 20_000
-    DELTA_REBUILD_SHARE = 0.1
-
-    def __init__(self, base: faiss.IndexIVF, delta: np.ndarray, nprobe: int):
-        self.base = base
-        self.delta = delta
-        self.nprobe = nprobe
-
-    @classmethod
-    def build(cls, vectors: np.ndarray, *, nprobe: int | None = None) -> ApproximateVectors:
-        """IVF-SQ8 over ``vectors`` (base ids = rows). ``nlist`` ~ sqrt(n); k-means on 64 points per list."""
-        n, d = vectors.shape
-        nlist = int(np.clip(round(np.sqrt(n)), 1, 4096))
-        quantizer = faiss.IndexFlatIP(d)
-        base = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit,
-                                             faiss.METRIC_INNER_PRODUCT)
-        base.own_fields = True
-        quantizer.this.disown()  # the IVF index frees its quantizer
-        base.cp.max_points_per_centroid = 64  # a 64k sample trains 1,000 lists in seconds, not minutes
-        base.cp.niter = 12
-        base.train(np.ascontiguousarray(vectors))
-        base.add(np.ascontiguousarray(vectors))
-        base.make_direct_map()  # reconstruct by id (re-scoring, explanations, rebuilds)
-        return cls(base, np.zeros((0, d), dtype=np.float32), nprobe or default_nprobe(nlist))
-
-    def derive(self, src: np.ndarray, new_vectors: np.ndarray) -> tuple[ApproximateVectors, np.ndarray]:
-        """A store sharing this base, whose delta keeps the delta rows ``src`` still uses plus ``new_vectors``;
-        returns it and ``src`` rewritten for it followed by the new rows."""
-        used = np.unique(-src[src < 0] - 1)
-        remap = np.full(len(self.delta), -1, dtype=np.int64)
-        remap[used] = np.arange(len(used))
-        kept = src.copy()
-        kept[src < 0] = -remap[-src[src < 0] - 1] - 1
-        delta = _gather((self.delta, used), (np.asarray(new_vectors, dtype=np.float32), None))
-        added = -(len(used) + np.arange(len(new_vectors), dtype=np.int64)) - 1
-        return ApproximateVectors(self.base, delta, self.nprobe), np.concatenate([kept, added])
-
-    @property
-    def needs_rebuild(self) -> bool:
-        return len(self.delta) > max(self.DELTA_REBUILD_MIN, self.DELTA_REBUILD_SHARE * self.base.ntotal)
-
-    def vectors(self, src: np.ndarray) -> np.ndarray:
-        """The vectors of rows ``src`` (base ones decoded from 8 bits: cosine error ~1e-3)."""
-        src = np.asarray(src, dtype=np.int64)
-        out = np.empty((len(src), self.delta.shape[1]), dtype=np.float32)
-        in_base = src >= 0
-        if in_base.any():
-            out[in_base] = self.base.reconstruct_batch(src[in_base])
-        if not in_base.all():
-            out[~in_base] = self.delta[-src[~in_base] - 1]
-        return out
-
-    def search(self, query: np.ndarray, k: int, base_allowed: np.ndarray, base_share: float,
-               delta_allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Best ``k`` among allowed vectors: (base ids, base sims, delta rows, delta sims).
-
-        ``base_allowed`` is a packed little-endian bitmap over base ids (``np.packbits(mask, bitorder="little")``),
-        ``base_share`` the allowed fraction of the base: ``nprobe`` grows as it shrinks, so a selective filter
-        still finds its ``k`` nearest among the lists it scans.
-        """
-        nlist = self.base.nlist
-        nprobe = int(min(nlist, np.ceil(self.nprobe / max(base_share, 1e-9))))
-        params = faiss.SearchParametersIVF(sel=faiss.IDSelectorBitmap(self.base.ntotal, faiss.swig_ptr(base_allowed)),
-                                           nprobe=nprobe)
-        sims, ids = self.base.search(query[None, :], k, params=params)
-        found = ids[0] >= 0
-        delta_rows = np.flatnonzero(delta_allowed)
-        delta_sims = self.delta[delta_rows] @ query if delta_rows.size else np.zeros(0, dtype=np.float32)
-        if delta_rows.size > k:
-            top = np.argpartition(-delta_sims, k - 1)[:k]
-            delta_rows, delta_sims = delta_rows[top], delta_sims[top]
-        return ids[0][found], sims[0][found], delta_rows, delta_sims
 
 
 @lru_cache(maxsize=1)
@@ -266,31 +184,6 @@ class _Filter:
     selector: object = None  # kept alive beside params (FAISS holds a raw pointer)
     units: tuple = ()  # approximate: (base bitmap, base share, delta mask) for units
     passages: tuple = ()  # and for evidence sentences
-
-
-def default_nprobe(nlist: int) -> int:
-    """Lists scanned per query: 64, or a tenth of them past 640 lists. Measured on ``make bench``'s synthetic
-    corpora with brief queries: recall@10 against exact 0.98 at 100k organisations (316 lists, 64 scanned);
-    at 1M (1,000 lists) 0.949 with 64 scanned, 0.98 with 128, hence 100."""
-    return int(min(nlist, max(64, nlist // 10)))
-
-
-def _approximate_filter(store: ApproximateVectors, src: np.ndarray, row_mask: np.ndarray) -> tuple:
-    """(packed bitmap over base ids, allowed share of the base, mask over delta rows) for ``search``."""
-    base = np.zeros(store.base.ntotal, dtype=bool)
-    base[src[row_mask & (src >= 0)]] = True
-    delta = np.zeros(len(store.delta), dtype=bool)
-    delta[-src[row_mask & (src < 0)] - 1] = True
-    share = float(base.sum()) / max(1, store.base.ntotal)
-    return np.packbits(base, bitorder="little"), share, delta
-
-
-def _reverse_map(src: np.ndarray, size: int) -> np.ndarray:
-    """For each base id, the row of ``src`` that uses it, or -1 (removed, replaced)."""
-    rows = np.full(size, -1, dtype=np.int64)
-    used = src >= 0
-    rows[src[used]] = np.flatnonzero(used)
-    return rows
 
 
 class PartnerIndex:
@@ -354,74 +247,136 @@ class PartnerIndex:
     # ------------------------------------------------------------------ build
     def fit(self, organisations: Iterable[Organisation], challenges: Sequence[Challenge],
             labelled: Sequence[Project] = ()) -> PartnerIndex:
-        """Embed and index ``organisations``; ``labelled`` projects (with challenge areas) train the challenge model."""
-        organisations = list(organisations)
+        """Embed and index ``organisations``; ``labelled`` projects (with challenge areas) train the challenge model.
+
+        ``organisations`` may be any iterable (a generator too): it is read once, into a compressed record table
+        (``OrganisationTable``) and per-organisation columns. Texts are then embedded ``BUILD_CHUNK`` organisations
+        at a time and added to the search structures, so a build holds one chunk's vectors, not every vector.
+        """
         labelled = [p for p in labelled if p.challenge_areas]
-        if not organisations:
-            raise IndexNotReady("there are no organisations to index; import some or seed the default corpus")
-        passages: list[str] = []
-        owner: list[int] = []
-        for row, org in enumerate(organisations):
-            for passage in _evidence_passages(org):
-                passages.append(passage)
-                owner.append(row)
-        # Every document is a search unit of its own, owned by its organisation (multi-document profiles).
-        units, doc_owner = unit_texts(organisations)
-        texts, doc_texts = units[: len(organisations)], units[len(organisations) :]
         started = time.perf_counter()
-        encoder = CachedEmbedder(self.embedder, self.cache) if self.cache is not None else self.embedder
-        # Profiles, evidence passages and challenge texts go to the model in one call: one progress bar.
-        everything = texts + doc_texts + passages + [p.query_text() for p in labelled] + [c.text() for c in challenges]
-        all_vectors = encoder.encode(everything, batch_size=self.batch_size, show_progress=self.show_progress)
-        n, d, p, lab = len(texts), len(doc_texts), len(passages), len(labelled)
-        vectors, doc_vectors = all_vectors[:n], all_vectors[n : n + d]
-        passage_vectors = all_vectors[n + d : n + d + p]
-        # A copy: a view would keep the whole matrix (every text's vector) alive for the index's lifetime.
-        labelled_vectors, challenge_vectors = all_vectors[n + d + p : n + d + p + lab], all_vectors[n + d + p + lab :].copy()
-        challenge_model = ChallengeModel().fit(challenge_vectors, labelled_vectors,
-                                               [set(x.challenge_areas) for x in labelled], [c.id for c in challenges])
-        self._set_state(
-            organisations=organisations,
-            vectors=vectors,
-            doc_vectors=doc_vectors,
-            doc_owner=np.asarray(doc_owner, dtype=np.int64),
-            passages=passages,
-            passage_owner=np.asarray(owner, dtype=np.int64),
-            passage_vectors=passage_vectors,
-            challenges=list(challenges),
-            challenge_vectors=challenge_vectors,
-            challenge_model=challenge_model,
-        )
+        columns: list[dict[str, np.ndarray]] = []
+        table = OrganisationTable.build(organisations, on_segment=lambda orgs: columns.append(_columns(orgs)))
+        if not len(table):
+            raise IndexNotReady("there are no organisations to index; import some or seed the default corpus")
+        self._set_records(table, {k: np.concatenate([c[k] for c in columns]) for k in columns[0]})
+        encoder = self._encoder()
+        extra = encoder.encode([p.query_text() for p in labelled] + [c.text() for c in challenges],
+                               batch_size=self.batch_size)
+        # A copy: a view would keep the labelled projects' vectors alive for the index's lifetime.
+        labelled_vectors, challenge_vectors = extra[: len(labelled)], extra[len(labelled) :].copy()
+        self.challenge_model_ = ChallengeModel().fit(challenge_vectors, labelled_vectors,
+                                                     [set(x.challenge_areas) for x in labelled], [c.id for c in challenges])
+        self.challenges_ = {c.id: c for c in challenges}
+        self.challenge_vectors_ = np.ascontiguousarray(challenge_vectors, dtype=np.float32)
+        self.lexical_ = LexicalIndex().fit(self._unit_text_stream())
+        self._embed(encoder)
         self.labels_hash_ = labels_hash(labelled)
         self.build_seconds_ = time.perf_counter() - started
         return self
 
-    def _set_state(self, *, organisations, vectors, doc_vectors, doc_owner, passages, passage_owner, passage_vectors,
-                   challenges, challenge_vectors, challenge_model, index=None) -> None:
-        self.organisations_ = list(organisations)
-        self.ids_ = [o.id for o in self.organisations_]
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        # Search units: one profile per organisation (rows 0..n-1), then every document; unit_owner_ maps back.
-        self.unit_owner_ = np.concatenate([np.arange(len(self.ids_), dtype=np.int64), np.asarray(doc_owner, dtype=np.int64)])
-        self.passage_owner_ = np.asarray(passage_owner, dtype=np.int64)
-        if index is None:
-            doc_vectors = np.asarray(doc_vectors, dtype=np.float32).reshape(-1, vectors.shape[1])
-            # Without documents the profile vectors are the units: no copy (a million rows are 1.5 GB).
-            units = _gather((vectors, None), (doc_vectors, None)) if len(doc_vectors) else vectors
-            self._set_search(units, np.asarray(passage_vectors, dtype=np.float32))
-            del units
+    def _encoder(self) -> Embedder:
+        return CachedEmbedder(self.embedder, self.cache) if self.cache is not None else self.embedder
+
+    def _unit_text_stream(self) -> Iterator[str]:
+        """Search-unit texts in unit order (every profile, then every document), read from the record table."""
+        for org in self.organisations_:
+            yield org.profile_text()
+        for row in np.flatnonzero(np.diff(self.doc_starts_) > 0).tolist():
+            yield from _document_texts(self.organisations_[row])
+
+    def _embed(self, encoder: Embedder) -> None:
+        """Embed every unit and evidence sentence, chunk by chunk, into an exact or an approximate search, and
+        each profile's challenge alignment. Exact below ``ann_threshold`` search units, IVF from it."""
+        n, n_units, n_passages = len(self.ids_), len(self.unit_owner_), len(self.passage_owner_)
+        approximate = n_units >= self.ann_threshold
+        alignment = np.zeros((n, len(self.challenges_)), dtype=np.float32)
+        if approximate:
+            units, passages = self._trained_stores(encoder, n_units, n_passages)
+            unit_src, passage_src = np.empty(n_units, dtype=np.int64), np.empty(n_passages, dtype=np.int64)
         else:
-            self._set_exact(index, np.asarray(passage_vectors, dtype=np.float32))
-        # The lexical index is rebuilt from the records (fast, and identical for identical records).
-        self.lexical_ = LexicalIndex().fit(unit_texts(self.organisations_)[0])
-        self.passages_ = list(passages)
-        self.passage_starts_ = np.searchsorted(self.passage_owner_, np.arange(len(self.ids_) + 1))
-        self.challenges_ = {c.id: c for c in challenges}
-        self.challenge_vectors_ = np.ascontiguousarray(challenge_vectors, dtype=np.float32)
-        # Alignment of each profile with each challenge: zero-shot similarity blended with the trained classifier.
-        self.challenge_model_ = challenge_model
-        self.challenge_alignment_ = challenge_model.predict(vectors)
-        self._set_organisation_arrays()
+            profile_parts, doc_parts, passage_parts = [], [], []
+        chunks = range(0, n, BUILD_CHUNK)
+        progress = None
+        if self.show_progress and len(chunks) > 1:
+            from tqdm import tqdm
+
+            progress = tqdm(total=n, desc="Embedding organisations", unit="org")
+        for start in chunks:
+            end = min(n, start + BUILD_CHUNK)
+            orgs = list(self.organisations_.rows(range(start, end)))
+            docs = [t for org in orgs for t in _document_texts(org)]
+            sentences = [p for org in orgs for p in _evidence_passages(org)]
+            vectors = encoder.encode([org.profile_text() for org in orgs] + docs + sentences,
+                                     batch_size=self.batch_size, show_progress=self.show_progress and progress is None)
+            vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.challenge_vectors_.shape[1])
+            profiles, doc_vectors = vectors[: len(orgs)], vectors[len(orgs) : len(orgs) + len(docs)]
+            sentence_vectors = vectors[len(orgs) + len(docs) :]
+            alignment[start:end] = self.challenge_model_.predict(profiles)
+            d0, d1 = self.doc_starts_[start] - n, self.doc_starts_[end] - n
+            p0, p1 = self.passage_starts_[start], self.passage_starts_[end]
+            if approximate:
+                unit_src[start:end] = units.add(profiles)
+                unit_src[n + d0 : n + d1] = units.add(doc_vectors)
+                passage_src[p0:p1] = passages.add(sentence_vectors)
+            else:
+                profile_parts.append(profiles)
+                doc_parts.append(doc_vectors)
+                passage_parts.append(sentence_vectors)
+            del vectors, profiles, doc_vectors, sentence_vectors
+            if progress is not None:
+                progress.update(end - start)
+        if progress is not None:
+            progress.close()
+        self.challenge_alignment_ = alignment
+        if approximate:
+            self._set_approximate(units, unit_src, passages, passage_src)
+        else:
+            unit_vectors = gather(*((part, None) for part in profile_parts + doc_parts))
+            index = faiss.IndexFlatIP(unit_vectors.shape[1])  # exact inner product = cosine on unit vectors
+            index.add(unit_vectors)
+            del unit_vectors
+            self._set_exact(index, gather(*((part, None) for part in passage_parts)))
+
+    def _trained_stores(self, encoder: Embedder, n_units: int, n_passages: int):
+        """Empty IVF stores for units and sentences, trained on a random sample of organisations' vectors (the
+        same sample every build: seeded). Sampled texts are embedded again in the pass (a cache hit with one)."""
+        wanted = max(ApproximateVectors.sample_size(n_units), ApproximateVectors.sample_size(n_passages))
+        n = len(self.ids_)
+        rows = np.sort(np.random.default_rng(0).choice(n, size=min(n, wanted), replace=False))
+        unit_texts_, passage_texts = [], []
+        for org in self.organisations_.rows(rows.tolist()):
+            unit_texts_.append(org.profile_text())
+            unit_texts_.extend(_document_texts(org))
+            passage_texts.extend(_evidence_passages(org))
+        vectors = np.asarray(encoder.encode(unit_texts_ + passage_texts, batch_size=self.batch_size), dtype=np.float32)
+        units = ApproximateVectors.trained(vectors[: len(unit_texts_)], n_units, nprobe=self.nprobe)
+        passages = ApproximateVectors.trained(vectors[len(unit_texts_) :], n_passages, nprobe=self.nprobe)
+        return units, passages
+
+    def _set_records(self, table: OrganisationTable, columns: dict[str, np.ndarray]) -> None:
+        """The records and every per-organisation array that filters, scoring and layout read."""
+        self.organisations_ = table
+        self.ids_ = columns["ids"].tolist()
+        self.positions_ = {oid: i for i, oid in enumerate(self.ids_)}
+        self.countries_ = columns["countries"]
+        self.org_types_ = columns["org_types"]
+        # Minerals and stages as bit sets (one integer per organisation): scoring is then a few vector operations.
+        self.mineral_bits_ = columns["mineral_bits"]
+        self.stage_bits_ = columns["stage_bits"]
+        self.columns_ = columns  # with_changes takes kept rows of each
+        self.digests_ = columns["digests"]
+        self.n_docs_ = columns["n_docs"]
+        self.n_passages_ = columns["n_passages"]
+        n = len(self.ids_)
+        # Search units: one profile per organisation (rows 0..n-1), then every document grouped by owner.
+        self.unit_owner_ = np.concatenate([np.arange(n, dtype=np.int64), np.repeat(np.arange(n), self.n_docs_)])
+        self.doc_starts_ = n + np.concatenate([[0], np.cumsum(self.n_docs_)]).astype(np.int64)
+        self.passage_owner_ = np.repeat(np.arange(n, dtype=np.int64), self.n_passages_)
+        self.passage_starts_ = np.concatenate([[0], np.cumsum(self.n_passages_)]).astype(np.int64)
+        self.model_id_ = self.embedder.model_id
+        # Filters repeat (GB, CA, a type or two): their masks, selectors and bitmaps are made once per index.
+        self.filters_ = lru_cache(maxsize=64)(self._make_filter)
 
     # ------------------------------------------------------------------ vector search (exact or approximate)
     def _set_search(self, unit_vectors: np.ndarray, passage_vectors: np.ndarray) -> None:
@@ -443,7 +398,7 @@ class PartnerIndex:
         # are held once in memory (the index is never modified after it is built, so the view stays valid).
         self.unit_vectors_ = _flat_vectors(index)
         self.vectors_ = self.unit_vectors_[: len(self.ids_)]
-        # Own copy (not a view of the build's matrix of every text, which can then be freed).
+        # Own copy (not a view of a larger matrix, which could then not be freed).
         self.passage_vectors_ = np.array(passage_vectors, dtype=np.float32, order="C", copy=True)
         self.units_ann_ = self.passages_ann_ = None
 
@@ -455,10 +410,10 @@ class PartnerIndex:
         self.index_ = units.base
         self.unit_vectors_ = self.vectors_ = self.passage_vectors_ = None  # decoded on demand from the stores
         # Base id / delta row -> current row (-1: no longer used), for mapping search hits back.
-        self.unit_base_rows_ = _reverse_map(unit_src, units.base.ntotal)
-        self.passage_base_rows_ = _reverse_map(passage_src, passages.base.ntotal)
-        self.unit_delta_rows_ = _reverse_map(-unit_src - 1, len(units.delta))
-        self.passage_delta_rows_ = _reverse_map(-passage_src - 1, len(passages.delta))
+        self.unit_base_rows_ = reverse_map(unit_src, units.base.ntotal)
+        self.passage_base_rows_ = reverse_map(passage_src, passages.base.ntotal)
+        self.unit_delta_rows_ = reverse_map(-unit_src - 1, len(units.delta))
+        self.passage_delta_rows_ = reverse_map(-passage_src - 1, len(passages.delta))
 
     def _unit_vectors(self, rows: np.ndarray) -> np.ndarray:
         if self.mode_ == "exact":
@@ -470,32 +425,10 @@ class PartnerIndex:
             return self.passage_vectors_[rows]
         return self.passages_ann_.vectors(self.passage_src_[rows])
 
-    def _set_organisation_arrays(self) -> None:
-        """Per-organisation lookups that filters and scoring read, derived from ``organisations_``."""
-        self.ids_ = [o.id for o in self.organisations_]
-        self.positions_ = {oid: i for i, oid in enumerate(self.ids_)}
-        self.countries_ = np.array([o.country for o in self.organisations_])
-        self.org_types_ = np.array([o.org_type for o in self.organisations_])
-        # Minerals and stages as bit sets (one integer per organisation): scoring is then a few vector operations.
-        minerals, stages = _mineral_bit(), _stage_bit()
-        self.mineral_bits_ = np.fromiter((_bits(o.minerals, minerals) for o in self.organisations_),
-                                         dtype=np.uint64, count=len(self.organisations_))
-        self.stage_bits_ = np.fromiter((_bits(o.value_chain_stages, stages) for o in self.organisations_),
-                                       dtype=np.uint16, count=len(self.organisations_))
-        self.model_id_ = self.embedder.model_id
-        self._corpus_hash = None
-        # Filters repeat (GB, CA, a type or two): their masks, selectors and bitmaps are made once per index.
-        self.filters_ = lru_cache(maxsize=64)(self._make_filter)
-        # Documents follow the profiles, grouped by owner in order: each organisation's document rows.
-        self.doc_starts_ = len(self.ids_) + np.searchsorted(self.unit_owner_[len(self.ids_):],
-                                                            np.arange(len(self.ids_) + 1))
-
     @property
     def corpus_hash_(self) -> str:
-        """Fingerprint of the indexed organisations; computed on first use (a write does not pay for it)."""
-        if self._corpus_hash is None:
-            self._corpus_hash = corpus_hash(self.organisations_)
-        return self._corpus_hash
+        """Fingerprint of the indexed organisations (``corpus.corpus_hash``: the sum of the records' digests)."""
+        return combine_digests(int(self.digests_.sum(dtype=np.uint64)))
 
     # ------------------------------------------------------------------ incremental update
     def with_changes(self, upserted: Iterable[Organisation] = (), deleted: Iterable[str] = (), *,
@@ -521,22 +454,16 @@ class PartnerIndex:
         n_old, n_keep = len(self.ids_), len(keep)
         if n_keep + len(upserted) == 0:
             raise IndexNotReady("there are no organisations left to index; import some or seed the default corpus")
-        remap = np.full(n_old, -1, dtype=np.int64)
-        remap[keep] = np.arange(n_keep)
 
         # Embed the new organisations' profiles, documents and evidence sentences (the cache skips known texts).
-        units, new_doc_owner = unit_texts(upserted)
+        units, _ = unit_texts(upserted)
         new_profiles, new_docs = units[: len(upserted)], units[len(upserted) :]
-        new_passages, new_passage_owner = [], []
-        for row, org in enumerate(upserted):
-            for passage in _evidence_passages(org):
-                new_passages.append(passage)
-                new_passage_owner.append(n_keep + row)
+        new_passages = [p for org in upserted for p in _evidence_passages(org)]
         labelled = [p for p in labelled if p.challenge_areas] if labelled is not None else None
         labels_changed = labelled is not None and labels_hash(labelled) != self.labels_hash_
         labelled = labelled or []
         extra = [p.query_text() for p in labelled] if labels_changed else []
-        encoder = CachedEmbedder(self.embedder, self.cache) if self.cache is not None else self.embedder
+        encoder = self._encoder()
         dim = self.challenge_vectors_.shape[1]
         texts = units + new_passages + extra
         vectors = encoder.encode(texts, batch_size=self.batch_size) if texts else np.zeros((0, dim), np.float32)
@@ -552,14 +479,11 @@ class PartnerIndex:
         kept_passage_rows = np.flatnonzero(kept_passages)
 
         new = object.__new__(PartnerIndex)
-        new.__dict__.update({k: v for k, v in self.__dict__.items() if not k.endswith("_") and k != "_corpus_hash"})
-        new.organisations_ = [self.organisations_[i] for i in keep] + upserted
-        new.ids_ = [o.id for o in new.organisations_]
-        new.unit_owner_ = np.concatenate([np.arange(n_keep + n_up, dtype=np.int64),
-                                          remap[self.unit_owner_[kept_doc_units]],
-                                          n_keep + np.asarray(new_doc_owner, dtype=np.int64)])
-        new.passage_owner_ = np.concatenate([remap[self.passage_owner_[kept_passages]],
-                                             np.asarray(new_passage_owner, dtype=np.int64)])
+        new.__dict__.update({k: v for k, v in self.__dict__.items() if not k.endswith("_")})
+        # Records and columns: kept rows, then the new ones (unit and sentence layouts follow from the columns).
+        fresh_columns = _columns(upserted)
+        new._set_records(self.organisations_.derive(keep, upserted),
+                         {k: np.concatenate([v[keep], fresh_columns[k]]) for k, v in self.columns_.items()})
         n_units = len(new.unit_owner_)
         if self.mode_ == "ivf" and n_units >= self.ann_threshold // 2:
             # Approximate: the base stays shared; changed rows go to the delta (rebuilt when it grows too big).
@@ -581,13 +505,11 @@ class PartnerIndex:
                 old_units = self._unit_vectors(np.concatenate([keep, kept_doc_units]))
                 unit_rows = (np.arange(n_keep), n_keep + np.arange(len(kept_doc_units)))
                 old_passages, passage_rows = self._passage_vectors(kept_passage_rows), None
-            unit_vectors = _gather((old_units, unit_rows[0]), (profile_vectors, None),
+            unit_vectors = gather((old_units, unit_rows[0]), (profile_vectors, None),
                                    (old_units, unit_rows[1]), (doc_vectors, None))
-            new._set_search(unit_vectors, _gather((old_passages, passage_rows), (passage_vectors, None)))
+            new._set_search(unit_vectors, gather((old_passages, passage_rows), (passage_vectors, None)))
             del unit_vectors  # FAISS holds its own copy; read it through a view from here on
         new.lexical_ = self.lexical_.recombine([keep, new_profiles, kept_doc_units, new_docs])
-        new.passages_ = [p for p, k in zip(self.passages_, kept_passages.tolist()) if k] + new_passages
-        new.passage_starts_ = np.searchsorted(new.passage_owner_, np.arange(n_keep + n_up + 1))
         new.challenges_ = self.challenges_
         new.challenge_vectors_ = self.challenge_vectors_
         if labels_changed:
@@ -600,7 +522,6 @@ class PartnerIndex:
             fresh = self.challenge_model_.predict(profile_vectors) if n_up else np.zeros((0, len(self.challenges_)))
             new.challenge_alignment_ = np.vstack([self.challenge_alignment_[keep], fresh])
             new.labels_hash_ = self.labels_hash_
-        new._set_organisation_arrays()
         new.build_seconds_ = 0.0
         return new
 
@@ -641,8 +562,8 @@ class PartnerIndex:
             out.selector = faiss.IDSelectorBatch(np.flatnonzero(unit_mask).astype(np.int64))
             out.params = faiss.SearchParameters(sel=out.selector)
         else:
-            out.units = _approximate_filter(self.units_ann_, self.unit_src_, unit_mask)
-            out.passages = _approximate_filter(self.passages_ann_, self.passage_src_, mask[self.passage_owner_])
+            out.units = approximate_filter(self.units_ann_, self.unit_src_, unit_mask)
+            out.passages = approximate_filter(self.passages_ann_, self.passage_src_, mask[self.passage_owner_])
         return out
 
     def _organisation_mask(self, countries, org_types, exclude, only) -> np.ndarray:
@@ -715,6 +636,10 @@ class PartnerIndex:
         if challenge_only and challenge is not None:
             rows = rows[parts[f"challenge_{challenge}"] >= CHALLENGE_ALIGNED]
         ids = self.ids_
+        keep = min(len(rows), 3 * k)
+        if len(rows) > keep:  # only the best 3k (and anything tied with the last) need sorting, by score then id
+            cut = np.partition(scores[rows], len(rows) - keep)[len(rows) - keep]
+            rows = rows[scores[rows] >= cut]
         order = sorted(rows.tolist(), key=lambda i: (-scores[i], ids[candidates[i]]))
         scored = [(float(scores[i]), int(candidates[i]), i) for i in order]
         chosen = self._diversify(scored[: 3 * k], k) if self.diversity > 0 and diversify else scored[:k]
@@ -762,14 +687,16 @@ class PartnerIndex:
             base_ids, _, delta_rows, _ = self.units_ann_.search(qvec, pool, *allowed.units)
             dense_orgs = self.unit_owner_[np.concatenate([self.unit_base_rows_[base_ids], self.unit_delta_rows_[delta_rows]])]
         unit_lexical = self.lexical_.scores(text)
-        unit_lexical[~allowed.unit_mask] = 0.0
-        org_lexical = unit_lexical[:n].astype(np.float64)  # profiles; then an organisation's best document
+        org_lexical = unit_lexical[:n]  # profiles; then an organisation's best document
         if len(unit_lexical) > n:
             # Documents are grouped by owner: one maximum per group (ufunc.at is ten times slower).
-            has_docs = np.diff(self.doc_starts_) > 0
+            has_docs = self.n_docs_ > 0
             best_doc = np.maximum.reduceat(unit_lexical[n:], self.doc_starts_[:-1][has_docs] - n)
             org_lexical[has_docs] = np.maximum(org_lexical[has_docs], best_doc)
-        lexical_orgs = np.flatnonzero(org_lexical > 0)
+        # Only organisations the query's terms reach, then only the allowed among them: at a million organisations
+        # this touches the matches rather than masking every row.
+        lexical_orgs = np.flatnonzero(org_lexical)
+        lexical_orgs = lexical_orgs[allowed.mask[lexical_orgs]]
         if lexical_orgs.size > pool:
             lexical_orgs = lexical_orgs[np.argpartition(-org_lexical[lexical_orgs], pool - 1)[:pool]]
         if self.mode_ == "exact":
@@ -789,7 +716,7 @@ class PartnerIndex:
             return candidates, empty, empty, empty
         sentences = best_sentence[candidates] if self.mode_ == "exact" else self._best_sentences(candidates, qvec)
         dense = np.maximum(self._dense_scores(candidates, qvec), sentences)
-        lexical = org_lexical[candidates]
+        lexical = org_lexical[candidates].astype(np.float64) * allowed.mask[candidates]
         if self.fusion == "dense":
             relevance = dense
         else:
@@ -819,8 +746,9 @@ class PartnerIndex:
         second = np.where((heads + 1 < len(owners)) & (owners[nxt] == who), sims[nxt], 0.0)
         share = self.weights.second_document
         combined = np.where(best > 0, best + share * np.clip(second, 0, None) * (1 - best), best)
-        by_owner = dict(zip(who.tolist(), combined.tolist()))
-        return np.array([by_owner[c] for c in candidates.tolist()], dtype=np.float64)
+        if np.array_equal(who, candidates):  # candidates come sorted and unique (union1d): already aligned
+            return combined.astype(np.float64)
+        return combined[np.searchsorted(who, candidates)].astype(np.float64)
 
     def _score(self, candidates: np.ndarray, relevance: np.ndarray, dense: np.ndarray, lexical: np.ndarray,
                q: QuerySignals) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -868,7 +796,8 @@ class PartnerIndex:
         start, end = self.passage_starts_[position], self.passage_starts_[position + 1]
         sims = self._passage_vectors(np.arange(start, end)) @ qvec
         best = np.argsort(-sims)[:2]
-        evidence = [{"text": self.passages_[start + i], "similarity": round(float(sims[i]), 4)} for i in best]
+        passages = _evidence_passages(org)  # derived from the record again: not held for a million organisations
+        evidence = [{"text": passages[i], "similarity": round(float(sims[i]), 4)} for i in best]
         minerals = vocab.minerals()
         shared = [minerals[m].name for m in org.minerals if m in q.minerals]
         challenge_scores = {cid: components[f"challenge_{cid}"] for cid in self.challenges_}
@@ -906,7 +835,6 @@ class PartnerIndex:
             "model_id": self.model_id_,
             "corpus_hash": self.corpus_hash_,
             "ids": self.ids_,
-            "passages": self.passages_,
             "challenge_ids": list(self.challenges_),
             "challenges_hash": _challenges_hash(self.challenges_.values()),
             "labels_hash": self.labels_hash_,
@@ -914,15 +842,13 @@ class PartnerIndex:
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         if self.mode_ == "exact":
-            search = {"faiss": faiss.serialize_index(self.index_), "vectors": self.vectors_,
-                      "passage_vectors": self.passage_vectors_}
+            search = {"faiss": faiss.serialize_index(self.index_), "passage_vectors": self.passage_vectors_}
         else:
             meta["nprobe"] = self.units_ann_.nprobe
             search = {"faiss": faiss.serialize_index(self.units_ann_.base), "unit_src": self.unit_src_,
                       "unit_delta": self.units_ann_.delta,
                       "faiss_passages": faiss.serialize_index(self.passages_ann_.base),
-                      "passage_src": self.passage_src_, "passage_delta": self.passages_ann_.delta,
-                      "challenge_alignment": self.challenge_alignment_}
+                      "passage_src": self.passage_src_, "passage_delta": self.passages_ann_.delta}
         buffer = io.BytesIO()
         np.savez(
             buffer,
@@ -930,6 +856,7 @@ class PartnerIndex:
             unit_owner=self.unit_owner_,
             passage_owner=self.passage_owner_,
             challenge_vectors=self.challenge_vectors_,
+            challenge_alignment=self.challenge_alignment_,
             **search,
             **self.challenge_model_.state(),
         )
@@ -989,10 +916,11 @@ class PartnerIndex:
             raise IndexFileError(f"the index file {path} is unreadable ({type(e).__name__}); rebuild it") from e
         if approximate:
             consistent = (len(arrays["unit_src"]) == len(arrays["unit_owner"])
-                          and len(arrays["challenge_alignment"]) == len(meta["ids"])
                           and len(arrays["passage_src"]) == len(arrays["passage_owner"]))
         else:
-            consistent = index.ntotal == len(arrays["unit_owner"]) and arrays["vectors"].shape[0] == len(meta["ids"])
+            consistent = (index.ntotal == len(arrays["unit_owner"])
+                          and len(arrays["passage_vectors"]) == len(arrays["passage_owner"]))
+        consistent = consistent and len(arrays["challenge_alignment"]) == len(meta["ids"])
         if not consistent:
             raise IndexFileError(f"the index file {path} is inconsistent; rebuild it with `matcher build`")
         if meta.get("labels_hash") != labels_hash([p for p in labelled if p.challenge_areas]):
@@ -1000,41 +928,24 @@ class PartnerIndex:
         if meta.get("challenges_hash") != _challenges_hash(challenges):
             raise IndexFileError(f"{path} was built for other challenge areas; rebuild it")
         self = cls(embedder, **params)
+        columns: list[dict[str, np.ndarray]] = []
+        table = OrganisationTable.build((by_id[i] for i in meta["ids"]),
+                                        on_segment=lambda orgs: columns.append(_columns(orgs)))
+        self._set_records(table, {k: np.concatenate([c[k] for c in columns]) for k in columns[0]})
+        if not (np.array_equal(self.unit_owner_, arrays["unit_owner"])
+                and np.array_equal(self.passage_owner_, arrays["passage_owner"])):
+            raise IndexFileError(f"the index file {path} does not fit its organisations; rebuild it with `matcher build`")
         if approximate:
-            self._load_approximate(meta, arrays, index, passages_index, [by_id[i] for i in meta["ids"]], challenges)
-            return self
-        self._set_state(
-            organisations=[by_id[i] for i in meta["ids"]],
-            vectors=arrays["vectors"],
-            doc_vectors=np.zeros((0, arrays["vectors"].shape[1]), dtype=np.float32),
-            doc_owner=arrays["unit_owner"][len(meta["ids"]) :],
-            passages=meta["passages"],
-            passage_owner=arrays["passage_owner"],
-            passage_vectors=arrays["passage_vectors"],
-            challenges=challenges,
-            challenge_vectors=arrays["challenge_vectors"],
-            challenge_model=ChallengeModel.from_state(arrays["challenge_vectors"], [c.id for c in challenges], arrays),
-            index=index,
-        )
-        self.labels_hash_ = meta["labels_hash"]
-        return self
-
-    def _load_approximate(self, meta: dict, arrays: dict, units: faiss.IndexIVF, passages: faiss.IndexIVF,
-                          organisations: list[Organisation], challenges: Sequence[Challenge]) -> None:
-        """State of a saved approximate index: the stores are read back as saved (base, delta, rows)."""
-        self.organisations_ = organisations
-        self.ids_ = [o.id for o in organisations]
-        self.unit_owner_ = arrays["unit_owner"]
-        self.passage_owner_ = arrays["passage_owner"]
-        nprobe = self.nprobe or meta["nprobe"]
-        self._set_approximate(ApproximateVectors(units, arrays["unit_delta"], nprobe), arrays["unit_src"],
-                              ApproximateVectors(passages, arrays["passage_delta"], nprobe), arrays["passage_src"])
-        self.lexical_ = LexicalIndex().fit(unit_texts(self.organisations_)[0])
-        self.passages_ = list(meta["passages"])
-        self.passage_starts_ = np.searchsorted(self.passage_owner_, np.arange(len(self.ids_) + 1))
+            nprobe = self.nprobe or meta["nprobe"]
+            self._set_approximate(ApproximateVectors(index, arrays["unit_delta"], nprobe), arrays["unit_src"],
+                                  ApproximateVectors(passages_index, arrays["passage_delta"], nprobe),
+                                  arrays["passage_src"])
+        else:
+            self._set_exact(index, arrays["passage_vectors"])
         self.challenges_ = {c.id: c for c in challenges}
         self.challenge_vectors_ = np.ascontiguousarray(arrays["challenge_vectors"], dtype=np.float32)
         self.challenge_model_ = ChallengeModel.from_state(arrays["challenge_vectors"], [c.id for c in challenges], arrays)
         self.challenge_alignment_ = arrays["challenge_alignment"]
-        self._set_organisation_arrays()
+        self.lexical_ = LexicalIndex().fit(self._unit_text_stream())
         self.labels_hash_ = meta["labels_hash"]
+        return self

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from matcher.lexical import LexicalIndex
 
@@ -81,3 +82,59 @@ def test_tokens_equal_bm25s_tokenize_on_the_bundled_profiles():
     expected = bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False,
                               show_progress=False)
     assert index._tokenise(texts) == expected
+
+
+def _assert_same_index(a: LexicalIndex, b: LexicalIndex) -> None:
+    assert a.vocab_ == b.vocab_ and a.n_docs_ == b.n_docs_
+    for name in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(a.counts_, name), getattr(b.counts_, name))
+    np.testing.assert_array_equal(a.weights_.data, b.weights_.data)
+
+
+def test_fit_reads_a_generator_once_and_equals_fit_from_a_list():
+    texts = TEXTS + MORE
+    consumed = []
+
+    def stream():
+        for text in texts:
+            consumed.append(text)
+            yield text
+
+    from_generator = LexicalIndex().fit(stream(), chunk_size=3)
+    assert consumed == texts  # each text read exactly once, in order
+    _assert_same_index(from_generator, LexicalIndex().fit(texts))
+    assert from_generator.counts_.indices.dtype == np.int32  # int32 where it fits: half the index memory
+
+
+def test_chunk_boundaries_do_not_change_the_index_or_its_scores():
+    texts = TEXTS + MORE + ["", "cobalt cobalt cobalt"]  # an empty text and repeated terms at chunk edges
+    default = LexicalIndex().fit(texts)
+    for chunk_size in (1, 2, 3, len(texts), 1000):
+        chunked = LexicalIndex().fit(texts, chunk_size=chunk_size)
+        _assert_same_index(chunked, default)
+        assert chunked.scores("cobalt").dtype == np.float32
+        np.testing.assert_allclose(chunked.scores("cobalt magnets"), _bm25s_scores(texts, "cobalt magnets"),
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_fit_of_nothing_gives_an_empty_index_that_answers_queries():
+    index = LexicalIndex().fit(iter([]))
+    assert index.n_docs_ == 0 and index.scores("cobalt").shape == (0,)
+    assert len(index.search("cobalt", k=5)[0]) == 0
+
+
+def test_fit_refuses_a_single_string_and_a_zero_chunk_size_with_a_fix():
+    with pytest.raises(TypeError, match="wrap a single text in a list"):
+        LexicalIndex().fit("cobalt refining")
+    with pytest.raises(ValueError, match="chunk_size must be a positive number"):
+        LexicalIndex().fit(TEXTS, chunk_size=0)
+
+
+def test_recombine_with_generators_and_small_chunks_equals_bm25s():
+    texts = TEXTS + MORE
+    index = LexicalIndex().fit(texts, chunk_size=2)
+    new = ["Vanadium redox flow batteries", "Scandium from red mud", "Cobalt tailings in Quebec"]
+    derived = index.recombine([np.array([7, 1, 5]), (t for t in new)], chunk_size=2)
+    expected_texts = [texts[7], texts[1], texts[5], *new]
+    for query in ["cobalt tailings", "vanadium batteries", "recycling magnets magnets", "graphite"]:
+        np.testing.assert_allclose(derived.scores(query), _bm25s_scores(expected_texts, query), rtol=1e-5, atol=1e-6)
