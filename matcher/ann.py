@@ -69,8 +69,11 @@ class ApproximateVectors:
         quantizer.this.disown()  # the IVF index frees its quantizer
         base.cp.max_points_per_centroid = 64  # a 64k sample trains 1,000 lists in seconds, not minutes
         base.cp.niter = 12
-        base.train(np.ascontiguousarray(sample, dtype=np.float32))
+        sample = np.ascontiguousarray(sample, dtype=np.float32)
+        base.train(sample)
         base.make_direct_map()  # reconstruct by id (re-scoring, explanations, rebuilds); kept up to date by add
+        if expected > len(sample):
+            _reserve_lists(base, sample, expected)
         return cls(base, np.zeros((0, d), dtype=np.float32), nprobe or default_nprobe(nlist))
 
     @classmethod
@@ -140,6 +143,25 @@ class ApproximateVectors:
             delta_rows, delta_sims = delta_rows[top], delta_sims[top]
         return ids[0][found], sims[0][found], delta_rows, delta_sims
 
+
+
+def _reserve_lists(base: faiss.IndexIVF, sample: np.ndarray, expected: int) -> None:
+    """Give each inverted list its expected capacity before the adds, from how the sample spreads over the lists.
+
+    Lists are vectors that double when full, so adding a million codes in chunks leaves them ~40 % larger than
+    their contents on average (measured: 1.18 GB held for 0.77 GB of codes at a million organisations). A list is
+    reserved its expected size plus two standard deviations of the sample's estimate (resize up, then down: the
+    capacity stays)."""
+    _, lists = base.quantizer.search(sample, 1)
+    counts = np.bincount(lists.ravel(), minlength=base.nlist).astype(np.float64)
+    scale = expected / len(sample)
+    reserve = np.ceil((counts + 2 * np.sqrt(counts) + 1) * scale).astype(np.int64)
+    invlists = faiss.downcast_InvertedLists(base.invlists)
+    if not hasattr(invlists, "resize"):  # another list type: FAISS grows it as it likes
+        return
+    for number, size in enumerate(reserve.tolist()):
+        invlists.resize(number, size)
+        invlists.resize(number, 0)
 
 
 def default_nprobe(nlist: int) -> int:

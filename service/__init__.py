@@ -75,7 +75,8 @@ def create_app(config: dict | None = None) -> Flask:
                 errors=(503,), tags=("health",))
     def readyz():
         if state["ready"] and matcher.ready:
-            return jsonify({"status": "ready", "organisations": len(matcher.index_)})
+            # The worker's process id: behind gunicorn, tells which worker answered (each loads its own index).
+            return jsonify({"status": "ready", "organisations": len(matcher.index_), "worker": os.getpid()})
         if state["error"]:
             return error_response(503, "index_failed", f"the partner index could not be loaded: {state['error']}")
         return error_response(503, "index_not_ready", "the partner index is loading; retry in a few seconds")

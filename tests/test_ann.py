@@ -40,3 +40,15 @@ def test_filter_and_delta_searches_match_exact_on_a_small_store():
     exact = np.flatnonzero(allowed)[np.argsort(-(vectors[allowed] @ q))[:10]]
     assert len(found & set(exact.tolist())) >= 9
     assert all(allowed[i] for i in found)
+
+
+def test_a_store_trained_on_a_sample_reserves_its_lists_and_holds_everything():
+    vectors = _unit(4000, seed=4)
+    store = ApproximateVectors.trained(vectors[::4], len(vectors))  # lists reserved from the sample's spread
+    for i in range(0, len(vectors), 1000):
+        store.add(vectors[i : i + 1000])
+    assert store.base.ntotal == len(vectors)
+    everything = np.packbits(np.ones(len(vectors), dtype=bool), bitorder="little")
+    store.nprobe = store.base.nlist
+    ids, sims, _, _ = store.search(vectors[7], 1, everything, 1.0, np.zeros(0, dtype=bool))
+    assert ids.tolist() == [7] and sims[0] > 0.99

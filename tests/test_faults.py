@@ -61,13 +61,18 @@ class Server:
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(os.environ.get("PM_TEST_SERVER_LOG", os.devnull), "ab"),
             start_new_session=True)
         deadline = time.monotonic() + 60
+        ready: set[int] = set()  # workers that said ready: each loads its own index, and any may still be loading
         while time.monotonic() < deadline:
             try:
-                if _call(self.port, "GET", "/readyz", timeout=2)[0] == 200:
-                    return
+                status, body = _call(self.port, "GET", "/readyz", timeout=2)
+                if status == 200:
+                    ready.add(body["worker"])
+                    if len(ready) == workers:
+                        return
+                    continue
             except OSError:
                 pass
-            time.sleep(0.2)
+            time.sleep(0.1)
         self.kill()
         raise RuntimeError("the server did not become ready within 60 s")
 
