@@ -166,9 +166,11 @@ def bench_synthetic_http(size: int, n: int = 300, model: str | None = None, back
             for body in bodies[:10]:
                 server.timed_post("/v1/match", body)
             times = [server.timed_post("/v1/match", body) for body in bodies[10:]]
+            by_filter = {name: percentiles([t for t, b in zip(times, bodies[10:]) if b["countries"] == value])
+                         for name, value in (("GB", ["GB"]), ("CA", ["CA"]), ("none", []))}
             out = {"load": load_average(), "backend": backend, **json.loads(report.read_text()),
                    "ready_s": round(ready_s, 1),
-                   **percentiles(times), **server.memory()}
+                   **percentiles(times), "by_filter": by_filter, **server.memory()}
         finally:
             server.stop()
     return out
@@ -267,9 +269,12 @@ def print_report(results: dict) -> None:
     if results.get("synthetic"):
         print(table("\nPOST /v1/match, synthetic corpora, one gunicorn worker; 1M targets: p50 <= "
                     f"{t['p50_1m_ms']:.0f} ms, peak RSS <= {t['rss_1m_mb']} MB",
-                    ["organisations", "index", "index s", "p50 ms", "p99 ms", "peak RSS MB", "RSS MB", "load"],
+                    ["organisations", "index", "index s", "p50 ms", "p99 ms", "p50 GB / CA / none", "peak RSS MB",
+                     "RSS MB", "records MB", "load"],
                     [[f"{r['organisations']:,}", r["mode"], r["index_seconds"], r["p50_ms"], r["p99_ms"],
-                      r["peak_rss_mb"], r["rss_mb"], r["load"]] for r in results["synthetic"]]))
+                      " / ".join(str(r["by_filter"][f]["p50_ms"]) for f in ("GB", "CA", "none"))
+                      if "by_filter" in r else "", r["peak_rss_mb"], r["rss_mb"], r.get("records_mb", ""), r["load"]]
+                     for r in results["synthetic"]]))
     if results.get("recall"):
         rows = []
         for r in results["recall"]:

@@ -88,7 +88,7 @@ class VocabEmbedder:
         self.matrix = np.vstack(list(word_vectors.values())).astype(np.float32)
         self.dim_ = self.matrix.shape[1]
         self.noise = noise
-        bank = np.random.default_rng(seed).normal(size=(1 << 16, self.dim_)).astype(np.float32)
+        bank = np.random.default_rng(seed).standard_normal(size=(1 << 16, self.dim_), dtype=np.float32)
         self.bank = (bank / np.linalg.norm(bank, axis=1, keepdims=True)).astype(np.float16)  # 50 MB, not 100
         self.model_id = f"synthetic-vocab-{len(self.words)}x{self.dim_}"
 

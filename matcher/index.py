@@ -374,8 +374,13 @@ class PartnerIndex:
             unit_texts_.extend(_document_texts(org))
             passage_texts.extend(_evidence_passages(org))
         vectors = np.asarray(encoder.encode(unit_texts_ + passage_texts, batch_size=self.batch_size), dtype=np.float32)
-        units = ApproximateVectors.trained(vectors[: len(unit_texts_)], n_units, nprobe=self.nprobe)
-        passages = ApproximateVectors.trained(vectors[len(unit_texts_) :], n_passages, nprobe=self.nprobe)
+        unit_sample, passage_sample = vectors[: len(unit_texts_)], vectors[len(unit_texts_) :]
+        units = ApproximateVectors.trained(unit_sample, n_units, nprobe=self.nprobe, reserve=False)
+        passages = ApproximateVectors.trained(passage_sample, n_passages, nprobe=self.nprobe, reserve=False)
+        spreads = units.spread(unit_sample), passages.spread(passage_sample)
+        del vectors, unit_sample, passage_sample  # freed before the lists take their memory
+        units.reserve(spreads[0], n_units)
+        passages.reserve(spreads[1], n_passages)
         return units, passages
 
     def _set_records(self, table: OrganisationTable, columns: dict[str, np.ndarray]) -> None:
