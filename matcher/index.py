@@ -15,6 +15,7 @@ import re
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache, partial
@@ -40,6 +41,7 @@ FORMAT_VERSION = 5  # 5: records compressed, corpus hash a sum of record digests
 # Search units at and above which dense search is approximate (IVF, see ``ApproximateVectors``); below it exact.
 # Exact search over 50k units costs ~5 ms a query on two cores, about what IVF costs at a million.
 ANN_THRESHOLD = 50_000
+_SEARCHES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ivf-search")  # see PartnerIndex._retrieve
 BUILD_CHUNK = 20_000  # organisations embedded per step of a build: ~60 MB of vectors at a time, at any size
 CHALLENGE_ALIGNED = 0.5  # alignment from which an organisation counts as working on a challenge
 DOCUMENT_CHARS = 2000  # the model reads ~256 tokens; longer document text only costs time
@@ -387,7 +389,7 @@ class PartnerIndex:
         """The records and every per-organisation array that filters, scoring and layout read."""
         self.organisations_ = table
         self.ids_ = columns["ids"].tolist()
-        self._positions = None  # id -> row, made on first use (see positions_)
+        self._positions = self._corpus_hash = None  # made on first use (see positions_, corpus_hash_)
         self.countries_ = columns["countries"]
         self.org_types_ = columns["org_types"]
         # Minerals and stages as bit sets (one integer per organisation): scoring is then a few vector operations.
@@ -406,6 +408,8 @@ class PartnerIndex:
         self.model_id_ = self.embedder.model_id
         # Filters repeat (GB, CA, a type or two): their masks, selectors and bitmaps are made once per index.
         self.filters_ = lru_cache(maxsize=64)(self._make_filter)
+        # Evidence sentences of recently shown organisations (splitting a record's texts again costs ~20 µs).
+        self.evidence_ = lru_cache(maxsize=4096)(lambda position: _evidence_passages(self.organisations_[position]))
 
     # ------------------------------------------------------------------ vector search (exact or approximate)
     def _set_search(self, unit_vectors: np.ndarray, passage_vectors: np.ndarray) -> None:
@@ -464,8 +468,11 @@ class PartnerIndex:
 
     @property
     def corpus_hash_(self) -> str:
-        """Fingerprint of the indexed organisations (``corpus.corpus_hash``: the sum of the records' digests)."""
-        return combine_digests(int(self.digests_.sum(dtype=np.uint64)))
+        """Fingerprint of the indexed organisations (``corpus.corpus_hash``: the sum of the records' digests).
+        Every response carries it; summed once per index (0.5 ms at a million organisations)."""
+        if self._corpus_hash is None:
+            self._corpus_hash = combine_digests(int(self.digests_.sum(dtype=np.uint64)))
+        return self._corpus_hash
 
     # ------------------------------------------------------------------ incremental update
     def with_changes(self, upserted: Iterable[Organisation] = (), deleted: Iterable[str] = (), *,
@@ -721,6 +728,10 @@ class PartnerIndex:
             _, hits = self.index_.search(qvec[None, :], pool, params=allowed.params)
             dense_orgs = self.unit_owner_[hits[0][hits[0] >= 0]]
         else:
+            # The sentence search runs on a second thread meanwhile (FAISS releases the GIL): one query's two IVF
+            # searches take the time of one on two cores. (FAISS's own per-list threading would too, but it
+            # returns different hits among equal distances from run to run.)
+            sentences_found = _SEARCHES.submit(self.passages_ann_.search, qvec, pool, *allowed.passages)
             base_ids, _, delta_rows, _ = self.units_ann_.search(qvec, pool, *allowed.units)
             dense_orgs = self.unit_owner_[np.concatenate([self.unit_base_rows_[base_ids], self.unit_delta_rows_[delta_rows]])]
         unit_lexical = self.lexical_.scores(text)
@@ -739,7 +750,7 @@ class PartnerIndex:
             sentence_orgs = np.argpartition(-best_sentence, min(pool, n) - 1)[:pool]
             sentence_orgs = sentence_orgs[allowed.mask[sentence_orgs]]
         else:
-            base_ids, _, delta_rows, _ = self.passages_ann_.search(qvec, pool, *allowed.passages)
+            base_ids, _, delta_rows, _ = sentences_found.result()
             rows = np.concatenate([self.passage_base_rows_[base_ids], self.passage_delta_rows_[delta_rows]])
             sentence_orgs = self.passage_owner_[rows]
         candidates = np.union1d(np.union1d(dense_orgs, lexical_orgs), sentence_orgs).astype(np.int64)
@@ -828,7 +839,7 @@ class PartnerIndex:
         start, end = self.passage_starts_[position], self.passage_starts_[position + 1]
         sims = self._passage_vectors(np.arange(start, end)) @ qvec
         best = np.argsort(-sims)[:2]
-        passages = _evidence_passages(org)  # derived from the record again: not held for a million organisations
+        passages = self.evidence_(position)  # derived from the record: not held for a million organisations
         evidence = [{"text": passages[i], "similarity": round(float(sims[i]), 4)} for i in best]
         minerals = vocab.minerals()
         shared = [minerals[m].name for m in org.minerals if m in q.minerals]
