@@ -281,11 +281,8 @@ class PartnerIndex:
         """
         labelled = [p for p in labelled if p.challenge_areas]
         started = time.perf_counter()
-        columns: list[dict[str, np.ndarray]] = []
-        table = OrganisationTable.build(organisations, on_segment=lambda orgs: columns.append(_columns(orgs)))
-        if not len(table):
+        if not self._read_records(organisations):
             raise IndexNotReady("there are no organisations to index; import some or seed the default corpus")
-        self._set_records(table, {k: np.concatenate([c[k] for c in columns]) for k in columns[0]})
         encoder = self._encoder()
         extra = encoder.encode([p.query_text() for p in labelled] + [c.text() for c in challenges],
                                batch_size=self.batch_size)
@@ -301,6 +298,14 @@ class PartnerIndex:
         self.build_seconds_ = time.perf_counter() - started
         return self
 
+    def _read_records(self, organisations: Iterable[Organisation]) -> int:
+        """Read the records once, into the compressed table and the per-organisation columns; returns how many."""
+        columns: list[dict[str, np.ndarray]] = []
+        table = OrganisationTable.build(organisations, on_segment=lambda orgs: columns.append(_columns(orgs)))
+        if columns:
+            self._set_records(table, {k: np.concatenate([c[k] for c in columns]) for k in columns[0]})
+        return len(table)
+
     def _encoder(self) -> Embedder:
         return CachedEmbedder(self.embedder, self.cache) if self.cache is not None else self.embedder
 
@@ -308,7 +313,7 @@ class PartnerIndex:
         """Search-unit texts in unit order (every profile, then every document), read from the record table."""
         for org in self.organisations_:
             yield org.profile_text()
-        for row in np.flatnonzero(np.diff(self.doc_starts_) > 0).tolist():
+        for row in np.flatnonzero(self.n_docs_ > 0).tolist():
             yield from _document_texts(self.organisations_[row])
 
     def _embed(self, encoder: Embedder) -> None:
@@ -971,10 +976,7 @@ class PartnerIndex:
         if meta.get("challenges_hash") != _challenges_hash(challenges):
             raise IndexFileError(f"{path} was built for other challenge areas; rebuild it")
         self = cls(embedder, **params)
-        columns: list[dict[str, np.ndarray]] = []
-        table = OrganisationTable.build((by_id[i] for i in meta["ids"]),
-                                        on_segment=lambda orgs: columns.append(_columns(orgs)))
-        self._set_records(table, {k: np.concatenate([c[k] for c in columns]) for k in columns[0]})
+        self._read_records(by_id[i] for i in meta["ids"])
         if not (np.array_equal(self.unit_owner_, arrays["unit_owner"])
                 and np.array_equal(self.passage_owner_, arrays["passage_owner"])):
             raise IndexFileError(f"the index file {path} does not fit its organisations; rebuild it with `matcher build`")
