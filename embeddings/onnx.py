@@ -30,13 +30,18 @@ import numpy as np
 from embeddings.base import ModelLoadError, l2_normalise
 from embeddings.sentence import DEFAULT_MODEL, resolve_model
 
-EXPORT_FORMAT = 2  # bump when the exported files change, so old exports are redone rather than misread
+EXPORT_FORMAT = 3  # bump when the exported files change, so old exports are redone rather than misread
 # Checked on probe sentences before an export is kept: fp32 must equal torch; int8 is approximate by design (its
 # quality bar is retrieval quality, see README "Performance"), this only catches a broken quantisation.
 MIN_EXPORT_COSINE = {"model.onnx": 0.999, "model-int8.onnx": 0.95}
 FP32_FILE, INT8_FILE, TOKENIZER_FILE, META_FILE = "model.onnx", "model-int8.onnx", "tokenizer.json", "export.json"
 TRACED_FILE = "traced.onnx"  # the exporter's graph, before ONNX Runtime's transformer fusions
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# The int8 model's id suffix names its recipe: int8 vectors change with the graph they are quantised from (the
+# unfused layer norms of EXPORT_FORMAT 3 moved them by up to 0.006 of cosine), so an index or embedding cache made
+# by an older recipe is rebuilt rather than searched with new query vectors. fp32 exports equal torch and need none.
+INT8_SUFFIX = "@onnx-int8.3"
+SESSION_DISABLED = ["SkipLayerNormFusion"]  # see _optimise: the unfused add + layer norm is faster on CPU
 _PROBES = [
     "Recovering rare earth elements from end-of-life NdFeB magnets.",
     "Lithium brine extraction in northern Quebec",
@@ -173,9 +178,17 @@ def _optimise(traced: Path, out: Path, *, heads: int, hidden: int) -> None:
     the probe check decides)."""
     try:
         from onnxruntime.transformers import optimizer
+        from onnxruntime.transformers.fusion_options import FusionOptions
 
         logging.disable(logging.WARNING)
-        optimised = optimizer.optimize_model(str(traced), model_type="bert", num_heads=heads, hidden_size=hidden)
+        fusions = FusionOptions("bert")
+        # Residual adds stay apart from their layer norms: ONNX Runtime's CPU SkipLayerNormalization kernel takes
+        # 148 us where Add + LayerNormalization take 25 (one 61-token query, 384 wide; measured with ORT 1.32),
+        # which was a fifth of an int8 query's encode. The session keeps it unfused too (SESSION_DISABLED).
+        fusions.enable_skip_layer_norm = False
+        fusions.enable_bias_skip_layer_norm = False
+        optimised = optimizer.optimize_model(str(traced), model_type="bert", num_heads=heads, hidden_size=hidden,
+                                             optimization_options=fusions)
         optimised.save_model_to_file(str(out))
     except Exception:  # an architecture the BERT fusions do not know: the traced graph is used unfused
         shutil.copyfile(traced, out)
@@ -206,8 +219,12 @@ class _OnnxRunner:
         # each of a small graph's ~50 operators cost 1.4 ms of an 8 ms query here.
         # ...but they stop when the run returns. Left spinning, they take the second core from the search and
         # scoring that follow the encode: measured over HTTP on the 10k synthetic corpus, p50 24 -> 14 ms.
+        # (Left to ONNX Runtime, a worker spins ~35 ms after every run, a whole core of a 2-core machine; it does
+        # keep the query after an idle gap fast, but a shorter spin, spin_duration_us=3000, did not, and neither
+        # did one thread: measured interleaved with the naive service, p50 9.0 and 11.0 ms against 9.5 ms here.)
         options.add_session_config_entry("session.force_spinning_stop", "1")
-        self.session = ort.InferenceSession(str(folder / file), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(folder / file), options, providers=["CPUExecutionProvider"],
+                                            disabled_optimizers=SESSION_DISABLED)
 
     def encode(self, texts: list[str], *, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
@@ -242,7 +259,7 @@ class OnnxEmbedder:
     """Encodes with ONNX Runtime; exports the model on first use into ``export_dir`` (kept for later starts).
 
     ``quantized`` runs the int8 copy. Its vectors differ slightly from fp32 (cosine ~0.99), so its ``model_id``
-    differs too (``@onnx-int8``) and an index or cache made with one is never mixed with the other. fp32 ONNX
+    differs too (``INT8_SUFFIX``) and an index or cache made with one is never mixed with the other. fp32 ONNX
     vectors equal torch's to float precision (cosine >= 0.9999, tested), so it keeps the torch model id: switching
     between ``torch`` and ``onnx`` reuses the saved index and the embedding cache.
     """
@@ -253,7 +270,7 @@ class OnnxEmbedder:
         self.quantized = quantized
         self.threads = threads or default_threads()
         self._source, base_id = resolve_model(model)
-        self.model_id = base_id + ("@onnx-int8" if quantized else "")
+        self.model_id = base_id + (INT8_SUFFIX if quantized else "")
         self.export_dir = Path(export_dir) if export_dir is not None else Path("var") / "models"
         self.folder = export_folder(self.export_dir, base_id)
         self._runner: _OnnxRunner | None = None
@@ -267,7 +284,7 @@ class OnnxEmbedder:
         """Export (first use only) and open the session; raises ModelLoadError naming PM_MODEL/PM_BACKEND."""
         with self._lock:
             if self._runner is None:
-                export_model(self._source, self.folder, model_id=self.model_id.removesuffix("@onnx-int8"))
+                export_model(self._source, self.folder, model_id=self.model_id.removesuffix(INT8_SUFFIX))
                 try:
                     self._runner = _OnnxRunner(self.folder, INT8_FILE if self.quantized else FP32_FILE,
                                                threads=self.threads)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import sys
@@ -692,13 +693,19 @@ class PartnerIndex:
         order = sorted(rows.tolist(), key=lambda i: (-scores[i], ids[candidates[i]]))
         scored = [(float(scores[i]), int(candidates[i]), i) for i in order]
         chosen = self._diversify(scored[: 3 * k], k) if self.diversity > 0 and diversify else scored[:k]
+        if not chosen:
+            return []
+        chosen_rows = np.array([row for _, _, row in chosen])
+        names = list(parts)
+        table = np.round(np.stack([parts[name][chosen_rows] for name in names], axis=1), 4).tolist()
+        explanations = self._explanations([p for _, p, _ in chosen], qvec, signals) if explain else None
         matches = []
-        for rank, (score, position, row) in enumerate(chosen, start=1):
-            components = {name: round(float(values[row]), 4) for name, values in parts.items()
-                          if not np.isnan(values[row])}
-            explanation = self._explain(position, qvec, signals, components) if explain else None
+        for rank, ((score, position, _), values) in enumerate(zip(chosen, table), start=1):
+            components = {name: value for name, value in zip(names, values) if not math.isnan(value)}  # NaN: n/a
+            organisation = self.organisations_[position]
+            explanation = explanations(rank - 1, organisation, components) if explain else None
             weak = self.weak_below is not None and components["semantic"] < self.weak_below
-            matches.append(Match(rank, round(score, 4), self.organisations_[position], components, explanation, weak))
+            matches.append(Match(rank, round(score, 4), organisation, components, explanation, weak))
         return matches
 
     def _diversify(self, scored: list, k: int) -> list:
@@ -758,7 +765,7 @@ class PartnerIndex:
             base_ids, _, delta_rows, _ = sentences_found.result()
             rows = np.concatenate([self.passage_base_rows_[base_ids], self.passage_delta_rows_[delta_rows]])
             sentence_orgs = self.passage_owner_[rows]
-        candidates = np.union1d(np.union1d(dense_orgs, lexical_orgs), sentence_orgs).astype(np.int64)
+        candidates = np.unique(np.concatenate([dense_orgs, lexical_orgs, sentence_orgs]).astype(np.int64))  # sorted
         if candidates.size == 0:  # an approximate search can miss a tiny filter's few vectors altogether
             empty = np.zeros(0)
             return candidates, empty, empty, empty
@@ -794,7 +801,7 @@ class PartnerIndex:
         second = np.where((heads + 1 < len(owners)) & (owners[nxt] == who), sims[nxt], 0.0)
         share = self.weights.second_document
         combined = np.where(best > 0, best + share * np.clip(second, 0, None) * (1 - best), best)
-        if np.array_equal(who, candidates):  # candidates come sorted and unique (union1d): already aligned
+        if np.array_equal(who, candidates):  # candidates come sorted and unique (np.unique): already aligned
             return combined.astype(np.float64)
         return combined[np.searchsorted(who, candidates)].astype(np.float64)
 
@@ -839,38 +846,47 @@ class PartnerIndex:
             total, weight = total + w.challenge * parts[f"challenge_{q.challenge}"], weight + w.challenge
         return total / weight, parts
 
-    def _explain(self, position: int, qvec: np.ndarray, q: QuerySignals, components: dict) -> dict:
-        org = self.organisations_[position]
-        start, end = self.passage_starts_[position], self.passage_starts_[position + 1]
-        sims = self._passage_vectors(np.arange(start, end)) @ qvec
-        best = np.argsort(-sims)[:2]
-        passages = self.evidence_(position)  # derived from the record: not held for a million organisations
-        evidence = [{"text": passages[i], "similarity": round(float(sims[i]), 4)} for i in best]
-        minerals = vocab.minerals()
-        shared = [minerals[m].name for m in org.minerals if m in q.minerals]
-        challenge_scores = {cid: components[f"challenge_{cid}"] for cid in self.challenges_}
-        best_challenge = max(challenge_scores, key=challenge_scores.get)
-        stages = vocab.value_chain_stages()
-        reason = f"{org.name} ({org.country}, {vocab.org_types()[org.org_type].name.lower()})"
-        reason += f": profile similarity {components['semantic']:.2f}"
-        if shared:
-            reason += f"; works on {', '.join(shared)}"
-        if org.value_chain_stages:
-            reason += f"; active in {', '.join(stages[s].name.lower() for s in org.value_chain_stages[:3])}"
-        if components.get("complementarity", 0) >= 0.5:
-            reason += "; complements the project's side of the value chain"
-        reason += f"; closest to {_CHALLENGE_NAMES.get(best_challenge, f'challenge {best_challenge}')}."
-        return {
-            "reason": reason,
-            "evidence": evidence,
-            "shared_minerals": shared,
-            "query_minerals": sorted(minerals[m].name for m in q.minerals),
-            "value_chain_stages": [stages[s].name for s in org.value_chain_stages],
-            "shared_stages": [stages[s].name for s in org.value_chain_stages if s in q.stages],
-            "query_stages": [stages[s].name for s in sorted(q.stages)],
-            "challenge": {"best": best_challenge, "alignment": challenge_scores},
-            "weights": self.weights.as_dict(),
-        }
+    def _explanations(self, positions: list[int], qvec: np.ndarray, q: QuerySignals):
+        """A function (i, organisation, components) -> the explanation of the i-th chosen organisation.
+
+        What depends only on the query (its minerals and stages by name, the weights) is made once, and the
+        evidence sentences of all chosen organisations are scored in one matrix product."""
+        rows, lengths = _ranges(self.passage_starts_, np.asarray(positions, dtype=np.int64))
+        sims = np.split(self._passage_vectors(rows) @ qvec, np.cumsum(lengths)[:-1])
+        minerals, stages, types = vocab.minerals(), vocab.value_chain_stages(), vocab.org_types()
+        query_minerals = sorted(minerals[m].name for m in q.minerals)
+        query_stages = [stages[s].name for s in sorted(q.stages)]
+        weights = self.weights.as_dict()
+
+        def explain(i: int, org: Organisation, components: dict) -> dict:
+            best = np.argsort(-sims[i])[:2]
+            passages = self.evidence_(positions[i])  # derived from the record: not held for a million organisations
+            evidence = [{"text": passages[j], "similarity": round(float(sims[i][j]), 4)} for j in best]
+            shared = [minerals[m].name for m in org.minerals if m in q.minerals]
+            challenge_scores = {cid: components[f"challenge_{cid}"] for cid in self.challenges_}
+            best_challenge = max(challenge_scores, key=challenge_scores.get)
+            reason = f"{org.name} ({org.country}, {types[org.org_type].name.lower()})"
+            reason += f": profile similarity {components['semantic']:.2f}"
+            if shared:
+                reason += f"; works on {', '.join(shared)}"
+            if org.value_chain_stages:
+                reason += f"; active in {', '.join(stages[s].name.lower() for s in org.value_chain_stages[:3])}"
+            if components.get("complementarity", 0) >= 0.5:
+                reason += "; complements the project's side of the value chain"
+            reason += f"; closest to {_CHALLENGE_NAMES.get(best_challenge, f'challenge {best_challenge}')}."
+            return {
+                "reason": reason,
+                "evidence": evidence,
+                "shared_minerals": shared,
+                "query_minerals": list(query_minerals),
+                "value_chain_stages": [stages[s].name for s in org.value_chain_stages],
+                "shared_stages": [stages[s].name for s in org.value_chain_stages if s in q.stages],
+                "query_stages": list(query_stages),
+                "challenge": {"best": best_challenge, "alignment": challenge_scores},
+                "weights": dict(weights),
+            }
+
+        return explain
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: Path | str) -> Path:

@@ -36,6 +36,7 @@ _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s' (and scikit-learn's) token patte
 # synthetic profiles: chunks of 5k, 20k and 100k texts fit in the same time (2.8-2.9 s), the transient grows ~10 MB
 # per 20k texts.
 CHUNK_SIZE = 20_000
+SMALL_POSTINGS = 20_000  # up to this many postings for a query, scores are a bincount (see scores)
 
 
 def _stopwords(name: str) -> frozenset[str]:
@@ -155,9 +156,21 @@ class LexicalIndex:
         if not ids:
             return np.zeros(self.n_docs_, dtype=np.float32)
         terms, repeats = np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
+        weights = (repeats * self.idf_[terms]).astype(np.float32)
+        indptr = self.weights_.indptr
+        lengths = indptr[terms + 1] - indptr[terms]
+        if lengths.sum() <= SMALL_POSTINGS:
+            # Few postings (a corpus of hundreds): one weighted bincount over them. scipy's column slice costs
+            # ~0.1 ms of checks and copies whatever its size, a third of a query's lexical time here.
+            ends = np.cumsum(lengths)
+            rows = np.repeat(indptr[terms] - ends + lengths, lengths) + np.arange(ends[-1])
+            out = np.bincount(self.weights_.indices[rows], weights=self.weights_.data[rows] * np.repeat(weights, lengths),
+                              minlength=self.n_docs_)
+            return out.astype(np.float32)
         # One sparse product over the query terms' columns: scipy copies those postings and scatters them in C. On a
-        # million synthetic profiles it took about 2.4x less time than a numpy ``out[docs] += weight`` per term.
-        return self.weights_[:, terms] @ (repeats * self.idf_[terms]).astype(np.float32)
+        # million synthetic profiles it took about 2.4x less time than a numpy ``out[docs] += weight`` per term
+        # (and at 200k profiles a third of the bincount above).
+        return self.weights_[:, terms] @ weights
 
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` (indices, scores) by BM25, restricted to ``allowed`` (a boolean mask) when given."""

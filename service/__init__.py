@@ -10,6 +10,7 @@ import time
 from flask import Flask, jsonify
 
 from matcher import PartnerMatcher, Settings
+from service.json_provider import OrjsonProvider
 
 __all__ = ["create_app"]
 
@@ -29,6 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
     - ``LOAD_IN_BACKGROUND``: load or build the index in a thread (default) or before returning.
     """
     app = Flask(__name__)
+    app.json = OrjsonProvider(app)
     app.config.update(DEFAULTS)
     app.config.update(config or {})
     app.json.sort_keys = False

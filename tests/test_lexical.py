@@ -138,3 +138,18 @@ def test_recombine_with_generators_and_small_chunks_equals_bm25s():
     expected_texts = [texts[7], texts[1], texts[5], *new]
     for query in ["cobalt tailings", "vanadium batteries", "recycling magnets magnets", "graphite"]:
         np.testing.assert_allclose(derived.scores(query), _bm25s_scores(expected_texts, query), rtol=1e-5, atol=1e-6)
+
+
+def test_few_and_many_postings_paths_give_the_same_scores(monkeypatch):
+    from matcher import lexical
+
+    texts = TEXTS[:2] + TEXTS[3:] + MORE
+    index = LexicalIndex().fit(texts)
+    queries = ["cobalt tailings", "recycling magnets magnets", "lithium", "nothing here", "graphite cobalt lithium"]
+    small = [index.scores(q) for q in queries]  # a handful of postings: the bincount
+    monkeypatch.setattr(lexical, "SMALL_POSTINGS", 0)  # every query: the sparse product
+    for query, expected in zip(queries, small):
+        got = index.scores(query)
+        assert got.dtype == expected.dtype == np.float32
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(got, _bm25s_scores(texts, query), rtol=1e-5, atol=1e-6)

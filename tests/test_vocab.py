@@ -28,3 +28,27 @@ def test_detect_minerals_in_free_text_in_mention_order():
 def test_detect_minerals_ignores_common_words_that_look_like_symbols():
     assert vocab.detect_minerals("In the UK, as in Canada, he said no.") == []
     assert vocab.detect_minerals("tin mining in Cornwall") == ["tin"]
+
+
+def test_trie_alternation_matches_like_a_longest_first_list():
+    import re
+
+    words = ["rare earth", "rare earth elements", "rare", "lithium", "lithium brine", "li-ion", "nickel", "ni"]
+    flat = re.compile(r"\b(" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")\b", re.IGNORECASE)
+    trie = re.compile(r"\b(" + vocab._alternation(words) + r")\b", re.IGNORECASE)
+    texts = [
+        "Rare earth elements and RARE EARTHS from lithium brine; Li-ion cells; nickel-rich NI ore; rarely lithium.",
+        "rare earth elementsX rare earth, lithium brines nickelate ni",
+        " ".join(words),
+    ]
+    for text in texts:
+        assert [(m.start(), m.group(1)) for m in trie.finditer(text)] == \
+               [(m.start(), m.group(1)) for m in flat.finditer(text)]
+
+
+def test_detection_finds_the_longest_term_in_the_real_vocabularies():
+    # every vocabulary word, written out: each is found whole, none as a shorter word it begins with
+    for word, owner in vocab._stage_pattern()[1].items():
+        assert vocab.detect_stages(f"we do {word.upper()} here") == [owner]
+    for alias, mineral in vocab._mineral_aliases().items():
+        assert vocab.detect_minerals(f"about {alias} only")[:1] == [mineral]
