@@ -8,13 +8,10 @@ built for another model or corpus is refused rather than silently served.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
-import os
 import re
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,13 +23,13 @@ import faiss
 import numpy as np
 
 from corpus import vocab
-from corpus.loaders import combine_digests, corpus_hash, record_digest
+from corpus.loaders import combine_digests, record_digest
 from corpus.schema import Challenge, Organisation, Project
 from embeddings.base import Embedder
 from embeddings.cache import CachedEmbedder, EmbeddingCache
 from matcher.ann import ApproximateVectors, approximate_filter, gather, reverse_map
 from matcher.challenges import ChallengeModel
-from matcher.errors import IndexFileError, IndexNotReady, InvalidRequest
+from matcher.errors import IndexNotReady, InvalidRequest
 from matcher.fusion import convex
 from matcher.lexical import LexicalIndex
 from matcher.records import OrganisationTable
@@ -888,64 +885,19 @@ class PartnerIndex:
 
         return explain
 
-    # ------------------------------------------------------------------ persistence
+    # ------------------------------------------------------------------ persistence (matcher/index_file.py)
     def save(self, path: Path | str) -> Path:
         """Write the index to one file atomically (temp file + rename): readers never see half a file."""
-        self._check_fitted()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "format": FORMAT_VERSION,
-            "model_id": self.model_id_,
-            "corpus_hash": self.corpus_hash_,
-            "ids": self.ids_,
-            "challenge_ids": list(self.challenges_),
-            "challenges_hash": _challenges_hash(self.challenges_.values()),
-            "labels_hash": self.labels_hash_,
-            "mode": self.mode_,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        if self.mode_ == "exact":
-            search = {"faiss": faiss.serialize_index(self.index_), "passage_vectors": self.passage_vectors_}
-        else:
-            meta["nprobe"] = self.units_ann_.nprobe
-            search = {"faiss": faiss.serialize_index(self.units_ann_.base), "unit_src": self.unit_src_,
-                      "unit_delta": self.units_ann_.delta,
-                      "faiss_passages": faiss.serialize_index(self.passages_ann_.base),
-                      "passage_src": self.passage_src_, "passage_delta": self.passages_ann_.delta}
-        buffer = io.BytesIO()
-        np.savez(
-            buffer,
-            meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-            unit_owner=self.unit_owner_,
-            passage_owner=self.passage_owner_,
-            challenge_vectors=self.challenge_vectors_,
-            challenge_alignment=self.challenge_alignment_,
-            **search,
-            **self.challenge_model_.state(),
-        )
-        fd, tmp = tempfile.mkstemp(prefix=".partner-index-", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(buffer.getvalue())
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        from matcher import index_file
+
+        return index_file.save(self, path)
 
     @staticmethod
     def read_meta(path: Path | str) -> dict:
         """The saved index's model id, corpus hash and ids, without loading vectors; raises IndexFileError."""
-        try:
-            with np.load(Path(path), allow_pickle=False) as data:
-                return json.loads(bytes(data["meta"]).decode())
-        except FileNotFoundError:
-            raise
-        except Exception as e:
-            raise IndexFileError(f"the index file {path} is unreadable ({type(e).__name__}); rebuild it with `matcher build`") from e
+        from matcher import index_file
+
+        return index_file.read_meta(path)
 
     @classmethod
     def load(
@@ -958,55 +910,6 @@ class PartnerIndex:
         **params,
     ) -> PartnerIndex:
         """Load a saved index for these organisations; refuse it (IndexFileError) if model or corpus differ."""
-        organisations = list(organisations)
-        meta = cls.read_meta(path)
-        if meta.get("format") != FORMAT_VERSION:
-            raise IndexFileError(f"{path} has index format {meta.get('format')}, expected {FORMAT_VERSION}; rebuild it")
-        if meta["model_id"] != embedder.model_id:
-            raise IndexFileError(
-                f"{path} was built with model {meta['model_id']!r}, not {embedder.model_id!r}; rebuild it",
-                {"reason": "model_changed"},
-            )
-        if meta["corpus_hash"] != corpus_hash(organisations):
-            raise IndexFileError(f"{path} was built for another corpus; rebuild it", {"reason": "corpus_changed"})
-        by_id = {o.id: o for o in organisations}
-        approximate = meta.get("mode") == "ivf"
-        try:
-            with np.load(Path(path), allow_pickle=False) as data:
-                index = faiss.deserialize_index(data["faiss"])
-                passages_index = faiss.deserialize_index(data["faiss_passages"]) if approximate else None
-                arrays = {k: data[k] for k in data.files if k not in ("meta", "faiss", "faiss_passages")}
-        except Exception as e:
-            raise IndexFileError(f"the index file {path} is unreadable ({type(e).__name__}); rebuild it") from e
-        if approximate:
-            consistent = (len(arrays["unit_src"]) == len(arrays["unit_owner"])
-                          and len(arrays["passage_src"]) == len(arrays["passage_owner"]))
-        else:
-            consistent = (index.ntotal == len(arrays["unit_owner"])
-                          and len(arrays["passage_vectors"]) == len(arrays["passage_owner"]))
-        consistent = consistent and len(arrays["challenge_alignment"]) == len(meta["ids"])
-        if not consistent:
-            raise IndexFileError(f"the index file {path} is inconsistent; rebuild it with `matcher build`")
-        if meta.get("labels_hash") != labels_hash([p for p in labelled if p.challenge_areas]):
-            raise IndexFileError(f"{path} was trained on other challenge labels; rebuild it", {"reason": "labels_changed"})
-        if meta.get("challenges_hash") != _challenges_hash(challenges):
-            raise IndexFileError(f"{path} was built for other challenge areas; rebuild it")
-        self = cls(embedder, **params)
-        self._read_records(by_id[i] for i in meta["ids"])
-        if not (np.array_equal(self.unit_owner_, arrays["unit_owner"])
-                and np.array_equal(self.passage_owner_, arrays["passage_owner"])):
-            raise IndexFileError(f"the index file {path} does not fit its organisations; rebuild it with `matcher build`")
-        if approximate:
-            nprobe = self.nprobe or meta["nprobe"]
-            self._set_approximate(ApproximateVectors(index, arrays["unit_delta"], nprobe), arrays["unit_src"],
-                                  ApproximateVectors(passages_index, arrays["passage_delta"], nprobe),
-                                  arrays["passage_src"])
-        else:
-            self._set_exact(index, arrays["passage_vectors"])
-        self.challenges_ = {c.id: c for c in challenges}
-        self.challenge_vectors_ = np.ascontiguousarray(arrays["challenge_vectors"], dtype=np.float32)
-        self.challenge_model_ = ChallengeModel.from_state(arrays["challenge_vectors"], [c.id for c in challenges], arrays)
-        self.challenge_alignment_ = arrays["challenge_alignment"]
-        self.lexical_ = LexicalIndex().fit(self._unit_text_stream())
-        self.labels_hash_ = meta["labels_hash"]
-        return self
+        from matcher import index_file
+
+        return index_file.load(cls(embedder, **params), path, organisations, challenges, labelled)

@@ -4,7 +4,7 @@ import pytest
 
 from corpus import Organisation, load_challenges, load_organisations, load_projects
 from embeddings import FakeEmbedder
-from matcher import IndexFileError, IndexNotReady, InvalidRequest, PartnerIndex
+from matcher import IndexNotReady, InvalidRequest, PartnerIndex
 from tests.conftest import FIXTURE_CORPUS
 
 
@@ -96,22 +96,6 @@ def test_challenge_boost_changes_order_towards_that_challenge(index):
         assert np.mean([m.scores[key] for m in boosted[:3]]) >= np.mean([m.scores[key] for m in plain[:3]]) - 1e-9
     with pytest.raises(InvalidRequest):
         index.rank(query, challenge=3)
-
-
-def test_save_load_roundtrip_and_staleness(tmp_path, index, orgs, fake_embedder):
-    path = index.save(tmp_path / "idx.npz")
-    loaded = PartnerIndex.load(path, fake_embedder, orgs, load_challenges())
-    q = "cobalt from tailings"
-    assert [m.organisation.id for m in loaded.rank(q)] == [m.organisation.id for m in index.rank(q)]
-    assert not list(tmp_path.glob(".partner-index-*"))  # no temp file left behind
-    with pytest.raises(IndexFileError, match="model"):
-        PartnerIndex.load(path, FakeEmbedder(128), orgs, load_challenges())
-    changed = [orgs[0].model_copy(update={"description": "changed"}), *orgs[1:]]
-    with pytest.raises(IndexFileError, match="another corpus"):
-        PartnerIndex.load(path, fake_embedder, changed, load_challenges())
-    (tmp_path / "bad.npz").write_bytes(b"not an index")
-    with pytest.raises(IndexFileError, match="unreadable"):
-        PartnerIndex.load(tmp_path / "bad.npz", fake_embedder, orgs, load_challenges())
 
 
 def test_unfitted_index_and_empty_corpus(fake_embedder):
