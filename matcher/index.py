@@ -28,6 +28,7 @@ from corpus.schema import Challenge, Organisation, Project
 from embeddings.base import Embedder
 from embeddings.cache import CachedEmbedder, EmbeddingCache
 from matcher.ann import ApproximateVectors, approximate_filter, gather, reverse_map
+from matcher.arrays import ranges as _ranges
 from matcher.challenges import ChallengeModel
 from matcher.errors import IndexNotReady, InvalidRequest
 from matcher.fusion import convex
@@ -162,14 +163,6 @@ def _encode_one(embedder: Embedder, text: str) -> np.ndarray:
     vector = embedder.encode([text], batch_size=1)[0]
     vector.flags.writeable = False  # shared by every caller that asks for the same text
     return vector
-
-
-def _ranges(starts: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows ``starts[i]:starts[i + 1]`` of each item, concatenated, and how many each item has."""
-    low, lengths = starts[items], starts[items + 1] - starts[items]
-    ends = np.cumsum(lengths)
-    rows = np.repeat(low - ends + lengths, lengths) + np.arange(int(ends[-1]) if len(ends) else 0)
-    return rows.astype(np.int64), lengths
 
 
 def _top_allowed(values: np.ndarray, k: int, mask: np.ndarray, allowed: int) -> np.ndarray:

@@ -30,6 +30,8 @@ import numpy as np
 import scipy.sparse as sp
 import Stemmer
 
+from matcher.arrays import ranges
+
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs at DEBUG to stderr
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s' (and scikit-learn's) token pattern
 # Texts tokenised at once by fit and recombine: their Python token lists are the transient memory. Measured on 100k
@@ -157,14 +159,12 @@ class LexicalIndex:
             return np.zeros(self.n_docs_, dtype=np.float32)
         terms, repeats = np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
         weights = (repeats * self.idf_[terms]).astype(np.float32)
-        indptr = self.weights_.indptr
-        lengths = indptr[terms + 1] - indptr[terms]
+        lengths = self.weights_.indptr[terms + 1] - self.weights_.indptr[terms]
         if self.n_docs_ + lengths.sum() <= SMALL_POSTINGS:
             # A small corpus: one weighted bincount over the postings. scipy's column slice costs ~0.1 ms of checks
             # and copies whatever its size (bundled corpus: 171 -> 64 us a query). The bincount's float64 output
             # grows with the corpus, so from ~100k documents scipy wins (1M: 0.84 vs 0.25 ms for 50 postings).
-            ends = np.cumsum(lengths)
-            rows = np.repeat(indptr[terms] - ends + lengths, lengths) + np.arange(ends[-1])
+            rows, _ = ranges(self.weights_.indptr, terms)
             out = np.bincount(self.weights_.indices[rows], weights=self.weights_.data[rows] * np.repeat(weights, lengths),
                               minlength=self.n_docs_)
             return out.astype(np.float32)
