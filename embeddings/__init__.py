@@ -10,7 +10,7 @@ from embeddings.onnx import OnnxEmbedder
 from embeddings.sentence import DEFAULT_MODEL, SentenceTransformerEmbedder
 
 # The fastest backend that meets the quality bar (see README, "Performance"): int8 ONNX Runtime with fused
-# attention encodes a brief about three times faster than torch and loses 0.0001 of SciFact nDCG@10 (the bar is
+# attention encodes a brief about three times faster than torch and loses 0.0033 of SciFact nDCG@10 (the bar is
 # 0.005). PM_BACKEND=torch or onnx (fp32) select the others.
 DEFAULT_BACKEND = "onnx-int8"
 BACKENDS = ("torch", "onnx", "onnx-int8")

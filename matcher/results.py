@@ -30,7 +30,7 @@ class ScoreWeights:
     second_document: float = 0.3  # share of an organisation's second-best document added to its best one
 
     def as_dict(self) -> dict[str, float]:
-        # Every explanation carries the weights: a shallow dict of floats (``asdict`` deep-copies, ten times a query).
+        # Every explanation carries the weights: a shallow dict of floats is enough (``asdict`` deep-copies).
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
