@@ -26,6 +26,7 @@ import scipy.sparse as sp
 
 from corpus import vocab
 from corpus.schema import Organisation
+from embeddings.base import encode_queries
 
 COUNTRIES = {"GB": 0.40, "CA": 0.40, "US": 0.10, "DE": 0.03, "AU": 0.03, "FR": 0.02, "SE": 0.02}
 ORG_TYPES = {"company": 0.36, "university": 0.31, "government_lab": 0.13, "non_profit": 0.11, "rto": 0.05,
@@ -116,10 +117,10 @@ class VocabEmbedder:
 
 
 class SyntheticCorpusEmbedder:
-    """Documents through ``VocabEmbedder`` (fast, no model), single queries through the real model.
+    """Documents through ``VocabEmbedder`` (fast, no model), queries through the real model.
 
-    ``PartnerIndex.encode_query`` asks for one text at a time with ``batch_size=1``; index builds ask for many.
-    So a benchmark's HTTP latency includes the real query encode, while a million profiles index in minutes.
+    ``PartnerIndex.encode_query`` asks for queries through ``encode_queries``; index builds ask ``encode``. So a
+    benchmark's HTTP latency includes the real query encode, while a million profiles index in minutes.
     """
 
     def __init__(self, documents: VocabEmbedder, queries):
@@ -132,13 +133,14 @@ class SyntheticCorpusEmbedder:
         return self.documents.dim
 
     def encode(self, texts: list[str], *, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
-        if len(texts) == 1 and batch_size == 1:
-            return self.queries.encode(texts, batch_size=1)
         return self.documents.encode(texts, batch_size=batch_size)
+
+    def encode_queries(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
+        return encode_queries(self.queries, texts, batch_size=batch_size)
 
 
 def vocab_embedder(model_embedder, *, seed: int = 0) -> VocabEmbedder:
     """A VocabEmbedder whose word vectors come from ``model_embedder`` (one batch of a few hundred words)."""
     words = vocabulary_words()
-    vectors = model_embedder.encode(words, batch_size=64)
+    vectors = encode_queries(model_embedder, words, batch_size=64)  # the query session only: no second model held
     return VocabEmbedder(dict(zip(words, vectors)), seed=seed)

@@ -16,7 +16,9 @@ class Embedder(Protocol):
     """Turns texts into L2-normalised float32 vectors of a fixed dimension.
 
     ``model_id`` names the model and its settings: vectors from different ids are not comparable, and every
-    cache and index records it.
+    cache and index records it. ``encode`` gives documents' vectors. An embedder may also have
+    ``encode_queries(texts, *, batch_size)``, a faster encoder for the request path whose vectors are meant to be
+    compared with its documents' (int8 ONNX has one); callers go through ``encode_queries`` below.
     """
 
     model_id: str
@@ -25,6 +27,14 @@ class Embedder(Protocol):
     def dim(self) -> int: ...
 
     def encode(self, texts: list[str], *, batch_size: int = 32, show_progress: bool = False) -> np.ndarray: ...
+
+
+def encode_queries(embedder: Embedder, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
+    """Queries' vectors: the embedder's own query encoder when it has one, else ``encode``."""
+    encode = getattr(embedder, "encode_queries", None)
+    if encode is None:
+        return embedder.encode(texts, batch_size=batch_size)
+    return encode(texts, batch_size=batch_size)
 
 
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from corpus.loaders import CorpusError
-from embeddings.base import Embedder
+from embeddings.base import Embedder, encode_queries
 from embeddings.cache import CachedEmbedder, EmbeddingCache
 from matcher.fusion import convex, rrf
 from matcher.lexical import LexicalIndex
@@ -117,7 +117,7 @@ class BeirEvaluator:
     def _pools(self, qids: list[str]) -> dict[str, dict]:
         """Per query: each retriever's ranking, and the candidate pool scored by both."""
         texts = [self.data.queries[q] for q in qids]
-        qvecs = self.embedder.encode(texts, batch_size=self.batch_size)
+        qvecs = encode_queries(self.embedder, texts, batch_size=self.batch_size)
         pool = min(POOL, len(self.data.doc_ids))
         dense_sims, dense_hits = self.dense_.search(qvecs, pool)
         out = {}

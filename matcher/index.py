@@ -25,7 +25,7 @@ import numpy as np
 from corpus import vocab
 from corpus.loaders import combine_digests, record_digest
 from corpus.schema import Challenge, Organisation, Project
-from embeddings.base import Embedder
+from embeddings.base import Embedder, encode_queries
 from embeddings.cache import CachedEmbedder, EmbeddingCache
 from matcher.ann import ApproximateVectors, approximate_filter, gather, reverse_map
 from matcher.arrays import ranges as _ranges
@@ -160,7 +160,7 @@ def _bits(items: Iterable[str], bit: dict[str, int]) -> int:
 
 
 def _encode_one(embedder: Embedder, text: str) -> np.ndarray:
-    vector = embedder.encode([text], batch_size=1)[0]
+    vector = encode_queries(embedder, [text], batch_size=1)[0]
     vector.flags.writeable = False  # shared by every caller that asks for the same text
     return vector
 

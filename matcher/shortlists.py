@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from corpus.schema import CountryCode, Id, OrgType, Project
+from embeddings.base import encode_queries
 from matcher.assignment import ShortlistConstraints, assign
 from matcher.errors import Infeasible, InvalidRequest, MatcherError, ProjectNotFound
 from matcher.shortlist_store import HEARTBEAT_SECONDS, ShortlistStore
@@ -149,7 +150,7 @@ class Shortlister:
         columns: dict[int, int] = {}
         cells: list[tuple[int, int, float]] = []
         # Every project's text goes to the model in batches (far faster than one query at a time).
-        vectors = index.embedder.encode([p.query_text() for p in projects], batch_size=32)
+        vectors = encode_queries(index.embedder, [p.query_text() for p in projects], batch_size=32)
         report = _checkpoint(progress, 0.2, 0.8)
         report(0.0)
         for row, project in enumerate(projects):

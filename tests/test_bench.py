@@ -8,6 +8,7 @@ import pytest
 from benchmarks import bench_perf, harness, synthetic
 from corpus.schema import Organisation
 from embeddings import FakeEmbedder
+from embeddings.base import encode_queries
 
 
 @pytest.fixture
@@ -32,8 +33,9 @@ def test_vocab_embedder_gives_unit_vectors_that_follow_shared_vocabulary(fake384
     assert a @ b > a @ c
     np.testing.assert_array_equal(documents.encode(["lithium recycling"])[0], a)  # deterministic
     both = synthetic.SyntheticCorpusEmbedder(documents, fake384)
-    np.testing.assert_array_equal(both.encode(["lithium recycling"], batch_size=1)[0],
-                                  fake384.encode(["lithium recycling"])[0])  # a single query: the real model
+    np.testing.assert_array_equal(encode_queries(both, ["lithium recycling"], batch_size=1)[0],
+                                  fake384.encode(["lithium recycling"])[0])  # queries: the real model
+    np.testing.assert_array_equal(both.encode(["lithium recycling"], batch_size=1)[0], a)  # documents: vocabulary
     np.testing.assert_array_equal(both.encode(["lithium recycling", "x"])[0], a)
 
 
