@@ -142,7 +142,7 @@ def test_sigkill_during_an_import_writes_all_or_nothing(tmp_path):
     def send() -> None:
         try:
             outcome.append(_call(server.port, "POST", "/v1/import", {"organisations": records}, timeout=60)[0])
-        except OSError as e:
+        except (OSError, http.client.HTTPException) as e:  # refused, reset, or cut off mid-response
             outcome.append(e)
 
     sender = threading.Thread(target=send)
