@@ -73,10 +73,10 @@ def bench_build(export_dir: Path | None = None, limit: int | None = None, backen
     from corpus.loaders import default_data_dir, load_organisations
     from embeddings import load_embedder
     from matcher import PartnerMatcher, Settings
-    from matcher.index import _evidence_passages, unit_texts
+    from matcher.units import evidence_passages, unit_texts
 
     organisations = load_organisations(default_data_dir())
-    texts = unit_texts(organisations)[0] + [p for o in organisations for p in _evidence_passages(o)]
+    texts = unit_texts(organisations)[0] + [p for o in organisations for p in evidence_passages(o)]
     texts = texts[:limit] if limit else texts
     torch_embedder = load_embedder(None, backend="torch")
     default = load_embedder(None, backend=backend, export_dir=export_dir)

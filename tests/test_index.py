@@ -351,18 +351,3 @@ def test_query_embeddings_are_cached_and_read_only(orgs):
     assert derived.encode_query("cobalt from tailings") is first  # the cache outlives index updates
     idx.encode_query("b"), idx.encode_query("c")  # size 2: the first text is evicted
     assert idx.encode_query("cobalt from tailings") is not first
-
-
-def test_top_allowed_equals_full_sort_on_large_arrays():
-    """The sampled-threshold shortcut must pick exactly the rows a full sort picks (ties aside)."""
-    from matcher.index import _top_allowed
-
-    rng = np.random.default_rng(3)
-    for n, share, zeros in ((200_000, 1.0, 0.0), (200_000, 0.4, 0.3), (120_000, 0.01, 0.0), (60_000, 0.5, 0.99)):
-        values = rng.random(n).astype(np.float32)
-        values[rng.random(n) < zeros] = 0
-        mask = rng.random(n) < share
-        got = _top_allowed(values, 200, mask, int(mask.sum()))
-        allowed_positive = np.flatnonzero(mask & (values > 0))
-        want = allowed_positive[np.argsort(-values[allowed_positive])[:200]]
-        assert sorted(got.tolist()) == sorted(want.tolist())

@@ -1,20 +1,43 @@
-"""End-to-end ranking with the real model on the bundled corpus (integration)."""
+"""The query side of the index: its exact top-k shortcut and the query's side of the value chain (unit), then
+end-to-end ranking with the real model on the bundled corpus (integration)."""
 
+import numpy as np
 import pytest
 
 from matcher import MatchRequest
+from matcher.ranking import _query_side, _top_allowed
 
-pytestmark = pytest.mark.integration
 
 MAGNET_RECYCLERS = {
     "gb-hypromag", "gb-university-of-birmingham", "gb-ionic-technologies-international", "gb-less-common-metals",
 }
 
 
+def test_top_allowed_equals_full_sort_on_large_arrays():
+    """The sampled-threshold shortcut must pick exactly the rows a full sort picks (ties aside)."""
+    rng = np.random.default_rng(3)
+    for n, share, zeros in ((200_000, 1.0, 0.0), (200_000, 0.4, 0.3), (120_000, 0.01, 0.0), (60_000, 0.5, 0.99)):
+        values = rng.random(n).astype(np.float32)
+        values[rng.random(n) < zeros] = 0
+        mask = rng.random(n) < share
+        got = _top_allowed(values, 200, mask, int(mask.sum()))
+        allowed_positive = np.flatnonzero(mask & (values > 0))
+        want = allowed_positive[np.argsort(-values[allowed_positive])[:200]]
+        assert sorted(got.tolist()) == sorted(want.tolist())
+
+
+def test_query_side_comes_from_the_stages_named_else_the_national_pattern():
+    assert _query_side({"exploration", "extraction"}, "GB") is True  # stages outvote the country
+    assert _query_side({"recycling"}, "CA") is False
+    assert _query_side({"exploration", "recycling"}, "GB") is False  # a tie: the country decides
+    assert _query_side(set(), "CA") is True and _query_side(set(), "GB") is False and _query_side(set(), None) is None
+
+
 def ranked_ids(matcher, text, **kw):
     return [r["organisation"]["id"] for r in matcher.match(MatchRequest(text=text, **kw))["results"]]
 
 
+@pytest.mark.integration
 def test_magnet_recycling_brief_ranks_magnet_recyclers_first(real_matcher):
     ids = ranked_ids(real_matcher, "recycling rare earth magnets from electronic waste", countries=["GB"], k=10)
     # Every known UK magnet-recycling organisation is in the top 6, above unrelated organisations.
@@ -25,12 +48,14 @@ def test_magnet_recycling_brief_ranks_magnet_recyclers_first(real_matcher):
         assert position(unrelated) > max(position(o) for o in MAGNET_RECYCLERS)
 
 
+@pytest.mark.integration
 def test_mine_waste_brief_finds_canadian_reclamation_expertise(real_matcher):
     ids = ranked_ids(real_matcher, "preventing acid mine drainage from sulphide tailings and mine reclamation",
                      countries=["CA"], k=10)
     assert {"ca-mine-environment-neutral-drainage-program", "ca-universite-du-quebec-en-abitibi-temiscamingue"} & set(ids[:5])
 
 
+@pytest.mark.integration
 def test_every_result_has_components_and_explanation(real_matcher):
     out = real_matcher.match(MatchRequest(text="lithium-ion battery black mass hydrometallurgy", k=5, challenge=2))
     for r in out["results"]:
@@ -38,6 +63,7 @@ def test_every_result_has_components_and_explanation(real_matcher):
         assert r["explanation"]["reason"] and r["explanation"]["evidence"]
 
 
+@pytest.mark.integration
 def test_http_api_and_core_agree_on_the_acceptance_query(real_matcher):
     from service import create_app
 
@@ -48,6 +74,7 @@ def test_http_api_and_core_agree_on_the_acceptance_query(real_matcher):
     assert len(api) == 10
 
 
+@pytest.mark.integration
 def test_hybrid_beats_bm25_and_dense_on_the_held_out_briefs(real_matcher):
     from corpus import default_data_dir
     from matcher.evaluation import evaluate_briefs, load_briefs
