@@ -21,8 +21,8 @@ from matcher.units import (
 
 
 def _org(oid: str, **fields) -> Organisation:
-    base = dict(name=f"Org {oid}", country="GB", org_type="university",
-                description="It recovers cobalt from tailings. It also runs a pilot plant in Cornwall.")
+    base = {"name": f"Org {oid}", "country": "GB", "org_type": "university",
+            "description": "It recovers cobalt from tailings. It also runs a pilot plant in Cornwall."}
     return Organisation(id=oid, **{**base, **fields})
 
 
