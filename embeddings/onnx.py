@@ -348,7 +348,8 @@ class OnnxEmbedder:
 
     @property
     def dim(self) -> int:
-        return self.load().dim
+        opened = next(iter(self._runners.values()), None)  # a build needs no query session just for this
+        return (opened or self.load()).dim
 
     def encode(self, texts: list[str], *, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
         """Documents' vectors (what an index holds)."""

@@ -3,6 +3,10 @@
 Estimator style: the constructor stores parameters, ``fit`` embeds and builds (fitted state ends in ``_``),
 ``rank`` answers queries, ``save``/``load`` persist atomically with the model id and corpus hash, so an index
 built for another model or corpus is refused rather than silently served.
+
+This module builds, updates (``with_changes``) and persists the index. Its query side (filters, retrieval, scoring,
+explanations) is ``matcher.ranking.Ranking``, which ``PartnerIndex`` inherits; the texts and columns it is built
+from, per organisation, are ``matcher.units``; its file format is ``matcher.index_file``.
 """
 
 from __future__ import annotations

@@ -118,6 +118,8 @@ def test_onnx_int8_stays_close_to_torch_and_has_its_own_model_id(onnx_embedder, 
     fresh = load_embedder(None, backend="onnx-int8", export_dir=export_dir)
     encode_queries(fresh, ["a query"])
     assert [r for r in fresh._runners] == [INT8_FILE]
+    builder = load_embedder(None, backend="onnx-int8", export_dir=export_dir)  # a build: documents only
+    assert builder.encode(["a profile"]).shape == (1, builder.dim) and list(builder._runners) == [INT8_DOCUMENTS_FILE]
 
 
 def test_documents_copy_keeps_embeddings_and_feed_forward_down_projections_fp32(onnx_embedder):
