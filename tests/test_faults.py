@@ -10,8 +10,8 @@ import errno
 import http.client
 import json
 import os
+import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,12 +31,6 @@ KEY = "fault-key"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _call(port: int, method: str, path: str, body=None, timeout: float = 30.0) -> tuple[int, dict | None]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
@@ -50,35 +44,58 @@ def _call(port: int, method: str, path: str, body=None, timeout: float = 30.0) -
 
 
 class Server:
-    """gunicorn serving the app on a free port over ``data_dir``; ``kill()`` is SIGKILL to master and workers."""
+    """gunicorn serving the app on a free port over ``data_dir``; ``kill()`` is SIGKILL to master and workers.
+
+    The server's log goes to ``data_dir/../gunicorn.log`` (or ``PM_TEST_SERVER_LOG``), and its tail is in the error
+    when the server does not become ready, so a failure on a CI machine says why."""
 
     def __init__(self, data_dir: Path, workers: int = 1):
-        self.port = _free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("PM_")}
-        env.update(PM_DATA_DIR=str(data_dir), PM_CORPUS_DIR=str(FIXTURE_CORPUS), PM_MODEL="fake",
-                   PM_API_KEYS=KEY, PM_RATE_LIMIT="", HOST="127.0.0.1", PORT=str(self.port), WEB_CONCURRENCY=str(workers))
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "service" / "gunicorn.conf.py"), "service:create_app()"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(os.environ.get("PM_TEST_SERVER_LOG", os.devnull), "ab"),
-            start_new_session=True)
+        # Port 0: gunicorn binds a port the system picks, and says which in its log. (A port found free here and
+        # bound by gunicorn later could be taken in between, by any connection's local end.)
+        env.update(PM_DATA_DIR=str(data_dir), PM_CORPUS_DIR=str(FIXTURE_CORPUS), PM_MODEL="fake", PM_LOG_LEVEL="info",
+                   PM_API_KEYS=KEY, PM_RATE_LIMIT="", HOST="127.0.0.1", PORT="0", WEB_CONCURRENCY=str(workers))
+        self.log = Path(os.environ.get("PM_TEST_SERVER_LOG") or Path(data_dir).parent / "gunicorn.log")
+        start = self.log.stat().st_size if self.log.exists() else 0  # a restarted server appends to the same log
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "service" / "gunicorn.conf.py"), "service:create_app()"],
+                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
         deadline = time.monotonic() + 60
         ready: set[int] = set()  # workers that said ready: each loads its own index, and any may still be loading
-        while time.monotonic() < deadline:
+        last = "no answer"
+        self.port = None
+        while time.monotonic() < deadline and self.process.poll() is None:
+            if self.port is None:
+                with open(self.log, "rb") as log:
+                    log.seek(start)
+                    found = re.search(rb"Listening at: http://127\.0\.0\.1:(\d+)", log.read())
+                if not found:
+                    time.sleep(0.1)
+                    continue
+                self.port = int(found.group(1))
             try:
                 status, body = _call(self.port, "GET", "/readyz", timeout=2)
+                last = f"{status} {body}"
                 if status == 200:
                     ready.add(body["worker"])
                     if len(ready) == workers:
                         return
-                    continue
-            except OSError:
-                pass
-            time.sleep(0.1)
+            except (OSError, http.client.HTTPException) as e:
+                last = f"{type(e).__name__}: {e}"
+            time.sleep(0.1)  # also lets another worker take the next connection
+        exited = self.process.poll()
         self.kill()
-        raise RuntimeError("the server did not become ready within 60 s")
+        tail = self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+        raise RuntimeError(f"the server {'exited' if exited is not None else 'was not ready within 60 s'} (exit code "
+                           f"{exited}; port {self.port}; workers ready: {len(ready)} of "
+                           f"{workers}; last /readyz: {last}); its log ends:\n{tail}")
 
     def kill(self) -> None:
-        os.killpg(self.process.pid, signal.SIGKILL)
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:  # it had already exited
+            pass
         self.process.wait(timeout=30)
 
 
