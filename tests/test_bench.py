@@ -70,7 +70,9 @@ def test_report_tables_print_every_section(capsys):
                          "memory": {"naive": {"peak_rss_mb": 1}, "product": {"peak_rss_mb": 2}},
                          "by_kind": {f"{s}_{k}": {"p50_ms": 1, "p99_ms": 2} for s in ("naive", "product")
                                      for k in ("briefs", "titles")},
-                         "p50_speedup": 3.0, "p99_speedup": 2.0},
+                         "p50_speedup": 3.0, "p99_speedup": 2.0,
+                         "one_after_the_other": {"naive": {"p50_ms": 20, "p99_ms": 30}, "product": {"p50_ms": 5, "p99_ms": 9},
+                                                 "p50_speedup": 4.0, "p99_speedup": 3.33}},
         "synthetic": [{"organisations": 10, "mode": "exact", "index_seconds": 1, "p50_ms": 1, "p99_ms": 2,
                        "peak_rss_mb": 3, "rss_mb": 2, "load": "1"}],
         "shortlist": {"load": "1", "projects": 2, "organisations": 3, "optimal": 0.1},
@@ -78,7 +80,7 @@ def test_report_tables_print_every_section(capsys):
     bench_perf.print_report(results)
     printed = capsys.readouterr().out
     for expected in ("test cpu", "Query encode", "naive", "speed-up (naive / product)", "synthetic corpora",
-                     "Batch shortlist"):
+                     "Batch shortlist", "not interleaved: naive / product", "20 / 5"):
         assert expected in printed
 
 
