@@ -259,6 +259,16 @@ def test_project_page_shows_the_brief_and_the_cores_matches(client, matcher: Par
     assert "Illustrative" in html and "Seeking partners in</dt><dd>United Kingdom" in html
     assert 'Led by <a href="/organisations/fx-geosurvey">Fixture Geological Survey</a>' in html
     assert "<mark>magnets</mark>" in html or "<mark>magnet</mark>" in html
+    assert 'id="sources-heading"' not in html  # no sources recorded: no section
+
+
+def test_project_page_lists_its_sources_like_an_organisation_page(client, matcher: PartnerMatcher):
+    matcher.save_project(matcher.get_project("fx-brief-magnets").model_copy(update={
+        "sources": [Source(ref="https://call.example.org/brief", note="the call text"), Source(ref="seed:ideas.txt#3")]}))
+    html = _text(client.get("/projects/fx-brief-magnets"))
+    links = [a for a in _Page(html).all("a") if a.get("href") == "https://call.example.org/brief"]
+    assert len(links) == 1 and links[0]["rel"] == "noopener nofollow"
+    assert 'id="sources-heading"' in html and "the call text" in html and '<span class="ref">seed:ideas.txt#3</span>' in html
 
 
 def test_project_list_pages_and_unknown_project(client):
