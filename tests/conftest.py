@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,22 @@ from matcher import Organisation, PartnerMatcher, Project, Settings
 TESTS = Path(__file__).parent
 FIXTURE_CORPUS = TESTS / "data" / "corpus"
 SHARED_DATA = TESTS.parent.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def no_index_loader_outlives_its_test():
+    """Fail a test that leaves the service's background index loader running into the next one.
+
+    A loader reads .npy headers with ast.literal_eval; if the next test builds a Flask app meanwhile (werkzeug
+    compiles routes with ast.parse), CPython 3.11's ast module, whose recursion counter is shared between threads
+    (gh-106905), can raise "AST constructor recursion depth mismatch" in a test that did nothing wrong.
+    """
+    before = {t for t in threading.enumerate() if t.name == "index-loader"}
+    yield
+    left = [t for t in threading.enumerate() if t.name == "index-loader" and t not in before]
+    for thread in left:
+        thread.join(30)
+    assert not left, "the test started a background index loader and did not wait for it; join it before returning"
 
 
 @pytest.fixture
