@@ -5,7 +5,8 @@
 
 Sections (each also a function, so tests can run them tiny):
 
-1. query encode: one query at a time, in process, torch vs ONNX fp32 vs ONNX int8, interleaved;
+1. query encode: one query at a time, in process, torch vs ONNX fp32 vs ONNX int8, interleaved; then int8 after
+   an idle gap, with ONNX Runtime's default threads and with one;
 2. build: documents/s of ``--backend`` (onnx-int8) vs sentence-transformers' default torch encode on the bundled
    corpus's texts (and their cosine), a cold build of the bundled corpus, one changed profile until matchable;
 3. HTTP latency on the bundled corpus: the product (gunicorn, one worker) against ``naive_service.py`` (Flask +
@@ -50,7 +51,9 @@ def machine() -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- 1. query encode
-def bench_encode(n: int = 100, backends=("torch", "onnx", "onnx-int8"), export_dir: Path | None = None) -> dict:
+def bench_encode(n: int = 100, backends=("torch", "onnx", "onnx-int8"), export_dir: Path | None = None,
+                 idle_n: int = 30, idle_gap_s: float = 0.5) -> dict:
+    """Back-to-back encode per backend, then int8 after an idle gap with the default threads and with one."""
     from embeddings import load_embedder
 
     embedders = {b: load_embedder(None, backend=b, export_dir=export_dir) for b in backends}
@@ -65,7 +68,32 @@ def bench_encode(n: int = 100, backends=("torch", "onnx", "onnx-int8"), export_d
             started = time.perf_counter()
             encode_queries(embedders[backend], [text], batch_size=1)
             times[backend].append(time.perf_counter() - started)
-    return {"load": load_average(), "backends": {b: percentiles(t) for b, t in times.items()}}
+    out = {"load": load_average(), "backends": {b: percentiles(t) for b, t in times.items()}}
+    if idle_n:
+        out["after_idle"] = bench_encode_after_idle(idle_n, idle_gap_s, export_dir)
+    return out
+
+
+def bench_encode_after_idle(n: int, gap_s: float, export_dir: Path | None = None) -> dict:
+    """int8 query encode after ``gap_s`` of idleness, as with sporadic traffic, with ONNX Runtime's threads at
+    their default (the usable cores) and at one (``PM_ONNX_THREADS=1``), alternating. On this VM two threads win
+    back to back and one wins after an idle gap; the README's tuning advice rests on these figures."""
+    from embeddings import load_embedder
+    from embeddings.onnx import default_threads
+
+    settings = sorted({default_threads(), 1}, reverse=True)
+    embedders = {t: load_embedder(None, backend="onnx-int8", export_dir=export_dir, threads=t) for t in settings}
+    texts = query_texts(n + 6)  # alternating ~48-word briefs (even places) and ~9-word titles (odd)
+    for embedder in embedders.values():
+        encode_queries(embedder, texts[:6], batch_size=1)
+    times = {f"{t}_{kind}": [] for t in settings for kind in ("briefs", "titles")}
+    for i, text in enumerate(texts[6:]):
+        for t in settings if i % 4 < 2 else settings[::-1]:
+            time.sleep(gap_s)
+            started = time.perf_counter()
+            encode_queries(embedders[t], [text], batch_size=1)
+            times[f"{t}_{'briefs' if i % 2 == 0 else 'titles'}"].append(time.perf_counter() - started)
+    return {"gap_s": gap_s, "threads": settings, **{key: percentiles(t) for key, t in times.items()}}
 
 
 # ---------------------------------------------------------------------------------------------- 2. build
@@ -251,6 +279,12 @@ def print_report(results: dict) -> None:
         e = results["encode"]
         print(table(f"\nQuery encode, one query, in process (load {e['load']})", ["backend", "p50 ms", "p99 ms"],
                     [[b, r["p50_ms"], r["p99_ms"]] for b, r in e["backends"].items()]))
+        if "after_idle" in e:
+            a = e["after_idle"]
+            print(table(f"\nint8 query encode after {a['gap_s']} s idle (sporadic traffic), by PM_ONNX_THREADS",
+                        ["threads", "briefs p50 ms", "briefs p99 ms", "titles p50 ms", "titles p99 ms"],
+                        [[t, a[f"{t}_briefs"]["p50_ms"], a[f"{t}_briefs"]["p99_ms"], a[f"{t}_titles"]["p50_ms"],
+                          a[f"{t}_titles"]["p99_ms"]] for t in a["threads"]]))
     if "build" in results:
         b = results["build"]
         print(table(f"\nBuild (bundled corpus, {b['texts']} texts; load {b['load']})", ["figure", "value", "target"], [

@@ -64,7 +64,10 @@ def test_synthetic_app_serves_matches_through_the_real_service(tmp_path, monkeyp
 def test_report_tables_print_every_section(capsys):
     results = {
         "machine": {"cpu": "test cpu", "cores": 2, "memory_gb": 24, "python": "3.11"},
-        "encode": {"load": "1.0 1.0 1.0", "backends": {"torch": {"p50_ms": 20.0, "p99_ms": 30.0}}},
+        "encode": {"load": "1.0 1.0 1.0", "backends": {"torch": {"p50_ms": 20.0, "p99_ms": 30.0}},
+                   "after_idle": {"gap_s": 0.5, "threads": [2, 1],
+                                  **{f"{t}_{k}": {"p50_ms": 7.5, "p99_ms": 9.0} for t in (2, 1)
+                                     for k in ("briefs", "titles")}}},
         "bundled_http": {"load": "1", "requests": 3, "naive": {"p50_ms": 30, "p99_ms": 40},
                          "product": {"p50_ms": 10, "p99_ms": 20}, "product_repeated_query": {"p50_ms": 5, "p99_ms": 6},
                          "memory": {"naive": {"peak_rss_mb": 1}, "product": {"peak_rss_mb": 2}},
@@ -80,7 +83,7 @@ def test_report_tables_print_every_section(capsys):
     bench_perf.print_report(results)
     printed = capsys.readouterr().out
     for expected in ("test cpu", "Query encode", "naive", "speed-up (naive / product)", "synthetic corpora",
-                     "Batch shortlist", "not interleaved: naive / product", "20 / 5"):
+                     "Batch shortlist", "not interleaved: naive / product", "20 / 5", "after 0.5 s idle"):
         assert expected in printed
 
 
