@@ -129,10 +129,8 @@ def test_readyz_is_503_until_the_index_is_loaded(settings, fake_embedder):
     matcher = PartnerMatcher(settings, embedder=fake_embedder).open()
     app = create_app({"MATCHER": matcher, "LOAD_IN_BACKGROUND": False})
     assert app.test_client().get("/readyz").status_code == 200
-    # The loader thread waits at a gate, so the requests below arrive before it has loaded anything. It is
-    # joined before the test ends: a loader left running into the next test reads .npy headers (ast.literal_eval)
-    # while that test builds routes (ast.parse), and CPython 3.11's ast module shares one recursion counter
-    # between threads (gh-106905), which failed a CI run with "AST constructor recursion depth mismatch".
+    # The loader waits at a gate, so the requests below arrive before it has loaded anything; it is joined
+    # before the test ends (why: conftest's no_index_loader_outlives_its_test).
     cold = PartnerMatcher(settings, embedder=fake_embedder).open()
     gate, load = threading.Event(), cold.ensure_index
     cold.ensure_index = lambda **kw: (gate.wait(30), load(**kw))[1]
