@@ -29,7 +29,7 @@ from matcher.ann import ApproximateVectors, gather, reverse_map
 from matcher.challenges import ChallengeModel
 from matcher.errors import IndexNotReady
 from matcher.lexical import LexicalIndex
-from matcher.ranking import Ranking
+from matcher.ranking import Ranking, ShownOrganisation
 from matcher.records import OrganisationTable
 from matcher.results import ScoreWeights
 from matcher.units import (
@@ -270,8 +270,9 @@ class PartnerIndex(Ranking):
         self.model_id_ = self.embedder.model_id
         # Filters repeat (GB, CA, a type or two): their masks, selectors and bitmaps are made once per index.
         self.filters_ = lru_cache(maxsize=64)(self._make_filter)
-        # Evidence sentences of recently shown organisations (splitting a record's texts again costs ~20 µs).
-        self.evidence_ = lru_cache(maxsize=4096)(lambda position: evidence_passages(self.organisations_[position]))
+        # What the explanations of recently shown organisations take from their records (splitting a record's
+        # texts into evidence sentences again costs ~20 us).
+        self.shown_ = lru_cache(maxsize=4096)(lambda position: ShownOrganisation.of(self.organisations_[position]))
 
     # ------------------------------------------------------------------ vector search (exact or approximate)
     def _set_search(self, unit_vectors: np.ndarray, passage_vectors: np.ndarray) -> None:

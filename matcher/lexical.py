@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import islice
 
@@ -154,10 +155,12 @@ class LexicalIndex:
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document for ``query`` (zeros when no query term is in the corpus). A term repeated
         in the query counts as often as it appears, as in bm25s."""
-        ids = [self.vocab_[t] for t in self._tokenise([query])[0] if t in self.vocab_]
-        if not ids:
+        counted = Counter(self.vocab_[t] for t in self._tokenise([query])[0] if t in self.vocab_)
+        if not counted:
             return np.zeros(self.n_docs_, dtype=np.float32)
-        terms, repeats = np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
+        # A query's few term ids, in id order: a Counter, where np.unique's checks cost ~0.1 ms after a cold cache.
+        terms = np.array(sorted(counted), dtype=np.int64)
+        repeats = np.array([counted[t] for t in terms.tolist()], dtype=np.int64)
         weights = (repeats * self.idf_[terms]).astype(np.float32)
         lengths = self.weights_.indptr[terms + 1] - self.weights_.indptr[terms]
         if self.n_docs_ + lengths.sum() <= SMALL_POSTINGS:

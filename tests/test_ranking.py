@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from matcher import MatchRequest
-from matcher.ranking import _query_side, _top_allowed
+from matcher.ranking import Ranking, _query_side, _top_allowed
 
 
 MAGNET_RECYCLERS = {
@@ -24,6 +24,44 @@ def test_top_allowed_equals_full_sort_on_large_arrays():
         allowed_positive = np.flatnonzero(mask & (values > 0))
         want = allowed_positive[np.argsort(-values[allowed_positive])[:200]]
         assert sorted(got.tolist()) == sorted(want.tolist())
+
+
+def _mmr_reference(scores, similarity, diversity, k):
+    """Maximal marginal relevance written plainly: at each step the candidate with the highest
+    (1 - d) * score - d * (its highest similarity to one already chosen); ties to the earlier candidate."""
+    chosen, redundancy = [], np.zeros(len(scores))
+    available = np.ones(len(scores), dtype=bool)
+    while len(chosen) < min(k, len(scores)):
+        value = np.where(available, (1 - diversity) * scores - diversity * redundancy, -np.inf)
+        best = int(np.argmax(value))
+        chosen.append(best)
+        available[best] = False
+        redundancy = np.maximum(redundancy, similarity[best])
+    return chosen
+
+
+def test_diversify_picks_what_plain_mmr_picks():
+    """The incremental form (one minimum per pick) must choose exactly as the plain formula, ties included."""
+    rng = np.random.default_rng(7)
+
+    class Candidates:
+        def __init__(self, vectors, diversity):
+            self.vectors, self.diversity = vectors, diversity
+
+        def _unit_vectors(self, rows):
+            return self.vectors[rows]
+
+    for trial in range(200):
+        n = int(rng.integers(1, 31))
+        vectors = rng.normal(size=(n, 8)).astype(np.float32)
+        vectors[n // 2:] = vectors[: n - n // 2]  # duplicated profiles: equal similarities
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        scores = np.round(rng.random(n), 1 if trial % 2 else 6)  # coarse scores tie often
+        diversity = [0.0, 0.3, 0.5, 1.0][trial % 4]
+        scored = [(float(s), i, i) for i, s in enumerate(scores)]
+        got = Ranking._diversify(Candidates(vectors, diversity), scored, 10)
+        want = _mmr_reference(scores, vectors @ vectors.T, diversity, 10)
+        assert [row for _, _, row in got] == want
 
 
 def test_query_side_comes_from_the_stages_named_else_the_national_pattern():

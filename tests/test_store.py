@@ -1,4 +1,6 @@
 
+import threading
+
 import pytest
 
 from corpus import load_organisations, load_projects
@@ -61,11 +63,52 @@ def test_data_survives_reopening(database_url):
     reopened.close()
 
 
+def test_last_change_sees_another_connections_write_at_once(database_url):
+    # Two Stores on one database stand for two gunicorn workers: each query asks last_change, on a connection
+    # its thread keeps open, and a write through the other must show at once (no snapshot held between reads).
+    reader, writer = Store(database_url).create_all(), Store(database_url)
+    try:
+        assert reader.last_change() == 0
+        orgs = load_organisations(FIXTURE_CORPUS)
+        writer.upsert_organisations(orgs[:2])
+        first = reader.last_change()
+        assert first == writer.last_change() and first > 0
+        writer.delete(organisation_ids=[orgs[0].id])
+        assert reader.last_change() > first
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_last_change_recovers_from_a_dropped_connection(store):
+    store.upsert_organisations(load_organisations(FIXTURE_CORPUS)[:1])
+    seq = store.last_change()
+    store._readers.cursor.connection.close()  # as a database restart would leave it
+    assert store.last_change() == seq  # answered through the engine, and the broken connection dropped
+    assert store.last_change() == seq  # then a fresh connection of this thread's own
+    assert store._readers.cursor is not None
+
+
+def test_last_change_connections_of_ended_threads_are_closed(store):
+    seen = []
+    for _ in range(3):
+        thread = threading.Thread(target=lambda: seen.append(store.last_change()))
+        thread.start()
+        thread.join()
+    assert seen == [0, 0, 0]
+    store.last_change()  # opening this thread's connection closes those of threads that have ended
+    assert list(store._reader_connections) == [threading.current_thread()]
+    store.close()
+    assert store._reader_connections == {}
+
+
 def test_in_memory_sqlite_gets_the_schema():
     # sqlite:// is one database per connection: the migration must run on the Store's own engine to be seen.
     store = Store("sqlite://").create_all()
     store.seed(load_organisations(FIXTURE_CORPUS), load_projects(FIXTURE_CORPUS))
     assert store.count_organisations() == 9 and store.get_organisation("fx-magnet-maker") is not None
+    store.upsert_organisations(load_organisations(FIXTURE_CORPUS)[:1])
+    assert store.last_change() == 1  # read on the pool's connection: a connection of its own would be empty
     store.close()
 
 
