@@ -211,7 +211,7 @@ class Ranking:
         for rank, ((score, position, _), values) in enumerate(zip(chosen, table), start=1):
             components = {name: value for name, value in zip(names, values) if not math.isnan(value)}  # NaN: n/a
             organisation = self.organisations_[position]
-            explanation = explanations(rank - 1, organisation, components) if explain else None
+            explanation = explanations(rank - 1, components) if explain else None
             weak = self.weak_below is not None and components["semantic"] < self.weak_below
             matches.append(Match(rank, round(score, 4), organisation, components, explanation, weak))
         return matches
@@ -362,7 +362,7 @@ class Ranking:
         return total / weight, parts
 
     def _explanations(self, positions: list[int], qvec: np.ndarray, q: QuerySignals):
-        """A function (i, organisation, components) -> the explanation of the i-th chosen organisation.
+        """A function (i, components) -> the explanation of the i-th chosen organisation.
 
         What depends only on the query (its minerals and stages by name, the weights) is made once, what depends
         only on the organisation comes from ``shown_`` (cached while it keeps being shown), and the evidence
@@ -376,7 +376,7 @@ class Ranking:
         weights = self.weights.as_dict()
         challenge_keys = [(cid, f"challenge_{cid}") for cid in self.challenges_]
 
-        def explain(i: int, org: Organisation, components: dict) -> dict:
+        def explain(i: int, components: dict) -> dict:
             shown = self.shown_(positions[i])
             sims = flat[offsets[i] : offsets[i + 1]]
             best = sorted(range(len(sims)), key=sims.__getitem__, reverse=True)[:2]  # ties: the earlier sentence

@@ -100,7 +100,7 @@ class Store:
         # all): a connection of its own would be another, empty database.
         self._own_readers = not isinstance(self.engine.pool, SingletonThreadPool | StaticPool)
         self._readers_lock = threading.Lock()
-        self._reader_connections: dict = {}  # thread -> its connection, for close() and ended threads
+        self._reader_connections: dict = {}  # thread -> (its connection, process id), for close() and ended threads
 
     def create_all(self) -> Store:
         """Bring the schema up to date: ``alembic upgrade head`` over this Store's own engine.
@@ -219,20 +219,24 @@ class Store:
         connection = fairy.dbapi_connection
         self.engine.dialect.set_isolation_level(connection, "AUTOCOMMIT")
         cursor = connection.cursor()
+        pid = os.getpid()
         with self._readers_lock:
+            # A forked child forgets its parent's connections without closing them: closing one would end the
+            # parent's session on a server database.
+            self._reader_connections = {t: c for t, c in self._reader_connections.items() if c[1] == pid}
             ended = [t for t in self._reader_connections if not t.is_alive()]
         for thread in ended:
             self._close_reader(thread)
         with self._readers_lock:
-            self._reader_connections[threading.current_thread()] = connection
-        self._readers.cursor, self._readers.pid = cursor, os.getpid()
+            self._reader_connections[threading.current_thread()] = (connection, pid)
+        self._readers.cursor, self._readers.pid = cursor, pid
         return cursor
 
     def _close_reader(self, thread: threading.Thread) -> None:
         if thread is threading.current_thread():
             self._readers.cursor = self._readers.pid = None
         with self._readers_lock:
-            connection = self._reader_connections.pop(thread, None)
+            connection, _ = self._reader_connections.pop(thread, (None, None))
         if connection is not None:
             with contextlib.suppress(Exception):
                 connection.close()
@@ -343,9 +347,10 @@ class Store:
     def close(self) -> None:
         with self._readers_lock:
             readers, self._reader_connections = self._reader_connections, {}
-        for connection in readers.values():
-            with contextlib.suppress(Exception):
-                connection.close()
+        for connection, pid in readers.values():
+            if pid == os.getpid():  # a parent's connections are the parent's to close
+                with contextlib.suppress(Exception):
+                    connection.close()
         self._readers = threading.local()
         self.engine.dispose()
 

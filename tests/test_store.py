@@ -1,4 +1,5 @@
 
+import os
 import threading
 
 import pytest
@@ -100,6 +101,20 @@ def test_last_change_connections_of_ended_threads_are_closed(store):
     assert list(store._reader_connections) == [threading.current_thread()]
     store.close()
     assert store._reader_connections == {}
+
+
+def test_a_forked_child_leaves_its_parents_change_log_connections_open(store):
+    store.upsert_organisations(load_organisations(FIXTURE_CORPUS)[:1])
+    seq = store.last_change()  # the parent's connection, then a fork (gunicorn with --preload would do this)
+    pid = os.fork()
+    if pid == 0:  # the child: its own connection, then close everything it may
+        code = 0 if store.last_change() == seq else 1
+        store.close()
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    cursor = store._readers.cursor
+    assert store.last_change() == seq and store._readers.cursor is cursor  # still open, not reopened
 
 
 def test_in_memory_sqlite_gets_the_schema():
