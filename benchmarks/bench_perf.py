@@ -148,7 +148,8 @@ def bench_bundled_http(n: int = 300, data_dir: Path | None = None, backend: str 
     interleaved one by one."""
     with tempfile.TemporaryDirectory(prefix="pm-http-") as tmp:
         data_dir = data_dir or Path(tmp)
-        ours = Server("service:create_app()", env={"PM_DATA_DIR": str(data_dir), "PM_BACKEND": backend}, timeout=600)
+        ours = Server("service:create_app()", env={"PM_DATA_DIR": str(data_dir), "PM_BACKEND": backend}, timeout=600,
+                      product=True)
         naive = Server("benchmarks.naive_service:create_app()", timeout=600)
         servers = {"naive": naive, "product": ours}
         for server in servers.values():
@@ -194,7 +195,7 @@ def bench_synthetic_http(size: int, n: int = 300, model: str | None = None, back
     with tempfile.TemporaryDirectory(prefix="pm-syn-") as tmp:
         report = Path(tmp) / "report.json"
         server = Server(f"benchmarks.synthetic_app:create({size}, {model!r}, {backend!r})", timeout=3600,
-                        env={"BENCH_REPORT": str(report), "BENCH_DATA_DIR": tmp})
+                        env={"BENCH_REPORT": str(report), "BENCH_DATA_DIR": tmp}, product=True)
         started = time.perf_counter()
         server.start(ready_path="/readyz", wait=3600)
         ready_s = time.perf_counter() - started

@@ -49,10 +49,15 @@ class Server:
     threads: int = 4
     timeout: int = 120
     port: int = field(default_factory=free_port)
+    product: bool = False  # started with the environment `matcher serve` gives gunicorn (serving_environment)
 
     def start(self, ready_path: str = "/healthz", wait: float = 1800) -> Server:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1",
                "PM_RATE_LIMIT": "", **self.env}
+        if self.product:
+            from matcher.config import serving_environment
+
+            env = serving_environment(env)
         command = [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", str(self.threads), "--timeout",
                    str(self.timeout), "-b", f"127.0.0.1:{self.port}", "--log-level", "warning", self.app]
         self.log = open(os.devnull, "w") if not env.get("BENCH_SERVER_LOG") else open(env["BENCH_SERVER_LOG"], "a")

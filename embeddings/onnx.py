@@ -274,6 +274,11 @@ class _OnnxRunner:
                                             disabled_optimizers=SESSION_DISABLED)
 
     def encode(self, texts: list[str], *, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
+        if len(texts) == 1 and not show_progress:
+            return self.encode_one(texts[0])[None, :]
+        return self._encode_batched(texts, batch_size=batch_size, show_progress=show_progress)
+
+    def _encode_batched(self, texts: list[str], *, batch_size: int, show_progress: bool) -> np.ndarray:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
@@ -300,6 +305,21 @@ class _OnnxRunner:
                     feeds["token_type_ids"][i, :n] = e.type_ids
             out[rows] = self.session.run(None, feeds)[0]
         return l2_normalise(out)
+
+
+    def encode_one(self, text: str) -> np.ndarray:
+        """One text's unit vector: what ``encode([text])[0]`` gives, bit for bit (the same inputs, no padding,
+        the same float32 norm), without the batching machinery. A query is one text, and after a cold cache the
+        sorting, batching and padding cost ~0.17 ms of its ~0.6 ms outside the model run."""
+        encoding = self.tokenizer.encode(text)
+        feeds = {"input_ids": np.array([encoding.ids], dtype=np.int64)}
+        if "attention_mask" in self.inputs:
+            feeds["attention_mask"] = np.array([encoding.attention_mask], dtype=np.int64)
+        if "token_type_ids" in self.inputs:
+            feeds["token_type_ids"] = np.array([encoding.type_ids], dtype=np.int64)
+        vector = self.session.run(None, feeds)[0][0]
+        norm = np.sqrt(np.add.reduce(vector * vector))  # np.linalg.norm's own arithmetic, so the same bits
+        return vector / norm if norm > 0 else vector
 
 
 class OnnxEmbedder:

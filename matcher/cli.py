@@ -12,7 +12,7 @@ import sys
 import click
 from pydantic import ValidationError
 
-from matcher.config import Settings
+from matcher.config import Settings, serving_environment
 from matcher.engine import PartnerMatcher
 from matcher.errors import CorpusError, MatcherError, ModelLoadError
 from matcher.requests import MAX_K, MatchRequest
@@ -357,7 +357,8 @@ def serve(ctx: click.Context, host: str, port: int, workers: int):
     matcher.close()
     # The HTTP layer is a separate program: exec gunicorn on the service's app factory, passing settings the
     # way the service reads them (environment at its door), so this core module never imports Flask.
-    env = dict(os.environ, PM_DATA_DIR=str(settings.data_dir), HOST=host, PORT=str(port), WEB_CONCURRENCY=str(workers))
+    env = serving_environment(os.environ)
+    env.update(PM_DATA_DIR=str(settings.data_dir), HOST=host, PORT=str(port), WEB_CONCURRENCY=str(workers))
     if settings.model:
         env["PM_MODEL"] = settings.model
     if settings.database_url:

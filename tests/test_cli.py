@@ -57,3 +57,16 @@ def test_bad_model_setting_names_pm_model(pm_env, monkeypatch):
     monkeypatch.setenv("PM_MODEL", "fake:abc")
     result = run("build")
     assert result.exit_code == 1 and "PM_MODEL" in result.output
+
+
+def test_serve_execs_gunicorn_with_the_package_config_and_huge_page_malloc(pm_env, monkeypatch):
+    import os
+
+    calls = []
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: calls.append((path, argv, env)))
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    result = run("serve", "--port", "8123")
+    assert result.exit_code == 0 and "Serving 9 organisations on http://127.0.0.1:8123" in result.output
+    (path, argv, env), = calls
+    assert path.endswith("gunicorn") and argv[-1] == "service:create_app()" and argv[2].endswith("gunicorn.conf.py")
+    assert env["PORT"] == "8123" and env["GLIBC_TUNABLES"] == "glibc.malloc.hugetlb=1"

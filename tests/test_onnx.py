@@ -122,6 +122,17 @@ def test_onnx_int8_stays_close_to_torch_and_has_its_own_model_id(onnx_embedder, 
     assert builder.encode(["a profile"]).shape == (1, builder.dim) and list(builder._runners) == [INT8_DOCUMENTS_FILE]
 
 
+def test_one_text_path_gives_the_batched_vector_bit_for_bit(onnx_embedder, export_dir):
+    # A query skips the batching machinery (encode_one); its vector must be exactly the one a batch of one gives,
+    # or a saved query vector and a fresh one would disagree.
+    for embedder in (onnx_embedder, load_embedder(None, backend="onnx-int8", export_dir=export_dir)):
+        runner = embedder.load()
+        for text in [*TEXTS, ""]:
+            batched = runner._encode_batched([text], batch_size=1, show_progress=False)[0]
+            np.testing.assert_array_equal(runner.encode_one(text), batched)
+            np.testing.assert_array_equal(embedder.encode_queries([text])[0], batched)
+
+
 def test_documents_copy_keeps_embeddings_and_feed_forward_down_projections_fp32(onnx_embedder):
     import onnx
 
