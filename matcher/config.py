@@ -96,7 +96,7 @@ class Settings(BaseModel):
 # glibc and other C libraries ignore the tunable, and where THP is off it changes nothing). The request path
 # streams the int8 model's ~11 MB of weights and the index's arrays each query; with 2 MB pages they take a few TLB
 # entries instead of thousands, which matters most when another process has just emptied the caches: interleaved
-# with the naive service, the product's p50 fell 2-6% (four of four A/B runs; README "Performance").
+# with the naive service, the product's p50 fell in four of four paired runs (by 0.6-6%; titles by 0.2-0.5 ms).
 HUGEPAGE_MALLOC = "glibc.malloc.hugetlb=1"
 
 
