@@ -46,8 +46,11 @@ def machine() -> dict:
                 if line.startswith("model name")), platform.processor())
     import os
 
+    from embeddings.onnx import int8_weights
+
     return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)), "python": platform.python_version(),
-            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
+            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+            "int8_weights": int8_weights()}  # the int8 recipe this CPU gets (see embeddings.onnx.INT8_WEIGHTS)
 
 
 # ---------------------------------------------------------------------------------------------- 1. query encode
@@ -275,7 +278,8 @@ def bench_shortlist(projects: int = 1000, organisations: int = 10000) -> dict:
 def print_report(results: dict) -> None:
     t = TARGETS
     m = results["machine"]
-    print(f"\nMachine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}")
+    print(f"\nMachine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}"
+          + (f", int8 weights {m['int8_weights']}" if "int8_weights" in m else ""))
     if "encode" in results:
         e = results["encode"]
         print(table(f"\nQuery encode, one query, in process (load {e['load']})", ["backend", "p50 ms", "p99 ms"],

@@ -5,6 +5,8 @@ Integration: exports the bundled all-MiniLM-L6-v2 once per session (~15 s) into 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -27,6 +29,8 @@ from embeddings.onnx import (
     _batches,
     _document_fp32_nodes,
     export_folder,
+    int8_suffix,
+    int8_weights,
 )
 
 pytestmark = pytest.mark.integration
@@ -69,7 +73,8 @@ def onnx_embedder(export_dir):
 
 def test_export_is_written_once_into_the_data_dir(onnx_embedder, export_dir):
     folder = onnx_embedder.folder
-    assert folder.parent == export_dir and folder == export_folder(export_dir, onnx_embedder.model_id)
+    assert folder.parent == export_dir and folder == export_folder(export_dir, onnx_embedder.model_id, int8_weights())
+    assert json.loads((folder / META_FILE).read_text())["int8_weights"] == int8_weights()
     assert {FP32_FILE, INT8_FILE, INT8_DOCUMENTS_FILE, TOKENIZER_FILE, META_FILE} <= {p.name for p in folder.iterdir()}
     assert not [p for p in export_dir.iterdir() if p.name.startswith(".")]  # no temporary folder left behind
     stamp = (folder / FP32_FILE).stat().st_mtime_ns
@@ -112,7 +117,7 @@ def test_onnx_int8_stays_close_to_torch_and_has_its_own_model_id(onnx_embedder, 
     assert (single * queries).sum(axis=1).min() >= 0.97
     # fp32 ONNX shares torch's id (same vectors: the saved index and cache stay valid); int8 does not.
     assert onnx_embedder.model_id == SentenceTransformerEmbedder().model_id
-    assert int8.model_id == onnx_embedder.model_id + "@onnx-int8.4"
+    assert int8.model_id == onnx_embedder.model_id + int8_suffix(int8_weights())
     # fp32 has one session for both; int8 opens the documents' session only when documents are encoded.
     np.testing.assert_array_equal(encode_queries(onnx_embedder, TEXTS[:2]), onnx_embedder.encode(TEXTS[:2]))
     fresh = load_embedder(None, backend="onnx-int8", export_dir=export_dir)
@@ -186,3 +191,26 @@ def test_another_sentence_transformers_model_folder_exports_too(tmp_path, onnx_e
     got = embedder.encode(TEXTS[:3])
     assert got.shape == (3, 64) and (got * expected).sum(axis=1).min() >= 0.9999
     assert embedder.model_id == f"path:{folder.resolve()}"
+
+
+def test_int8_weights_follow_what_the_cpu_multiplies_exactly(monkeypatch):
+    import embeddings.onnx as module
+
+    monkeypatch.setattr(module.platform, "machine", lambda: "x86_64")
+    for flags, expected in (({"avx2", "avx512_vnni"}, "s8"), ({"avx2", "avx_vnni"}, "s8"), ({"avx2", "fma"}, "u8"),
+                            (None, "u8")):  # None: /proc/cpuinfo unreadable; uint8 weights never saturate on x86
+        monkeypatch.setattr(module, "_cpu_flags", lambda flags=flags: flags)
+        assert int8_weights() == expected
+    monkeypatch.setattr(module.platform, "machine", lambda: "aarch64")
+    assert int8_weights() == "s8"
+
+
+def test_each_int8_weight_type_has_its_own_model_id_and_export(tmp_path):
+    s8 = OnnxEmbedder(None, quantized=True, export_dir=tmp_path, weights="s8")
+    u8 = OnnxEmbedder(None, quantized=True, export_dir=tmp_path, weights="u8")
+    fp32 = OnnxEmbedder(None, export_dir=tmp_path, weights="u8")
+    assert s8.model_id.endswith("@onnx-int8.4") and u8.model_id == s8.model_id + "-u8"  # s8: the first recipe's id
+    assert s8.folder == export_folder(tmp_path, fp32.model_id)  # where exports made before the choice live
+    assert u8.folder == fp32.folder != s8.folder  # fp32 and int8 of one machine share one export
+    with pytest.raises(ValueError, match="weights must be one of s8, u8"):
+        OnnxEmbedder(None, quantized=True, weights="int4")
