@@ -5,6 +5,8 @@
 
 Sections (each also a function, so tests can run them tiny):
 
+0. matrix products: ONNX Runtime's fp32 and int8 kernels alone at the model's shapes (``bench_gemm.py``): how much
+   int8 can gain on this CPU;
 1. query encode: one query at a time, in process, torch vs ONNX fp32 vs ONNX int8, interleaved; then int8 after
    an idle gap, with ONNX Runtime's default threads and with one;
 2. build: documents/s of ``--backend`` (onnx-int8) vs sentence-transformers' default torch encode on the bundled
@@ -33,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import synthetic  # noqa: E402
+from benchmarks import bench_gemm, synthetic  # noqa: E402
 from benchmarks.harness import Server, load_average, percentiles, query_texts, table  # noqa: E402
 from embeddings.base import encode_queries  # noqa: E402
 
@@ -280,6 +282,11 @@ def print_report(results: dict) -> None:
     m = results["machine"]
     print(f"\nMachine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}"
           + (f", int8 weights {m['int8_weights']}" if "int8_weights" in m else ""))
+    if "gemm" in results:
+        g = results["gemm"]
+        print(table(f"\nONNX Runtime matrix products alone, (rows x {g['k']}) @ ({g['k']} x {g['n']}): int8 pays only where it "
+                    f"outruns fp32 (int8 weights {g['int8_weights']})", ["kernel", "threads", "rows", "GMAC/s", "us"],
+                    [[r["kernel"], r["threads"], r["rows"], r["gmac_per_s"], r["us"]] for r in g["results"]]))
     if "encode" in results:
         e = results["encode"]
         print(table(f"\nQuery encode, one query, in process (load {e['load']})", ["backend", "p50 ms", "p99 ms"],
@@ -351,15 +358,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--backend", default="onnx-int8", choices=["torch", "onnx", "onnx-int8"],
                         help="the product's embedding backend in every section (the naive service is always torch)")
-    parser.add_argument("--only", nargs="*", choices=["encode", "build", "bundled_http", "synthetic", "recall",
+    parser.add_argument("--only", nargs="*", choices=["gemm", "encode", "build", "bundled_http", "synthetic", "recall",
                                                       "shortlist"], help="run only these sections")
     parser.add_argument("--json", type=Path, default=Path("var/bench/results.json"))
     args = parser.parse_args(argv)
-    chosen = set(args.only or ["encode", "build", "bundled_http", "synthetic", "recall", "shortlist"])
+    chosen = set(args.only or ["gemm", "encode", "build", "bundled_http", "synthetic", "recall", "shortlist"])
     results: dict = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S"), "load_start": load_average()}
     backend = args.backend
     results["backend"] = backend
-    steps = [("encode", lambda: bench_encode(n=args.requests // 3)), ("build", lambda: bench_build(backend=backend)),
+    steps = [("gemm", bench_gemm.run), ("encode", lambda: bench_encode(n=args.requests // 3)), ("build", lambda: bench_build(backend=backend)),
              ("bundled_http", lambda: bench_bundled_http(n=args.requests, backend=backend)),
              ("synthetic", lambda: [bench_synthetic_http(size, n=args.requests, backend=backend) for size in args.sizes]),
              ("recall", lambda: [bench_recall(size, backend=backend) for size in args.recall_sizes]),
