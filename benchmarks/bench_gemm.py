@@ -18,18 +18,17 @@ import numpy as np
 HIDDEN, FEED_FORWARD = 384, 1536  # all-MiniLM-L6-v2: the up-projection, the widest product of a layer
 
 
-def _model(kind: str, k: int, n: int, seed: int = 0) -> bytes:
-    """A one-operator ONNX model: fp32 ``MatMul``, or the ``DynamicQuantizeMatMul`` the int8 export runs."""
+def _model(kind: str, k: int, n: int, int8_weights: str = "s8", seed: int = 0) -> bytes:
+    """A one-operator ONNX model: fp32 ``MatMul``, or the ``DynamicQuantizeMatMul`` the int8 export runs, with
+    per-channel weights of the type ``int8_weights`` ("s8" or "u8", see ``embeddings.onnx.INT8_WEIGHTS``)."""
     from onnx import TensorProto, helper, numpy_helper
-
-    from embeddings.onnx import int8_weights
 
     weights = np.random.default_rng(seed).standard_normal((k, n)).astype(np.float32) * 0.05
     if kind == "fp32":
         node = helper.make_node("MatMul", ["A", "B"], ["Y"])
         initialisers = [numpy_helper.from_array(weights, "B")]
-    else:  # per-channel int8 weights of this machine's type, as the export quantises them
-        signed = int8_weights() == "s8"
+    else:
+        signed = int8_weights == "s8"
         scale = np.abs(weights).max(axis=0) / (127 if signed else 255) * (1 if signed else 2)
         zero = np.zeros(n, np.int8) if signed else np.full(n, 128, np.uint8)
         quantised = np.round(weights / scale) + (0 if signed else 128)
@@ -51,9 +50,9 @@ def run(rows=(19, 73, 512), threads=(1, 2), k: int = HIDDEN, n: int = FEED_FORWA
 
     from embeddings.onnx import int8_weights
 
-    out = {"k": k, "n": n, "int8_weights": int8_weights(), "results": []}
+    out = {"k": k, "n": n, "int8_weights": int8_weights(), "results": []}  # the type this machine's export uses
     for kind in ("fp32", "int8"):
-        model = _model(kind, k, n)
+        model = _model(kind, k, n, out["int8_weights"])
         for count in threads:
             options = ort.SessionOptions()
             options.intra_op_num_threads = count

@@ -103,13 +103,12 @@ def test_gemm_bench_measures_both_kernels_and_the_int8_one_computes_the_product(
     import embeddings.onnx
 
     monkeypatch.setattr(embeddings.onnx, "int8_weights", lambda: weights)
-
     report = bench_gemm.run(rows=(4,), threads=(1,), k=64, n=32, seconds=0.01)
     assert report["int8_weights"] == weights
     assert [(r["kernel"], r["threads"], r["rows"]) for r in report["results"]] == [("fp32", 1, 4), ("int8", 1, 4)]
     assert all(r["gmac_per_s"] > 0 and r["us"] > 0 for r in report["results"])
     a = np.random.default_rng(2).standard_normal((4, 64)).astype(np.float32)
-    fp32, int8 = (ort.InferenceSession(bench_gemm._model(kind, 64, 32), providers=["CPUExecutionProvider"])
+    fp32, int8 = (ort.InferenceSession(bench_gemm._model(kind, 64, 32, weights), providers=["CPUExecutionProvider"])
                   .run(None, {"A": a})[0] for kind in ("fp32", "int8"))
     cosine = (fp32 * int8).sum(axis=1) / np.linalg.norm(fp32, axis=1) / np.linalg.norm(int8, axis=1)
     assert cosine.min() > 0.99  # the int8 operator measured is the same product, quantised
