@@ -366,7 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S"), "load_start": load_average()}
     backend = args.backend
     results["backend"] = backend
-    steps = [("gemm", bench_gemm.run), ("encode", lambda: bench_encode(n=args.requests // 3)), ("build", lambda: bench_build(backend=backend)),
+    steps = [("gemm", bench_gemm.run), ("encode", lambda: bench_encode(n=args.requests // 3)),
+             ("build", lambda: bench_build(backend=backend)),
              ("bundled_http", lambda: bench_bundled_http(n=args.requests, backend=backend)),
              ("synthetic", lambda: [bench_synthetic_http(size, n=args.requests, backend=backend) for size in args.sizes]),
              ("recall", lambda: [bench_recall(size, backend=backend) for size in args.recall_sizes]),
