@@ -100,8 +100,8 @@ class PartnerMatcher:
             return status
         try:
             meta = PartnerIndex.read_meta(path)
-        except IndexFileError:
-            return {**status, "reason": "unreadable"}
+        except IndexFileError as e:
+            return {**status, "reason": str(e)}  # what is wrong with the file and what to do about it
         if meta.get("model_id") != self.embedder.model_id:
             return {**status, "reason": f"built with model {meta.get('model_id')!r}, now {self.embedder.model_id!r}"}
         if meta.get("corpus_hash") != corpus_hash(self.store_.all_organisations()):

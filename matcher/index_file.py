@@ -83,7 +83,18 @@ def read_meta(path: Path | str) -> dict:
     except FileNotFoundError:
         raise
     except Exception as e:
-        raise IndexFileError(f"the index file {path} is unreadable ({type(e).__name__}); rebuild it with `matcher build`") from e
+        raise _unreadable(path, e) from e
+
+
+def _unreadable(path: Path | str, error: Exception) -> IndexFileError:
+    """The error for an index file that cannot be read: an operating-system refusal (permissions, a directory in
+    its place) says so, since rebuilding would not help while it lasts; anything else means a damaged file."""
+    if isinstance(error, OSError):
+        return IndexFileError(f"the index file {path} cannot be read ({error.strerror or type(error).__name__}); "
+                              f"give this user read access to it and write access to {Path(path).parent}, or set "
+                              "PM_DATA_DIR to a folder this user owns")
+    return IndexFileError(f"the index file {path} is unreadable ({type(error).__name__}: damaged, or not an index "
+                          "file); rebuild it with `matcher build`")
 
 
 def load(index: PartnerIndex, path: Path | str, organisations: Iterable[Organisation],
@@ -109,7 +120,7 @@ def load(index: PartnerIndex, path: Path | str, organisations: Iterable[Organisa
             passages_index = faiss.deserialize_index(data["faiss_passages"]) if approximate else None
             arrays = {k: data[k] for k in data.files if k not in ("meta", "faiss", "faiss_passages")}
     except Exception as e:
-        raise IndexFileError(f"the index file {path} is unreadable ({type(e).__name__}); rebuild it") from e
+        raise _unreadable(path, e) from e
     if approximate:
         consistent = (len(arrays["unit_src"]) == len(arrays["unit_owner"])
                       and len(arrays["passage_src"]) == len(arrays["passage_owner"]))
