@@ -40,6 +40,8 @@ run: install
 # The PostgreSQL tests run against a throwaway local server (installed on first use, then reused). If it cannot
 # be started, the target fails here rather than letting pytest skip them.
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/matcher corpus check --no-warnings
 	$(BIN)/bandit -r corpus embeddings matcher service -q
 	bash scripts/browser.sh >/dev/null

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher.assignment import ShortlistConstraints, assign, greedy_assign
+from matcher.shortlists.solver import ShortlistConstraints, assign, greedy_assign
 from matcher.errors import Infeasible
 
 TYPE_MIX = {"company": 0.4, "university": 0.4, "government": 0.2}

@@ -107,7 +107,7 @@ def bench_build(export_dir: Path | None = None, limit: int | None = None, backen
     from corpus.loaders import default_data_dir, load_organisations
     from embeddings import load_embedder
     from matcher import PartnerMatcher, Settings
-    from matcher.units import evidence_passages, unit_texts
+    from matcher.retrieval.units import evidence_passages, unit_texts
 
     organisations = load_organisations(default_data_dir())
     texts = unit_texts(organisations)[0] + [p for o in organisations for p in evidence_passages(o)]
@@ -226,7 +226,7 @@ def bench_recall(size: int, n_queries: int = 200, query_embedder=None, seed: int
     import faiss
 
     from embeddings import load_embedder
-    from matcher.index import ApproximateVectors
+    from matcher.retrieval.approximate import ApproximateVectors
 
     query_embedder = query_embedder or load_embedder(None, backend=backend)
     documents = synthetic.vocab_embedder(query_embedder, seed=seed)

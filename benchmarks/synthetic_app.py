@@ -27,7 +27,7 @@ def create(size: int, model: str | None = None, backend: str | None = None):
     from corpus.loaders import default_data_dir, load_challenges
     from embeddings import load_embedder
     from matcher import PartnerMatcher, Settings
-    from matcher.index import PartnerIndex
+    from matcher import PartnerIndex
     from service import create_app
 
     started = time.perf_counter()
@@ -42,13 +42,12 @@ def create(size: int, model: str | None = None, backend: str | None = None):
     index.fit(synthetic.organisations(size), load_challenges(settings.resolved_corpus_dir))
     matcher.index_, matcher.synced_seq_ = index, matcher.store_.last_change()
     index.encode_query("warm up")
-    report = {"organisations": size, "mode": index.mode_, "search_units": int(len(index.unit_owner_)),
-              "evidence_sentences": int(len(index.passage_owner_)),
+    report = {"organisations": size, "mode": index.dense_.mode, "search_units": index.layout_.n_units,
+              "evidence_sentences": index.layout_.n_passages,
               "records_mb": round(index.organisations_.nbytes / 2**20, 1),
               "start_seconds": round(generated - started, 1),
               "index_seconds": round(time.perf_counter() - generated, 1)}  # generating the records included
-    if index.mode_ == "ivf":
-        report.update(nlist=int(index.units_ann_.base.nlist), nprobe=int(index.units_ann_.nprobe))
+    report.update(index.dense_.parameters())  # IVF: its lists and lists scanned
     if os.environ.get("BENCH_REPORT"):
         Path(os.environ["BENCH_REPORT"]).write_text(json.dumps(report))
     return create_app({"MATCHER": matcher, "RATE_LIMIT": ""})

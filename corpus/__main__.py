@@ -14,7 +14,7 @@ def main(argv: list[str]) -> int:
     status = 0
     for name in argv[1:]:
         path = Path(name)
-        model = Project if "project" in str(path.parent) else Organisation
+        model: type[Project] | type[Organisation] = Project if "project" in str(path.parent) else Organisation
         try:
             records = load_records(path, model)
         except CorpusError as e:
@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
                 print(f"  {p['where']}: {p['field']}: {p['message']}")
             status = 1
             continue
-        short = [r.id for r in records if model is Organisation and len(r.description.split()) < 60]
+        short = [r.id for r in records if isinstance(r, Organisation) and len(r.description.split()) < 60]
         print(f"ok   {path}: {len(records)} {model.__name__.lower()}(s)" + (f"; under 60 words: {short}" if short else ""))
     return status
 

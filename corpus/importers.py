@@ -184,7 +184,9 @@ class _OrgDirectory:
     def add_document(self, org_id: str, document: Document) -> None:
         org = self.touched.get(org_id) or self.by_id[org_id]
         documents = [d for d in org.documents if d.id != document.id] + [document]
-        sources = org.sources if any(s.ref == document.source.ref for s in org.sources) else [*org.sources, document.source]
+        source = document.source
+        known = source is None or any(s.ref == source.ref for s in org.sources)
+        sources = org.sources if known else [*org.sources, source]
         self.touched[org_id] = org.model_copy(update={"documents": documents, "sources": sources[:50]})
 
     def finish(self, plan: ImportPlan, label: str) -> None:
@@ -233,7 +235,7 @@ def plan_gtr(path: Path, existing: Iterable[Organisation], *, show_progress: boo
         try:
             source = Source(ref=url, note=f"UKRI Gateway to Research project{': ' + get('funder') if get('funder') else ''}")
         except ValidationError as e:
-            problems += _cell_problems(e, where, {"ref": url_column, "note": cols.get("funder", "")})
+            problems += _cell_problems(e, where, {"ref": url_column or "", "note": cols.get("funder") or ""})
             continue
         text = get("abstract") or get("title")
         project = {
@@ -345,7 +347,8 @@ def _finish(plan: ImportPlan, raw_projects, directory: _OrgDirectory, path: Path
 def plan_generic(path: Path, fmt: str, kind: str, mapping: dict[str, str] | None = None,
                  *, show_progress: bool = False) -> ImportPlan:
     """Organisations or projects from a CSV or JSONL file whose columns are renamed by ``mapping``."""
-    model = {"organisations": Organisation, "projects": Project}.get(kind)
+    models: dict[str, type[Organisation] | type[Project]] = {"organisations": Organisation, "projects": Project}
+    model = models.get(kind)
     if model is None:
         raise CorpusError(f"--kind must be 'organisations' or 'projects', not {kind!r}")
     mapping = mapping or {}
@@ -366,14 +369,14 @@ def plan_generic(path: Path, fmt: str, kind: str, mapping: dict[str, str] | None
         rows = list(_jsonl(path, rename))
     else:
         raise CorpusError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    records, problems = validate_rows(_progress(rows, len(rows), fmt, show_progress), model)
+    progress = _progress(rows, len(rows), fmt, show_progress)
+    plan = ImportPlan(rows=len(rows))
+    if kind == "organisations":
+        plan.organisations, problems = validate_rows(progress, Organisation)
+    else:
+        plan.projects, problems = validate_rows(progress, Project)
     if problems:
         raise_problems(problems, path.name, prefix="nothing imported: ")
-    plan = ImportPlan(rows=len(rows))
-    if model is Organisation:
-        plan.organisations = records
-    else:
-        plan.projects = records
     return plan
 
 

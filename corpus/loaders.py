@@ -18,20 +18,13 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from corpus.errors import CorpusError
 from corpus.schema import Challenge, Organisation, Project
 
 M = TypeVar("M", bound=BaseModel)
 
 # Columns of a CSV that hold lists are written "a; b; c" (semicolons, so commas stay free for prose).
 LIST_SEPARATOR = ";"
-
-
-class CorpusError(ValueError):
-    """A corpus file could not be read or one of its records is invalid. ``problems`` lists every issue found."""
-
-    def __init__(self, message: str, problems: list[dict] | None = None):
-        super().__init__(message)
-        self.problems = problems or []
 
 
 def _describe(error: ValidationError, where: str) -> list[dict]:
@@ -142,7 +135,7 @@ def _csv_rows(path: Path, list_fields: set[str]) -> Iterable[tuple[str, dict]]:
         reader = csv.DictReader(handle)
         read = 0  # lines read whole so far: a row that cannot be parsed starts on the next one
         try:
-            check_header(reader.fieldnames or [], f"{path.name} line {reader.line_num}")
+            check_header(list(reader.fieldnames or []), f"{path.name} line {reader.line_num}")
             read = reader.line_num
             for row in reader:
                 # Line numbers count the header as line 1, as a spreadsheet shows them.
@@ -195,7 +188,7 @@ def load_dir(directory: Path | str, model: type[M]) -> list[M]:
     origin: dict[str, str] = {}
     for path in files:
         for record in load_records(path, model):
-            rid = record.id
+            rid = getattr(record, "id")  # every record model has an id
             if rid in origin:
                 raise CorpusError(f"{path.name}: id {rid!r} is already defined in {origin[rid]}")
             origin[rid] = path.name

@@ -130,12 +130,12 @@ def _check_organisations(organisations: list[Organisation], report: QualityRepor
     for org in organisations:
         for alias in org.aliases:
             aliases[_norm(alias)].add(org.id)
-    for alias, ids in aliases.items():
-        named = set(names.get(alias, [])) - ids
+    for alias, alias_ids in aliases.items():
+        named = set(names.get(alias, [])) - alias_ids
         if named:  # an alias that is another organisation's name would send users to the wrong record
-            report.add("error", "alias_is_other_name", ", ".join(sorted(ids | named)), f"alias {alias!r} is the name of {sorted(named)}")
-        elif len(ids) > 1:  # shared acronyms are real (CSM: Camborne and Colorado); flag, do not fail
-            report.add("warning", "ambiguous_alias", ", ".join(sorted(ids)), f"alias {alias!r} is used by several organisations")
+            report.add("error", "alias_is_other_name", ", ".join(sorted(alias_ids | named)), f"alias {alias!r} is the name of {sorted(named)}")
+        elif len(alias_ids) > 1:  # shared acronyms are real (CSM: Camborne and Colorado); flag, do not fail
+            report.add("warning", "ambiguous_alias", ", ".join(sorted(alias_ids)), f"alias {alias!r} is used by several organisations")
     for org in organisations:
         if not org.sources:
             report.add("error", "no_sources", org.id, "no sources: every fact needs one")

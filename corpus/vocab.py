@@ -73,7 +73,7 @@ def _alternation(words) -> str:
 
 @cache
 def _stage_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
-    owner = {}
+    owner: dict[str, str] = {}
     for t in _read_json("value_chain_stages.json"):
         for term in t.get("terms", []):
             owner.setdefault(term.lower(), t["id"])

@@ -9,11 +9,8 @@ from embeddings.fake import FakeEmbedder
 from embeddings.onnx import OnnxEmbedder
 from embeddings.sentence import DEFAULT_MODEL, SentenceTransformerEmbedder
 
-# The fastest backend that meets the quality bar (see README, "Performance"): int8 ONNX Runtime with fused
-# attention encodes a query 3.6x faster than torch on a CPU with VNNI and 2.7x on one with AVX2 only (1.5x fp32
-# ONNX there), and its SciFact nDCG@10 stays within the bar (a loss under 0.005): 0.6496 / 0.7381 dense / hybrid
-# with signed weights on a VNNI Xeon, 0.6432 / 0.7355 with unsigned ones on an AMD EPYC, against fp32's 0.6451 /
-# 0.7356. PM_BACKEND=torch or onnx (fp32) select the others.
+# The default is the fastest backend that meets the quality bar (see README, "Performance"): int8 ONNX Runtime, whose
+# retrieval quality stays within the bar of fp32's. PM_BACKEND=torch or onnx (fp32) select the others.
 DEFAULT_BACKEND = "onnx-int8"
 BACKENDS = ("torch", "onnx", "onnx-int8")
 

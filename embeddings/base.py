@@ -6,9 +6,13 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from corpus.errors import PartnerMatcherError
 
-class ModelLoadError(RuntimeError):
+
+class ModelLoadError(PartnerMatcherError, RuntimeError):
     """The configured embedding model could not be loaded. The message says which model and how to fix it."""
+
+    code = "model_unavailable"
 
 
 @runtime_checkable

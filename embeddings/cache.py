@@ -22,7 +22,7 @@ class EmbeddingCache:
     SQLite gives atomic writes and safe concurrent readers for free, which a folder of .npy files would not.
     """
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
@@ -69,7 +69,7 @@ class EmbeddingCache:
 class CachedEmbedder:
     """Wraps an embedder: texts already in the cache are read back, only the rest reach the model."""
 
-    def __init__(self, embedder: Embedder, cache: EmbeddingCache):
+    def __init__(self, embedder: Embedder, cache: EmbeddingCache) -> None:
         self.embedder = embedder
         self.cache = cache
         self.model_id = embedder.model_id

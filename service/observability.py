@@ -1,27 +1,22 @@
-"""Operations around every request: request ids, JSON logs, Prometheus metrics, rate limits and CORS.
+"""Operations around every request: request ids, JSON logs and Prometheus metrics.
 
-Everything here is configured from ``app.config`` (filled at the door) and registered once by ``create_app``.
-Metrics live in a registry per app, so several apps in one process (tests) do not collide.
+Metrics live in a registry per app, so several apps in one process (tests) do not collide; service/health.py
+serves them at /metrics.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import sys
 import time
 import uuid
 
-from flask import Flask, Response, current_app, g, request
-from flask_cors import CORS
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
-
-from service.auth import _valid as valid_key
+from flask import Flask, Response, g, request
+from prometheus_client import CollectorRegistry, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
+
+from matcher import PartnerMatcher
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 access_log = logging.getLogger("service.access")
@@ -47,16 +42,8 @@ def configure_json_logging(level: str = "INFO") -> None:
     root.setLevel(level)
 
 
-def _client_key() -> str:
-    """Rate-limit per valid API key (hashed: the key itself is never stored), otherwise per address: a made-up
-    key per request must not buy a fresh bucket each time."""
-    key = request.headers.get("X-API-Key")
-    if key and valid_key(key, current_app.config.get("API_KEYS") or []):
-        return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
-    return "addr:" + (get_remote_address() or "unknown")
-
-
-def register(app: Flask, matcher) -> None:
+def init_app(app: Flask, matcher: PartnerMatcher) -> None:
+    """Tag each request with an id (the caller's when well-formed), time it, and log one access line for it."""
     registry = CollectorRegistry()
     latency = Histogram("pm_request_seconds", "Request latency by endpoint", ["endpoint", "method", "status"],
                         registry=registry, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
@@ -66,13 +53,13 @@ def register(app: Flask, matcher) -> None:
     app.extensions["pm_metrics"] = {"registry": registry, "load_seconds": load_seconds}
 
     @app.before_request
-    def _start():
+    def _start() -> None:
         given = request.headers.get("X-Request-ID", "")
         g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         g.started = time.perf_counter()
 
     @app.after_request
-    def _finish(response: Response):
+    def _finish(response: Response) -> Response:
         response.headers["X-Request-ID"] = getattr(g, "request_id", "")
         elapsed = time.perf_counter() - getattr(g, "started", time.perf_counter())
         endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
@@ -80,19 +67,3 @@ def register(app: Flask, matcher) -> None:
         access_log.info("request", extra={"method": request.method, "path": request.path,
                                           "status": response.status_code, "ms": round(elapsed * 1000, 1)})
         return response
-
-    @app.get("/metrics")
-    def metrics():
-        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
-
-    limits = app.config.get("RATE_LIMIT") or ""
-    limiter = Limiter(_client_key, app=app, default_limits=[limits] if limits else [], storage_uri="memory://",
-                      headers_enabled=True, enabled=bool(limits))
-    limiter.exempt(metrics)
-    for name in ("healthz", "readyz"):
-        limiter.exempt(app.view_functions[name])
-    app.extensions["pm_limiter"] = limiter
-
-    origins = app.config.get("CORS_ORIGINS") or []
-    if origins:
-        CORS(app, origins=origins, expose_headers=["X-Request-ID", "ETag", "Retry-After"])

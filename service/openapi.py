@@ -9,12 +9,15 @@ Swagger UI is served from the ``swagger-ui-bundle`` package: the docs page works
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from apispec import APISpec
-from flask import Blueprint, current_app, jsonify, send_from_directory
+from flask import Blueprint, Flask, Response, current_app, jsonify, send_from_directory
+from flask.typing import ResponseReturnValue
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
+from werkzeug.routing import Rule
 
 VERSION = "1.0.0"
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -33,18 +36,23 @@ bp = Blueprint("docs", __name__)
 
 def documented(*, summary: str, body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
                response: type[BaseModel] | dict | None = None, status: int = 200, errors: tuple[int, ...] = (),
-               write: bool = False, tags: tuple[str, ...] = ()):
-    """Attach the route's contract to the view function for ``build_spec``."""
+               write: bool = False, tags: tuple[str, ...] = (),
+               operation_id: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Attach the route's contract to the view function for ``build_spec``.
 
-    def attach(view):
-        view.openapi = {"summary": summary, "body": body, "query": query, "response": response, "status": status,
-                        "errors": errors, "write": write, "tags": tags}
+    ``operation_id`` defaults to the endpoint's name with ``_`` for ``.`` (``v1_match``).
+    """
+
+    def attach(view: Callable[..., Any]) -> Callable[..., Any]:
+        view.openapi = {  # type: ignore[attr-defined]
+            "summary": summary, "body": body, "query": query, "response": response, "status": status,
+            "errors": errors, "write": write, "tags": tags, "operation_id": operation_id}
         return view
 
     return attach
 
 
-def _models(app) -> list[type[BaseModel]]:
+def _models(app: Flask) -> list[type[BaseModel]]:
     seen: list[type[BaseModel]] = []
     for view in app.view_functions.values():
         meta = getattr(view, "openapi", None)
@@ -55,7 +63,7 @@ def _models(app) -> list[type[BaseModel]]:
     return seen
 
 
-def build_spec(app) -> dict[str, Any]:
+def build_spec(app: Flask) -> dict[str, Any]:
     """The OpenAPI document: pydantic models give the schemas, apispec assembles and checks the document."""
     spec = APISpec(
         title="Partner Matcher API",
@@ -77,16 +85,17 @@ def build_spec(app) -> dict[str, Any]:
         if meta is None:
             continue
         path = rule.rule.replace("<", "{").replace(">", "}")
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             operations_by_path.setdefault(path, {})[method.lower()] = _operation(rule, meta, refs)
     for path, operations in operations_by_path.items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()
 
 
-def _operation(rule, meta: dict, refs: dict) -> dict[str, Any]:
+def _operation(rule: Rule, meta: dict, refs: dict) -> dict[str, Any]:
     """One operation object of the document, from a view's ``@documented`` metadata."""
-    op: dict[str, Any] = {"summary": meta["summary"], "operationId": rule.endpoint.replace(".", "_"),
+    operation_id = meta["operation_id"] or rule.endpoint.replace(".", "_")
+    op: dict[str, Any] = {"summary": meta["summary"], "operationId": operation_id,
                           "tags": list(meta["tags"])}
     op["parameters"] = [{"name": arg, "in": "path", "required": True, "schema": {"type": "string"}}
                         for arg in rule.arguments]
@@ -119,7 +128,7 @@ def _operation(rule, meta: dict, refs: dict) -> dict[str, Any]:
 
 
 @bp.get("/openapi.json")
-def openapi_json():
+def openapi_json() -> Response:
     spec = current_app.extensions.get("openapi_spec")
     if spec is None:  # built once per process, on first request: routes are fixed by then
         spec = current_app.extensions["openapi_spec"] = build_spec(current_app)
@@ -137,12 +146,12 @@ _DOCS_PAGE = """<!doctype html>
 
 
 @bp.get("/docs")
-def docs():
+def docs() -> ResponseReturnValue:
     return _DOCS_PAGE, 200, {"Content-Type": "text/html; charset=utf-8"}
 
 
 @bp.get("/docs/static/<path:filename>")
-def docs_static(filename: str):
+def docs_static(filename: str) -> Response:
     from swagger_ui_bundle import swagger_ui_path
 
     return send_from_directory(swagger_ui_path, filename)

@@ -5,6 +5,10 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from corpus.schema import Challenge, Organisation, Project
+from matcher import SIGNALS
+
+# Every score component a signal can report (matcher.ranking's registry), then the per-challenge alignments.
+COMPONENT_KEYS = ", ".join(row.key for signal in SIGNALS for row in signal.chart)
 
 
 class OrganisationSummary(BaseModel):
@@ -24,8 +28,7 @@ class MatchResult(BaseModel):
     score: float
     weak: bool
     organisation: OrganisationSummary
-    scores: dict[str, float] = Field(description="relevance, semantic, lexical, minerals, stages, complementarity, "
-                                                 "org_type (when they apply), challenge_1 and challenge_2")
+    scores: dict[str, float] = Field(description=f"{COMPONENT_KEYS} (when they apply), challenge_1 and challenge_2")
     explanation: dict | None = Field(None, description="reason, evidence, shared minerals and stages, challenge")
 
 

@@ -4,49 +4,25 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from flask import Blueprint, Response, current_app, jsonify, url_for
+from flask import Blueprint, Response, jsonify, url_for
 from pydantic import BaseModel, ConfigDict, Field
 
-from matcher import PartnerMatcher
-from matcher.shortlists import (
-    DECISION_COLUMNS,
-    EXPORT_COLUMNS,
+from matcher import (
+    ShortlistAssignment,
+    ShortlistJob,
+    ShortlistJobs,
     ShortlistRequest,
-    rows_to_csv,
-    rows_to_xlsx,
+    decisions_to_csv,
+    shortlist_to_csv,
+    shortlist_to_xlsx,
 )
-from service.api import MAX_PER_PAGE, _json_body, _query
 from service.auth import require_api_key
+from service.deps import current_matcher
 from service.openapi import documented
+from service.parsing import MAX_PER_PAGE, json_body, parse_query
 
 bp = Blueprint("v1_shortlists", __name__, url_prefix="/v1")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-class ShortlistAssignment(BaseModel):
-    project_id: str
-    organisation_id: str
-    organisation_name: str
-    country: str
-    org_type: str
-    rank: int
-    score: float
-    reason: str
-    decision: Literal["accepted", "rejected"] | None
-    note: str
-    decided_at: str | None
-
-
-class ShortlistJob(BaseModel):
-    id: str
-    status: Literal["queued", "running", "done", "failed"]
-    progress: float
-    request: dict[str, Any]
-    summary: dict[str, Any] | None
-    error: dict[str, Any] | None
-    created_at: str | None
-    updated_at: str | None
-    assignments: list[ShortlistAssignment] | None = None
 
 
 class ShortlistPage(BaseModel):
@@ -74,19 +50,19 @@ class DecisionHistory(BaseModel):
     items: list[dict[str, Any]]
 
 
-def _matcher() -> PartnerMatcher:
-    return current_app.extensions["partner_matcher"]
+def _jobs() -> ShortlistJobs:
+    return current_matcher().shortlists
 
 
 @bp.post("/shortlists")
 @documented(summary="Start a batch shortlist (runs in the background)", body=ShortlistRequest, response=ShortlistJob,
             status=202, errors=(404, 422, 503), write=True, tags=("shortlists",))
 @require_api_key
-def create_shortlist():
-    request = ShortlistRequest.model_validate(_json_body())
-    job = _matcher().shortlists.submit(request)
-    response = jsonify(job)
-    response.headers["Location"] = url_for("v1_shortlists.get_shortlist", shortlist_id=job["id"])
+def create_shortlist() -> tuple[Response, int]:
+    request = ShortlistRequest.model_validate(json_body())
+    job = _jobs().submit(request)
+    response = jsonify(job.to_dict())
+    response.headers["Location"] = url_for("v1_shortlists.get_shortlist", shortlist_id=job.id)
     return response, 202
 
 
@@ -94,20 +70,19 @@ def create_shortlist():
 @documented(summary="List shortlists, newest first", query=PageQuery, response=ShortlistPage, write=True,
             tags=("shortlists",))
 @require_api_key
-def list_shortlists():
-    query = _query(PageQuery)
-    jobs = _matcher().shortlists
-    jobs.store.fail_abandoned()
-    items, total = jobs.store.list(page=query.page, per_page=query.per_page)
-    return jsonify({"items": items, "total": total, "page": query.page, "per_page": query.per_page})
+def list_shortlists() -> Response:
+    query = parse_query(PageQuery)
+    items, total = _jobs().list(page=query.page, per_page=query.per_page)
+    return jsonify({"items": [job.to_dict() for job in items], "total": total, "page": query.page,
+                    "per_page": query.per_page})
 
 
 @bp.get("/shortlists/<shortlist_id>")
 @documented(summary="A shortlist: status, progress, assignments and summary", response=ShortlistJob, errors=(404,),
             write=True, tags=("shortlists",))
 @require_api_key
-def get_shortlist(shortlist_id: str):
-    return jsonify(_matcher().shortlists.get(shortlist_id))
+def get_shortlist(shortlist_id: str) -> Response:
+    return jsonify(_jobs().get(shortlist_id).to_dict())
 
 
 def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
@@ -120,24 +95,19 @@ def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
 @documented(summary="A shortlist's assignments as CSV (one row per assignment)", response={"type": "string"},
             errors=(404,), write=True, tags=("shortlists",))
 @require_api_key
-def shortlist_csv(shortlist_id: str):
-    job = _matcher().shortlists.get(shortlist_id)
-    return _download(rows_to_csv(job["assignments"], EXPORT_COLUMNS), "text/csv", f"shortlist-{shortlist_id}.csv")
+def shortlist_csv(shortlist_id: str) -> Response:
+    job = _jobs().get(shortlist_id)
+    return _download(shortlist_to_csv(job), "text/csv", f"shortlist-{shortlist_id}.csv")
 
 
 @bp.get("/shortlists/<shortlist_id>.xlsx")
 @documented(summary="A shortlist as an Excel workbook (assignments, load, decisions)", response={"type": "string"},
             errors=(404,), write=True, tags=("shortlists",))
 @require_api_key
-def shortlist_xlsx(shortlist_id: str):
-    jobs = _matcher().shortlists
+def shortlist_xlsx(shortlist_id: str) -> Response:
+    jobs = _jobs()
     job = jobs.get(shortlist_id)
-    load = [{"organisation_id": k, "lists": v} for k, v in ((job["summary"] or {}).get("load") or {}).items()]
-    workbook = rows_to_xlsx({
-        "assignments": (job["assignments"], EXPORT_COLUMNS),
-        "load": (load, ["organisation_id", "lists"]),
-        "decisions": (jobs.store.decisions(shortlist_id), DECISION_COLUMNS),
-    })
+    workbook = shortlist_to_xlsx(job, jobs.history(shortlist_id))
     return _download(workbook, XLSX, f"shortlist-{shortlist_id}.xlsx")
 
 
@@ -145,24 +115,25 @@ def shortlist_xlsx(shortlist_id: str):
 @documented(summary="Accept or reject one assignment, with a note", body=Decision, response=ShortlistAssignment,
             errors=(404,), write=True, tags=("shortlists",))
 @require_api_key
-def decide(shortlist_id: str, project_id: str, organisation_id: str):
-    decision = Decision.model_validate(_json_body())
-    return jsonify(_matcher().shortlists.store.decide(shortlist_id, project_id, organisation_id,
-                                                      decision.decision, decision.note))
+def decide(shortlist_id: str, project_id: str, organisation_id: str) -> Response:
+    decision = Decision.model_validate(json_body())
+    assignment = _jobs().decide(shortlist_id, project_id, organisation_id, decision.decision,
+                                              decision.note)
+    return jsonify(assignment.to_dict())
 
 
 @bp.get("/shortlists/<shortlist_id>/decisions")
 @documented(summary="The decision history of a shortlist, oldest first", response=DecisionHistory, errors=(404,),
             write=True, tags=("shortlists",))
 @require_api_key
-def decisions(shortlist_id: str):
-    return jsonify({"items": _matcher().shortlists.store.decisions(shortlist_id)})
+def decisions(shortlist_id: str) -> Response:
+    return jsonify({"items": [d.to_dict() for d in _jobs().history(shortlist_id)]})
 
 
 @bp.get("/shortlists/<shortlist_id>/decisions.csv")
 @documented(summary="The decision history of a shortlist as CSV", response={"type": "string"}, errors=(404,),
             write=True, tags=("shortlists",))
 @require_api_key
-def decisions_csv(shortlist_id: str):
-    rows = _matcher().shortlists.store.decisions(shortlist_id)
-    return _download(rows_to_csv(rows, DECISION_COLUMNS), "text/csv", f"decisions-{shortlist_id}.csv")
+def decisions_csv(shortlist_id: str) -> Response:
+    history = _jobs().history(shortlist_id)
+    return _download(decisions_to_csv(history), "text/csv", f"decisions-{shortlist_id}.csv")

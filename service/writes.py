@@ -4,22 +4,20 @@ from __future__ import annotations
 
 from collections import Counter
 
-from flask import Blueprint, current_app, jsonify, url_for
+from flask import Blueprint, Response, jsonify, url_for
+from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from corpus.schema import Organisation, Project
-from matcher import InvalidRequest, PartnerMatcher
-from service.api import _json_body
+from matcher import InvalidRequest
 from service.auth import require_api_key
+from service.deps import current_matcher
 from service.openapi import documented
+from service.parsing import json_body
 from service.schemas import ImportResult
 
 bp = Blueprint("v1_writes", __name__, url_prefix="/v1")
 MAX_BULK = 5000
-
-
-def _matcher() -> PartnerMatcher:
-    return current_app.extensions["partner_matcher"]
 
 
 class BulkImport(BaseModel):
@@ -51,6 +49,7 @@ class ProjectPatch(OrganisationPatch):
 
 
 def _same_id(body: dict, record_id: str) -> dict:
+    # The URL names the record: a body naming another would silently write to the wrong one.
     if body.get("id", record_id) != record_id:
         raise InvalidRequest(f"the body's id {body.get('id')!r} differs from the URL's {record_id!r}")
     return {**body, "id": record_id}
@@ -59,8 +58,8 @@ def _same_id(body: dict, record_id: str) -> dict:
 @bp.post("/organisations")
 @documented(summary="Create an organisation", body=Organisation, response=Organisation, status=201, errors=(409,), write=True, tags=("organisations",))
 @require_api_key
-def create_organisation():
-    org = _matcher().save_organisation(Organisation.model_validate(_json_body()), create_only=True)
+def create_organisation() -> ResponseReturnValue:
+    org = current_matcher().save_organisation(Organisation.model_validate(json_body()), create_only=True)
     response = jsonify(org.model_dump(mode="json"))
     response.headers["Location"] = url_for("v1.get_organisation", org_id=org.id)
     return response, 201
@@ -69,31 +68,31 @@ def create_organisation():
 @bp.put("/organisations/<org_id>")
 @documented(summary="Create or replace an organisation", body=Organisation, response=Organisation, write=True, tags=("organisations",))
 @require_api_key
-def replace_organisation(org_id: str):
-    org = _matcher().save_organisation(Organisation.model_validate(_same_id(_json_body(), org_id)))
+def replace_organisation(org_id: str) -> Response:
+    org = current_matcher().save_organisation(Organisation.model_validate(_same_id(json_body(), org_id)))
     return jsonify(org.model_dump(mode="json"))
 
 
 @bp.patch("/organisations/<org_id>")
 @documented(summary="Change some fields of an organisation", body=OrganisationPatch, response=Organisation, errors=(404,), write=True, tags=("organisations",))
 @require_api_key
-def patch_organisation(org_id: str):
-    return jsonify(_matcher().patch_organisation(org_id, _json_body()).model_dump(mode="json"))
+def patch_organisation(org_id: str) -> Response:
+    return jsonify(current_matcher().patch_organisation(org_id, json_body()).model_dump(mode="json"))
 
 
 @bp.delete("/organisations/<org_id>")
 @documented(summary="Delete an organisation", status=204, errors=(404,), write=True, tags=("organisations",))
 @require_api_key
-def delete_organisation(org_id: str):
-    _matcher().delete_organisation(org_id)
+def delete_organisation(org_id: str) -> ResponseReturnValue:
+    current_matcher().delete_organisation(org_id)
     return "", 204
 
 
 @bp.post("/projects")
 @documented(summary="Create a project brief", body=Project, response=Project, status=201, errors=(409,), write=True, tags=("projects",))
 @require_api_key
-def create_project():
-    project = _matcher().save_project(Project.model_validate(_json_body()), create_only=True)
+def create_project() -> ResponseReturnValue:
+    project = current_matcher().save_project(Project.model_validate(json_body()), create_only=True)
     response = jsonify(project.model_dump(mode="json"))
     response.headers["Location"] = url_for("v1.get_project", project_id=project.id)
     return response, 201
@@ -102,31 +101,31 @@ def create_project():
 @bp.put("/projects/<project_id>")
 @documented(summary="Create or replace a project brief", body=Project, response=Project, write=True, tags=("projects",))
 @require_api_key
-def replace_project(project_id: str):
-    project = _matcher().save_project(Project.model_validate(_same_id(_json_body(), project_id)))
+def replace_project(project_id: str) -> Response:
+    project = current_matcher().save_project(Project.model_validate(_same_id(json_body(), project_id)))
     return jsonify(project.model_dump(mode="json"))
 
 
 @bp.patch("/projects/<project_id>")
 @documented(summary="Change some fields of a project brief", body=ProjectPatch, response=Project, errors=(404,), write=True, tags=("projects",))
 @require_api_key
-def patch_project(project_id: str):
-    return jsonify(_matcher().patch_project(project_id, _json_body()).model_dump(mode="json"))
+def patch_project(project_id: str) -> Response:
+    return jsonify(current_matcher().patch_project(project_id, json_body()).model_dump(mode="json"))
 
 
 @bp.delete("/projects/<project_id>")
 @documented(summary="Delete a project brief", status=204, errors=(404,), write=True, tags=("projects",))
 @require_api_key
-def delete_project(project_id: str):
-    _matcher().delete_project(project_id)
+def delete_project(project_id: str) -> ResponseReturnValue:
+    current_matcher().delete_project(project_id)
     return "", 204
 
 
 @bp.post("/import")
 @documented(summary="Bulk import organisations and projects (validated whole, one transaction)", body=BulkImport, response=ImportResult, write=True, tags=("import",))
 @require_api_key
-def bulk_import():
-    payload = BulkImport.model_validate(_json_body())
+def bulk_import() -> Response:
+    payload = BulkImport.model_validate(json_body())
     if not payload.organisations and not payload.projects:
         raise InvalidRequest("nothing to import: send {\"organisations\": [...], \"projects\": [...]}")
-    return jsonify({"imported": _matcher().import_records(payload.organisations, payload.projects)})
+    return jsonify({"imported": current_matcher().import_records(payload.organisations, payload.projects)})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from matcher.ann import ApproximateVectors, approximate_filter
+from matcher.retrieval.approximate import ApproximateVectors, approximate_filter
 
 
 def _unit(n: int, d: int = 32, seed: int = 0) -> np.ndarray:

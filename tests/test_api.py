@@ -7,7 +7,17 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from matcher import MatchRequest
+from matcher import (
+    Conflict,
+    CorpusError,
+    Infeasible,
+    IndexFileError,
+    MatcherError,
+    MatchRequest,
+    ModelLoadError,
+    PartnerMatcherError,
+    StorageError,
+)
 
 MATCH = {"text": "recycling rare earth magnets from electronic waste", "countries": ["GB"], "k": 3}
 
@@ -120,6 +130,31 @@ def test_unexpected_errors_are_json_500(app, client, monkeypatch):
     monkeypatch.setattr(matcher, "match", lambda request: 1 / 0)
     error = assert_error(client.post("/v1/match", json=MATCH), 500, "internal_error")
     assert "ZeroDivision" not in error["message"]  # internals are logged, not shown
+
+
+@pytest.mark.parametrize(
+    "error, status, code, details",
+    [
+        (CorpusError("2 invalid records", [{"line": 1, "problem": "no id"}]), 400, "invalid_records",
+         [{"line": 1, "problem": "no id"}]),
+        (CorpusError("unreadable file"), 400, "invalid_records", None),
+        (ModelLoadError("no model; set PM_MODEL"), 503, "model_unavailable", None),
+        (IndexFileError("bad index file"), 503, "index_invalid", None),
+        (StorageError("database down"), 503, "storage_error", None),
+        (Infeasible("too few", {"shortfall": 3}), 422, "infeasible_constraints", {"shortfall": 3}),
+        (Conflict("exists", {}), 409, "conflict", None),
+        (MatcherError("core"), 500, "matcher_error", None),
+        (PartnerMatcherError("root"), 500, "error", None),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, Exception) else None,
+)
+def test_every_project_error_maps_through_one_table(app, client, monkeypatch, error, status, code, details):
+    def fail(request):
+        raise error
+
+    monkeypatch.setattr(app.extensions["partner_matcher"], "match", fail)
+    body = assert_error(client.post("/v1/match", json=MATCH), status, code)
+    assert body["message"] == str(error) and body["details"] == details
 
 
 def test_readyz_is_503_until_the_index_is_loaded(settings, fake_embedder):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from matcher.arrays import ranges
+from matcher.retrieval.arrays import ranges
 
 
 def test_ranges_concatenates_each_items_rows_in_the_order_asked():

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from matcher.assignment import SCORE_SCALE, ShortlistConstraints, assign, greedy_assign
+from matcher.shortlists.solver import SCORE_SCALE, ShortlistConstraints, assign, greedy_assign
 from matcher.errors import Infeasible, InvalidRequest
 
 TYPES = ("company", "university", "government")

@@ -2,7 +2,7 @@ import numpy as np
 
 from corpus import load_challenges
 from embeddings import FakeEmbedder
-from matcher.challenges import ChallengeModel
+from matcher.index.challenges import ChallengeModel
 
 MINING = ["reduce the environmental impact of mining operations", "efficient ore processing with less energy",
           "data-driven exploration of mineral deposits", "sensor-based ore sorting at the mine"]

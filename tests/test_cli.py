@@ -70,3 +70,31 @@ def test_serve_execs_gunicorn_with_the_package_config_and_huge_page_malloc(pm_en
     (path, argv, env), = calls
     assert path.endswith("gunicorn") and argv[-1] == "service:create_app()" and argv[2].endswith("gunicorn.conf.py")
     assert env["PORT"] == "8123" and env["GLIBC_TUNABLES"] == "glibc.malloc.hugetlb=1"
+
+
+def test_evaluate_builds_its_embedder_from_every_setting(pm_env, monkeypatch, tmp_path):
+    """The CLI's BEIR evaluation takes model, backend, threads and the data folder as the service does."""
+    from embeddings import FakeEmbedder
+
+    seen = {}
+
+    def fake_load(model, **kwargs):
+        seen.update(model=model, **kwargs)
+        return FakeEmbedder(32)
+
+    monkeypatch.setattr("matcher.engine.load_embedder", fake_load)
+    monkeypatch.setenv("PM_BACKEND", "onnx")
+    monkeypatch.setenv("PM_ONNX_THREADS", "1")
+    data_dir = tmp_path / "elsewhere"
+    beir = str(__import__("pathlib").Path(__file__).parent / "data" / "beir")
+    result = run("--data-dir", str(data_dir), "evaluate", "--beir", beir, "--split", "test", "--json")
+    assert result.exit_code == 0, result.output
+    assert seen == {"model": "fake", "backend": "onnx", "export_dir": data_dir / "models", "threads": 1}
+
+
+def test_core_errors_become_one_line(pm_env, monkeypatch):
+    monkeypatch.setenv("PM_MODEL", "fake:abc")
+    result = CliRunner().invoke(main, ["build"])
+    assert result.exit_code == 1
+    assert "Error: PM_MODEL='fake:abc': use 'fake' or 'fake:DIM'" in result.output
+    assert "Traceback" not in result.output

@@ -8,6 +8,20 @@ def test_settings_from_env_reads_only_what_it_is_given(tmp_path):
     assert settings.data_dir == tmp_path and settings.backend == "onnx" and settings.api_keys == ["a", "b"]
 
 
+
+def test_settings_read_the_http_services_operations_variables():
+    default = Settings.from_env({})
+    assert (default.rate_limit, default.cors_origins, default.log_json, default.log_level) == (
+        "300 per minute", [], False, "INFO")
+    env = {"PM_RATE_LIMIT": "5 per second", "PM_CORS_ORIGINS": " https://a.example, ,https://b.example ",
+           "PM_LOG_JSON": "1", "PM_LOG_LEVEL": "debug"}
+    settings = Settings.from_env(env)
+    assert settings.rate_limit == "5 per second" and settings.cors_origins == ["https://a.example", "https://b.example"]
+    assert settings.log_json and settings.log_level == "debug"
+    # Set but empty turns the rate limit off; only "1" turns JSON logs on.
+    assert Settings.from_env({"PM_RATE_LIMIT": ""}).rate_limit == ""
+    assert not Settings.from_env({"PM_LOG_JSON": "true"}).log_json
+
 def test_server_gets_glibc_huge_page_malloc_unless_told_otherwise():
     assert serving_environment({"PATH": "/bin"}) == {"PATH": "/bin", "GLIBC_TUNABLES": HUGEPAGE_MALLOC}
     # Appended to the caller's own tunables; theirs win when they set it; PM_HUGEPAGES=0 turns it off.

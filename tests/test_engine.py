@@ -7,9 +7,9 @@ from pydantic import ValidationError
 
 def test_open_seeds_database_and_builds_then_reuses_index(settings, fake_embedder):
     m = PartnerMatcher(settings, embedder=fake_embedder).open()
-    assert m.index_status()["reason"] == "missing"
+    assert m.index_status().reason == "missing"
     _, built = m.ensure_index()
-    assert built and m.index_status()["fresh"]
+    assert built and m.index_status().fresh
     again = PartnerMatcher(settings, embedder=FakeEmbedder(256)).open()
     _, built = again.ensure_index()
     assert not built  # fresh saved index is loaded, not rebuilt
@@ -19,12 +19,12 @@ def test_stale_index_is_rebuilt_when_model_or_corpus_changes(settings, fake_embe
     m = PartnerMatcher(settings, embedder=fake_embedder).open()
     m.ensure_index()
     other_model = PartnerMatcher(settings, embedder=FakeEmbedder(128)).open()
-    assert "built with model" in other_model.index_status()["reason"]
+    assert "built with model" in other_model.index_status().reason
     index, built = other_model.ensure_index()
     assert built and index.model_id_ == "fake-hash-128-bi"
     org = other_model.get_organisation("fx-us-lab")
     other_model.store_.upsert_organisations([org.model_copy(update={"description": "Now works on magnets."})])
-    assert other_model.index_status()["reason"] == "corpus changed since the index was built"
+    assert other_model.index_status().reason == "corpus changed since the index was built"
     index, built = other_model.ensure_index()
     assert built and "magnets" in index.organisations_[index.positions_["fx-us-lab"]].description
 
@@ -81,9 +81,9 @@ def test_team_country_is_inferred_from_a_one_sided_search():
 def test_changed_challenge_labels_make_the_index_stale(matcher):
     project = matcher.get_project("fx-brief-tailings")
     matcher.store_.upsert_projects([project.model_copy(update={"challenge_areas": [2]})])
-    assert matcher.index_status()["reason"] == "challenge labels changed since the index was built"
+    assert matcher.index_status().reason == "challenge labels changed since the index was built"
     _, built = matcher.ensure_index()
-    assert built and matcher.index_status()["fresh"]
+    assert built and matcher.index_status().fresh
 
 
 def test_a_write_updates_the_index_incrementally_and_saves_it_in_the_background(settings):
@@ -101,7 +101,7 @@ def test_a_write_updates_the_index_incrementally_and_saves_it_in_the_background(
     top = m.match(MatchRequest(text="scandium from red mud", k=1))["results"][0]
     assert top["organisation"]["id"] == "fx-scandium"
     m.flush()
-    assert m.index_status()["fresh"]  # the saved file caught up with the write
+    assert m.index_status().fresh  # the saved file caught up with the write
     m.close()
 
 

@@ -185,16 +185,16 @@ def test_a_corrupt_or_truncated_index_file_is_rebuilt_never_served(settings, fak
         path.write_bytes(damaged)
         fresh = PartnerMatcher(settings, embedder=FakeEmbedder(256)).open()
         status = fresh.index_status()
-        assert not status["fresh"]
+        assert not status.fresh
         if damaged == b"\x00" * 1024:  # not even its metadata can be read: the status says what is wrong
-            assert "damaged, or not an index file" in status["reason"] and "matcher build" in status["reason"]
+            assert "damaged, or not an index file" in status.reason and "matcher build" in status.reason
         index, built = fresh.ensure_index()
         assert built and len(index) == 9  # rebuilt from the database
         assert fresh.match(MatchRequest(text="magnet recycling", k=3))["results"]
         fresh.close()
     path.unlink()
     missing = PartnerMatcher(settings, embedder=FakeEmbedder(256)).open()
-    assert missing.index_status()["reason"] == "missing" and missing.ensure_index()[1]
+    assert missing.index_status().reason == "missing" and missing.ensure_index()[1]
     m.close()
     missing.close()
 
@@ -245,7 +245,7 @@ def test_a_full_disk_during_an_index_save_keeps_the_previous_index_serving(setti
     monkeypatch.undo()
     m.flush()
     restarted = PartnerMatcher(settings, embedder=FakeEmbedder(256)).open()
-    assert restarted.index_status()["reason"] == "corpus changed since the index was built"  # stale, so rebuilt
+    assert restarted.index_status().reason == "corpus changed since the index was built"  # stale, so rebuilt
     assert "fx-disk-full" in restarted.ensure_index()[0].ids_
     m.close()
     restarted.close()

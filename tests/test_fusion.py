@@ -1,6 +1,6 @@
 import numpy as np
 
-from matcher.fusion import convex, minmax, rrf
+from matcher.retrieval.fusion import convex, minmax, rrf
 
 
 def test_minmax_and_constant_vectors():

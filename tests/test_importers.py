@@ -83,7 +83,7 @@ def test_import_through_the_matcher_is_idempotent_and_atomic(matcher):
     with pytest.raises(CorpusError):
         matcher.import_file(IMPORTS / "nserc_awards.csv", "gtr")
     assert store.count_projects() == before_projects + 3
-    assert matcher.index_status()["reason"] == "corpus changed since the index was built"
+    assert matcher.index_status().reason == "corpus changed since the index was built"
 
 
 def test_dry_run_writes_nothing(matcher):

@@ -251,9 +251,9 @@ def exact_and_approximate(big_orgs):
 
 def test_the_index_is_exact_below_the_threshold_and_approximate_above(exact_and_approximate):
     exact, approximate = exact_and_approximate
-    assert exact.mode_ == "exact" and isinstance(exact.index_, faiss.IndexFlatIP)
-    assert approximate.mode_ == "ivf" and isinstance(approximate.index_, faiss.IndexIVFScalarQuantizer)
-    assert approximate.units_ann_.base.nlist == round(1500 ** 0.5)
+    assert exact.dense_.mode == "exact" and isinstance(exact.dense_.index, faiss.IndexFlatIP)
+    assert approximate.dense_.mode == "ivf" and isinstance(approximate.dense_.units.base, faiss.IndexIVFScalarQuantizer)
+    assert approximate.dense_.units.base.nlist == round(1500 ** 0.5)
 
 
 @pytest.mark.parametrize("countries", [None, ["GB"], ["CA", "US"]])
@@ -287,20 +287,20 @@ def test_approximate_with_changes_uses_a_delta_and_matches_a_fresh_index(exact_a
     added = Organisation(id="zz-new", name="Red Mud Lab", country="CA", org_type="university",
                          description="Scandium recovery from red mud and bauxite residues.")
     updated = approximate.with_changes([changed, added], deleted=["o7"])
-    assert updated.mode_ == "ivf" and updated.units_ann_.base is approximate.units_ann_.base  # base shared
-    assert len(updated.units_ann_.delta) == 2 and len(updated.passages_ann_.delta) >= 2
+    assert updated.dense_.mode == "ivf" and updated.dense_.units.base is approximate.dense_.units.base  # base shared
+    assert len(updated.dense_.units.delta) == 2 and len(updated.dense_.passages.delta) >= 2
     top = _ids(updated, "scandium red mud")
     assert set(top[:2]) == {big_orgs[0].id, "zz-new"} and "o7" not in top
     assert "o7" not in {i for q in QUERIES for i in _ids(updated, q)}
     assert big_orgs[0].id not in _ids(approximate, "scandium red mud")[:2]  # the old index is untouched
     # A second change keeps only the delta rows still in use.
     again = updated.with_changes([changed.model_copy(update={"description": "Tellurium from copper anode slimes."})])
-    assert len(again.units_ann_.delta) == 2
+    assert len(again.dense_.units.delta) == 2
     assert _ids(again, "tellurium anode slimes")[0] == big_orgs[0].id
 
 
 def test_a_large_delta_rebuilds_the_base(exact_and_approximate, big_orgs, monkeypatch):
-    from matcher.index import ApproximateVectors
+    from matcher.retrieval.approximate import ApproximateVectors
 
     _, approximate = exact_and_approximate
     monkeypatch.setattr(ApproximateVectors, "DELTA_REBUILD_MIN", 5)
@@ -308,8 +308,8 @@ def test_a_large_delta_rebuilds_the_base(exact_and_approximate, big_orgs, monkey
     changed = [o.model_copy(update={"description": f"Germanium from zinc residues, plant {i}."})
                for i, o in enumerate(big_orgs[:10])]
     rebuilt = approximate.with_changes(changed)
-    assert rebuilt.mode_ == "ivf" and rebuilt.units_ann_.base is not approximate.units_ann_.base
-    assert len(rebuilt.units_ann_.delta) == 0 and rebuilt.units_ann_.base.ntotal == len(big_orgs)
+    assert rebuilt.dense_.mode == "ivf" and rebuilt.dense_.units.base is not approximate.dense_.units.base
+    assert len(rebuilt.dense_.units.delta) == 0 and rebuilt.dense_.units.base.ntotal == len(big_orgs)
     assert set(_ids(rebuilt, "germanium zinc residues")) == {o.id for o in big_orgs[:10]}
 
 
@@ -317,7 +317,7 @@ def test_shrinking_below_half_the_threshold_goes_back_to_exact(big_orgs):
     fake = FakeEmbedder(64)
     approximate = PartnerIndex(fake, ann_threshold=400).fit(big_orgs[:500], load_challenges())
     smaller = approximate.with_changes(deleted=[o.id for o in big_orgs[:400]])
-    assert approximate.mode_ == "ivf" and smaller.mode_ == "exact" and len(smaller) == 100
+    assert approximate.dense_.mode == "ivf" and smaller.dense_.mode == "exact" and len(smaller) == 100
     fresh = PartnerIndex(fake, ann_threshold=400).fit(big_orgs[400:500], load_challenges())
     for query in QUERIES:  # the kept vectors were decoded from 8 bits: equal up to ~1e-3 of cosine
         got, want = smaller.rank(query, k=10), fresh.rank(query, k=10)
@@ -332,7 +332,7 @@ def test_an_approximate_index_saves_and_loads(exact_and_approximate, tmp_path):
     path = updated.save(tmp_path / "ivf.npz")
     loaded = PartnerIndex.load(path, updated.embedder, updated.organisations_, load_challenges(), diversity=0,
                                ann_threshold=500)
-    assert loaded.mode_ == "ivf" and len(loaded.units_ann_.delta) == 1
+    assert loaded.dense_.mode == "ivf" and len(loaded.dense_.units.delta) == 1
     for query in (*QUERIES, "scandium red mud"):
         assert [(m.organisation.id, m.score) for m in loaded.rank(query, k=10)] == \
                [(m.organisation.id, m.score) for m in updated.rank(query, k=10)]

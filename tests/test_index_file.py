@@ -5,7 +5,8 @@ import pytest
 
 from corpus import load_challenges, load_organisations
 from embeddings import FakeEmbedder
-from matcher import IndexFileError, PartnerIndex, Project, index_file
+from matcher import IndexFileError, PartnerIndex, Project
+from matcher.index import file as index_file
 from tests.conftest import FIXTURE_CORPUS
 
 
@@ -63,8 +64,8 @@ def test_read_meta_names_model_corpus_and_ids_without_loading_vectors(saved):
     index, path = saved
     meta = PartnerIndex.read_meta(path)
     assert meta == index_file.read_meta(path)
-    assert meta["ids"] == list(index.ids_) and meta["model_id"] == index.model_id_ and meta["mode"] == "exact"
-    assert meta["corpus_hash"] == index.corpus_hash_
+    assert meta.ids == list(index.ids_) and meta.model_id == index.model_id_ and meta.mode == "exact"
+    assert meta.corpus_hash == index.corpus_hash_
     with pytest.raises(FileNotFoundError):
         PartnerIndex.read_meta(path.with_name("missing.npz"))
 
@@ -87,7 +88,7 @@ def test_other_challenge_labels_are_refused(saved, orgs, fake_embedder):
 
 def test_a_file_whose_owners_do_not_fit_its_records_is_refused(saved, orgs, fake_embedder):
     _, path = saved
-    reordered = list(reversed(PartnerIndex.read_meta(path)["ids"]))
+    reordered = list(reversed(PartnerIndex.read_meta(path).ids))
     _rewrite_meta(path, ids=reordered)  # same corpus, same counts, rows no longer where the vectors say
     with pytest.raises(IndexFileError, match="does not fit|inconsistent"):
         PartnerIndex.load(path, fake_embedder, orgs, load_challenges())

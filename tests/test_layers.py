@@ -1,7 +1,9 @@
-"""The core never imports the HTTP layer, and importing the service does no work."""
+"""The core never imports the HTTP layer, importing the service does no work, and the service keeps to its layers."""
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 
 def imported_after(statement: str) -> set[str]:
@@ -31,3 +33,56 @@ def test_public_api_is_declared():
     assert {"PartnerMatcher", "PartnerIndex", "Settings", "MatchRequest", "MatcherError"} <= set(matcher.__all__)
     for name in matcher.__all__:
         assert hasattr(matcher, name)
+
+
+SERVICE = Path(__file__).resolve().parent.parent / "service"
+
+
+def _imports(path: Path) -> list[ast.ImportFrom]:
+    return [node for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ImportFrom)]
+
+
+PACKAGES = ("corpus", "embeddings", "matcher", "service")
+
+
+def test_no_module_imports_another_modules_private_names():
+    for package in PACKAGES:
+        for path in (SERVICE.parent / package).rglob("*.py"):
+            for node in _imports(path):
+                if (node.module or "").split(".")[0] in PACKAGES:
+                    private = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                    assert not private, f"{path} imports {private} from {node.module}"
+
+
+def test_each_class_is_defined_in_one_module():
+    where: dict[str, Path] = {}
+    for package in PACKAGES:
+        for path in (SERVICE.parent / package).rglob("*.py"):
+            for node in ast.parse(path.read_text()).body:
+                if isinstance(node, ast.ClassDef):
+                    assert node.name not in where, f"class {node.name} in {where[node.name]} and {path}"
+                    where[node.name] = path
+
+
+def test_the_service_uses_only_the_public_matcher_api():
+    import matcher
+
+    for path in SERVICE.glob("*.py"):
+        for node in _imports(path):
+            module = node.module or ""
+            assert module == "matcher" or not module.startswith("matcher"), f"{path.name} imports {module}"
+            if module == "matcher":
+                assert {a.name for a in node.names} <= set(matcher.__all__), path.name
+
+
+def test_only_the_settings_read_the_environment():
+    # gunicorn.conf.py is gunicorn's, read by its master process before the app exists.
+    for path in SERVICE.glob("*.py"):
+        if path.name != "gunicorn.conf.py":
+            assert "os.environ" not in path.read_text() and "getenv" not in path.read_text(), path.name
+
+
+def test_the_matcher_is_looked_up_in_one_place():
+    for path in SERVICE.glob("*.py"):
+        if path.name != "deps.py":
+            assert 'extensions["partner_matcher"]' not in path.read_text(), path.name

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from matcher.lexical import LexicalIndex
+from matcher.retrieval.lexical import LexicalIndex
 
 TEXTS = ["Recycling NdFeB magnets from hard drives", "Mine tailings reprocessing for cobalt",
          "The the the", "Cobalt and nickel smelting"]
@@ -141,7 +141,7 @@ def test_recombine_with_generators_and_small_chunks_equals_bm25s():
 
 
 def test_few_and_many_postings_paths_give_the_same_scores(monkeypatch):
-    from matcher import lexical
+    from matcher.retrieval import lexical
 
     texts = TEXTS[:2] + TEXTS[3:] + MORE
     index = LexicalIndex().fit(texts)

@@ -6,6 +6,9 @@ Integration: exports the bundled all-MiniLM-L6-v2 once per session (~15 s) into 
 from __future__ import annotations
 
 import json
+import logging
+import sys
+import threading
 
 import numpy as np
 import pytest
@@ -26,12 +29,12 @@ from embeddings.onnx import (
     META_FILE,
     SESSION_DISABLED,
     TOKENIZER_FILE,
-    _batches,
-    _document_fp32_nodes,
     export_folder,
     int8_suffix,
     int8_weights,
 )
+from embeddings.onnx.quantise import _document_fp32_nodes
+from embeddings.onnx.session import _batches
 
 pytestmark = pytest.mark.integration
 
@@ -194,7 +197,7 @@ def test_another_sentence_transformers_model_folder_exports_too(tmp_path, onnx_e
 
 
 def test_int8_weights_follow_what_the_cpu_multiplies_exactly(monkeypatch):
-    import embeddings.onnx as module
+    import embeddings.onnx.cpu as module
 
     monkeypatch.setattr(module.platform, "machine", lambda: "x86_64")
     for flags, expected in (({"avx2", "avx512_vnni"}, "s8"), ({"avx2", "avx_vnni"}, "s8"), ({"avx2", "fma"}, "u8"),
@@ -214,3 +217,86 @@ def test_each_int8_weight_type_has_its_own_model_id_and_export(tmp_path):
     assert u8.folder == fp32.folder != s8.folder  # fp32 and int8 of one machine share one export
     with pytest.raises(ValueError, match="weights must be one of s8, u8"):
         OnnxEmbedder(None, quantized=True, weights="int4")
+
+
+def test_quieting_a_library_drops_only_its_own_records_in_this_thread(tmp_path, monkeypatch, caplog):
+    from embeddings.onnx.logs import quiet_library_logs
+
+    (tmp_path / "noisy_library").mkdir()
+    (tmp_path / "noisy_library" / "__init__.py").write_text(
+        "import logging\n"
+        "logger = logging.getLogger('noisy_library')\n"
+        "def talk(tag):\n"
+        "    logging.warning('root %s', tag)\n"
+        "    logger.warning('named %s', tag)\n"
+        "    logger.error('error %s', tag)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import noisy_library
+
+    try:
+        caplog.set_level(logging.DEBUG)
+        with quiet_library_logs("noisy_library"):
+            assert logging.root.manager.disable == logging.NOTSET  # nothing process-wide
+            noisy_library.talk("quiet")
+            logging.getLogger("partner_matcher.elsewhere").info("another logger")
+            logging.info("the root logger, from other code")
+            thread = threading.Thread(target=noisy_library.talk, args=("from another thread",))
+            thread.start()
+            thread.join()
+        noisy_library.talk("after")
+    finally:
+        sys.modules.pop("noisy_library", None)
+    assert [r.getMessage() for r in caplog.records] == [
+        "error quiet",  # errors always get through
+        "another logger",
+        "the root logger, from other code",
+        "root from another thread", "named from another thread", "error from another thread",
+        "root after", "named after", "error after",  # the filters are gone with the block
+    ]
+
+
+def test_export_leaves_other_loggers_and_threads_logging(tmp_path, monkeypatch, caplog):
+    """The export quiets ONNX Runtime's optimiser and quantiser in its own thread only: records on other loggers,
+    emitted inside the export or by another thread meanwhile, all get through."""
+    import onnxruntime.quantization
+    from onnxruntime.transformers import optimizer
+
+    other = logging.getLogger("partner_matcher.elsewhere")
+    disable_levels = []
+
+    def logging_inside(real, step):
+        def wrapper(*args, **kwargs):
+            disable_levels.append(logging.root.manager.disable)
+            other.info("inside %s", step)
+            logging.info("root logger inside %s", step)
+            return real(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(optimizer, "optimize_model", logging_inside(optimizer.optimize_model, "optimise"))
+    monkeypatch.setattr(onnxruntime.quantization, "quantize_dynamic",
+                        logging_inside(onnxruntime.quantization.quantize_dynamic, "quantise"))
+    caplog.set_level(logging.INFO)
+    stop, sent = threading.Event(), []
+
+    def chatter():
+        while not stop.is_set():
+            other.info("meanwhile %d", len(sent))
+            sent.append(1)
+            stop.wait(0.02)
+
+    thread = threading.Thread(target=chatter)
+    thread.start()
+    try:
+        OnnxEmbedder(None, quantized=True, export_dir=tmp_path).load()
+    finally:
+        stop.set()
+        thread.join()
+    messages = [r.getMessage() for r in caplog.records]
+    assert disable_levels == [logging.NOTSET] * 3  # one optimisation, two quantisations: nothing process-wide
+    assert messages.count("inside optimise") == 1 and messages.count("inside quantise") == 2
+    assert messages.count("root logger inside optimise") == 1 and messages.count("root logger inside quantise") == 2
+    assert sent and len([m for m in messages if m.startswith("meanwhile ")]) == len(sent)
+    # ONNX Runtime's own records (fusion reports, the quantiser's advice) are still left out
+    assert not [r for r in caplog.records if "onnxruntime" in r.pathname and r.levelno <= logging.WARNING]
+    assert not [m for m in messages if "pre-processing before quantization" in m]

@@ -1,12 +1,13 @@
-"""The query side of the index: its exact top-k shortcut and the query's side of the value chain (unit), then
-end-to-end ranking with the real model on the bundled corpus (integration)."""
+"""The query side of the index: its exact top-k shortcut, diversity, the query's side of the value chain and the
+signal registry (unit), then end-to-end ranking with the real model on the bundled corpus (integration)."""
 
 import numpy as np
 import pytest
 
 from matcher import MatchRequest
-from matcher.ranking import Ranking, _query_side, _top_allowed
-
+from matcher.ranking.scoring import diversify
+from matcher.ranking.signal import query_side
+from matcher.retrieval.arrays import top_allowed
 
 MAGNET_RECYCLERS = {
     "gb-hypromag", "gb-university-of-birmingham", "gb-ionic-technologies-international", "gb-less-common-metals",
@@ -20,7 +21,7 @@ def test_top_allowed_equals_full_sort_on_large_arrays():
         values = rng.random(n).astype(np.float32)
         values[rng.random(n) < zeros] = 0
         mask = rng.random(n) < share
-        got = _top_allowed(values, 200, mask, int(mask.sum()))
+        got = top_allowed(values, 200, mask, int(mask.sum()))
         allowed_positive = np.flatnonzero(mask & (values > 0))
         want = allowed_positive[np.argsort(-values[allowed_positive])[:200]]
         assert sorted(got.tolist()) == sorted(want.tolist())
@@ -44,13 +45,6 @@ def test_diversify_picks_what_plain_mmr_picks():
     """The incremental form (one minimum per pick) must choose exactly as the plain formula, ties included."""
     rng = np.random.default_rng(7)
 
-    class Candidates:
-        def __init__(self, vectors, diversity):
-            self.vectors, self.diversity = vectors, diversity
-
-        def _unit_vectors(self, rows):
-            return self.vectors[rows]
-
     for trial in range(200):
         n = int(rng.integers(1, 31))
         vectors = rng.normal(size=(n, 8)).astype(np.float32)
@@ -59,16 +53,16 @@ def test_diversify_picks_what_plain_mmr_picks():
         scores = np.round(rng.random(n), 1 if trial % 2 else 6)  # coarse scores tie often
         diversity = [0.0, 0.3, 0.5, 1.0][trial % 4]
         scored = [(float(s), i, i) for i, s in enumerate(scores)]
-        got = Ranking._diversify(Candidates(vectors, diversity), scored, 10)
+        got = diversify(scored, 10, diversity, vectors[[p for _, p, _ in scored]])
         want = _mmr_reference(scores, vectors @ vectors.T, diversity, 10)
         assert [row for _, _, row in got] == want
 
 
 def test_query_side_comes_from_the_stages_named_else_the_national_pattern():
-    assert _query_side({"exploration", "extraction"}, "GB") is True  # stages outvote the country
-    assert _query_side({"recycling"}, "CA") is False
-    assert _query_side({"exploration", "recycling"}, "GB") is False  # a tie: the country decides
-    assert _query_side(set(), "CA") is True and _query_side(set(), "GB") is False and _query_side(set(), None) is None
+    assert query_side({"exploration", "extraction"}, "GB") is True  # stages outvote the country
+    assert query_side({"recycling"}, "CA") is False
+    assert query_side({"exploration", "recycling"}, "GB") is False  # a tie: the country decides
+    assert query_side(set(), "CA") is True and query_side(set(), "GB") is False and query_side(set(), None) is None
 
 
 def ranked_ids(matcher, text, **kw):
@@ -121,3 +115,63 @@ def test_hybrid_beats_bm25_and_dense_on_the_held_out_briefs(real_matcher):
     methods = evaluate_briefs(real_matcher.index_, test)["methods"]
     assert methods["hybrid"]["recall@10"] > max(methods["bm25"]["recall@10"], methods["dense"]["recall@10"])
     assert methods["hybrid"]["ndcg@10"] > max(methods["bm25"]["ndcg@10"], methods["dense"]["ndcg@10"])
+
+
+# ---------------------------------------------------------------- the signal registry
+def test_the_registry_gives_score_weights_the_page_chart_and_the_tuning_grid():
+    import dataclasses
+
+    from matcher import SIGNALS, ScoreWeights
+    from matcher.evaluation import TUNING_GRID
+    from matcher.results import RETRIEVAL_WEIGHTS
+
+    names = [f.name for f in dataclasses.fields(ScoreWeights)]
+    assert sorted(names[: len(SIGNALS)]) == sorted(s.name for s in SIGNALS)
+    assert names[len(SIGNALS) :] == [name for name, _ in RETRIEVAL_WEIGHTS]
+    assert all(getattr(ScoreWeights(), s.name) == s.default_weight for s in SIGNALS)
+    # Explanations carry the weights in this order: the API's responses stay byte for byte as they were.
+    assert list(ScoreWeights().as_dict()) == ["semantic", "minerals", "challenge", "stages", "complementarity",
+                                              "org_type", "lexical", "second_document"]
+    assert list(TUNING_GRID) == ["lexical", "diversity", "structure", "challenge"]
+    assert [row.key for s in SIGNALS for row in s.chart] == ["relevance", "semantic", "lexical", "minerals", "stages",
+                                                              "complementarity", "org_type"]
+
+
+def test_a_new_signal_is_one_class_added_to_the_weighted_mean_components_and_reason():
+    from types import SimpleNamespace
+
+    from matcher import SIGNALS, Organisation, ScoreWeights
+    from matcher.ranking import Contribution, QuerySignals, ScoringData, Signal
+    from matcher.ranking.scoring import combine, explanations
+    from matcher.ranking.signal import ShownOrganisation
+    from matcher.retrieval.hybrid import Candidates
+
+    class Funded(Signal):  # a toy signal: the organisation has a funding record
+        name = "funded"
+        default_weight = 0.5
+
+        def columns(self, organisations):
+            return {"funded": np.array([bool(o.website) for o in organisations])}
+
+        def score(self, data, query):
+            value = data.columns["funded"][data.candidates.positions].astype(np.float64)
+            return Contribution({"funded": value}, value)
+
+        def explainer(self, query, challenge_ids):
+            return lambda shown, components: ("; funded" if components["funded"] else "", {"funded": True})
+
+    signals = (*SIGNALS, Funded())
+    weights = SimpleNamespace(**ScoreWeights().as_dict(), funded=0.5)
+    found = Candidates(np.array([0, 1]), np.array([0.8, 0.4]), np.array([0.7, 0.3]), np.array([1.0, 0.0]))
+    data = ScoringData(found, {"funded": np.array([True, False]), "org_types": np.array(["company", "rto"])}, [1, 2],
+                       np.array([[0.2, 0.9], [0.6, 0.1]], dtype=np.float32))
+    query = QuerySignals(set(), set(), None, set(), None)
+    scores, parts = combine(signals, weights, data, query)
+    np.testing.assert_allclose(scores, [(0.75 * 0.8 + 0.5) / 1.25, 0.75 * 0.4 / 1.25])
+    assert list(parts) == ["relevance", "semantic", "lexical", "challenge_1", "challenge_2", "funded"]
+    shown = [ShownOrganisation.of(Organisation(id="a", name="A", country="GB", org_type="company",
+                                                description="Recycles magnets."))]
+    explanation = explanations(signals, query, [1, 2], shown, [0.5], [1], {})(0, {"semantic": 0.7, "funded": 1.0,
+                                                                                  "challenge_1": 0.2, "challenge_2": 0.9})
+    assert explanation["reason"].endswith("(circular economy).; funded") and explanation["funded"] is True
+    assert list(explanation)[-2:] == ["funded", "weights"]

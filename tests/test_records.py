@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from corpus.loaders import default_data_dir, load_organisations
-from matcher import records
-from matcher.records import OrganisationTable
+from matcher.index import records
+from matcher.index.records import OrganisationTable
 
 
 @pytest.fixture(scope="module")

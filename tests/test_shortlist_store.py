@@ -6,28 +6,32 @@ import pytest
 
 from embeddings import FakeEmbedder
 from matcher import PartnerMatcher, Settings
-from matcher.shortlist_store import AssignmentNotFound, ShortlistNotFound, ShortlistStore
+from matcher.errors import AssignmentNotFound, ShortlistNotFound
+from matcher.storage import ShortlistAssignment, ShortlistStore
 from tests.conftest import FIXTURE_CORPUS
 from tests.test_store import store  # noqa: F401  (fixture: a Store over each backend of database_url)
 
-ROW = {"project_id": "p1", "organisation_id": "o1", "organisation_name": "Org One", "country": "GB",
-       "org_type": "university", "rank": 1, "score": 0.91, "reason": "works on cobalt"}
+ROW = ShortlistAssignment(project_id="p1", organisation_id="o1", organisation_name="Org One", country="GB",
+                          org_type="university", rank=1, score=0.91, reason="works on cobalt", decision=None, note="",
+                          decided_at=None)
 
 
 def test_a_job_goes_queued_running_done_with_its_assignments(store):  # noqa: F811
     jobs = ShortlistStore(store)
     sid = jobs.create({"per_project": 1})
-    assert jobs.get(sid)["status"] == "queued" and jobs.queued() == [sid]
+    assert jobs.get(sid).status == "queued" and jobs.queued() == [sid]
     assert jobs.claim(sid) and not jobs.claim(sid)
     jobs.heartbeat(sid, 0.5)
-    assert jobs.get(sid)["progress"] == 0.5
-    jobs.finish(sid, [ROW, {**ROW, "project_id": "p2", "organisation_id": "o2", "organisation_name": "Org Two"}],
-                {"total_score": 1.82})
+    assert jobs.get(sid).progress == 0.5
+    other = ROW.model_copy(update={"project_id": "p2", "organisation_id": "o2", "organisation_name": "Org Two"})
+    jobs.finish(sid, [ROW, other], {"total_score": 1.82})
     done = jobs.get(sid)
-    assert done["status"] == "done" and done["summary"] == {"total_score": 1.82} and len(done["assignments"]) == 2
-    assert done["created_at"].endswith("Z") and done["assignments"][0]["decision"] is None
+    assert done.status == "done" and done.summary == {"total_score": 1.82} and len(done.assignments) == 2
+    assert done.created_at.endswith("Z") and done.assignments[0].decision is None
+    assert list(done.to_dict()) == ["id", "status", "progress", "request", "summary", "error", "created_at",
+                                    "updated_at", "assignments"]
     items, total = jobs.list(per_page=10)
-    assert total == 1 and items[0]["id"] == sid
+    assert total == 1 and items[0].id == sid and "assignments" not in items[0].to_dict()
 
 
 def test_decisions_are_recorded_in_order_and_rejections_feed_back(store):  # noqa: F811
@@ -37,8 +41,8 @@ def test_decisions_are_recorded_in_order_and_rejections_feed_back(store):  # noq
     jobs.finish(sid, [ROW], {})
     jobs.decide(sid, "p1", "o1", "accepted", "first thoughts")
     row = jobs.decide(sid, "p1", "o1", "rejected", "conflict: shared director")
-    assert row["decision"] == "rejected" and row["decided_at"]
-    assert [d["decision"] for d in jobs.decisions(sid)] == ["accepted", "rejected"]
+    assert row.decision == "rejected" and row.decided_at
+    assert [d.decision for d in jobs.decisions(sid)] == ["accepted", "rejected"]
     assert jobs.rejected_pairs(["p1", "p2"]) == {"p1": {"o1"}}
     with pytest.raises(AssignmentNotFound):
         jobs.decide(sid, "p1", "nobody", "accepted", "")
@@ -53,7 +57,7 @@ def test_a_job_whose_process_stopped_is_failed_not_left_running(store):  # noqa:
     assert jobs.fail_abandoned() == 0  # its heartbeat is recent
     assert jobs.fail_abandoned(older_than=-1) == 1
     failed = jobs.get(sid)
-    assert failed["status"] == "failed" and failed["error"]["code"] == "interrupted"
+    assert failed.status == "failed" and failed.error["code"] == "interrupted"
 
 
 def test_a_whole_shortlist_persists_across_a_restart(database_url, tmp_path):  # noqa: F811
@@ -65,6 +69,6 @@ def test_a_whole_shortlist_persists_across_a_restart(database_url, tmp_path):  #
     job = first.shortlists.run_now(ShortlistRequest(per_project=2, max_per_organisation=1))
     first.close()
     second = PartnerMatcher(settings, embedder=FakeEmbedder(64)).open()
-    again = second.shortlists.get(job["id"])
-    assert again["status"] == "done" and again["assignments"] == job["assignments"] and len(job["assignments"]) == 4
+    again = second.shortlists.get(job.id)
+    assert again.status == "done" and again.assignments == job.assignments and len(job.assignments) == 4
     second.close()

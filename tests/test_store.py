@@ -10,7 +10,7 @@ from tests.conftest import FIXTURE_CORPUS
 
 @pytest.fixture
 def store(database_url):
-    s = Store(database_url).create_all()
+    s = Store(database_url).migrate()
     yield s
     s.close()
 
@@ -56,10 +56,10 @@ def test_delete_and_last_modified_stamp(store):
 
 
 def test_data_survives_reopening(database_url):
-    first = Store(database_url).create_all()
+    first = Store(database_url).migrate()
     first.seed(load_organisations(FIXTURE_CORPUS), [])
     first.close()
-    reopened = Store(database_url).create_all()  # migrating an up-to-date database changes nothing
+    reopened = Store(database_url).migrate()  # migrating an up-to-date database changes nothing
     assert reopened.count_organisations() == 9
     reopened.close()
 
@@ -67,7 +67,7 @@ def test_data_survives_reopening(database_url):
 def test_last_change_sees_another_connections_write_at_once(database_url):
     # Two Stores on one database stand for two gunicorn workers: each query asks last_change, on a connection
     # its thread keeps open, and a write through the other must show at once (no snapshot held between reads).
-    reader, writer = Store(database_url).create_all(), Store(database_url)
+    reader, writer = Store(database_url).migrate(), Store(database_url)
     try:
         assert reader.last_change() == 0
         orgs = load_organisations(FIXTURE_CORPUS)
@@ -119,7 +119,7 @@ def test_a_forked_child_leaves_its_parents_change_log_connections_open(store):
 
 def test_in_memory_sqlite_gets_the_schema():
     # sqlite:// is one database per connection: the migration must run on the Store's own engine to be seen.
-    store = Store("sqlite://").create_all()
+    store = Store("sqlite://").migrate()
     store.seed(load_organisations(FIXTURE_CORPUS), load_projects(FIXTURE_CORPUS))
     assert store.count_organisations() == 9 and store.get_organisation("fx-magnet-maker") is not None
     store.upsert_organisations(load_organisations(FIXTURE_CORPUS)[:1])
@@ -138,5 +138,5 @@ def test_unreachable_server_says_what_to_check():
     # Port 1 on the loopback refuses at once; no server is needed for this test.
     store = Store("postgresql+psycopg://nobody:secret@127.0.0.1:1/none?connect_timeout=2")
     with pytest.raises(StorageError, match="(?s)cannot open database .*Check that the database server is running") as e:
-        store.create_all()
+        store.migrate()
     assert "secret" not in str(e.value)

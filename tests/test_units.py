@@ -7,17 +7,9 @@ import numpy as np
 from corpus import Document, vocab
 from corpus.loaders import record_digest
 from corpus.schema import Organisation
-from matcher.units import (
-    DOCUMENT_CHARS,
-    bits,
-    document_texts,
-    evidence_passages,
-    mineral_bit,
-    organisation_columns,
-    split_sentences,
-    stage_bit,
-    unit_texts,
-)
+from matcher.index.columns import organisation_columns
+from matcher.ranking.bitsets import bits, mineral_bit, stage_bit
+from matcher.retrieval.units import DOCUMENT_CHARS, document_texts, evidence_passages, split_sentences, unit_texts
 
 
 def _org(oid: str, **fields) -> Organisation:

@@ -1,0 +1,592 @@
+"""The partner index: organisation profiles embedded and searched, scored by the registered signals and explained.
+
+Estimator style: the constructor stores parameters, ``fit`` embeds and builds (fitted state ends in ``_``),
+``with_changes`` derives an updated index, ``rank`` answers queries, ``state``/``from_state`` give and take the
+fitted state as plain data (the file format, ``matcher.index.file``, writes and reads it). Dense search is a
+``matcher.retrieval.DenseSearch`` (exact or approximate, chosen by ``DenseFactory``); scoring signals are
+``matcher.ranking.SIGNALS``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache, partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from corpus import vocab
+from corpus.loaders import combine_digests
+from corpus.schema import Challenge, Organisation, Project
+from embeddings.base import Embedder, encode_queries
+from embeddings.cache import CachedEmbedder, EmbeddingCache
+from matcher.errors import IndexNotReady, InvalidRequest
+from matcher.index.challenges import ChallengeModel
+from matcher.index.columns import organisation_columns
+from matcher.index.records import OrganisationTable
+from matcher.ranking import SIGNALS, QuerySignals, ScoringData, scoring
+from matcher.ranking.challenge import CHALLENGE_ALIGNED
+from matcher.ranking.signal import ShownOrganisation, query_side
+from matcher.results import Match, ScoreWeights
+from matcher.retrieval.arrays import ranges
+from matcher.retrieval.dense import DenseChanges, DenseState
+from matcher.retrieval.factory import ANN_THRESHOLD, DenseFactory
+from matcher.retrieval.hybrid import Candidates, Filter, HybridRetriever
+from matcher.retrieval.layout import SearchLayout
+from matcher.retrieval.lexical import LexicalIndex
+from matcher.retrieval.units import document_texts, evidence_passages, unit_texts
+
+if TYPE_CHECKING:
+    from matcher.index.file import IndexMeta
+
+FORMAT_VERSION = 5  # 5: records compressed, corpus hash a sum of record digests, sentences not stored
+# Organisations embedded per step of a build: a build holds one step's vectors, not every vector.
+BUILD_CHUNK = 20_000
+
+
+def labels_hash(labelled: Iterable[Project]) -> str:
+    """Fingerprint of the challenge labels the classifier learns from."""
+    rows = sorted([p.id, p.query_text(), sorted(p.challenge_areas)] for p in labelled)
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
+
+
+def challenges_hash(challenges: Iterable[Challenge]) -> str:
+    """Fingerprint of the challenge areas (ids and texts) an index was built for."""
+    return hashlib.sha256(json.dumps([[c.id, c.text()] for c in challenges]).encode()).hexdigest()[:16]
+
+
+def _encode_one(embedder: Embedder, text: str) -> np.ndarray:
+    vector = encode_queries(embedder, [text], batch_size=1)[0]
+    vector.flags.writeable = False  # shared by every caller that asks for the same text
+    return vector
+
+
+class StateMismatch(ValueError):
+    """A saved state does not fit the organisations it is loaded with."""
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """A fitted index as plain data: what the index file holds. Records, columns and BM25 are not part of it:
+    they are rebuilt from the organisations, so the state stays small and never out of step with the database."""
+
+    model_id: str
+    corpus_hash: str
+    ids: list[str]
+    challenge_ids: list[int]
+    challenges_hash: str
+    labels_hash: str
+    unit_owner: np.ndarray
+    passage_owner: np.ndarray
+    challenge_vectors: np.ndarray
+    challenge_alignment: np.ndarray
+    challenge_model: dict[str, np.ndarray]
+    dense: DenseState
+
+    def consistent(self) -> bool:
+        """Do its parts agree in size with one another (a truncated or mixed-up file does not)?"""
+        units, passages = DenseFactory.sizes(self.dense)
+        return (units == len(self.unit_owner) and passages == len(self.passage_owner)
+                and len(self.challenge_alignment) == len(self.ids))
+
+
+class PartnerIndex:
+    """Ranks organisations for a free-text brief or a project.
+
+    Parameters
+    ----------
+    embedder: anything with ``model_id``, ``dim`` and ``encode`` (see ``embeddings.Embedder``).
+    cache: an ``EmbeddingCache`` used while building, so unchanged profiles are not embedded again; queries
+        bypass it (a per-request disk write would cost more than it saves).
+    weights: how the score components combine (see ``ScoreWeights``).
+    candidates: how many candidates each retriever (dense, BM25) contributes before fusion and re-scoring.
+    fusion: ``"hybrid"`` (BM25 + dense, convex combination with weight ``weights.lexical``) or ``"dense"``.
+    diversity: maximal marginal relevance trade-off (0 = rank by score alone): each next result maximises
+        ``(1 - diversity) * score - diversity * (highest profile similarity to a result already chosen)``, so
+        near-identical organisations do not fill the list. Scores are reported unchanged.
+    weak_below: semantic similarity under which a result is flagged weak (``None``: never); calibrate it per model
+        with ``matcher evaluate --briefs``.
+    ann_threshold: search units from which dense search is approximate (IVF with 8-bit vectors, checked against
+        exact by ``make bench``); below it, exact.
+    nprobe: IVF lists scanned per query (default ``default_nprobe``); more is slower and closer to exact.
+    query_cache_size: query texts whose embeddings are kept (least recently used out): a repeated query, such as
+        the portal's stored briefs, skips the model.
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        *,
+        cache: EmbeddingCache | None = None,
+        weights: ScoreWeights | None = None,
+        candidates: int = 200,
+        fusion: str = "hybrid",
+        diversity: float = 0.1,
+        weak_below: float | None = None,
+        batch_size: int = 32,
+        show_progress: bool = False,
+        ann_threshold: int = ANN_THRESHOLD,
+        nprobe: int | None = None,
+        query_cache_size: int = 1024,
+    ) -> None:
+        self.embedder = embedder
+        self.cache = cache
+        self.weights = weights or ScoreWeights()
+        self.candidates = candidates
+        if fusion not in {"hybrid", "dense"}:
+            raise ValueError(f"fusion must be 'hybrid' or 'dense', not {fusion!r}")
+        self.fusion = fusion
+        if not 0.0 <= diversity <= 1.0:
+            raise ValueError(f"diversity must be between 0 (off) and 1, not {diversity!r}")
+        self.diversity = diversity
+        self.weak_below = weak_below
+        self.batch_size = batch_size
+        self.show_progress = show_progress
+        self.ann_threshold = ann_threshold
+        self.nprobe = nprobe
+        self.query_cache_size = query_cache_size
+        # Depends only on the embedder, so every index derived by with_changes shares it.
+        self._query_vectors = lru_cache(maxsize=query_cache_size)(partial(_encode_one, embedder))
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor's parameters as they are now (scikit-learn's convention), embedder aside."""
+        return {"cache": self.cache, "weights": self.weights, "candidates": self.candidates, "fusion": self.fusion,
+                "diversity": self.diversity, "weak_below": self.weak_below, "batch_size": self.batch_size,
+                "show_progress": self.show_progress, "ann_threshold": self.ann_threshold, "nprobe": self.nprobe,
+                "query_cache_size": self.query_cache_size}
+
+    def _unfitted_copy(self) -> PartnerIndex:
+        """A new, unfitted index with these parameters, sharing this one's query-vector cache."""
+        new = type(self)(self.embedder, **self.get_params())
+        new._query_vectors = self._query_vectors
+        return new
+
+    @property
+    def dense_factory(self) -> DenseFactory:
+        return DenseFactory(self.ann_threshold, self.nprobe)
+
+    # ------------------------------------------------------------------ build
+    def fit(self, organisations: Iterable[Organisation], challenges: Sequence[Challenge],
+            labelled: Sequence[Project] = ()) -> PartnerIndex:
+        """Embed and index ``organisations``; ``labelled`` projects (with challenge areas) train the challenge model.
+
+        ``organisations`` may be any iterable (a generator too): it is read once, into a compressed record table
+        (``OrganisationTable``) and per-organisation columns. Texts are then embedded ``BUILD_CHUNK`` organisations
+        at a time and added to the search structures, so a build holds one chunk's vectors, not every vector.
+        """
+        labelled = [p for p in labelled if p.challenge_areas]
+        started = time.perf_counter()
+        if not self._read_records(organisations):
+            raise IndexNotReady("there are no organisations to index; import some or seed the default corpus")
+        encoder = self._encoder()
+        extra = encoder.encode([p.query_text() for p in labelled] + [c.text() for c in challenges],
+                               batch_size=self.batch_size)
+        # A copy: a view would keep the labelled projects' vectors alive for the index's lifetime.
+        labelled_vectors, challenge_vectors = extra[: len(labelled)], extra[len(labelled) :].copy()
+        self.challenge_model_ = ChallengeModel().fit(challenge_vectors, labelled_vectors,
+                                                     [set(x.challenge_areas) for x in labelled], [c.id for c in challenges])
+        self.challenges_ = {c.id: c for c in challenges}
+        self.challenge_vectors_ = np.ascontiguousarray(challenge_vectors, dtype=np.float32)
+        self.lexical_ = LexicalIndex().fit(self._unit_text_stream())
+        self._embed(encoder)
+        self.labels_hash_ = labels_hash(labelled)
+        self.build_seconds_ = time.perf_counter() - started
+        return self
+
+    def _read_records(self, organisations: Iterable[Organisation]) -> int:
+        """Read the records once, into the compressed table and the per-organisation columns; returns how many."""
+        columns: list[dict[str, np.ndarray]] = []
+        table = OrganisationTable.build(organisations, on_segment=lambda orgs: columns.append(organisation_columns(orgs)))
+        if columns:
+            self._set_records(table, {k: np.concatenate([c[k] for c in columns]) for k in columns[0]})
+        return len(table)
+
+    def _encoder(self) -> Embedder:
+        return CachedEmbedder(self.embedder, self.cache) if self.cache is not None else self.embedder
+
+    def _unit_text_stream(self) -> Iterator[str]:
+        """Search-unit texts in unit order (every profile, then every document), read from the record table."""
+        for org in self.organisations_:
+            yield org.profile_text()
+        for row in np.flatnonzero(self.n_docs_ > 0).tolist():
+            yield from document_texts(self.organisations_[row])
+
+    def _embed(self, encoder: Embedder) -> None:
+        """Embed every unit and evidence sentence, chunk by chunk, into the dense search, and each profile's
+        challenge alignment."""
+        n, layout = len(self.ids_), self.layout_
+        alignment = np.zeros((n, len(self.challenges_)), dtype=np.float32)
+        builder = self.dense_factory.builder(layout.n_units, layout.n_passages, partial(self._sample_vectors, encoder))
+        chunks = range(0, n, BUILD_CHUNK)
+        progress = None
+        if self.show_progress and len(chunks) > 1:
+            from tqdm import tqdm
+
+            progress = tqdm(total=n, desc="Embedding organisations", unit="org")
+        for start in chunks:
+            end = min(n, start + BUILD_CHUNK)
+            orgs = list(self.organisations_.rows(range(start, end)))
+            docs = [t for org in orgs for t in document_texts(org)]
+            sentences = [p for org in orgs for p in evidence_passages(org)]
+            vectors = encoder.encode([org.profile_text() for org in orgs] + docs + sentences,
+                                     batch_size=self.batch_size, show_progress=self.show_progress and progress is None)
+            vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.challenge_vectors_.shape[1])
+            profiles, doc_vectors = vectors[: len(orgs)], vectors[len(orgs) : len(orgs) + len(docs)]
+            sentence_vectors = vectors[len(orgs) + len(docs) :]
+            alignment[start:end] = self.challenge_model_.predict(profiles)
+            builder.add(profiles, doc_vectors, sentence_vectors, profile_rows=slice(start, end),
+                        document_rows=slice(int(layout.doc_starts[start]), int(layout.doc_starts[end])),
+                        passage_rows=slice(int(layout.passage_starts[start]), int(layout.passage_starts[end])))
+            del vectors, profiles, doc_vectors, sentence_vectors
+            if progress is not None:
+                progress.update(end - start)
+        if progress is not None:
+            progress.close()
+        self.challenge_alignment_ = alignment
+        self.dense_ = builder.finish()
+
+    def _sample_vectors(self, encoder: Embedder, wanted: int) -> tuple[np.ndarray, np.ndarray]:
+        """Unit and sentence vectors of a random sample of organisations (the same sample every build: seeded),
+        to train an approximate search. Sampled texts are embedded again in the build (a cache hit with one)."""
+        n = len(self.ids_)
+        rows = np.sort(np.random.default_rng(0).choice(n, size=min(n, wanted), replace=False))
+        unit_texts_, passage_texts = [], []
+        for org in self.organisations_.rows(rows.tolist()):
+            unit_texts_.append(org.profile_text())
+            unit_texts_.extend(document_texts(org))
+            passage_texts.extend(evidence_passages(org))
+        vectors = np.asarray(encoder.encode(unit_texts_ + passage_texts, batch_size=self.batch_size), dtype=np.float32)
+        return vectors[: len(unit_texts_)], vectors[len(unit_texts_) :]
+
+    def _set_records(self, table: OrganisationTable, columns: dict[str, np.ndarray]) -> None:
+        """The records and every per-organisation array that filters, scoring and layout read."""
+        self.organisations_ = table
+        self.ids_ = columns["ids"].tolist()
+        self._positions: dict[str, int] | None = None  # made on first use (see positions_)
+        self._corpus_hash: str | None = None  # made on first use (see corpus_hash_)
+        self.countries_ = columns["countries"]
+        self.org_types_ = columns["org_types"]
+        self.columns_ = columns  # signals read theirs here; with_changes takes kept rows of each
+        self.digests_ = columns["digests"]
+        self.n_docs_ = columns["n_docs"]
+        self.n_passages_ = columns["n_passages"]
+        self.layout_ = SearchLayout.of(self.n_docs_, self.n_passages_)
+        self.model_id_ = self.embedder.model_id
+        # Filters repeat (GB, CA, a type or two): their masks, selectors and bitmaps are made once per index.
+        self.filters_ = lru_cache(maxsize=64)(self._make_filter)
+        # What the explanations of recently shown organisations take from their records (splitting a record's
+        # texts into evidence sentences again would be repeated for every response that shows it).
+        self.shown_ = lru_cache(maxsize=4096)(lambda position: ShownOrganisation.of(self.organisations_[position]))
+
+    @property
+    def positions_(self) -> dict[str, int]:
+        """Row of each organisation id. Made on first use: it is large for a large corpus, and free-text queries
+        without exclusions never need it."""
+        if self._positions is None:
+            self._positions = {oid: i for i, oid in enumerate(self.ids_)}
+        return self._positions
+
+    @property
+    def corpus_hash_(self) -> str:
+        """Fingerprint of the indexed organisations (``corpus.corpus_hash``: the sum of the records' digests).
+        Every response carries it, so it is summed once per index."""
+        if self._corpus_hash is None:
+            self._corpus_hash = combine_digests(int(self.digests_.sum(dtype=np.uint64)))
+        return self._corpus_hash
+
+    # ------------------------------------------------------------------ incremental update
+    def with_changes(self, upserted: Iterable[Organisation] = (), deleted: Iterable[str] = (), *,
+                     labelled: Sequence[Project] | None = None) -> PartnerIndex:
+        """A new index with ``upserted`` organisations added or replaced and ``deleted`` ids removed.
+
+        Only the changed organisations' texts are embedded (and tokenised); every other vector, sentence and term
+        count is taken from this index. ``labelled`` (the current labelled projects) retrains the challenge model
+        when the labels changed. This index is left untouched, so the caller swaps the result in with one
+        assignment and a query in flight finishes on the index it started with.
+        """
+        self._check_fitted()
+        upserted = list({o.id: o for o in upserted}.values())  # the last version of each wins
+        deleted = [oid for oid in deleted if oid in self.positions_]
+        if not upserted and not deleted and (labelled is None or labels_hash(
+                [p for p in labelled if p.challenge_areas]) == self.labels_hash_):
+            return self  # nothing the index depends on changed
+        keep_mask = np.ones(len(self.ids_), dtype=bool)
+        for oid in {*deleted, *(o.id for o in upserted)}:
+            if oid in self.positions_:
+                keep_mask[self.positions_[oid]] = False
+        keep = np.flatnonzero(keep_mask)
+        n_old, n_keep = len(self.ids_), len(keep)
+        if n_keep + len(upserted) == 0:
+            raise IndexNotReady("there are no organisations left to index; import some or seed the default corpus")
+
+        # Embed the new organisations' profiles, documents and evidence sentences (the cache skips known texts).
+        units, _ = unit_texts(upserted)
+        new_profiles, new_docs = units[: len(upserted)], units[len(upserted) :]
+        new_passages = [p for org in upserted for p in evidence_passages(org)]
+        labelled = [p for p in labelled if p.challenge_areas] if labelled is not None else None
+        labels_changed = labelled is not None and labels_hash(labelled) != self.labels_hash_
+        labelled = labelled or []
+        extra = [p.query_text() for p in labelled] if labels_changed else []
+        encoder = self._encoder()
+        dim = self.challenge_vectors_.shape[1]
+        texts = units + new_passages + extra
+        vectors = encoder.encode(texts, batch_size=self.batch_size) if texts else np.zeros((0, dim), np.float32)
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, dim)
+        n_up, n_docs, n_pass = len(upserted), len(new_docs), len(new_passages)
+        profile_vectors, doc_vectors = vectors[:n_up], vectors[n_up : n_up + n_docs]
+        passage_vectors, labelled_vectors = vectors[n_up + n_docs : n_up + n_docs + n_pass], vectors[n_up + n_docs + n_pass :]
+
+        # Search units in the fitted layout: profiles (kept, then new), then documents (kept, then new).
+        layout = self.layout_
+        old_doc_units = np.arange(n_old, layout.n_units)
+        kept_doc_units = old_doc_units[keep_mask[layout.unit_owner[n_old:]]]
+        kept_passage_rows = np.flatnonzero(keep_mask[layout.passage_owner])
+
+        new = self._unfitted_copy()
+        # Records and columns: kept rows, then the new ones (unit and sentence layouts follow from the columns).
+        fresh_columns = organisation_columns(upserted)
+        new._set_records(self.organisations_.derive(keep, upserted),
+                         {k: np.concatenate([v[keep], fresh_columns[k]]) for k, v in self.columns_.items()})
+        new.dense_ = self.dense_.with_changes(
+            DenseChanges(keep, profile_vectors, kept_doc_units, doc_vectors, kept_passage_rows, passage_vectors),
+            new.dense_factory)
+        new.lexical_ = self.lexical_.recombine([keep, new_profiles, kept_doc_units, new_docs])
+        new.challenges_ = self.challenges_
+        new.challenge_vectors_ = self.challenge_vectors_
+        if labels_changed:
+            new.challenge_model_ = ChallengeModel().fit(self.challenge_vectors_, labelled_vectors,
+                                                        [set(p.challenge_areas) for p in labelled], list(self.challenges_))
+            new.challenge_alignment_ = new.challenge_model_.predict(new.dense_.unit_vectors(np.arange(n_keep + n_up)))
+            new.labels_hash_ = labels_hash(labelled)
+        else:
+            new.challenge_model_ = self.challenge_model_
+            fresh = self.challenge_model_.predict(profile_vectors) if n_up else np.zeros((0, len(self.challenges_)))
+            new.challenge_alignment_ = np.vstack([self.challenge_alignment_[keep], fresh])
+            new.labels_hash_ = self.labels_hash_
+        new.build_seconds_ = 0.0
+        return new
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "dense_"):
+            raise IndexNotReady("the partner index is not built yet; run `matcher build` or wait for start-up")
+
+    def __len__(self) -> int:
+        return len(getattr(self, "ids_", ()))
+
+    # ------------------------------------------------------------------ queries
+    def encode_query(self, text: str) -> np.ndarray:
+        """The query's vector (read-only), from the LRU cache when this text was asked for recently."""
+        return self._query_vectors(text)
+
+    def allowed_positions(self, countries: Sequence[str] | None, org_types: Sequence[str] | None,
+                          exclude: Iterable[str], only: Iterable[str] | None = None) -> np.ndarray:
+        """Positions of the organisations a filter allows (funders only when ``org_types`` names them)."""
+        return np.flatnonzero(self._organisation_mask(tuple(countries or ()), tuple(org_types or ()),
+                                                      frozenset(exclude), only))
+
+    def filter(self, countries: Sequence[str] | None, org_types: Sequence[str] | None, exclude: Iterable[str] = (),
+               only: Iterable[str] | None = None) -> Filter:
+        """The filter's masks and selectors; cached when it names no organisations (the common, repeated case)."""
+        exclude = frozenset(oid for oid in exclude if oid in self.positions_)
+        key = (tuple(sorted(set(countries or ()))), tuple(sorted(set(org_types or ()))))
+        if not exclude and only is None:
+            return self.filters_(*key)
+        return self._make_filter(*key, exclude, only)
+
+    def _make_filter(self, countries: tuple[str, ...], org_types: tuple[str, ...], exclude: frozenset[str] = frozenset(),
+                     only: Iterable[str] | None = None) -> Filter:
+        return Filter.of(self._organisation_mask(countries, org_types, exclude, only), self.layout_, self.dense_)
+
+    def _organisation_mask(self, countries: tuple[str, ...], org_types: tuple[str, ...], exclude: frozenset[str],
+                           only: Iterable[str] | None) -> np.ndarray:
+        if only is not None:
+            mask = np.zeros(len(self.ids_), dtype=bool)
+            mask[[self.positions_[oid] for oid in only if oid in self.positions_]] = True
+        else:
+            mask = np.ones(len(self.ids_), dtype=bool)
+        if countries:
+            mask &= np.isin(self.countries_, list(countries))
+        if org_types:
+            mask &= np.isin(self.org_types_, list(org_types))
+        else:
+            mask &= self.org_types_ != "funder"  # funders pay for partnerships; they are not partners
+        for oid in exclude:
+            if oid in self.positions_:
+                mask[self.positions_[oid]] = False
+        return mask
+
+    def retriever(self) -> HybridRetriever:
+        """The hybrid retriever over this index's searches, with the parameters as they are now."""
+        return HybridRetriever(self.dense_, self.lexical_, self.layout_, self.n_docs_, self.candidates, self.fusion,
+                               self.weights.lexical, self.weights.second_document)
+
+    def retrieve(self, text: str, query_vector: np.ndarray, allowed: Filter, k: int) -> Candidates:
+        """Candidates for a query under a filter, with their fused, dense and lexical scores (before signals)."""
+        return self.retriever().retrieve(text, query_vector, allowed, k)
+
+    def rank(
+        self,
+        query: str | Project,
+        *,
+        k: int = 10,
+        countries: Sequence[str] | None = None,
+        org_types: Sequence[str] | None = None,
+        challenge: int | None = None,
+        exclude: Iterable[str] = (),
+        prefer_org_types: Sequence[str] = (),
+        query_country: str | None = None,
+        challenge_only: bool = False,
+        explain: bool = True,
+        only: Iterable[str] | None = None,
+        diversify: bool = True,
+        query_vector: np.ndarray | None = None,
+    ) -> list[Match]:
+        """Best ``k`` organisations for a brief (free text) or a project, filtered inside the search.
+
+        ``query_country`` is the project team's country (a project's own country by default); with it, partners
+        whose value-chain stages complement the project's side of the chain score higher. ``only`` restricts the
+        search to these organisation ids (to explain chosen pairs; scores are relative to the candidates searched);
+        ``diversify=False`` ranks by score alone (for callers that take every candidate, such as shortlists).
+        """
+        self._check_fitted()
+        if isinstance(query, Project):
+            text = query.query_text()
+            query_minerals = set(query.minerals) | set(vocab.detect_minerals(text))
+            exclude = {*exclude, *([query.lead_organisation_id] if query.lead_organisation_id else [])}
+            query_country = query_country or query.country
+        else:
+            text = query
+            query_minerals = set(vocab.detect_minerals(text))
+        query_stages = set(vocab.detect_stages(text))
+        signals = QuerySignals(
+            minerals=query_minerals,
+            stages=query_stages,
+            upstream=query_side(query_stages, query_country),
+            prefer_org_types=set(prefer_org_types),
+            challenge=challenge,
+        )
+        if challenge is not None and challenge not in self.challenges_:
+            raise InvalidRequest(f"challenge must be one of {sorted(self.challenges_)} or null, not {challenge!r}")
+        allowed = self.filter(countries, org_types, exclude, only)
+        if k <= 0 or allowed.count == 0:
+            return []
+        qvec = self.encode_query(text) if query_vector is None else query_vector  # batch callers encode once
+        found = self.retrieve(text, qvec, allowed, k)
+        candidates = found.positions
+        data = ScoringData(found, self.columns_, list(self.challenges_), self.challenge_alignment_)
+        scores, parts = scoring.combine(SIGNALS, self.weights, data, signals)
+        rows = np.arange(len(candidates))
+        if challenge_only and challenge is not None:
+            rows = rows[parts[f"challenge_{challenge}"] >= CHALLENGE_ALIGNED]
+        ids = self.ids_
+        keep = min(len(rows), 3 * k)
+        if len(rows) > keep:  # only the best 3k (and anything tied with the last) need sorting, by score then id
+            cut = np.partition(scores[rows], len(rows) - keep)[len(rows) - keep]
+            rows = rows[scores[rows] >= cut]
+        order = sorted(rows.tolist(), key=lambda i: (-scores[i], ids[candidates[i]]))
+        scored = [(float(scores[i]), int(candidates[i]), i) for i in order]
+        if self.diversity > 0 and diversify:
+            best = scored[: 3 * k]
+            profiles = self.dense_.unit_vectors(np.array([p for _, p, _ in best], dtype=np.int64))  # profile row = position
+            chosen = scoring.diversify(best, k, self.diversity, profiles)
+        else:
+            chosen = scored[:k]
+        if not chosen:
+            return []
+        chosen_rows = np.array([row for _, _, row in chosen])
+        names = list(parts)
+        table = np.round(np.stack([parts[name][chosen_rows] for name in names], axis=1), 4).tolist()
+        explanations_ = self._explanations([p for _, p, _ in chosen], qvec, signals) if explain else None
+        matches = []
+        for rank, ((score, position, _), values) in enumerate(zip(chosen, table), start=1):
+            components = {name: value for name, value in zip(names, values) if not math.isnan(value)}  # NaN: n/a
+            organisation = self.organisations_[position]
+            explanation = explanations_(rank - 1, components) if explanations_ is not None else None
+            weak = self.weak_below is not None and components["semantic"] < self.weak_below
+            matches.append(Match(rank, round(score, 4), organisation, components, explanation, weak))
+        return matches
+
+    def _explanations(self, positions: list[int], qvec: np.ndarray,
+                      query: QuerySignals) -> Callable[[int, dict[str, float]], dict]:
+        """A function (i, components) -> the explanation of the i-th chosen organisation. Records come from
+        ``shown_`` (cached while an organisation keeps being shown); the evidence sentences of all chosen
+        organisations are scored in one matrix product."""
+        rows, lengths = ranges(self.layout_.passage_starts, np.asarray(positions, dtype=np.int64))
+        sims = (self.dense_.passage_vectors(rows) @ qvec).tolist()  # Python floats: each is read once or twice
+        shown = [self.shown_(p) for p in positions]
+        return scoring.explanations(SIGNALS, query, list(self.challenges_), shown, sims, lengths.tolist(),
+                            self.weights.as_dict())
+
+    # ------------------------------------------------------------------ state and persistence
+    def state(self) -> IndexState:
+        """The fitted index as plain data (see ``IndexState``)."""
+        self._check_fitted()
+        return IndexState(
+            model_id=self.model_id_,
+            corpus_hash=self.corpus_hash_,
+            ids=self.ids_,
+            challenge_ids=list(self.challenges_),
+            challenges_hash=challenges_hash(self.challenges_.values()),
+            labels_hash=self.labels_hash_,
+            unit_owner=self.layout_.unit_owner,
+            passage_owner=self.layout_.passage_owner,
+            challenge_vectors=self.challenge_vectors_,
+            challenge_alignment=self.challenge_alignment_,
+            challenge_model=self.challenge_model_.state(),
+            dense=self.dense_.state(),
+        )
+
+    @classmethod
+    def from_state(cls, state: IndexState, embedder: Embedder, organisations: Iterable[Organisation],
+                   challenges: Sequence[Challenge], **params: Any) -> PartnerIndex:
+        """An index from its state and its organisations (in the state's order); raises ``StateMismatch`` when
+        the organisations' units and sentences are not laid out as the state's."""
+        index = cls(embedder, **params)
+        index._read_records(organisations)
+        if not (np.array_equal(index.layout_.unit_owner, state.unit_owner)
+                and np.array_equal(index.layout_.passage_owner, state.passage_owner)):
+            raise StateMismatch("the saved units and sentences do not fit these organisations")
+        index.dense_ = index.dense_factory.from_state(state.dense)
+        index.challenges_ = {c.id: c for c in challenges}
+        index.challenge_vectors_ = np.ascontiguousarray(state.challenge_vectors, dtype=np.float32)
+        index.challenge_model_ = ChallengeModel.from_state(state.challenge_vectors, [c.id for c in challenges],
+                                                           state.challenge_model)
+        index.challenge_alignment_ = state.challenge_alignment
+        index.lexical_ = LexicalIndex().fit(index._unit_text_stream())
+        index.labels_hash_ = state.labels_hash
+        return index
+
+    def save(self, path: Path | str) -> Path:
+        """Write the index to one file atomically (temp file + rename): readers never see half a file."""
+        from matcher.index import file
+
+        return file.save(self.state(), path)
+
+    @staticmethod
+    def read_meta(path: Path | str) -> IndexMeta:
+        """The saved index's model id, corpus hash and ids, without loading vectors; raises IndexFileError."""
+        from matcher.index import file
+
+        return file.read_meta(path)
+
+    @classmethod
+    def load(
+        cls,
+        path: Path | str,
+        embedder: Embedder,
+        organisations: Iterable[Organisation],
+        challenges: Sequence[Challenge],
+        labelled: Sequence[Project] = (),
+        **params: Any,
+    ) -> PartnerIndex:
+        """Load a saved index for these organisations; refuse it (IndexFileError) if model or corpus differ."""
+        from matcher.index import file
+
+        return file.load(cls, path, embedder, organisations, challenges, labelled, **params)
+

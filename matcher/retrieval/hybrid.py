@@ -1,0 +1,113 @@
+"""Hybrid retrieval: candidate organisations from dense search (units and evidence sentences) and BM25, each
+candidate then scored exactly by both and the two fused."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from matcher.retrieval.arrays import ranges, top_allowed
+from matcher.retrieval.dense import DenseSearch
+from matcher.retrieval.fusion import convex
+from matcher.retrieval.layout import SearchLayout
+from matcher.retrieval.lexical import LexicalIndex
+
+
+@dataclass
+class Filter:
+    """What one filter (countries, types, exclusions) allows, in the forms each search takes; cached per index."""
+
+    mask: np.ndarray  # organisations
+    count: int
+    unit_mask: np.ndarray
+    unit_count: int
+    dense: object  # the dense search's own form of it (``DenseSearch.filter``)
+
+    @classmethod
+    def of(cls, mask: np.ndarray, layout: SearchLayout, dense: DenseSearch) -> Filter:
+        unit_mask = mask[layout.unit_owner]
+        return cls(mask, int(mask.sum()), unit_mask, int(unit_mask.sum()), dense.filter(unit_mask, mask, layout))
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """One query's candidate organisations (sorted positions) and their retrieval scores, aligned."""
+
+    positions: np.ndarray
+    relevance: np.ndarray  # the fused score (or the dense one when fusion is "dense")
+    dense: np.ndarray  # semantic similarity: best unit (plus a share of the second), or best sentence
+    lexical: np.ndarray  # BM25, divided by the pool's best
+
+
+@dataclass(frozen=True)
+class HybridRetriever:
+    """The searches of one index and how their results combine."""
+
+    dense: DenseSearch
+    lexical: LexicalIndex
+    layout: SearchLayout
+    n_docs: np.ndarray  # documents per organisation
+    candidates: int  # candidates each retriever contributes
+    fusion: str  # "hybrid" or "dense"
+    alpha: float  # BM25's share in the fusion
+    second_document: float  # share of an organisation's second-best unit added to its best
+
+    def retrieve(self, text: str, query: np.ndarray, allowed: Filter, k: int) -> Candidates:
+        """Candidate organisations from both retrievers, each scored exactly by both, then fused.
+
+        Dense candidates come from the units of the allowed organisations and from each organisation's best
+        evidence sentence: the model reads only a profile's beginning, so a capability stated further down is
+        caught by its sentence. Lexical candidates come from one sparse BM25 product over all units, masked.
+        """
+        layout, n = self.layout, self.layout.n
+        pool = min(allowed.unit_count, max(self.candidates, 3 * k))
+        sentences = self.dense.search_sentences(query, pool, allowed.dense, allowed.mask, layout)
+        dense_orgs = layout.unit_owner[self.dense.search_units(query, pool, allowed.dense)]
+        unit_lexical = self.lexical.scores(text)
+        org_lexical = unit_lexical[:n]  # profiles; then an organisation's best document
+        if len(unit_lexical) > n:
+            # Documents are grouped by owner: one maximum per group (ufunc.at is much slower).
+            has_docs = self.n_docs > 0
+            best_doc = np.maximum.reduceat(unit_lexical[n:], layout.doc_starts[:-1][has_docs] - n)
+            org_lexical[has_docs] = np.maximum(org_lexical[has_docs], best_doc)
+        lexical_orgs = top_allowed(org_lexical, pool, allowed.mask, allowed.count)
+        sentence_orgs = sentences.organisations()
+        candidates = np.sort(np.concatenate([dense_orgs, lexical_orgs, sentence_orgs]).astype(np.int64))
+        first = np.ones(len(candidates), dtype=bool)
+        np.not_equal(candidates[1:], candidates[:-1], out=first[1:])
+        candidates = candidates[first]  # unique and sorted: np.unique's result, without its checks
+        if candidates.size == 0:  # an approximate search can miss a tiny filter's few vectors altogether
+            empty = np.zeros(0)
+            return Candidates(candidates, empty, empty, empty)
+        dense = np.maximum(self.dense_scores(candidates, query), sentences.best(candidates))
+        lexical = org_lexical[candidates].astype(np.float64) * allowed.mask[candidates]
+        if self.fusion == "dense":
+            relevance = dense
+        else:
+            relevance = convex(lexical, dense, self.alpha)
+        top_lexical = lexical.max() if lexical.size and lexical.max() > 0 else 1.0
+        return Candidates(candidates, relevance, dense, lexical / top_lexical)
+
+    def dense_scores(self, candidates: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """Per organisation: best unit + a share of the second best, so a second strong document counts but one
+        strong project is never averaged away by weaker ones. With one unit this is the plain cosine."""
+        n = self.layout.n
+        if not self.n_docs[candidates].any():  # profiles only (no documents attached): the plain cosines
+            return (self.dense.unit_vectors(candidates) @ query).astype(np.float64)
+        doc_rows, doc_counts = ranges(self.layout.doc_starts - n, candidates)
+        units = np.concatenate([candidates, n + doc_rows])  # profile row = organisation position
+        owners = np.concatenate([candidates, np.repeat(candidates, doc_counts)])
+        sims = self.dense.unit_vectors(units) @ query
+        order = np.lexsort((-sims, owners))
+        owners, sims = owners[order], sims[order]
+        first = np.r_[True, owners[1:] != owners[:-1]]
+        heads = np.flatnonzero(first)
+        best, who = sims[heads], owners[heads]
+        nxt = np.minimum(heads + 1, len(owners) - 1)
+        second = np.where((heads + 1 < len(owners)) & (owners[nxt] == who), sims[nxt], 0.0)
+        share = self.second_document
+        combined = np.where(best > 0, best + share * np.clip(second, 0, None) * (1 - best), best)
+        if np.array_equal(who, candidates):  # candidates come sorted and unique: already aligned
+            return combined.astype(np.float64)
+        return combined[np.searchsorted(who, candidates)].astype(np.float64)

@@ -1,0 +1,144 @@
+"""Shortlist jobs: run in the background of one process, their state kept in the database
+(``matcher.storage.shortlist_store``) so a job survives restarts and every worker sees it."""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from corpus.schema import Project
+from matcher.errors import InvalidRequest, MatcherError, ProjectNotFound
+from matcher.shortlists.request import ShortlistRequest
+from matcher.shortlists.shortlister import Shortlister
+from matcher.storage import Page
+from matcher.storage.shortlist_store import (
+    HEARTBEAT_SECONDS,
+    DecisionRecord,
+    ShortlistAssignment,
+    ShortlistJob,
+    ShortlistStore,
+)
+
+if TYPE_CHECKING:
+    from matcher.engine import PartnerMatcher
+
+log = logging.getLogger("matcher.shortlists")
+
+
+class ShortlistJobs:
+    """Runs shortlist jobs in the background of one process and keeps their state in the database.
+
+    The doors use only these methods; ``store`` is the database side, for tests and maintenance."""
+
+    def __init__(self, matcher: PartnerMatcher) -> None:
+        self.matcher = matcher
+        self.store = ShortlistStore(matcher.store_)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shortlist")
+
+    def projects_for(self, request: ShortlistRequest) -> list[Project]:
+        projects = self.matcher.store_.all_projects()
+        if request.project_ids == "all":
+            if not projects:
+                raise InvalidRequest("there are no projects to shortlist for; create or import some first")
+            return projects
+        by_id = {p.id: p for p in projects}
+        missing = [pid for pid in request.project_ids if pid not in by_id]
+        if missing:
+            raise ProjectNotFound(f"unknown project ids: {', '.join(missing[:10])}"
+                                  f"{' …' if len(missing) > 10 else ''}; GET /v1/projects lists them",
+                                  {"missing": missing[:100]})
+        return [by_id[pid] for pid in dict.fromkeys(request.project_ids)]
+
+    def _checked(self, request: ShortlistRequest) -> str:
+        """Refuse an impossible request at once (404/422), else store it as a queued job; returns its id."""
+        projects = self.projects_for(request)
+        shortlister = Shortlister(self.matcher.current_index())
+        shortlister.precheck(request, projects, self.store.rejected_pairs(p.id for p in projects))
+        return self.store.create(request.model_dump(mode="json"))
+
+    def submit(self, request: ShortlistRequest) -> ShortlistJob:
+        """Check the request, store it as a queued job and start it in the background; returns the job."""
+        shortlist_id = self._checked(request)
+        self._executor.submit(self._run, shortlist_id)
+        return self.store.get(shortlist_id, with_assignments=False)
+
+    def resume(self) -> int:
+        """At start-up: fail jobs whose process died, and run the queued ones (each claimed by one process)."""
+        self.store.fail_abandoned()
+        queued = self.store.queued()
+        for shortlist_id in queued:
+            self._executor.submit(self._run, shortlist_id)
+        return len(queued)
+
+    def run_now(self, request: ShortlistRequest, progress: Callable[[float], None] | None = None) -> ShortlistJob:
+        """Run a shortlist in this thread (the CLI), recorded like any job; returns it with its assignments.
+        A failure is recorded on the job and raised."""
+        shortlist_id = self._checked(request)
+        self._run(shortlist_id, progress, reraise=True)
+        return self.store.get(shortlist_id)
+
+    def _run(self, shortlist_id: str, report: Callable[[float], None] | None = None, *, reraise: bool = False) -> None:
+        if not self.store.claim(shortlist_id):
+            return  # another process took it
+        last = [0.0]
+
+        def progress(fraction: float) -> None:
+            if report is not None:
+                report(fraction)
+            now = time.monotonic()
+            if now - last[0] >= min(1.0, HEARTBEAT_SECONDS):  # throttled: a heartbeat, not a write per project
+                last[0] = now
+                self.store.heartbeat(shortlist_id, fraction)
+
+        try:
+            job = self.store.get(shortlist_id, with_assignments=False)
+            request = ShortlistRequest.model_validate(job.request)
+            projects = self.projects_for(request)
+            rejected = self.store.rejected_pairs(p.id for p in projects)
+            outcome = Shortlister(self.matcher.current_index()).run(request, projects, rejected, progress)
+            self.store.finish(shortlist_id, outcome.assignments, outcome.summary.model_dump())
+        except MatcherError as e:
+            log.warning("shortlist %s failed: %s", shortlist_id, e)
+            self.store.fail(shortlist_id, {"code": e.code, "message": e.message, "details": e.details})
+            if reraise:
+                raise
+        except Exception as e:  # recorded for the officer, logged in full for the operator
+            log.exception("shortlist %s failed", shortlist_id)
+            self.store.fail(shortlist_id, {"code": "internal_error", "message": f"{type(e).__name__}: {e}",
+                                           "details": None})
+            if reraise:
+                raise
+
+    def wait(self) -> None:
+        """Block until every job submitted so far has finished (tests, shutdown)."""
+        self._executor.submit(lambda: None).result()
+
+    # ------------------------------------------------------------------ what the doors read and decide
+    def get(self, shortlist_id: str) -> ShortlistJob:
+        """A job with its assignments; a job whose process died is reported failed, not running."""
+        self.store.fail_abandoned()
+        return self.store.get(shortlist_id)
+
+    def list(self, *, page: int = 1, per_page: int = 20) -> Page[ShortlistJob]:
+        """Jobs newest first, without their assignments; a job whose process died is reported failed."""
+        self.store.fail_abandoned()
+        return self.store.list(page=page, per_page=per_page)
+
+    def decide(self, shortlist_id: str, project_id: str, organisation_id: str, decision: str,
+               note: str) -> ShortlistAssignment:
+        """Record an officer's decision on one assignment; a rejected pair never reappears for that project."""
+        return self.store.decide(shortlist_id, project_id, organisation_id, decision, note)
+
+    def history(self, shortlist_id: str) -> builtins.list[DecisionRecord]:
+        """The decisions made on a shortlist, oldest first."""
+        return self.store.decisions(shortlist_id)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=False)
+
+
+__all__ = ["ShortlistJobs"]

@@ -1,0 +1,50 @@
+"""What an officer asks a shortlist for: the request model, validated before anything runs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from corpus.schema import CountryCode, Id, OrgType
+
+MAX_PROJECTS = 5000
+
+
+class ShortlistRequest(BaseModel):
+    """What an officer asks for. Countries default to each project's ``seeking_countries`` (else any)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project_ids: list[Id] | Literal["all"] = Field("all", description='project ids, or "all" for every project')
+    per_project: int = Field(5, ge=1, le=50, description="partners on each project's list")
+    max_per_organisation: int = Field(2, ge=1, le=10_000, description="lists any one organisation may appear on")
+    countries: list[CountryCode] = Field(default_factory=list, max_length=50,
+                                         description="partner countries; empty: each project's seeking_countries")
+    org_types: list[OrgType] = Field(default_factory=list, description="eligible organisation types; empty: all "
+                                                                        "but funders")
+    min_per_type: dict[OrgType, Annotated[int, Field(ge=0, le=50)]] = Field(
+        default_factory=dict, description='per project, at least this many of each type, e.g. {"company": 1}')
+    exclude: dict[Id, list[Id]] = Field(default_factory=dict, description="conflicts: project id -> organisation "
+                                                                          "ids never shortlisted for it")
+    exclude_organisations: list[Id] = Field(default_factory=list, max_length=10_000,
+                                            description="organisations on no list")
+    method: Literal["optimal", "greedy"] = "optimal"
+
+    @model_validator(mode="after")
+    def _coherent(self) -> ShortlistRequest:
+        if isinstance(self.project_ids, list):
+            if not self.project_ids:
+                raise ValueError('project_ids is empty; list some project ids or send "all"')
+            if len(self.project_ids) > MAX_PROJECTS:
+                raise ValueError(f"at most {MAX_PROJECTS} projects per shortlist")
+        needed = sum(self.min_per_type.values())
+        if needed > self.per_project:
+            raise ValueError(f"min_per_type asks for {needed} partners per project but per_project is "
+                             f"{self.per_project}; raise per_project or lower the minimums")
+        if self.org_types and (missing := set(self.min_per_type) - set(self.org_types)):
+            raise ValueError(f"min_per_type names {sorted(missing)}, which org_types leaves out")
+        return self
+
+
+__all__ = ["MAX_PROJECTS", "ShortlistRequest"]

@@ -1,0 +1,176 @@
+"""Computing one shortlist: score every (project, candidate) pair with the product's ranking, then solve one
+constrained assignment over all of them (``matcher.shortlists.solver``). Pure: no database, no threads."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import BaseModel
+
+from corpus.schema import Project
+from embeddings.base import encode_queries
+from matcher.errors import MatcherError
+from matcher.results import Match
+from matcher.shortlists.feasibility import FILTER_REMEDIES, Eligibility, find_shortfall
+from matcher.shortlists.request import ShortlistRequest
+from matcher.shortlists.solver import Progress, ShortlistConstraints, assign
+from matcher.storage.shortlist_store import ShortlistAssignment
+
+if TYPE_CHECKING:
+    from matcher.index import PartnerIndex
+
+class ShortlistSummary(BaseModel):
+    """What a finished shortlist achieved; stored with the job and shown to officers."""
+
+    projects: int
+    assignments: int
+    total_score: float
+    lowest_score: float | None
+    mean_score: float | None
+    method: str
+    greedy_total_score: float | None  # the greedy baseline's total, for comparison (optimal method only)
+    organisations_used: int
+    max_load: int
+    load: dict[str, int]  # organisation id -> lists it is on, most first
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ShortlistOutcome:
+    assignments: list[ShortlistAssignment]  # ranked within each project, projects in request order
+    summary: ShortlistSummary
+
+
+def _checkpoint(progress: Progress | None, start: float, span: float) -> Progress:
+    return (lambda f: progress(start + span * min(max(f, 0.0), 1.0))) if progress else (lambda f: None)
+
+
+def constraints_of(request: ShortlistRequest) -> ShortlistConstraints:
+    return ShortlistConstraints(per_project=request.per_project, max_per_organisation=request.max_per_organisation,
+                                min_per_type={str(t): n for t, n in request.min_per_type.items()})
+
+
+class Shortlister:
+    """Computes shortlists over a partner index. Used by the job runner and the CLI's synchronous path alike."""
+
+    def __init__(self, index: PartnerIndex) -> None:
+        self.index = index
+
+    def _exclusions(self, request: ShortlistRequest, project: Project, rejected: dict[str, set[str]]) -> set[str]:
+        out = {*request.exclude_organisations, *request.exclude.get(project.id, ()), *rejected.get(project.id, ())}
+        if project.lead_organisation_id:
+            out.add(project.lead_organisation_id)
+        return out
+
+    def precheck(self, request: ShortlistRequest, projects: Sequence[Project], rejected: dict[str, set[str]]) -> None:
+        """Refuse an impossible request at once (422), before any ranking: the feasibility check over every
+        organisation each project's filters allow. Passing it is necessary, not sufficient: the solver reports
+        the rest."""
+        rows = [self.index.allowed_positions(request.countries or project.seeking_countries, request.org_types,
+                                             self._exclusions(request, project, rejected))
+                for project in projects]
+        constraints = constraints_of(request)
+        eligibility = Eligibility.of_rows(rows, self.index.org_types_, constraints.min_per_type)
+        shortfall = find_shortfall(eligibility, constraints.per_project, constraints.max_per_organisation,
+                                   constraints.min_per_type, FILTER_REMEDIES)
+        if shortfall is not None:
+            raise shortfall.error([p.id for p in projects])
+
+    def _candidates(self, request: ShortlistRequest, project: Project, rejected: dict[str, set[str]],
+                    vector: np.ndarray | None = None) -> list[Match]:
+        """A project's best candidates, all from one ranking call (so their scores compare). The pool grows until
+        it holds a margin of every type the mix requires, or every eligible organisation."""
+        index = self.index
+        k = min(len(index), max(100, 10 * request.per_project))
+        while True:
+            matches = index.rank(project, k=k, countries=request.countries or project.seeking_countries,
+                                 org_types=request.org_types, exclude=self._exclusions(request, project, rejected),
+                                 explain=False, diversify=False, query_vector=vector)
+            types = Counter(m.organisation.org_type for m in matches)
+            enough = all(types[t] >= 3 * n for t, n in request.min_per_type.items())
+            if enough or k >= len(index) or len(matches) < k:
+                return matches
+            k = min(len(index), 4 * k)
+
+    def scores(self, request: ShortlistRequest, projects: Sequence[Project], rejected: dict[str, set[str]],
+               progress: Progress | None = None) -> tuple[np.ndarray, list[int], np.ndarray]:
+        """The score of every (project, candidate) pair: each project's retrieved candidates scored by the
+        product's ranking (one query per project, comparable within the project); other pairs are forbidden.
+        Returns (scores, index positions of the columns, the projects' query vectors)."""
+        index = self.index
+        columns: dict[int, int] = {}
+        cells: list[tuple[int, int, float]] = []
+        # Every project's text goes to the model in batches: far faster than one query at a time.
+        vectors = encode_queries(index.embedder, [p.query_text() for p in projects], batch_size=32)
+        report = _checkpoint(progress, 0.2, 0.8)
+        report(0.0)
+        for row, project in enumerate(projects):
+            for m in self._candidates(request, project, rejected, vectors[row]):
+                position = index.positions_[m.organisation.id]
+                cells.append((row, columns.setdefault(position, len(columns)), m.score))
+            report((row + 1) / len(projects))
+        matrix = np.full((len(projects), len(columns)), -np.inf)
+        for row, column, score in cells:
+            matrix[row, column] = score
+        return matrix, list(columns), vectors
+
+    def run(self, request: ShortlistRequest, projects: Sequence[Project], rejected: dict[str, set[str]] | None = None,
+            progress: Progress | None = None) -> ShortlistOutcome:
+        """The chosen pairs (ranked within each project, none decided yet) and a summary."""
+        started = time.perf_counter()
+        rejected = rejected or {}
+        self.precheck(request, projects, rejected)
+        matrix, positions, vectors = self.scores(request, projects, rejected, _checkpoint(progress, 0.0, 0.7))
+        index = self.index
+        types = [str(index.org_types_[p]) for p in positions]
+        constraints = constraints_of(request)
+        result = assign(matrix, types, constraints, method=request.method, progress=_checkpoint(progress, 0.7, 0.2),
+                        project_ids=[p.id for p in projects])
+        greedy_total = None
+        if request.method == "optimal":  # the baseline, for comparison: what ranking greedily would have given
+            try:
+                greedy_total = round(assign(matrix, types, constraints, method="greedy").total_score, 4)
+            except MatcherError:
+                greedy_total = None
+        assignments: list[ShortlistAssignment] = []
+        by_project = result.by_project()
+        report = _checkpoint(progress, 0.9, 0.1)
+        for done, (row, pairs) in enumerate(sorted(by_project.items())):
+            project = projects[row]
+            pairs = sorted(pairs, key=lambda p: p.rank)
+            chosen = [index.ids_[positions[p.organisation]] for p in pairs]
+            reasons = {m.organisation.id: m.explanation["reason"] for m in index.rank(
+                project, k=len(chosen), only=chosen, explain=True, diversify=False, query_vector=vectors[row],
+                countries=request.countries or project.seeking_countries, org_types=request.org_types)
+                if m.explanation is not None}
+            for pair, org_id in zip(pairs, chosen):
+                org = index.organisations_[index.positions_[org_id]]
+                assignments.append(ShortlistAssignment(
+                    project_id=project.id, organisation_id=org.id, organisation_name=org.name, country=org.country,
+                    org_type=org.org_type, rank=pair.rank, score=round(float(pair.score), 4),
+                    reason=reasons.get(org.id, ""), decision=None, note="", decided_at=None))
+            report((done + 1) / max(len(by_project), 1))
+        scores = [a.score for a in assignments]
+        load = Counter(a.organisation_id for a in assignments)
+        summary = ShortlistSummary(
+            projects=len(projects),
+            assignments=len(assignments),
+            total_score=round(float(sum(scores)), 4),
+            lowest_score=round(float(min(scores)), 4) if scores else None,
+            mean_score=round(float(np.mean(scores)), 4) if scores else None,
+            method=result.method,
+            greedy_total_score=greedy_total,
+            organisations_used=len(load),
+            max_load=max(load.values()) if load else 0,
+            load=dict(sorted(load.items(), key=lambda item: (-item[1], item[0]))),
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        return ShortlistOutcome(assignments, summary)
+
+
+__all__ = ["ShortlistOutcome", "ShortlistSummary", "Shortlister", "constraints_of"]

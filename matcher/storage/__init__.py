@@ -1,0 +1,13 @@
+"""The database: its tables (``tables``), the ``Store`` of organisations and projects (``store``), the store of
+shortlist jobs and decisions (``shortlist_store``) and the Alembic migrations that version the schema
+(``migrations``)."""
+
+from matcher.storage.shortlist_store import (
+    DecisionRecord,
+    ShortlistAssignment,
+    ShortlistJob,
+    ShortlistStore,
+)
+from matcher.storage.store import Page, Store
+
+__all__ = ["DecisionRecord", "Page", "ShortlistAssignment", "ShortlistJob", "ShortlistStore", "Store"]

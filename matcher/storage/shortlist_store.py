@@ -1,0 +1,223 @@
+"""Shortlist jobs, their assignments and officers' decisions in the database (tables: ``matcher.storage.tables``).
+
+A shortlist is a job: its request, status and progress are rows, so it survives restarts and every worker process
+sees it. A running job writes a heartbeat; one whose heartbeat stopped (its process was killed or restarted) is
+marked failed with a reason when read, never left "running" for ever. Decisions are an append-only history; the
+assignment row holds the latest one. Reads return typed records whose ``to_dict()`` is the API's JSON.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal, cast
+
+from pydantic import BaseModel
+from sqlalchemy import CursorResult, func, select, update
+
+from matcher.errors import AssignmentNotFound, ShortlistNotFound
+from matcher.storage.store import Page, Store
+from matcher.storage.tables import AssignmentRow, DecisionRow, ShortlistRow, iso_utc, utc_now
+
+HEARTBEAT_SECONDS = 5.0  # a running job touches its row at least this often
+STALE_AFTER_SECONDS = 120.0  # no heartbeat for this long: the process running it is gone
+
+
+# The API documents these two models as they are (service/shortlists.py): a docstring here would become part of
+# the published OpenAPI document, so they are described in comments.
+
+
+# One (project, organisation) pair of a shortlist, with the latest decision on it (none when proposed).
+class ShortlistAssignment(BaseModel):
+    project_id: str
+    organisation_id: str
+    organisation_name: str
+    country: str
+    org_type: str
+    rank: int
+    score: float
+    reason: str
+    decision: Literal["accepted", "rejected"] | None
+    note: str
+    decided_at: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump()
+
+
+# A shortlist job; ``assignments`` is None when it was read without them (lists, a fresh job).
+class ShortlistJob(BaseModel):
+    id: str
+    status: Literal["queued", "running", "done", "failed"]
+    progress: float
+    request: dict[str, Any]
+    summary: dict[str, Any] | None
+    error: dict[str, Any] | None
+    created_at: str | None
+    updated_at: str | None
+    assignments: list[ShortlistAssignment] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API's JSON: a job read without its assignments has no ``assignments`` key at all."""
+        out = self.model_dump()
+        if self.assignments is None:
+            del out["assignments"]
+        return out
+
+
+class DecisionRecord(BaseModel):
+    """One entry of the decision history."""
+
+    shortlist_id: str
+    project_id: str
+    organisation_id: str
+    decision: str
+    note: str
+    decided_at: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump()
+
+
+ASSIGNMENT_FIELDS = ("project_id", "organisation_id", "organisation_name", "country", "org_type", "rank", "score",
+                     "reason", "decision", "note", "decided_at")
+
+
+def _assignment(row: AssignmentRow) -> ShortlistAssignment:
+    values = {name: getattr(row, name) for name in ASSIGNMENT_FIELDS}
+    values["decided_at"] = iso_utc(row.decided_at)
+    return ShortlistAssignment.model_validate(values)
+
+
+def _job(row: ShortlistRow, assignments: list[ShortlistAssignment] | None = None) -> ShortlistJob:
+    return ShortlistJob(id=row.id, status=row.status, progress=row.progress, request=row.request,
+                        summary=row.summary, error=row.error, created_at=iso_utc(row.created_at),
+                        updated_at=iso_utc(row.updated_at), assignments=assignments)
+
+
+class ShortlistStore:
+    """Reads and writes shortlist jobs, their assignments and decisions through a ``Store``'s sessions."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    # ------------------------------------------------------------------ jobs
+    def create(self, request: dict[str, Any]) -> str:
+        shortlist_id = uuid.uuid4().hex
+        with self._store.transaction("the shortlist was not created") as session:
+            session.add(ShortlistRow(id=shortlist_id, status="queued", progress=0.0, request=request))
+        return shortlist_id
+
+    def claim(self, shortlist_id: str) -> bool:
+        """queued → running, atomically: only one process runs a job, even with several workers."""
+        with self._store.transaction("the shortlist could not start") as session:
+            result = session.execute(update(ShortlistRow).where(ShortlistRow.id == shortlist_id,
+                                                                 ShortlistRow.status == "queued")
+                                     .values(status="running", updated_at=utc_now()))
+            return cast(CursorResult, result).rowcount == 1
+
+    def heartbeat(self, shortlist_id: str, progress: float) -> None:
+        with self._store.transaction("progress could not be saved") as session:
+            session.execute(update(ShortlistRow).where(ShortlistRow.id == shortlist_id)
+                            .values(progress=round(float(progress), 4), updated_at=utc_now()))
+
+    def finish(self, shortlist_id: str, assignments: Sequence[ShortlistAssignment], summary: dict[str, Any]) -> None:
+        """Store the result in one transaction: the job is done with all its assignments, or not at all.
+        The assignments are stored undecided, whatever decision they carry."""
+        with self._store.transaction("the shortlist result was not saved") as session:
+            session.add_all(AssignmentRow(shortlist_id=shortlist_id, note="",
+                                          **a.model_dump(exclude={"decision", "note", "decided_at"}))
+                            for a in assignments)
+            session.execute(update(ShortlistRow).where(ShortlistRow.id == shortlist_id)
+                            .values(status="done", progress=1.0, summary=summary, updated_at=utc_now()))
+
+    def fail(self, shortlist_id: str, error: dict[str, Any]) -> None:
+        with self._store.transaction("the failure could not be recorded") as session:
+            session.execute(update(ShortlistRow).where(ShortlistRow.id == shortlist_id)
+                            .values(status="failed", error=error, updated_at=utc_now()))
+
+    def fail_abandoned(self, *, older_than: float = STALE_AFTER_SECONDS) -> int:
+        """Mark failed the running jobs whose process stopped sending heartbeats (killed, restarted)."""
+        cutoff = utc_now() - dt.timedelta(seconds=older_than)
+        error = {"code": "interrupted", "message": "the process running this shortlist stopped (a restart or a "
+                                                   "crash) before it finished; start it again"}
+        with self._store.transaction("abandoned shortlists could not be marked") as session:
+            result = session.execute(update(ShortlistRow).where(ShortlistRow.status == "running",
+                                                                ShortlistRow.updated_at < cutoff)
+                                     .values(status="failed", error=error, updated_at=utc_now()))
+            return cast(CursorResult, result).rowcount
+
+    def queued(self) -> list[str]:
+        with self._store.session() as session:
+            return list(session.scalars(select(ShortlistRow.id).where(ShortlistRow.status == "queued")
+                                        .order_by(ShortlistRow.created_at)))
+
+    # ------------------------------------------------------------------ reads
+    def get(self, shortlist_id: str, *, with_assignments: bool = True) -> ShortlistJob:
+        with self._store.session() as session:
+            row = session.get(ShortlistRow, shortlist_id)
+            if row is None:
+                raise ShortlistNotFound(f"no shortlist with id {shortlist_id!r}; GET /v1/shortlists lists them")
+            if not with_assignments:
+                return _job(row)
+            rows = session.scalars(select(AssignmentRow).where(AssignmentRow.shortlist_id == shortlist_id)
+                                   .order_by(AssignmentRow.project_id, AssignmentRow.rank))
+            return _job(row, [_assignment(r) for r in rows])
+
+    def list(self, *, page: int = 1, per_page: int = 20) -> Page[ShortlistJob]:
+        with self._store.session() as session:
+            total = session.scalar(select(func.count()).select_from(ShortlistRow)) or 0
+            rows = session.scalars(select(ShortlistRow).order_by(ShortlistRow.created_at.desc(), ShortlistRow.id)
+                                   .offset((page - 1) * per_page).limit(per_page))
+            return Page(([_job(r) for r in rows], total))
+
+    # ------------------------------------------------------------------ decisions
+    def decide(self, shortlist_id: str, project_id: str, organisation_id: str, decision: str,
+               note: str) -> ShortlistAssignment:
+        """Record an officer's decision on one assignment (and append it to the history) in one transaction."""
+        with self._store.transaction("the decision was not saved") as session:
+            if session.get(ShortlistRow, shortlist_id) is None:
+                raise ShortlistNotFound(f"no shortlist with id {shortlist_id!r}; GET /v1/shortlists lists them")
+            row = session.scalar(select(AssignmentRow).where(AssignmentRow.shortlist_id == shortlist_id,
+                                                             AssignmentRow.project_id == project_id,
+                                                             AssignmentRow.organisation_id == organisation_id))
+            if row is None:
+                raise AssignmentNotFound(f"shortlist {shortlist_id!r} does not assign {organisation_id!r} to project "
+                                         f"{project_id!r}; GET /v1/shortlists/{shortlist_id} lists its assignments")
+            now = utc_now()
+            row.decision, row.note, row.decided_at = decision, note, now
+            session.add(DecisionRow(shortlist_id=shortlist_id, project_id=project_id, organisation_id=organisation_id,
+                                    decision=decision, note=note, decided_at=now))
+            session.flush()
+            return _assignment(row)
+
+    def decisions(self, shortlist_id: str | None = None) -> builtins.list[DecisionRecord]:
+        """The decision history (of one shortlist, or of all), oldest first."""
+        query = select(DecisionRow).order_by(DecisionRow.id)
+        if shortlist_id is not None:
+            self.get(shortlist_id, with_assignments=False)
+            query = query.where(DecisionRow.shortlist_id == shortlist_id)
+        with self._store.session() as session:
+            return [DecisionRecord(shortlist_id=r.shortlist_id, project_id=r.project_id,
+                                   organisation_id=r.organisation_id, decision=r.decision, note=r.note,
+                                   decided_at=iso_utc(r.decided_at))
+                    for r in session.scalars(query)]
+
+    def rejected_pairs(self, project_ids: Iterable[str]) -> dict[str, set[str]]:
+        """Organisations whose assignment to each project is currently rejected (in any shortlist)."""
+        project_ids = list(project_ids)
+        out: dict[str, set[str]] = {}
+        with self._store.session() as session:
+            for start in range(0, len(project_ids), 500):  # keep IN lists within every database's limits
+                rows = session.execute(select(AssignmentRow.project_id, AssignmentRow.organisation_id)
+                                       .where(AssignmentRow.decision == "rejected",
+                                              AssignmentRow.project_id.in_(project_ids[start : start + 500])))
+                for project_id, organisation_id in rows:
+                    out.setdefault(project_id, set()).add(organisation_id)
+        return out
+
+
+__all__ = ["HEARTBEAT_SECONDS", "STALE_AFTER_SECONDS", "DecisionRecord", "ShortlistAssignment", "ShortlistJob",
+           "ShortlistStore"]

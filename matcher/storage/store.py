@@ -1,0 +1,366 @@
+"""The ``Store``: the database, source of truth for organisations and projects (SQLAlchemy; SQLite by default).
+
+Records come out re-validated against the schema. The tables are in ``matcher.storage.tables``; the Store owns
+the engine and its sessions, and lends them through ``session()`` (reads) and ``transaction(what)`` (writes) to
+the other stores on the same database (``ShortlistStore``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import os
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from alembic.util import CommandError
+from pydantic import BaseModel
+from sqlalchemy import Select, create_engine, event, func, select
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import SingletonThreadPool, StaticPool
+
+from corpus.schema import Organisation, Project
+from matcher.errors import StorageError
+from matcher.storage.migrations import upgrade_to_head
+from matcher.storage.tables import ChangeRow, OrganisationRow, ProjectRow, as_utc, utc_now
+
+T = TypeVar("T")
+
+
+class Page(tuple, Generic[T]):
+    """``(items, total)`` of one page of a list."""
+
+    @property
+    def items(self) -> list[T]:
+        return self[0]
+
+    @property
+    def total(self) -> int:
+        return self[1]
+
+
+class Store:
+    """Organisations and projects in a SQL database. ``url`` is any SQLAlchemy URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            parsed = make_url(url)
+        except ArgumentError as e:
+            raise StorageError(f"PM_DATABASE_URL {url!r} is not a valid SQLAlchemy URL "
+                               "(e.g. sqlite:///var/pm.db)") from e
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs = {"connect_args": {"check_same_thread": False}} if parsed.get_backend_name() == "sqlite" else {}
+        try:
+            self.engine: Engine = create_engine(url, **kwargs)
+        except Exception as e:  # a missing driver, a bad option: say which URL, not a traceback
+            raise StorageError(f"cannot use database {parsed.render_as_string(hide_password=True)}: {e}") from e
+        if parsed.get_backend_name() == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = threading.local()  # per thread: the connection and cursor last_change reads through
+        # Not where the pool holds the only connection to the data (in-memory SQLite: one per thread, or one for
+        # all): a connection of its own would be another, empty database.
+        self._own_readers = not isinstance(self.engine.pool, SingletonThreadPool | StaticPool)
+        self._readers_lock = threading.Lock()
+        self._reader_connections: dict = {}  # thread -> (its connection, process id), for close() and ended threads
+
+    def migrate(self) -> Store:
+        """Bring the schema up to date (``alembic upgrade head`` over this Store's own engine); returns the Store.
+
+        The engine calls it on every start: an empty database gets every revision, a database at an older one gets
+        the rest, one made before the migrations existed is adopted at revision 0001 first, and one already at
+        head costs a couple of small queries.
+        """
+        where = self.engine.url.render_as_string(hide_password=True)
+        try:
+            # One transaction, so a failed migration on PostgreSQL leaves the schema as it was. Processes starting
+            # together (gunicorn workers) are serialised: PostgreSQL by an advisory lock inside upgrade_to_head, a
+            # SQLite file by an exclusive lock on a file beside it.
+            with self._migration_lock(), self.engine.begin() as connection:
+                upgrade_to_head(connection)
+        except StorageError:
+            raise
+        except CommandError as e:  # a revision file missing or unreadable: the installation, not the database
+            raise StorageError(f"cannot migrate database {where}: {e}. Reinstall partner-matcher so that "
+                               "matcher/storage/migrations/versions/ is complete.") from e
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot open database {where}: {e}. Check that the database server is running and "
+                               "that PM_DATABASE_URL names a database you may create tables in.") from e
+        return self
+
+    @contextlib.contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        database = self.engine.url.database if self.engine.url.get_backend_name() == "sqlite" else None
+        if not database or database == ":memory:":
+            yield
+            return
+        with open(f"{database}.migrate.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+            yield
+
+    def session(self) -> Session:
+        """A new session for reads (``with store.session() as session: ...``); it closes with the block."""
+        return self._sessions()
+
+    @contextlib.contextmanager
+    def transaction(self, what: str) -> Iterator[Session]:
+        """A session in one transaction: committed when the block ends, rolled back when it raises.
+
+        A database error (on the way or at commit) becomes ``StorageError`` saying ``what`` was not done, so the
+        doors report it as a storage failure rather than a bug.
+        """
+        session = self._sessions()
+        transaction = session.begin()
+        try:
+            try:
+                yield session
+            except SQLAlchemyError as error:
+                _finish(transaction.rollback, what)
+                raise StorageError(f"{what}: the database refused the change ({type(error).__name__}: "
+                                   f"{error})") from error
+            except BaseException:
+                _finish(transaction.rollback, what)
+                raise
+            _finish(transaction.commit, what)
+        finally:
+            session.close()
+
+    # ------------------------------------------------------------------ writes
+    def upsert(self, organisations: Iterable[Organisation] = (), projects: Iterable[Project] = ()) -> tuple[int, int]:
+        """Insert or replace organisations and projects in one transaction: all of them are written, or none."""
+        orgs = projects_written = 0
+        try:
+            with self.session() as session, session.begin():
+                for org in organisations:
+                    session.merge(OrganisationRow(id=org.id, name=org.name, country=org.country, org_type=org.org_type,
+                                                  record=org.model_dump(mode="json"), updated_at=utc_now()))
+                    session.add(ChangeRow(kind="organisation", record_id=org.id))
+                    orgs += 1
+                for project in projects:
+                    session.merge(ProjectRow(id=project.id, title=project.title, country=project.country,
+                                             record=project.model_dump(mode="json"), updated_at=utc_now()))
+                    session.add(ChangeRow(kind="project", record_id=project.id))
+                    projects_written += 1
+        except SQLAlchemyError as e:
+            raise StorageError(f"nothing was written: the database refused the change ({type(e).__name__}: {e})") from e
+        return orgs, projects_written
+
+    def upsert_organisations(self, organisations: Iterable[Organisation]) -> int:
+        return self.upsert(organisations=organisations)[0]
+
+    def upsert_projects(self, projects: Iterable[Project]) -> int:
+        return self.upsert(projects=projects)[1]
+
+    def seed(self, organisations: Sequence[Organisation], projects: Sequence[Project]) -> bool:
+        """Fill an empty database from the corpus; a database that already holds data is left alone."""
+        if self.count_organisations() or self.count_projects():
+            return False
+        try:
+            with self.session() as session, session.begin():
+                session.add_all(
+                    OrganisationRow(id=o.id, name=o.name, country=o.country, org_type=o.org_type,
+                                    record=o.model_dump(mode="json"))
+                    for o in organisations
+                )
+                session.add_all(
+                    ProjectRow(id=p.id, title=p.title, country=p.country, record=p.model_dump(mode="json"))
+                    for p in projects
+                )
+        except IntegrityError:
+            if self.count_organisations() or self.count_projects():
+                return False  # another process (a second worker starting) seeded it first: same corpus, fine
+            raise
+        return True
+
+    # ------------------------------------------------------------------ change log
+    _LAST_CHANGE = select(func.max(ChangeRow.seq))
+    _LAST_CHANGE_SQL = "SELECT max(seq) FROM changes"
+
+    def last_change(self) -> int:
+        """The sequence number of the newest change (0 when nothing was ever written after seeding).
+
+        Every query asks, so a write through another worker is seen at once. It reads on the driver's own cursor,
+        over a connection each thread keeps in autocommit (every read sees the latest commit, and no transaction is
+        left open): checking an engine connection out of the pool and back costs many times more, on a path every
+        query takes. A failed read (a server restart dropped the connection) reopens it through the engine, which
+        raises if the database is really gone."""
+        reader = self._readers
+        if self._own_readers:
+            try:
+                cursor = reader.cursor if getattr(reader, "pid", None) == os.getpid() else self._open_reader()
+                cursor.execute(self._LAST_CHANGE_SQL)
+                return cursor.fetchone()[0] or 0
+            except Exception:  # any driver's error: drop this thread's connection and ask through the engine
+                self._close_reader(threading.current_thread())
+        with self.engine.connect() as connection:
+            return connection.execute(self._LAST_CHANGE).scalar() or 0
+
+    def _open_reader(self) -> Any:
+        """This thread's change-log connection: the engine's (its connect hooks ran), detached from the pool so it
+        takes none of the pool's places, in autocommit. Connections of threads that have ended are closed here;
+        after a fork, the child opens its own (a connection is never shared between processes)."""
+        fairy = self.engine.raw_connection()
+        fairy.detach()
+        connection = fairy.dbapi_connection
+        if connection is None:
+            raise StorageError("the database gave no connection for the change log; check that it is reachable")
+        self.engine.dialect.set_isolation_level(connection, "AUTOCOMMIT")
+        cursor = connection.cursor()
+        pid = os.getpid()
+        with self._readers_lock:
+            # A forked child forgets its parent's connections without closing them: closing one would end the
+            # parent's session on a server database.
+            self._reader_connections = {t: c for t, c in self._reader_connections.items() if c[1] == pid}
+            ended = [t for t in self._reader_connections if not t.is_alive()]
+        for thread in ended:
+            self._close_reader(thread)
+        with self._readers_lock:
+            self._reader_connections[threading.current_thread()] = (connection, pid)
+        self._readers.cursor, self._readers.pid = cursor, pid
+        return cursor
+
+    def _close_reader(self, thread: threading.Thread) -> None:
+        if thread is threading.current_thread():
+            self._readers.cursor = self._readers.pid = None
+        with self._readers_lock:
+            connection, _ = self._reader_connections.pop(thread, (None, None))
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
+
+    def changes_since(self, seq: int) -> tuple[int, set[str], set[str]]:
+        """(newest seq, organisation ids, project ids) written or deleted after ``seq``."""
+        organisations: set[str] = set()
+        projects: set[str] = set()
+        newest = seq
+        with self.session() as session:
+            for row_seq, kind, record_id in session.execute(
+                    select(ChangeRow.seq, ChangeRow.kind, ChangeRow.record_id).where(ChangeRow.seq > seq)):
+                newest = max(newest, row_seq)
+                (organisations if kind == "organisation" else projects).add(record_id)
+        return newest, organisations, projects
+
+    def get_organisations(self, ids: Iterable[str]) -> list[Organisation]:
+        """The organisations with these ids that exist (missing ids are simply absent)."""
+        ids = list(ids)
+        out: list[Organisation] = []
+        with self.session() as session:
+            for start in range(0, len(ids), 500):  # keep IN lists within every database's limits
+                rows = session.scalars(select(OrganisationRow).where(OrganisationRow.id.in_(ids[start : start + 500])))
+                out.extend(Organisation.model_validate(r.record) for r in rows)
+        return out
+
+    # ------------------------------------------------------------------ reads
+    def count_organisations(self) -> int:
+        with self.session() as session:
+            return session.scalar(select(func.count()).select_from(OrganisationRow)) or 0
+
+    def count_projects(self) -> int:
+        with self.session() as session:
+            return session.scalar(select(func.count()).select_from(ProjectRow)) or 0
+
+    def all_organisations(self) -> list[Organisation]:
+        with self.session() as session:
+            rows = session.scalars(select(OrganisationRow).order_by(OrganisationRow.id))
+            return [Organisation.model_validate(r.record) for r in rows]
+
+    def all_projects(self) -> list[Project]:
+        with self.session() as session:
+            rows = session.scalars(select(ProjectRow).order_by(ProjectRow.id))
+            return [Project.model_validate(r.record) for r in rows]
+
+    def get_organisation(self, org_id: str) -> Organisation | None:
+        with self.session() as session:
+            row = session.get(OrganisationRow, org_id)
+            return Organisation.model_validate(row.record) if row else None
+
+    def get_organisation_stamped(self, org_id: str) -> tuple[Organisation, dt.datetime] | None:
+        """The organisation and when it last changed (for Last-Modified / ETag)."""
+        with self.session() as session:
+            row = session.get(OrganisationRow, org_id)
+            if row is None:
+                return None
+            return Organisation.model_validate(row.record), as_utc(row.updated_at)
+
+    def delete(self, *, organisation_ids: Iterable[str] = (), project_ids: Iterable[str] = ()) -> int:
+        """Delete records in one transaction; returns how many rows went."""
+        gone = 0
+        try:
+            with self.session() as session, session.begin():
+                for oid in organisation_ids:
+                    row = session.get(OrganisationRow, oid)
+                    if row is not None:
+                        session.delete(row)
+                        session.add(ChangeRow(kind="organisation", record_id=oid))
+                        gone += 1
+                for pid in project_ids:
+                    project = session.get(ProjectRow, pid)
+                    if project is not None:
+                        session.delete(project)
+                        session.add(ChangeRow(kind="project", record_id=pid))
+                        gone += 1
+        except SQLAlchemyError as e:
+            raise StorageError(f"nothing was deleted: the database refused the change ({type(e).__name__}: {e})") from e
+        return gone
+
+    def get_project(self, project_id: str) -> Project | None:
+        with self.session() as session:
+            row = session.get(ProjectRow, project_id)
+            return Project.model_validate(row.record) if row else None
+
+    def list_organisations(
+        self, *, page: int = 1, per_page: int = 20, countries: Sequence[str] = (), org_types: Sequence[str] = ()
+    ) -> Page:
+        query = select(OrganisationRow)
+        if countries:
+            query = query.where(OrganisationRow.country.in_(countries))
+        if org_types:
+            query = query.where(OrganisationRow.org_type.in_(org_types))
+        return self._page(query, OrganisationRow, Organisation, page, per_page)
+
+    def list_projects(self, *, page: int = 1, per_page: int = 20, countries: Sequence[str] = ()) -> Page:
+        query = select(ProjectRow)
+        if countries:
+            query = query.where(ProjectRow.country.in_(countries))
+        return self._page(query, ProjectRow, Project, page, per_page)
+
+    def _page(self, query: Select, row_type: type[OrganisationRow] | type[ProjectRow], model: type[BaseModel],
+              page: int, per_page: int) -> Page:
+        with self.session() as session:
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = session.scalars(query.order_by(row_type.id).offset((page - 1) * per_page).limit(per_page))
+            return Page(([model.model_validate(r.record) for r in rows], total))
+
+    def close(self) -> None:
+        with self._readers_lock:
+            readers, self._reader_connections = self._reader_connections, {}
+        for connection, pid in readers.values():
+            if pid == os.getpid():  # a parent's connections are the parent's to close
+                with contextlib.suppress(Exception):
+                    connection.close()
+        self._readers = threading.local()
+        self.engine.dispose()
+
+
+def _finish(step: Any, what: str) -> None:
+    """Run a transaction's commit or rollback; a database error becomes ``StorageError`` naming ``what``."""
+    try:
+        step()
+    except SQLAlchemyError as e:
+        raise StorageError(f"{what}: the database refused the change ({type(e).__name__}: {e})") from e
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the service read while an import writes; a busy timeout waits instead of failing at once.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

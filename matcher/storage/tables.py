@@ -1,0 +1,123 @@
+"""Every table of the database, on one SQLAlchemy metadata (``Base``): records, the change log, shortlists.
+
+One module holds them all so that the migrations (``matcher.storage.migrations``) compare against the whole
+schema by importing one thing. Each record is stored whole as validated JSON beside the columns lists filter and
+sort on, so the schema can grow without a migration for every new field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import overload
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def utc_now() -> dt.datetime:
+    """Now, timezone-aware in UTC: every timestamp column is written in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+@overload
+def as_utc(value: dt.datetime) -> dt.datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """``value`` with its UTC zone: SQLite returns naive datetimes, and they were written in UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def iso_utc(value: dt.datetime | None) -> str | None:
+    """ISO 8601 with a ``Z`` suffix, the form the API gives every timestamp in."""
+    value = as_utc(value)
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+# ---------------------------------------------------------------------------------------------------- records
+class OrganisationRow(Base):
+    __tablename__ = "organisations"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), index=True)
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    org_type: Mapped[str] = mapped_column(String(32), index=True)
+    record: Mapped[dict] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now, onupdate=utc_now)
+
+
+class ProjectRow(Base):
+    __tablename__ = "projects"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    record: Mapped[dict] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now, onupdate=utc_now)
+
+
+class ChangeRow(Base):
+    """One written or deleted record, in commit order. Every process applies the rows after the last one its index
+    has seen, so a write through one worker is matchable through every worker (see PartnerMatcher.sync)."""
+
+    __tablename__ = "changes"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "organisation" or "project"
+    record_id: Mapped[str] = mapped_column(String(128))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+# ------------------------------------------------------------------------------------------------- shortlists
+class ShortlistRow(Base):
+    """One batch-shortlist job: a row, so it survives restarts and every worker process sees it."""
+
+    __tablename__ = "shortlists"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # queued, running, done, failed
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    request: Mapped[dict] = mapped_column(JSON)
+    summary: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class AssignmentRow(Base):
+    """One chosen (project, organisation) pair of a shortlist, holding the latest decision on it."""
+
+    __tablename__ = "shortlist_assignments"
+    __table_args__ = (UniqueConstraint("shortlist_id", "project_id", "organisation_id", name="uq_assignment_pair"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    shortlist_id: Mapped[str] = mapped_column(ForeignKey("shortlists.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[str] = mapped_column(String(128))
+    organisation_id: Mapped[str] = mapped_column(String(128))
+    organisation_name: Mapped[str] = mapped_column(String(300))
+    country: Mapped[str] = mapped_column(String(2))
+    org_type: Mapped[str] = mapped_column(String(32))
+    rank: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+    decision: Mapped[str | None] = mapped_column(String(16), nullable=True)  # accepted, rejected, or none yet
+    note: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class DecisionRow(Base):
+    """Every decision ever made, in order (the exportable history); never updated or deleted."""
+
+    __tablename__ = "shortlist_decisions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    shortlist_id: Mapped[str] = mapped_column(ForeignKey("shortlists.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[str] = mapped_column(String(128), index=True)
+    organisation_id: Mapped[str] = mapped_column(String(128))
+    decision: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+__all__ = ["AssignmentRow", "Base", "ChangeRow", "DecisionRow", "OrganisationRow", "ProjectRow", "ShortlistRow",
+           "as_utc", "iso_utc", "utc_now"]
