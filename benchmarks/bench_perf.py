@@ -82,7 +82,7 @@ def bench_encode(n: int = 100, backends=("torch", "onnx", "onnx-int8"), export_d
 def bench_encode_after_idle(n: int, gap_s: float, export_dir: Path | None = None) -> dict:
     """int8 query encode after ``gap_s`` of idleness, as with sporadic traffic, with ONNX Runtime's threads at
     their default (the usable cores) and at one (``PM_ONNX_THREADS=1``), alternating. On this VM two threads win
-    back to back and one wins after an idle gap; the README's tuning advice rests on these figures."""
+    back to back and one wins after an idle gap; the tuning advice in docs/performance.md rests on these figures."""
     from embeddings import load_embedder
     from embeddings.onnx import default_threads
 

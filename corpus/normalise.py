@@ -25,7 +25,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -602,16 +602,18 @@ class QueryNormaliser:
     serves every request."""
 
     def __init__(self, vocabulary: Mapping[str, int] | None = None, *, min_frequency: int = 2,
-                 translate: bool = True) -> None:
+                 translate: bool = True, expands: Callable[[Recognised], bool] | None = None) -> None:
         self.corrector = SpellingCorrector(vocabulary, min_frequency=min_frequency) if vocabulary else None
         self.translate = translate
+        self.expands = expands  # which recognised spans get their expansion inserted (None: all)
 
     def __call__(self, brief: str) -> NormalisedBrief:
         return self.normalise(brief)
 
-    def normalise(self, brief: str) -> NormalisedBrief:
-        """The normalised brief: translated if French, corrected, then expanded."""
-        language = detect_language(brief).language
+    def normalise(self, brief: str, language: str | None = None) -> NormalisedBrief:
+        """The normalised brief: translated if French, corrected, then expanded. ``language`` ("en" or "fr"), when
+        the caller knows it (say, detected on a long brief's beginning), skips detection."""
+        language = language or detect_language(brief).language
         translated = translate_french(brief) if language == "fr" and self.translate else None
         text = translated if translated is not None else brief
         corrections: list[Correction] = []
@@ -619,7 +621,8 @@ class QueryNormaliser:
             text, corrections = self.corrector.correct(text, ("en", "fr") if translated is not None else ("en",))
         found = recognise(text)
         minerals = tuple(dict.fromkeys(m for r in found for m in r.minerals))
-        return NormalisedBrief(brief, expand(text, found), language, translated, tuple(found), tuple(corrections),
+        shown = found if self.expands is None else [r for r in found if self.expands(r)]
+        return NormalisedBrief(brief, expand(text, shown), language, translated, tuple(found), tuple(corrections),
                                minerals)
 
 

@@ -9,7 +9,7 @@ from embeddings.fake import FakeEmbedder
 from embeddings.onnx import OnnxEmbedder
 from embeddings.sentence import DEFAULT_MODEL, SentenceTransformerEmbedder
 
-# The default is the fastest backend that meets the quality bar (see README, "Performance"): int8 ONNX Runtime, whose
+# The default is the fastest backend that meets the quality bar (docs/ranking.md, "Quality by embedding backend"): int8 ONNX Runtime, whose
 # retrieval quality stays within the bar of fp32's. PM_BACKEND=torch or onnx (fp32) select the others.
 DEFAULT_BACKEND = "onnx-int8"
 BACKENDS = ("torch", "onnx", "onnx-int8")

@@ -131,12 +131,16 @@ def match(ctx: click.Context, text, project_id, countries, org_types, challenge,
     if not results:
         click.echo(response.get("message", "no matches"))
         return
-    click.echo(f"{'rank':>4}  {'score':>5}  {'cc':2}  {'type':14}  organisation")
+    if response.get("message"):
+        click.echo(response["message"])
+    click.echo(f"{'rank':>4}  {'score':>5}  {'fit':8}  {'cc':2}  {'type':14}  organisation")
     for r in results:
         org = r["organisation"]
-        click.echo(f"{r['rank']:>4}  {r['score']:.3f}  {org['country']:2}  {org['org_type']:14}  {org['name']} [{org['id']}]")
+        fit = r.get("band") or ""
+        click.echo(f"{r['rank']:>4}  {r['score']:.3f}  {fit:8}  {org['country']:2}  {org['org_type']:14}  "
+                   f"{org['name']} [{org['id']}]")
         if r.get("explanation"):
-            click.echo(f"{'':>31}{r['explanation']['reason']}")
+            click.echo(f"{'':>41}{r['explanation']['reason']}")
 
 
 @main.command()
@@ -145,26 +149,37 @@ def match(ctx: click.Context, text, project_id, countries, org_types, challenge,
 @click.option("--split", default="test", show_default=True, help="Split to report.")
 @click.option("--tune-split", default="train", show_default=True, help="Split the hybrid weight is tuned on.")
 @click.option("--alpha", type=click.FloatRange(0, 1), help="Fix the hybrid's lexical weight instead of tuning it.")
-@click.option("--briefs", "briefs_file", type=click.Path(exists=True, dir_okay=False),
-              help="Labelled briefs (JSONL: id, text, countries, challenge, relevant {org id: 1|2}) to evaluate on.")
+@click.option("--briefs", "briefs_file", type=click.Path(exists=True),
+              help="Labelled briefs to evaluate on: a JSONL file (id, text, countries, challenge, relevant {org id: "
+                   "1|2}, optional family, need, english, spelled_out, correct) or a folder of them (every *.jsonl).")
+@click.option("--families", is_flag=True,
+              help="Evaluate the bundled families of labelled briefs (the corpus's evaluation/ folder); the same as "
+                   "--briefs on that folder.")
 @click.option("--tune", is_flag=True, help="With --briefs: grid-search the ranking weights on the train split first.")
 @click.option("--json", "as_json", is_flag=True, help="Print {\"methods\": {name: {metric: value}}, ...} as JSON.")
 @click.pass_context
 @_friendly_errors
-def evaluate(ctx: click.Context, beir_dir, split, tune_split, alpha, briefs_file, tune, as_json):
+def evaluate(ctx: click.Context, beir_dir, split, tune_split, alpha, briefs_file, families, tune, as_json):
     """Measure retrieval quality: nDCG@10, recall@10 and recall@100 for bm25, dense, rrf and the hybrid.
+
+    With --briefs (or --families), per family of briefs and for the chosen split: plain BM25, the model alone and
+    the product side by side, the share of good queries the service answers with nothing, off-topic queries
+    answered with nothing or only weak results, and the gap to each brief's plainly written twin.
 
     \b
     Examples (SciFact: the first run embeds 5,183 abstracts, later runs use the embedding cache):
       matcher evaluate --beir ../shared/data/scifact_beir --split test --json
+      matcher evaluate --briefs corpus/data/evaluation --split test
       matcher evaluate --briefs corpus/data/evaluation/dev-briefs.jsonl
     """
     from embeddings import EmbeddingCache
-    from matcher.evaluation import evaluate_beir, evaluate_briefs, load_briefs
+    from matcher.evaluation import evaluate_beir, evaluate_briefs, format_family_table, load_briefs
 
-    if not beir_dir and not briefs_file:
-        raise click.UsageError("give --beir DIR or --briefs FILE")
     settings: Settings = ctx.obj["settings"]
+    if families and not briefs_file:
+        briefs_file = settings.resolved_corpus_dir / "evaluation"
+    if not beir_dir and not briefs_file:
+        raise click.UsageError("give --beir DIR, --briefs FILE|FOLDER or --families")
     if briefs_file:
         matcher = _open(ctx)
         briefs = load_briefs(briefs_file)
@@ -177,7 +192,7 @@ def evaluate(ctx: click.Context, beir_dir, split, tune_split, alpha, briefs_file
 
             params, train_metrics = tune_on_briefs(matcher.current_index(), [b for b in briefs if b.split == tune_split])
             tuned = {"params": params, "tuned_on": tune_split, "train_hybrid": train_metrics}
-        result = evaluate_briefs(matcher.current_index(), chosen)
+        result = evaluate_briefs(matcher.current_index(), chosen, answer=matcher.match)
         result["split"] = split
         if tuned:
             result["tuning"] = tuned
@@ -192,6 +207,9 @@ def evaluate(ctx: click.Context, beir_dir, split, tune_split, alpha, briefs_file
             for name, m in result["methods"].items():
                 click.echo(f"{name:8} {m['ndcg@10']:8.4f} {m['recall@10']:7.4f} {m['recall@100']:7.4f}")
             click.echo(f"weak-match threshold (5th percentile of labelled partners' similarity): {result['weak_threshold']}")
+            click.echo("per family (nDCG@10; empty: good queries answered with nothing; ms: product's median):")
+            for line in format_family_table(result):
+                click.echo(line)
         return
     result = evaluate_beir(beir_dir, load_configured_embedder(settings), split=split, tune_split=tune_split, alpha=alpha,
                            cache=EmbeddingCache(settings.cache_path), show_progress=sys.stderr.isatty())

@@ -34,7 +34,8 @@ from matcher.errors import (
 )
 from matcher.index import PartnerIndex, labels_hash
 from matcher.requests import MatchRequest
-from matcher.results import Match
+from matcher.ranking import calibration
+from matcher.results import Match, Matches
 from matcher.storage import Page, Store
 
 if TYPE_CHECKING:
@@ -42,11 +43,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("matcher")
 
-# The weak-match line for the bundled model: the 5th percentile of labelled partners' similarity in a top 10 on the
-# train split (`matcher evaluate --briefs`; figures per backend and split in docs/ranking.md). One value for every
-# backend, since a backend moves it less than the splits do.
+# The weak-match line for the bundled model: the calibrated fit under which a result is flagged weak (the
+# "possible" band's lower bound, matcher/ranking/calibration.json, fitted on the train split by
+# scripts/fit_calibration.py). One value for every backend, since a backend moves it less than the splits do.
 BUNDLED_MODEL_PREFIX = "sentence-transformers/all-MiniLM-L6-v2@"
-BUNDLED_MODEL_WEAK_BELOW = 0.44
+BUNDLED_MODEL_WEAK_BELOW = calibration.load().weak_below
 
 
 @dataclass(frozen=True)
@@ -171,8 +172,11 @@ class PartnerMatcher:
             return index, True
 
     def warm_up(self) -> None:
-        """Load the model and run one query now, so the first user request is not the one that pays for it."""
-        self._index().encode_query("warm up")
+        """Load the model and run one query now, so the first user request is not the one that pays for it (the
+        query analyser's spelling dictionaries too)."""
+        index = self._index()
+        index.encode_query("warm up")
+        index.analyser_.warm_up()
 
     @property
     def ready(self) -> bool:
@@ -228,13 +232,20 @@ class PartnerMatcher:
         }
         if not matches:
             out["message"] = "no organisation matches these filters"
-        elif all(m.weak for m in matches):
-            # An honest empty answer beats a list of poor fits: say why, and what the best one scored.
-            best = max(m.scores["semantic"] for m in matches)
+        elif isinstance(matches, Matches) and matches.nothing_found:
+            # Nothing in the brief is about the field and nothing comes near it: an empty answer is the honest one.
             out["results"] = []
-            out["message"] = (f"no good match: the closest organisation's similarity is {best:.2f}, under the "
-                              f"calibrated threshold {index.weak_below:.2f}; try a fuller brief or other countries")
-            out["weak_results_hidden"] = len(matches)
+            out["message"] = ("no good match: no minerals, processes or value-chain stages were recognised in the "
+                              "brief, and no organisation is close to it; describe the minerals, processes and the "
+                              "expertise you need")
+        elif all(m.weak for m in matches):
+            # Never nothing for a query about the field: the results, every one flagged weak, and how to do better.
+            best = max(m.fit or 0.0 for m in matches)
+            why = ("the brief reads as off topic for critical-minerals research"
+                   if isinstance(matches, Matches) and matches.gated else
+                   f"the best fit is {best:.2f}, under {index.weak_below or 0:.2f}")
+            out["message"] = (f"weak fit: {why}, so these results are shown flagged weak. Name the minerals, "
+                              "processes or value-chain stages and the expertise you need, or try other countries")
         return out
 
     def project_matches(

@@ -9,9 +9,10 @@ from __future__ import annotations
 import gzip
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import faiss
 import numpy as np
@@ -21,7 +22,8 @@ from corpus.loaders import CorpusError
 from embeddings.base import Embedder, encode_queries
 from embeddings.cache import CachedEmbedder, EmbeddingCache
 from matcher.ranking import SIGNALS
-from matcher.results import ScoreWeights
+from matcher.requests import MatchRequest
+from matcher.results import Match, ScoreWeights
 from matcher.retrieval.fusion import convex, rrf
 from matcher.retrieval.lexical import LexicalIndex
 
@@ -202,8 +204,17 @@ def evaluate_beir(directory: Path | str, embedder: Embedder, *, split: str = "te
 
 
 # ---------------------------------------------------------------------- labelled partner briefs
+TWIN_FIELDS = ("english", "spelled_out", "correct")  # the same need written plainly, scored against the same labels
+REFERENCE_FAMILY = "dev"  # the plain English briefs the other families are compared with (issue 21's targets)
+WITHIN = 0.1  # target: every family's product nDCG@10 within this of the reference family's
+
+
 class LabelledBrief(BaseModel):
-    """A brief with the organisations an expert would shortlist: 2 = ideal partner, 1 = credible partner."""
+    """A brief with the organisations an expert would shortlist: 2 = ideal partner, 1 = credible partner.
+
+    ``relevant`` is empty for an off-topic query (the right answer is nothing, or results flagged weak). The
+    optional ``english`` (a French brief's translation), ``spelled_out`` (symbols written out) and ``correct``
+    (typos corrected) hold the same need written plainly: its twin, scored against the same labels."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -214,61 +225,327 @@ class LabelledBrief(BaseModel):
     relevant: dict[str, int]
     note: str = ""
     split: str = Field("test", pattern="^(train|test)$", description="train: for tuning weights; test: for reporting")
+    family: str | None = Field(None, min_length=1, description="the kind of input; default: the file's (see load_briefs)")
+    need: str | None = Field(None, description="the capability asked for, shared by the items of every family")
+    english: str | None = Field(None, min_length=1)
+    spelled_out: str | None = Field(None, min_length=1)
+    correct: str | None = Field(None, min_length=1)
+
+    @property
+    def good(self) -> bool:
+        """Does it have a relevant organisation (off-topic queries have none)?"""
+        return any(g > 0 for g in self.relevant.values())
+
+    def twin(self) -> tuple[str, str] | None:
+        """(field, text) of the plainly written twin, if the brief has one."""
+        for name in TWIN_FIELDS:
+            value = getattr(self, name)
+            if value:
+                return name, value
+        return None
+
+
+def _file_family(path: Path) -> str:
+    return "dev" if path.stem == "dev-briefs" else path.stem
 
 
 def load_briefs(path: Path | str) -> list[LabelledBrief]:
+    """Labelled briefs of one JSONL file, or of every ``*.jsonl`` in a folder (in name order, ids unique across
+    files). A brief without ``family`` takes its file's: the file name's stem, ``dev`` for ``dev-briefs.jsonl``."""
     from corpus.loaders import load_records
 
-    return load_records(Path(path), LabelledBrief)
+    path = Path(path)
+    files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+    if not files:
+        raise CorpusError(f"no *.jsonl files of labelled briefs in {path}")
+    briefs: list[LabelledBrief] = []
+    origin: dict[str, str] = {}
+    for file in files:
+        for brief in load_records(file, LabelledBrief):
+            if brief.id in origin:
+                raise CorpusError(f"{file.name}: brief id {brief.id!r} is already defined in {origin[brief.id]}")
+            origin[brief.id] = file.name
+            briefs.append(brief if brief.family else brief.model_copy(update={"family": _file_family(file)}))
+    return briefs
 
 
-def _brief_rankings(index: PartnerIndex, brief: LabelledBrief, k: int) -> dict[str, list[str]]:
-    """bm25 alone, the dense model alone, and the product's full ranking, all under the brief's filters."""
-    allowed = index.filter(brief.countries, None, ())
-    qvec = index.encode_query(brief.text)
-    found = index.retrieve(brief.text, qvec, allowed, k)
-    ids = index.ids_
-
-    def by(values: np.ndarray) -> list[str]:
-        return [ids[c] for c in found.positions[np.argsort(-values, kind="stable")][:k]]
-
-    team = {"GB": "CA", "CA": "GB"}.get(brief.countries[0]) if len(brief.countries) == 1 else None
-    product = index.rank(brief.text, k=k, countries=brief.countries, challenge=brief.challenge, query_country=team,
-                         explain=False)
-    return {"bm25": by(found.lexical), "dense": by(found.dense), "hybrid": [m.organisation.id for m in product]}
+def _weak(result: dict) -> bool:
+    """Is a result of the service's response flagged weak (a flag, or the weakest band)?"""
+    return bool(result.get("weak")) or result.get("band") == "weak"
 
 
-def evaluate_briefs(index: PartnerIndex, briefs: list[LabelledBrief], k: int = 10) -> dict:
-    """recall@10 and nDCG@10 per method on labelled briefs, and a weak-match threshold calibrated on them.
+@dataclass
+class _Run:
+    """One query text's rankings by each method, and what the service answered."""
 
-    Pass only the briefs of one split: tune on ``train``, report ``test``."""
-    runs: dict[str, dict[str, list[str]]] = {"bm25": {}, "dense": {}, "hybrid": {}}
-    qrels = {b.id: b.relevant for b in briefs}
-    relevant_sims: list[float] = []
-    other_sims: list[float] = []
-    for brief in briefs:
-        for method, ranked in _brief_rankings(index, brief, max(k, 100)).items():
-            runs[method][brief.id] = ranked
-        for m in index.rank(brief.text, k=k, countries=brief.countries, explain=False):
-            (relevant_sims if m.organisation.id in brief.relevant else other_sims).append(m.scores["semantic"])
-    methods = {name: metrics(run, qrels) for name, run in runs.items()}
+    rankings: dict[str, list[str]]
+    empty: bool | None  # the service answered with no result (None: no service to ask)
+    rejected: bool  # answered with nothing, or with every result flagged weak
+    semantic: dict[str, float]  # the product's top 10: organisation id -> semantic similarity
+    seconds: float  # the product's ranking time
+
+
+class BriefRanker:
+    """The three methods compared on labelled briefs, over one index's organisations and filters.
+
+    - ``bm25``: plain BM25 (default parameters, no query processing) over one text per organisation: its profile and
+      its documents, as indexed;
+    - ``dense``: the model alone: the raw query's cosine with the organisation's best unit (profile or document);
+    - ``product``: ``PartnerIndex.rank`` as the service calls it (the brief's countries and challenge, the team's
+      country inferred from the countries as the engine does), k = 10; beyond 10 (for recall@100), its k = 100 list.
+
+    ``answer`` is the service (``PartnerMatcher.match``): with it, whether a good query is answered with nothing is
+    measured through the engine's own response, so its gate that hides weak results is included."""
+
+    def __init__(self, index: PartnerIndex, answer: Callable[[MatchRequest], dict] | None = None, *, k: int = 10,
+                 depth: int = 100) -> None:
+        from matcher.retrieval.units import document_texts
+
+        self.index, self.answer, self.k, self.depth = index, answer, k, depth
+        organisations = list(index.organisations_)
+        self.ids = list(index.ids_)
+        self.lexical = LexicalIndex().fit([" ".join([o.profile_text(), *document_texts(o)]) for o in organisations])
+        layout = index.layout_
+        self.unit_vectors = np.asarray(index.dense_.unit_vectors(np.arange(layout.n_units)), dtype=np.float32)
+        self.unit_owner = layout.unit_owner
+
+    def _plain(self, scores: np.ndarray, allowed: np.ndarray) -> list[str]:
+        masked = np.full(len(self.ids), -np.inf)
+        masked[allowed] = scores[allowed]
+        order = np.argsort(-masked, kind="stable")[: min(self.depth, len(allowed))]
+        return [self.ids[i] for i in order]
+
+    def request(self, brief: LabelledBrief, text: str, k: int) -> MatchRequest:
+        return MatchRequest(text=text, countries=brief.countries, challenge=brief.challenge, k=k,
+                            explain=False)
+
+    def _product(self, request: MatchRequest) -> list[Match]:
+        return rank_as_service(self.index, request)
+
+    def run(self, brief: LabelledBrief, text: str) -> _Run:
+        allowed = self.index.allowed_positions(brief.countries, None, ())
+        bm25 = self._plain(self.lexical.scores(text).astype(np.float64), allowed)
+        qvec = encode_queries(self.index.embedder, [text], batch_size=1)[0]
+        sims = self.unit_vectors @ qvec
+        best = np.full(len(self.ids), -np.inf)
+        np.maximum.at(best, self.unit_owner, sims)
+        dense = self._plain(best, allowed)
+
+        request = self.request(brief, text, self.k)
+        started = time.perf_counter()
+        top = self._product(request)
+        seconds = time.perf_counter() - started
+        ranked = [m.organisation.id for m in top]
+        empty: bool | None = None
+        rejected = not top or all(m.weak for m in top)
+        if self.answer is not None:
+            results = self.answer(request)["results"]
+            empty = not results
+            rejected = empty or all(_weak(r) for r in results)
+            if results:  # what the service shows is the product's ranking, whatever the index call above says
+                ranked = [r["organisation"]["id"] for r in results]
+        deeper = self._product(self.request(brief, text, self.depth)) if self.depth > self.k else []
+        shown = set(ranked)
+        product = ranked + [m.organisation.id for m in deeper if m.organisation.id not in shown]
+        semantic = {m.organisation.id: float(m.scores.get("semantic", np.nan)) for m in top}
+        return _Run({"bm25": bm25, "dense": dense, "product": product}, empty, rejected, semantic, seconds)
+
+
+def rank_as_service(index: PartnerIndex, request: MatchRequest) -> list[Match]:
+    """``PartnerIndex.rank`` called as ``PartnerMatcher.match`` calls it for a text request (explanations off)."""
+    return index.rank(request.text or "", k=request.k, countries=request.countries, org_types=request.org_types,
+                      challenge=request.challenge, prefer_org_types=request.prefer_org_types,
+                      query_country=request.team_country(), challenge_only=request.challenge_only, explain=False)
+
+
+def _product_metrics(index: PartnerIndex, briefs: list[LabelledBrief], k: int = 10) -> dict[str, float]:
+    """The product's metrics alone on the good briefs (no baselines, twins or service): what tuning compares."""
+    good = [b for b in briefs if b.good]
+    runs = {}
+    for b in good:
+        top = [m.organisation.id for m in rank_as_service(index, MatchRequest(
+            text=b.text, countries=b.countries, challenge=b.challenge, k=k, explain=False))]
+        shown = set(top)
+        deeper = rank_as_service(index, MatchRequest(text=b.text, countries=b.countries, challenge=b.challenge,
+                                                     k=max(k, 100), explain=False))
+        runs[b.id] = top + [m.organisation.id for m in deeper if m.organisation.id not in shown]
+    return metrics(runs, {b.id: b.relevant for b in good})
+
+
+def _share(flags: list[bool]) -> dict[str, float | int]:
+    return {"count": int(sum(flags)), "of": len(flags), "share": round(sum(flags) / len(flags), 4) if flags else 0.0}
+
+
+def _per_query_ndcg(run: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[str, float]:
+    return {q: ndcg_at(run[q], qrels[q]) for q in qrels if any(g > 0 for g in qrels[q].values())}
+
+
+def _family_report(family: str, briefs: list[LabelledBrief], runs: dict[str, _Run],
+                   twins: dict[str, tuple[str, _Run]]) -> dict:
+    """One family's figures: each method's metrics on its good queries, the service's empty answers, the off-topic
+    rejections, the gap to the plainly written twins and the spread across wordings of one need."""
+    good = [b for b in briefs if b.good]
+    out: dict[str, Any] = {"family": family, "briefs": len(briefs), "good": len(good)}
+    qrels = {b.id: b.relevant for b in good}
+    product_ndcg: dict[str, float] = {}
+    if good:
+        out["methods"] = {m: metrics({b.id: runs[b.id].rankings[m] for b in good}, qrels) for m in METHODS}
+        product_ndcg = _per_query_ndcg({b.id: runs[b.id].rankings["product"] for b in good}, qrels)
+        measured = [runs[b.id].empty for b in good]
+        out["empty"] = _share([bool(e) for e in measured]) if None not in measured else None
+    offtopic = [b for b in briefs if not b.good]
+    if offtopic:
+        # The right answer to an off-topic query is nothing, or results all flagged weak (higher is better).
+        out["offtopic_rejected"] = _share([runs[b.id].rejected for b in offtopic])
+    times = [runs[b.id].seconds for b in briefs]
+    out["product_ms"] = {"median": round(1000 * float(np.median(times)), 1), "p90": round(1000 * float(np.percentile(times, 90)), 1)}
+    with_twin = [b for b in good if b.id in twins]
+    if with_twin:
+        field = twins[with_twin[0].id][0]
+        twin_runs = {b.id: twins[b.id][1] for b in with_twin}
+        tq = {b.id: b.relevant for b in with_twin}
+        twin_methods = {m: metrics({q: r.rankings[m] for q, r in twin_runs.items()}, tq) for m in METHODS}
+        own = metrics({b.id: runs[b.id].rankings["product"] for b in with_twin}, tq)["ndcg@10"]
+        measured = [r.empty for r in twin_runs.values()]
+        out["twin"] = {
+            "field": field,
+            "briefs": len(with_twin),
+            "methods": twin_methods,
+            "empty": _share([bool(e) for e in measured]) if None not in measured else None,
+            # The family's product nDCG@10 minus its twin's (negative: worse than the plainly written need).
+            "gap": round(own - twin_methods["product"]["ndcg@10"], 4),
+        }
+    by_need: dict[str, list[float]] = {}
+    for b in good:
+        if b.need:
+            by_need.setdefault(b.need, []).append(product_ndcg[b.id])
+    spreads = [max(v) - min(v) for v in by_need.values() if len(v) > 1]
+    if spreads:
+        # Wordings of one need: the spread (best minus worst) of the product's nDCG@10 across them.
+        out["paraphrase_spread"] = {"needs": len(spreads), "mean": round(float(np.mean(spreads)), 4),
+                                    "max": round(float(np.max(spreads)), 4)}
+    return out
+
+
+METHODS = ("bm25", "dense", "product")
+
+
+def evaluate_briefs(index: PartnerIndex, briefs: list[LabelledBrief], k: int = 10, *,
+                    answer: Callable[[MatchRequest], dict] | None = None) -> dict:
+    """recall@10 and nDCG@10 per method on labelled briefs, per family, and a weak-match threshold calibrated on them.
+
+    Pass only the briefs of one split: tune on ``train``, report ``test``. ``answer`` is the service's
+    ``PartnerMatcher.match``: with it, each family reports the share of its good queries answered with nothing
+    (None without it). ``methods`` (all good briefs together) names the product ``hybrid``, as it always has."""
+    started = time.perf_counter()
+    ranker = BriefRanker(index, answer, k=k, depth=max(k, 100))
+    runs = {b.id: ranker.run(b, b.text) for b in briefs}
+    twins: dict[str, tuple[str, _Run]] = {}
+    for b in briefs:
+        twin = b.twin()
+        if twin is not None and b.good:
+            twins[b.id] = (twin[0], ranker.run(b, twin[1]))
+
+    good = [b for b in briefs if b.good]
+    qrels = {b.id: b.relevant for b in good}
+    methods = {("hybrid" if m == "product" else m): metrics({b.id: runs[b.id].rankings[m] for b in good}, qrels)
+               for m in METHODS} if good else {}
+    families: dict[str, list[LabelledBrief]] = {}
+    for b in briefs:
+        families.setdefault(b.family or "dev", []).append(b)
+    family_reports = {name: _family_report(name, members, runs, twins) for name, members in families.items()}
+
+    relevant_sims = [s for b in good for oid, s in runs[b.id].semantic.items() if oid in b.relevant]
+    other_sims = [s for b in briefs for oid, s in runs[b.id].semantic.items() if oid not in b.relevant]
     # The threshold keeps 95% of the labelled partners that reach the top 10: below it a result is rarely one an
-    # expert would pick, so it is flagged weak (and a list of nothing but weak results is answered as empty).
+    # expert would pick, so it is flagged weak.
     threshold = float(np.percentile(relevant_sims, 5)) if relevant_sims else None
+    weak: dict[str, Any] = {
+        "suggested_weak_below": None if threshold is None else round(threshold, 3),
+        "relevant_in_top10_median_semantic": round(float(np.median(relevant_sims)), 3) if relevant_sims else None,
+        "unlabelled_in_top10_median_semantic": round(float(np.median(other_sims)), 3) if other_sims else None,
+    }
+    offtopic_top = [max(runs[b.id].semantic.values()) for b in briefs if not b.good and runs[b.id].semantic]
+    good_top = [max(runs[b.id].semantic.values()) for b in good if runs[b.id].semantic]
+    if offtopic_top and good_top:
+        # Can similarity alone tell a good query from an off-topic one? Not when good queries score below this.
+        weak["offtopic_top1_max_semantic"] = round(max(offtopic_top), 3)
+        weak["good_top1_below_offtopic_max"] = round(float(np.mean([g < max(offtopic_top) for g in good_top])), 4)
     return {
         "briefs": len(briefs),
         "labelled_pairs": sum(len(b.relevant) for b in briefs),
         "methods": methods,
-        "weak_threshold": {
-            "suggested_weak_below": None if threshold is None else round(threshold, 3),
-            "relevant_in_top10_median_semantic": round(float(np.median(relevant_sims)), 3) if relevant_sims else None,
-            "unlabelled_in_top10_median_semantic": round(float(np.median(other_sims)), 3) if other_sims else None,
-        },
+        "families": family_reports,
+        "targets": _targets(family_reports),
+        "weak_threshold": weak,
+        "seconds": round(time.perf_counter() - started, 1),
     }
 
 
+def _targets(families: dict[str, dict]) -> dict:
+    """Issue 21's targets, checked on these figures: each family within ``WITHIN`` of the reference family's product
+    nDCG@10, the product ahead of both baselines, no good query answered with nothing, every off-topic one rejected."""
+    out: dict[str, Any] = {}
+    reference = families.get(REFERENCE_FAMILY, {}).get("methods")
+    if reference:
+        ref = reference["product"]["ndcg@10"]
+        out["reference"] = {"family": REFERENCE_FAMILY, "ndcg@10": ref, "within": WITHIN}
+        out["within_reference"] = {name: f["methods"]["product"]["ndcg@10"] >= ref - WITHIN
+                                   for name, f in families.items() if "methods" in f and name != REFERENCE_FAMILY}
+    out["product_beats_both"] = {
+        name: f["methods"]["product"]["ndcg@10"] > max(f["methods"]["bm25"]["ndcg@10"], f["methods"]["dense"]["ndcg@10"])
+        for name, f in families.items() if "methods" in f}
+    empties = [f["empty"] for f in families.values() if f.get("empty") is not None]
+    if empties:
+        out["good_answered_empty"] = sum(int(e["count"]) for e in empties)
+    rejected = [f["offtopic_rejected"] for f in families.values() if "offtopic_rejected" in f]
+    if rejected:
+        out["offtopic_not_rejected"] = sum(int(r["of"]) - int(r["count"]) for r in rejected)
+    return out
+
+
+def format_family_table(result: dict) -> list[str]:
+    """The per-family table of ``evaluate_briefs``: nDCG@10 of each method, the product's recall@10, the share of
+    good queries answered with nothing, and the gap to the plainly written twin (or the off-topic rejections, or
+    the spread across wordings)."""
+    lines = [f"{'family':12} {'n':>3} {'bm25':>6} {'dense':>6} {'product':>7} {'R@10':>5} {'empty':>6} {'ms':>5}  notes"]
+    for name, f in result["families"].items():
+        notes = []
+        if "methods" in f:
+            m = f["methods"]
+            cells = f"{m['bm25']['ndcg@10']:6.3f} {m['dense']['ndcg@10']:6.3f} {m['product']['ndcg@10']:7.3f} " \
+                    f"{m['product']['recall@10']:5.2f}"
+        else:
+            cells = f"{'-':>6} {'-':>6} {'-':>7} {'-':>5}"
+        empty = f"{100 * f['empty']['share']:5.0f}%" if f.get("empty") else f"{'-':>6}"
+        if "twin" in f:
+            t = f["twin"]
+            notes.append(f"gap {t['gap']:+.3f} vs {t['field']} (product {t['methods']['product']['ndcg@10']:.3f}, "
+                         f"bm25 {t['methods']['bm25']['ndcg@10']:.3f}, dense {t['methods']['dense']['ndcg@10']:.3f}"
+                         + (f", empty {100 * t['empty']['share']:.0f}%" if t.get("empty") else "") + ")")
+        if "offtopic_rejected" in f:
+            r = f["offtopic_rejected"]
+            notes.append(f"off-topic answered empty or all weak: {r['count']}/{r['of']} ({100 * r['share']:.0f}%)")
+        if "paraphrase_spread" in f:
+            s = f["paraphrase_spread"]
+            notes.append(f"spread across wordings: mean {s['mean']:.3f}, max {s['max']:.3f} ({s['needs']} needs)")
+        lines.append(f"{name:12} {f['briefs']:>3} {cells} {empty} {f['product_ms']['median']:5.0f}  {'; '.join(notes)}")
+    t = result.get("targets", {})
+    if "reference" in t:
+        misses = [n for n, ok in t["within_reference"].items() if not ok]
+        lines.append(f"within {t['reference']['within']} of {t['reference']['family']} "
+                     f"({t['reference']['ndcg@10']:.3f}): {'all' if not misses else 'not ' + ', '.join(misses)}")
+    behind = [n for n, ok in t.get("product_beats_both", {}).items() if not ok]
+    lines.append(f"product ahead of both bm25 and dense: {'every family' if not behind else 'not ' + ', '.join(behind)}")
+    if "good_answered_empty" in t:
+        lines.append(f"good queries answered with nothing: {t['good_answered_empty']}")
+    if "offtopic_not_rejected" in t:
+        lines.append(f"off-topic queries answered with results not flagged weak: {t['offtopic_not_rejected']}")
+    return lines
+
+
 # The grid searched by `matcher evaluate --briefs FILE --tune` on the train split; the winner becomes the
-# default ScoreWeights and diversity (see README), and is then reported on the test split. "structure" scales the
+# default ScoreWeights and diversity (see docs/ranking.md), and is then reported on the test split. "structure" scales the
 # weights of the structural signals together; a signal with its own ``tuning`` values is searched over them.
 TUNING_GRID: dict[str, tuple[float, ...]] = {
     "lexical": (0.3, 0.45, 0.6, 0.75),
@@ -297,7 +574,7 @@ def tune_on_briefs(index: PartnerIndex, train: list[LabelledBrief]) -> tuple[dic
                 **{s.name: params[s.name] for s in SIGNALS if s.tuning},
                 **{s.name: getattr(base, s.name) * structure for s in SIGNALS if s.structural and not s.tuning})
             index.diversity = params["diversity"]
-            hybrid = evaluate_briefs(index, train)["methods"]["hybrid"]
+            hybrid = _product_metrics(index, train)
             key = (hybrid["recall@10"], hybrid["ndcg@10"])
             if best is None or key > best[0]:
                 best = (key, params, hybrid)

@@ -63,7 +63,10 @@ class Match:
     organisation: Organisation
     scores: dict[str, float]
     explanation: dict | None = field(default=None)
-    weak: bool = False  # below the calibrated threshold: shown, but not a match to rely on
+    weak: bool = False  # fit under the calibrated line: shown (collapsed on the page), not a match to rely on
+    fit: float | None = None  # calibrated probability of being a good partner (absolute: see ranking.calibration)
+    band: str | None = None  # strong / good / possible / weak, from ``fit``
+    features: dict[str, float] = field(default_factory=dict, repr=False)  # what ``fit`` was computed from
 
     def to_dict(self, *, explain: bool = True) -> dict:
         """The HTTP contract's shape of this match (the explanation left out unless ``explain``)."""
@@ -83,8 +86,28 @@ class Match:
                 "value_chain_stages": org.value_chain_stages,
             },
             "scores": dict(self.scores),
+            "fit": self.fit,
+            "band": self.band,
             "weak": self.weak,
         }
         if explain and self.explanation is not None:
             out["explanation"] = self.explanation
         return out
+
+
+class Matches(list[Match]):
+    """A ranking (best first) and what it says about the query as a whole.
+
+    ``evidence``: the brief's domain evidence (terms of the field recognised); ``best_semantic`` / ``best_lexical``:
+    the strongest dense and absolute lexical evidence among the results; ``nothing_found``: no domain evidence and
+    nothing near any organisation, so the honest answer is an empty list."""
+
+    evidence: int = 0
+    best_semantic: float = 0.0
+    best_lexical: float = 0.0
+    gated: bool = False  # the calibrated gate judged the query off topic: every result is flagged weak
+    nothing_found: bool = False
+
+    @property
+    def all_weak(self) -> bool:
+        return bool(self) and all(m.weak for m in self)

@@ -70,7 +70,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
         version=VERSION,
         openapi_version="3.1.0",
         info={"description": "Ranks UK and Canadian partner organisations for critical-minerals research "
-                             "projects. Versioned under /v1/; see the README for the deprecation policy."},
+                             "projects. Versioned under /v1/; see docs/api.md for the deprecation policy."},
     )
     models = _models(app)
     refs, schema = models_json_schema([(m, "validation") for m in models],

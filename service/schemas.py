@@ -25,8 +25,13 @@ class OrganisationSummary(BaseModel):
 
 class MatchResult(BaseModel):
     rank: int
-    score: float
-    weak: bool
+    score: float = Field(description="the score the list is sorted by (never rises down the list); relative to the "
+                                     "query's candidates, so compare it within one answer only")
+    fit: float | None = Field(None, ge=0, le=1, description="calibrated probability that the organisation is a good "
+                                                            "partner for the brief: the same scale for every query")
+    band: str | None = Field(None, pattern="^(strong|good|possible|weak)$",
+                             description="the fit in words: strong, good, possible or weak (weak whenever `weak`)")
+    weak: bool = Field(description="a weak fit (or an off-topic brief): shown, but not a partner to rely on")
     organisation: OrganisationSummary
     scores: dict[str, float] = Field(description=f"{COMPONENT_KEYS} (when they apply), challenge_1 and challenge_2")
     explanation: dict | None = Field(None, description="reason, evidence, shared minerals and stages, challenge")
@@ -36,7 +41,8 @@ class MatchResponse(BaseModel):
     results: list[MatchResult]
     query: dict
     index: dict
-    message: str | None = None
+    message: str | None = Field(None, description="why there are no results, or why every result is flagged weak "
+                                                  "and how to improve the brief")
 
 
 class OrganisationPage(BaseModel):

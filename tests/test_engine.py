@@ -64,10 +64,12 @@ def test_match_request_validation(payload):
         MatchRequest.model_validate(payload)
 
 
-def test_all_weak_results_give_an_honest_empty_answer(matcher):
+def test_all_weak_results_are_answered_flagged_not_hidden(matcher):
     matcher.index_.weak_below = 0.99
     out = matcher.match(MatchRequest(text="magnet recycling", k=3))
-    assert out["results"] == [] and out["message"].startswith("no good match") and out["weak_results_hidden"] == 3
+    assert len(out["results"]) == 3 and all(r["weak"] and r["band"] == "weak" for r in out["results"])
+    assert out["message"].startswith("weak fit") and "Name the minerals" in out["message"]
+    assert "weak_results_hidden" not in out
     matcher.index_.weak_below = None
 
 

@@ -202,20 +202,25 @@ def strict_client(tmp_path):
 def test_weak_results_are_flagged_on_their_cards(strict_client):
     client, m = strict_client(0.2)
     core = m.match(MatchRequest(text=QUERY, k=3))["results"]
-    assert [r["weak"] for r in core] == [False, True, True]  # the fixture's similarities: 0.32, 0.14, 0.08
+    assert [r["weak"] for r in core] == [False, True, True]  # the fixture's calibrated fits: one over 0.2, two under
+    assert [r["band"] == "weak" for r in core] == [False, True, True]
     html = _text(client.get("/search", query_string={"q": QUERY, "k": "3"}))
     assert html.count('class="card card-weak"') == 2 and html.count("<strong>Weak match.</strong>") == 2
+    assert "1 partner for your project" in html and "<summary>2 weak results: show them</summary>" in html
 
 
-def test_all_weak_is_an_honest_empty_state(strict_client):
+def test_all_weak_results_are_shown_collapsed_with_the_message(strict_client):
     client, m = strict_client(0.99)
     core = m.match(MatchRequest(text=QUERY, k=3))
+    assert len(core["results"]) == 3 and all(r["weak"] for r in core["results"])
     resp = client.get("/search", query_string={"q": QUERY, "k": "3"})
     assert resp.status_code == 200
     html = _text(resp)
-    assert "<strong>No good match: the closest" in html and core["message"][1:] in unescape(html)
-    assert "3 weak results were hidden" in html
-    assert "No partners to show" in html and 'class="results"' not in html
+    assert "<strong>Weak fit: " in html and core["message"][1:] in unescape(html)
+    assert "No good match: only weak results" in html
+    # Collapsed in a <details> (no script), not hidden: every card is there, behind one summary.
+    assert '<details class="weak-results">' in html and "<summary>3 weak results: show them</summary>" in html
+    assert html.count('class="card card-weak"') == 3 and 'aria-label="Ranked partners"' not in html
 
 
 def test_filters_that_match_nothing_say_so(client):

@@ -173,5 +173,6 @@ def test_a_new_signal_is_one_class_added_to_the_weighted_mean_components_and_rea
                                                 description="Recycles magnets."))]
     explanation = explanations(signals, query, [1, 2], shown, [0.5], [1], {})(0, {"semantic": 0.7, "funded": 1.0,
                                                                                   "challenge_1": 0.2, "challenge_2": 0.9})
-    assert explanation["reason"].endswith("(circular economy).; funded") and explanation["funded"] is True
+    # The challenge is not named (none was asked for); the reason is one plain sentence, without the name.
+    assert explanation["reason"] == "Similar in meaning to your brief (0.70); funded." and explanation["funded"] is True
     assert list(explanation)[-2:] == ["funded", "weights"]

@@ -37,7 +37,7 @@ from embeddings.onnx.session import OnnxRunner
 from embeddings.sentence import DEFAULT_MODEL
 
 # Checked on probe sentences before an export is kept: fp32 must equal torch; int8 is approximate by design (its
-# quality bar is retrieval quality, see README "Performance"), this only catches a broken quantisation.
+# quality bar is retrieval quality, see docs/ranking.md, "Quality by embedding backend"), this only catches a broken quantisation.
 MIN_EXPORT_COSINE = {"model.onnx": 0.999, "model-int8.onnx": 0.95, "model-int8-documents.onnx": 0.95}
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _PROBES = [

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from corpus import vocab
 from corpus.loaders import combine_digests
 from corpus.schema import Challenge, Organisation, Project
 from embeddings.base import Embedder, encode_queries
@@ -30,10 +29,11 @@ from matcher.errors import IndexNotReady, InvalidRequest
 from matcher.index.challenges import ChallengeModel
 from matcher.index.columns import organisation_columns
 from matcher.index.records import OrganisationTable
-from matcher.ranking import SIGNALS, QuerySignals, ScoringData, scoring
+from matcher.query import AnalysedQuery, QueryAnalyser, QueryVocabulary
+from matcher.ranking import SIGNALS, QuerySignals, ScoringData, calibration, scoring
 from matcher.ranking.challenge import CHALLENGE_ALIGNED
 from matcher.ranking.signal import ShownOrganisation, query_side
-from matcher.results import Match, ScoreWeights
+from matcher.results import Match, Matches, ScoreWeights
 from matcher.retrieval.arrays import ranges
 from matcher.retrieval.dense import DenseChanges, DenseState
 from matcher.retrieval.factory import ANN_THRESHOLD, DenseFactory
@@ -109,9 +109,10 @@ class PartnerIndex:
     fusion: ``"hybrid"`` (BM25 + dense, convex combination with weight ``weights.lexical``) or ``"dense"``.
     diversity: maximal marginal relevance trade-off (0 = rank by score alone): each next result maximises
         ``(1 - diversity) * score - diversity * (highest profile similarity to a result already chosen)``, so
-        near-identical organisations do not fill the list. Scores are reported unchanged.
-    weak_below: semantic similarity under which a result is flagged weak (``None``: never); calibrate it per model
-        with ``matcher evaluate --briefs``.
+        near-identical organisations do not fill the list. Scores are reported unchanged, and the chosen
+        organisations are listed in score order, so the score shown never rises down the list.
+    weak_below: calibrated fit (``Match.fit``, see ``matcher.ranking.calibration``) under which a result is flagged
+        weak (``None``: never); the engine passes the calibration's own line for the bundled model.
     ann_threshold: search units from which dense search is approximate (IVF with 8-bit vectors, checked against
         exact by ``make bench``); below it, exact.
     nprobe: IVF lists scanned per query (default ``default_nprobe``); more is slower and closer to exact.
@@ -127,7 +128,7 @@ class PartnerIndex:
         weights: ScoreWeights | None = None,
         candidates: int = 200,
         fusion: str = "hybrid",
-        diversity: float = 0.1,
+        diversity: float = 0.0,
         weak_below: float | None = None,
         batch_size: int = 32,
         show_progress: bool = False,
@@ -193,11 +194,17 @@ class PartnerIndex:
                                                      [set(x.challenge_areas) for x in labelled], [c.id for c in challenges])
         self.challenges_ = {c.id: c for c in challenges}
         self.challenge_vectors_ = np.ascontiguousarray(challenge_vectors, dtype=np.float32)
-        self.lexical_ = LexicalIndex().fit(self._unit_text_stream())
+        self._fit_lexical()
         self._embed(encoder)
         self.labels_hash_ = labels_hash(labelled)
         self.build_seconds_ = time.perf_counter() - started
         return self
+
+    def _fit_lexical(self) -> None:
+        """BM25 over the unit texts and, read in the same pass, the query analyser's vocabulary (its words)."""
+        vocabulary = QueryVocabulary()
+        self.lexical_ = vocabulary.fit(self._unit_text_stream(), LexicalIndex())
+        self.analyser_ = QueryAnalyser(vocabulary, cache_size=self.query_cache_size)
 
     def _read_records(self, organisations: Iterable[Organisation]) -> int:
         """Read the records once, into the compressed table and the per-organisation columns; returns how many."""
@@ -357,6 +364,9 @@ class PartnerIndex:
             DenseChanges(keep, profile_vectors, kept_doc_units, doc_vectors, kept_passage_rows, passage_vectors),
             new.dense_factory)
         new.lexical_ = self.lexical_.recombine([keep, new_profiles, kept_doc_units, new_docs])
+        removed = self.organisations_.rows(np.flatnonzero(~keep_mask).tolist())
+        new.analyser_ = self.analyser_.with_changes(
+            (t for org in removed for t in (org.profile_text(), *document_texts(org))), units)
         new.challenges_ = self.challenges_
         new.challenge_vectors_ = self.challenge_vectors_
         if labels_changed:
@@ -427,8 +437,21 @@ class PartnerIndex:
                                self.weights.lexical, self.weights.second_document)
 
     def retrieve(self, text: str, query_vector: np.ndarray, allowed: Filter, k: int) -> Candidates:
-        """Candidates for a query under a filter, with their fused, dense and lexical scores (before signals)."""
+        """Candidates for a query under a filter, with their fused, dense and lexical scores (before signals); the
+        text and vector are used as given (``rank`` analyses the brief first)."""
         return self.retriever().retrieve(text, query_vector, allowed, k)
+
+    def analyse_query(self, text: str) -> AnalysedQuery:
+        """The brief as the query steps make it (``matcher.query``): normalised texts, minerals, stages, passages,
+        term weights and domain evidence; recent briefs' analyses are kept."""
+        return self.analyser_.analyse(text)
+
+    def query_vectors(self, analysed: AnalysedQuery) -> tuple[np.ndarray, np.ndarray | None]:
+        """The vector the dense search starts from and, for a long brief, its other passages' vectors (rows).
+        Each text is encoded on its own, through the query cache: a passage gets exactly the vector it gets as a
+        query, and two texts one at a time cost less than one padded batch of two with the int8 ONNX model."""
+        first, *others = (self.encode_query(t) for t in analysed.dense_texts)
+        return first, (np.stack(others) if others else None)
 
     def rank(
         self,
@@ -456,28 +479,33 @@ class PartnerIndex:
         """
         self._check_fitted()
         if isinstance(query, Project):
-            text = query.query_text()
-            query_minerals = set(query.minerals) | set(vocab.detect_minerals(text))
+            analysed = self.analyse_query(query.query_text())
+            query_minerals = set(query.minerals) | set(analysed.minerals)
             exclude = {*exclude, *([query.lead_organisation_id] if query.lead_organisation_id else [])}
             query_country = query_country or query.country
         else:
-            text = query
-            query_minerals = set(vocab.detect_minerals(text))
-        query_stages = set(vocab.detect_stages(text))
+            analysed = self.analyse_query(query)
+            query_minerals = set(analysed.minerals)
+        text = analysed.lexical_text  # normalised (a French brief: its English rendering and its original words)
+        query_stages = set(analysed.stages)
         signals = QuerySignals(
             minerals=query_minerals,
             stages=query_stages,
             upstream=query_side(query_stages, query_country),
             prefer_org_types=set(prefer_org_types),
             challenge=challenge,
+            domain_evidence=analysed.domain_evidence,
         )
         if challenge is not None and challenge not in self.challenges_:
             raise InvalidRequest(f"challenge must be one of {sorted(self.challenges_)} or null, not {challenge!r}")
         allowed = self.filter(countries, org_types, exclude, only)
         if k <= 0 or allowed.count == 0:
             return []
-        qvec = self.encode_query(text) if query_vector is None else query_vector  # batch callers encode once
-        found = self.retrieve(text, qvec, allowed, k)
+        if query_vector is not None:  # batch callers encode once (one vector: the brief's short path)
+            qvec, others = query_vector, None
+        else:
+            qvec, others = self.query_vectors(analysed)
+        found = self.retriever().retrieve(text, qvec, allowed, k, passages=others, lexical_terms=analysed.lexical_terms)
         candidates = found.positions
         data = ScoringData(found, self.columns_, list(self.challenges_), self.challenge_alignment_)
         scores, parts = scoring.combine(SIGNALS, self.weights, data, signals)
@@ -495,33 +523,67 @@ class PartnerIndex:
             best = scored[: 3 * k]
             profiles = self.dense_.unit_vectors(np.array([p for _, p, _ in best], dtype=np.int64))  # profile row = position
             chosen = scoring.diversify(best, k, self.diversity, profiles)
+            # Diversity picks which organisations are shown; they are listed in the order of the score shown.
+            chosen.sort(key=lambda c: (-c[0], ids[c[1]]))
         else:
             chosen = scored[:k]
         if not chosen:
             return []
         chosen_rows = np.array([row for _, _, row in chosen])
+        positions = np.array([p for _, p, _ in chosen], dtype=np.int64)
         names = list(parts)
         table = np.round(np.stack([parts[name][chosen_rows] for name in names], axis=1), 4).tolist()
-        explanations_ = self._explanations([p for _, p, _ in chosen], qvec, signals) if explain else None
-        matches = []
-        for rank, ((score, position, _), values) in enumerate(zip(chosen, table), start=1):
+        organisations = [self.organisations_[p] for p in positions.tolist()]
+        # The absolute fit (see matcher.ranking.calibration): the same scale for every query, unlike ``score``.
+        fitted = calibration.load()
+        evidence = calibration.domain_evidence(signals)
+        lexical_abs = calibration.absolute_lexical(self.lexical_, self.layout_, text, positions)
+        features = calibration.features(found.dense[chosen_rows], lexical_abs,
+                                        calibration.minerals_shared(signals, [o.minerals for o in organisations]),
+                                        evidence)
+        best_semantic, best_lexical = float(found.dense[chosen_rows].max()), float(lexical_abs.max())
+        fits = np.round(fitted.fit(features, fitted.on_topic(best_semantic, evidence)), 4).tolist()
+        # Off topic as a whole (the calibrated gate): every result is flagged weak; none is hidden here.
+        gated = self.weak_below is not None and fitted.gated(best_semantic, evidence)
+        explanations_ = self._explanations(positions.tolist(), qvec, signals, text) if explain else None
+        matches = Matches()
+        for rank, ((score, _, _), values, organisation, fit) in enumerate(zip(chosen, table, organisations, fits),
+                                                                          start=1):
             components = {name: value for name, value in zip(names, values) if not math.isnan(value)}  # NaN: n/a
-            organisation = self.organisations_[position]
-            explanation = explanations_(rank - 1, components) if explanations_ is not None else None
-            weak = self.weak_below is not None and components["semantic"] < self.weak_below
-            matches.append(Match(rank, round(score, 4), organisation, components, explanation, weak))
+            # The reason reads the absolute keyword evidence ("keywords"), not BM25 relative to the best candidate.
+            explanation = (explanations_(rank - 1, {**components, "keywords": float(lexical_abs[rank - 1])})
+                           if explanations_ is not None else None)
+            weak = self.weak_below is not None and (gated or fit < self.weak_below)
+            band = "weak" if weak else fitted.band(fit)  # the band never contradicts the flag
+            matches.append(Match(rank, round(score, 4), organisation, components, explanation, weak, fit, band,
+                                 {name: round(float(v[rank - 1]), 4) for name, v in features.items()}))
+        matches.evidence, matches.best_semantic, matches.best_lexical = evidence, best_semantic, best_lexical
+        matches.gated = gated
+        matches.nothing_found = matches.all_weak and fitted.nothing_found(evidence, best_semantic, best_lexical)
         return matches
 
-    def _explanations(self, positions: list[int], qvec: np.ndarray,
-                      query: QuerySignals) -> Callable[[int, dict[str, float]], dict]:
+    def _passage_terms(self, position: int) -> tuple[frozenset[str], ...]:
+        """Each evidence sentence's terms (tokenised as BM25 does), cached per index like ``shown_``: tokenising
+        the shown organisations' sentences on every query would cost more than scoring them."""
+        cache = self.__dict__.get("_passage_terms_cache")
+        if cache is None:
+            tokenise = partial(scoring.sentence_terms, self.lexical_)
+            cache = lru_cache(maxsize=4096)(lambda p: tuple(tokenise(s) for s in self.shown_(p).passages))
+            self.__dict__["_passage_terms_cache"] = cache
+        return cache(position)
+
+    def _explanations(self, positions: list[int], qvec: np.ndarray, query: QuerySignals,
+                      text: str = "") -> Callable[[int, dict[str, float]], dict]:
         """A function (i, components) -> the explanation of the i-th chosen organisation. Records come from
         ``shown_`` (cached while an organisation keeps being shown); the evidence sentences of all chosen
-        organisations are scored in one matrix product."""
+        organisations are scored in one matrix product (dense) and against the brief's weighted terms (lexical)."""
         rows, lengths = ranges(self.layout_.passage_starts, np.asarray(positions, dtype=np.int64))
         sims = (self.dense_.passage_vectors(rows) @ qvec).tolist()  # Python floats: each is read once or twice
         shown = [self.shown_(p) for p in positions]
+        terms = scoring.SentenceTerms.of(self.lexical_, text)
+        keywords = [terms.score_terms(words) for p in positions for words in self._passage_terms(p)]
         return scoring.explanations(SIGNALS, query, list(self.challenges_), shown, sims, lengths.tolist(),
-                            self.weights.as_dict())
+                                    self.weights.as_dict(), keywords, self.weights.lexical)
 
     # ------------------------------------------------------------------ state and persistence
     def state(self) -> IndexState:
@@ -558,7 +620,7 @@ class PartnerIndex:
         index.challenge_model_ = ChallengeModel.from_state(state.challenge_vectors, [c.id for c in challenges],
                                                            state.challenge_model)
         index.challenge_alignment_ = state.challenge_alignment
-        index.lexical_ = LexicalIndex().fit(index._unit_text_stream())
+        index._fit_lexical()
         index.labels_hash_ = state.labels_hash
         return index
 

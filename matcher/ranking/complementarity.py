@@ -17,7 +17,10 @@ from matcher.ranking.signal import ChartRow, Contribution, Explainer, QuerySigna
 
 class Complementarity(Signal):
     name = "complementarity"
-    default_weight = 0.025
+    # Off by default: a boost stays on only if it raises nDCG@10 on the train split of the development
+    # sets by 0.005 or more (each one's measured effect: docs/ranking.md).
+    # (scripts/fit_calibration.py --ablation; figures per family in docs/ranking.md). Still reported and tunable.
+    default_weight = 0.0
     weight_order = 4
     chart = (ChartRow("complementarity", "Complementarity", "complementarity", "stages on the other side of the chain"),)
     structural = True
@@ -36,9 +39,10 @@ class Complementarity(Signal):
 
     def explainer(self, query: QuerySignals, challenge_ids: Sequence[int]) -> Explainer:
         def explain(shown: ShownOrganisation, components: dict[str, float]) -> tuple[str, dict]:
-            # Named only when at least half the organisation's stages are on the other side.
-            if components.get("complementarity", 0) >= 0.5:
-                return "; complements the project's side of the value chain", {}
+            # Named only when the brief itself names stages (a side guessed from the team's country is not the
+            # brief saying anything), and at least half the organisation's stages are on the other side.
+            if query.stages and components.get("complementarity", 0) >= 0.5:
+                return "; works on the other side of the value chain from your project", {}
             return "", {}
 
         return explain

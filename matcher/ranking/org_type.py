@@ -9,6 +9,8 @@ from matcher.ranking.signal import ChartRow, Contribution, QuerySignals, Scoring
 
 class OrgTypePreference(Signal):
     name = "org_type"
+    # Kept: it applies only when a request prefers types (an explicit choice, like a filter). The development sets
+    # never do, so its effect there is nil and cannot be measured (scripts/fit_calibration.py --ablation).
     default_weight = 0.1
     weight_order = 5
     chart = (ChartRow("org_type", "Preferred type", "org_type", "of a type the search prefers"),)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from matcher.ranking.signal import ChartRow, Contribution, Explainer, QuerySignals, ScoringData, Signal
+from matcher.ranking.signal import (
+    ChartRow,
+    Contribution,
+    Explainer,
+    QuerySignals,
+    ScoringData,
+    ShownOrganisation,
+    Signal,
+)
 
 
 class Relevance(Signal):
@@ -23,4 +31,14 @@ class Relevance(Signal):
                             found.relevance)
 
     def explainer(self, query: QuerySignals, challenge_ids: Sequence[int]) -> Explainer:
-        return lambda shown, components: (f"{shown.head}: profile similarity {components['semantic']:.2f}", {})
+        # Plain words, no name, country or type (the page shows them beside the reason).
+        def explain(shown: ShownOrganisation, components: dict[str, float]) -> tuple[str, dict]:
+            # "keywords": BM25 over the brief's own idf mass (absolute), when the index gives it; else relative BM25.
+            if "keywords" in components:
+                many, some = components["keywords"] >= 0.35, components["keywords"] >= 0.1
+            else:
+                many, some = components.get("lexical", 0.0) >= 0.5, components.get("lexical", 0.0) > 0
+            words = " and shares many of its key words" if many else " and shares some of its key words" if some else ""
+            return f"similar in meaning to your brief ({components['semantic']:.2f}){words}", {}
+
+        return explain

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 
+from matcher.ranking.calibration import unseen_idf
 from matcher.ranking.signal import QuerySignals, ScoringData, ShownOrganisation, Signal
+from matcher.retrieval.lexical import LexicalIndex
 
 
 def combine(signals: Sequence[Signal], weights: Any, data: ScoringData,
@@ -60,27 +64,75 @@ def diversify(scored: list[tuple[float, int, int]], k: int, diversity: float,
     return [scored[i] for i in chosen]
 
 
+@dataclass(frozen=True)
+class SentenceTerms:
+    """The brief's indexed terms and their idf, to score an evidence sentence's words against the brief.
+
+    A sentence's keyword score is the idf mass of the brief's terms it contains, over the brief's whole idf mass:
+    in [0, 1], 1 when it holds every term of the brief."""
+
+    tokenise: Callable[[str], list[str]]
+    idf: dict[str, float]
+    mass: float
+
+    @classmethod
+    def of(cls, lexical: LexicalIndex, text: str) -> SentenceTerms:
+        tokenise = partial(_tokens, lexical)
+        terms = set(tokenise(text)) if text else set()
+        unseen = unseen_idf(lexical)  # a word the corpus never uses: the highest idf
+        idf = {t: float(lexical.idf_[lexical.vocab_[t]]) if t in lexical.vocab_ else unseen for t in terms}
+        return cls(tokenise, idf, sum(idf.values()))
+
+    def score(self, sentence: str) -> float:
+        return self.score_terms(frozenset(self.tokenise(sentence)))
+
+    def score_terms(self, terms: frozenset[str]) -> float:
+        """The score of a sentence already tokenised (``sentence_terms``)."""
+        if self.mass <= 0:
+            return 0.0
+        return sum(self.idf[t] for t in terms if t in self.idf) / self.mass
+
+
+def _tokens(lexical: LexicalIndex, text: str) -> list[str]:
+    return lexical._tokenise([text])[0]
+
+
+def sentence_terms(lexical: LexicalIndex, sentence: str) -> frozenset[str]:
+    """A sentence's distinct terms, tokenised as the index's BM25 does."""
+    return frozenset(_tokens(lexical, sentence))
+
+
 def explanations(signals: Sequence[Signal], query: QuerySignals, challenge_ids: Sequence[int],
                  shown: Sequence[ShownOrganisation], sentence_sims: list[float], lengths: list[int],
-                 weights: dict[str, float]) -> Callable[[int, dict[str, float]], dict]:
+                 weights: dict[str, float], sentence_keywords: Sequence[float] | None = None,
+                 lexical_share: float = 0.0) -> Callable[[int, dict[str, float]], dict]:
     """A function (i, components) -> the explanation of the i-th shown organisation.
 
-    ``sentence_sims`` are the similarities of every shown organisation's evidence sentences to the query,
-    concatenated (``lengths`` of each). What depends only on the query is made once, by each signal's
-    explainer; the reason text is their parts in registry order."""
+    ``sentence_sims`` are the similarities of every shown organisation's evidence sentences to the query and
+    ``sentence_keywords`` their keyword scores (``SentenceTerms``), concatenated (``lengths`` of each). The
+    evidence is the two sentences best by both together, ``lexical_share * keywords + (1 - lexical_share) *
+    similarity`` (the share of BM25 in the relevance fusion). What depends only on the query is made once, by each
+    signal's explainer; the reason text is their parts in registry order, as one plain sentence."""
     explainers = [e for e in (s.explainer(query, challenge_ids) for s in signals) if e is not None]
     offsets = [0, *itertools.accumulate(lengths)]
+    keywords = list(sentence_keywords) if sentence_keywords is not None else [0.0] * len(sentence_sims)
 
     def explain(i: int, components: dict[str, float]) -> dict:
         organisation = shown[i]
         sims = sentence_sims[offsets[i] : offsets[i + 1]]
-        best = sorted(range(len(sims)), key=sims.__getitem__, reverse=True)[:2]  # ties: the earlier sentence
-        evidence = [{"text": organisation.passages[j], "similarity": round(sims[j], 4)} for j in best]
+        words = keywords[offsets[i] : offsets[i + 1]]
+        combined = [lexical_share * w + (1 - lexical_share) * s for s, w in zip(sims, words)]
+        best = sorted(range(len(sims)), key=combined.__getitem__, reverse=True)[:2]  # ties: the earlier sentence
+        evidence = [{"text": organisation.passages[j], "similarity": round(sims[j], 4), "keywords": round(words[j], 4)}
+                    for j in best]
         reason, fields = "", {}
         for explainer in explainers:
             part, more = explainer(organisation, components)
             reason += part
             fields.update(more)
+        reason = reason.strip().strip(";").strip()
+        if reason:
+            reason = reason[0].upper() + reason[1:] + ("" if reason.endswith(".") else ".")
         return {"reason": reason, "evidence": evidence, **fields, "weights": dict(weights)}
 
     return explain

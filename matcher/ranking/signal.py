@@ -23,6 +23,9 @@ class QuerySignals:
     upstream: bool | None  # the project's side of the chain; None when unknown
     prefer_org_types: set[str]
     challenge: int | None
+    # Distinct minerals, value-chain stages and field terms the brief names (``AnalysedQuery.domain_evidence``,
+    # matcher.query): 0 when nothing of the field was recognised. PartnerIndex.rank sets it; None: not analysed.
+    domain_evidence: int | None = None
 
 
 def query_side(stages: set[str], country: str | None) -> bool | None:

@@ -3,6 +3,7 @@ candidate then scored exactly by both and the two fused."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,18 +54,25 @@ class HybridRetriever:
     alpha: float  # BM25's share in the fusion
     second_document: float  # share of an organisation's second-best unit added to its best
 
-    def retrieve(self, text: str, query: np.ndarray, allowed: Filter, k: int) -> Candidates:
+    def retrieve(self, text: str, query: np.ndarray, allowed: Filter, k: int, *, passages: np.ndarray | None = None,
+                 lexical_terms: Mapping[str, float] | None = None) -> Candidates:
         """Candidate organisations from both retrievers, each scored exactly by both, then fused.
 
         Dense candidates come from the units of the allowed organisations and from each organisation's best
         evidence sentence: the model reads only a profile's beginning, so a capability stated further down is
         caught by its sentence. Lexical candidates come from one sparse BM25 product over all units, masked.
+
+        A long brief is read as passages: ``query`` is its best passage's vector and ``passages`` (rows) the
+        others'; each one searches, and an organisation's dense score is its best over them, so the passage that
+        states the need finds what it would find on its own. ``lexical_terms`` (BM25 term -> weight) replace the
+        terms of ``text`` when given.
         """
         layout, n = self.layout, self.layout.n
         pool = min(allowed.unit_count, max(self.candidates, 3 * k))
-        sentences = self.dense.search_sentences(query, pool, allowed.dense, allowed.mask, layout)
-        dense_orgs = layout.unit_owner[self.dense.search_units(query, pool, allowed.dense)]
-        unit_lexical = self.lexical.scores(text)
+        queries = [query] if passages is None else [query, *passages]
+        searches = [self.dense.search_sentences(q, pool, allowed.dense, allowed.mask, layout) for q in queries]
+        dense_orgs = [layout.unit_owner[self.dense.search_units(q, pool, allowed.dense)] for q in queries]
+        unit_lexical = self.lexical.scores(text) if lexical_terms is None else self.lexical.weighted_scores(lexical_terms)
         org_lexical = unit_lexical[:n]  # profiles; then an organisation's best document
         if len(unit_lexical) > n:
             # Documents are grouped by owner: one maximum per group (ufunc.at is much slower).
@@ -72,15 +80,17 @@ class HybridRetriever:
             best_doc = np.maximum.reduceat(unit_lexical[n:], layout.doc_starts[:-1][has_docs] - n)
             org_lexical[has_docs] = np.maximum(org_lexical[has_docs], best_doc)
         lexical_orgs = top_allowed(org_lexical, pool, allowed.mask, allowed.count)
-        sentence_orgs = sentences.organisations()
-        candidates = np.sort(np.concatenate([dense_orgs, lexical_orgs, sentence_orgs]).astype(np.int64))
+        candidates = np.sort(np.concatenate([*dense_orgs, lexical_orgs, *(s.organisations() for s in searches)])
+                             .astype(np.int64))
         first = np.ones(len(candidates), dtype=bool)
         np.not_equal(candidates[1:], candidates[:-1], out=first[1:])
         candidates = candidates[first]  # unique and sorted: np.unique's result, without its checks
         if candidates.size == 0:  # an approximate search can miss a tiny filter's few vectors altogether
             empty = np.zeros(0)
             return Candidates(candidates, empty, empty, empty)
-        dense = np.maximum(self.dense_scores(candidates, query), sentences.best(candidates))
+        dense = np.maximum(self.dense_scores(candidates, query), searches[0].best(candidates))
+        for q, sentences in zip(queries[1:], searches[1:]):
+            dense = np.maximum(dense, np.maximum(self.dense_scores(candidates, q), sentences.best(candidates)))
         lexical = org_lexical[candidates].astype(np.float64) * allowed.mask[candidates]
         if self.fusion == "dense":
             relevance = dense

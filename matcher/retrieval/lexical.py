@@ -24,7 +24,8 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
 from itertools import islice
 
 import numpy as np
@@ -47,6 +48,18 @@ def _stopwords(name: str) -> frozenset[str]:
     return frozenset(_infer_stopwords(name))
 
 
+@cache
+def _tokeniser(language: str, stopwords: str) -> tuple[frozenset[str], Stemmer.Stemmer]:
+    return _stopwords(stopwords), Stemmer.Stemmer(language)
+
+
+def tokens(text: str, *, language: str = "english", stopwords: str = "en") -> list[str]:
+    """The BM25 terms of ``text`` as an index with these settings reads them (stop words dropped, stemmed): what
+    query steps weight (``LexicalIndex.weighted_scores``) before any index is at hand."""
+    stop, stemmer = _tokeniser(language, stopwords)
+    return stemmer.stemWords([t for t in _TOKEN.findall(text.lower()) if t not in stop])
+
+
 class LexicalIndex:
     """BM25. Constructor stores parameters; ``fit`` indexes texts; ``scores`` / ``search`` query; ``recombine``
     derives an updated index without re-reading unchanged texts."""
@@ -57,15 +70,24 @@ class LexicalIndex:
         self.stopwords = stopwords
         self.language = language
 
-    def _tokenise(self, texts: Iterable[str]) -> list[list[str]]:
-        """bm25s' tokens: lower-cased words of two or more characters, stop words dropped, then stemmed."""
+    def _tokenise(self, texts: Iterable[str], words: Counter[str] | None = None) -> list[list[str]]:
+        """bm25s' tokens: lower-cased words of two or more characters, stop words dropped, then stemmed. ``words``,
+        when given, counts each text's distinct words before stemming (a document frequency of words, read in the
+        same pass: the query analyser's spelling vocabulary)."""
         stop, stem, split = self._stop, self._stemmer.stemWords, _TOKEN.findall
-        return [stem([t for t in split(text.lower()) if t not in stop]) for text in texts]
+        if words is None:
+            return [stem([t for t in split(text.lower()) if t not in stop]) for text in texts]
+        out = []
+        for text in texts:
+            raw = split(text.lower())
+            words.update(set(raw))
+            out.append(stem([t for t in raw if t not in stop]))
+        return out
 
-    def _rows(self, texts: Sequence[str], vocab: dict[str, int]) -> sp.csr_matrix:
+    def _rows(self, texts: Sequence[str], vocab: dict[str, int], words: Counter[str] | None = None) -> sp.csr_matrix:
         """Term counts of ``texts`` (one chunk) as sparse rows; new terms are appended to ``vocab`` (ids never
         change). Token lists become int32 arrays here, so only one chunk's Python objects are alive at a time."""
-        tokens = self._tokenise(texts)
+        tokens = self._tokenise(texts, words)
         lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
         indptr = np.zeros(len(tokens) + 1, dtype=np.int64)
         np.cumsum(lengths, out=indptr[1:])
@@ -79,7 +101,8 @@ class LexicalIndex:
         rows.sum_duplicates()  # repeated tokens become counts
         return rows
 
-    def _count_rows(self, texts: Iterable[str], vocab: dict[str, int], chunk_size: int) -> list[sp.csr_matrix]:
+    def _count_rows(self, texts: Iterable[str], vocab: dict[str, int], chunk_size: int,
+                    words: Counter[str] | None = None) -> list[sp.csr_matrix]:
         """``_rows`` of ``texts`` read once, ``chunk_size`` at a time (a generator is never materialised)."""
         if isinstance(texts, str):  # iterating it would index each character as a document
             raise TypeError("texts must be an iterable of strings (a list or generator), not one string; "
@@ -89,7 +112,7 @@ class LexicalIndex:
         texts = iter(texts)
         blocks = []
         while chunk := list(islice(texts, chunk_size)):
-            blocks.append(self._rows(chunk, vocab))
+            blocks.append(self._rows(chunk, vocab, words))
         return blocks
 
     @staticmethod
@@ -103,12 +126,13 @@ class LexicalIndex:
         blocks.clear()
         return stacked
 
-    def fit(self, texts: Iterable[str], *, chunk_size: int = CHUNK_SIZE) -> LexicalIndex:
-        """Index ``texts`` (any iterable of strings, e.g. a generator; read once, ``chunk_size`` at a time)."""
+    def fit(self, texts: Iterable[str], *, chunk_size: int = CHUNK_SIZE, words: Counter[str] | None = None) -> LexicalIndex:
+        """Index ``texts`` (any iterable of strings, e.g. a generator; read once, ``chunk_size`` at a time);
+        ``words`` (optional) counts the documents each word is in, in the same pass."""
         self._stemmer = Stemmer.Stemmer(self.language)
         self._stop = _stopwords(self.stopwords)
         vocab: dict[str, int] = {}
-        blocks = self._count_rows(texts, vocab, chunk_size)
+        blocks = self._count_rows(texts, vocab, chunk_size, words)
         self._set_counts(self._stack(blocks, max(len(vocab), 1)), vocab)
         return self
 
@@ -160,7 +184,20 @@ class LexicalIndex:
         # A query's few term ids, in id order: from a Counter, since np.unique's checks cost more than the sort.
         terms = np.array(sorted(counted), dtype=np.int64)
         repeats = np.array([counted[t] for t in terms.tolist()], dtype=np.int64)
-        weights = (repeats * self.idf_[terms]).astype(np.float32)
+        return self._term_scores(terms, (repeats * self.idf_[terms]).astype(np.float32))
+
+    def weighted_scores(self, terms: Mapping[str, float]) -> np.ndarray:
+        """BM25 score of every document for weighted terms (term as ``tokens`` gives it -> its weight in place of
+        its repeats in the query): ``scores`` with each term's count replaced by a weight."""
+        ids = {self.vocab_[t]: float(w) for t, w in terms.items() if t in self.vocab_ and w > 0}
+        if not ids:
+            return np.zeros(self.n_docs_, dtype=np.float32)
+        order = np.array(sorted(ids), dtype=np.int64)
+        weights = np.array([ids[t] for t in order.tolist()], dtype=np.float32) * self.idf_[order]
+        return self._term_scores(order, weights.astype(np.float32))
+
+    def _term_scores(self, terms: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Scores for term ids (sorted) with their query weights (idf included)."""
         lengths = self.weights_.indptr[terms + 1] - self.weights_.indptr[terms]
         if self.n_docs_ + lengths.sum() <= SMALL_POSTINGS:
             # A small corpus: one weighted bincount over the postings, since scipy's column slice has a fixed cost

@@ -105,8 +105,10 @@ class Shortlister:
         index = self.index
         columns: dict[int, int] = {}
         cells: list[tuple[int, int, float]] = []
-        # Every project's text goes to the model in batches: far faster than one query at a time.
-        vectors = encode_queries(index.embedder, [p.query_text() for p in projects], batch_size=32)
+        # Every project's text goes to the model in batches: far faster than one query at a time. The model reads
+        # what the query steps make of it (normalised, translated, a long summary's best passage), as a brief's.
+        texts = [index.analyse_query(p.query_text()).dense_texts[0] for p in projects]
+        vectors = encode_queries(index.embedder, texts, batch_size=32)
         report = _checkpoint(progress, 0.2, 0.8)
         report(0.0)
         for row, project in enumerate(projects):

@@ -1,0 +1,56 @@
+"""What a brief becomes once analysed: the ``AnalysedQuery`` every query step fills a part of."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from collections.abc import Mapping
+
+from corpus.normalise import Correction, Recognised
+
+# From this many words a brief is long: the model reads its best passages, BM25 its weighted terms. Shorter briefs
+# (queries, one-paragraph briefs) take the short path: one text, every term at its BM25 weight.
+LONG_BRIEF_WORDS = 100
+
+
+@dataclass(frozen=True)
+class AnalysedQuery:
+    """A brief made ready for retrieval and scoring.
+
+    ``lexical_text`` is what BM25 reads (``lexical_terms``, when set, replaces it with weighted terms);
+    ``dense_text`` is what the model reads for a short brief; ``passages`` (long briefs only) are what it reads
+    instead, best first, each encoded as a query of its own.
+    """
+
+    original: str
+    words: int  # of the original brief
+    language: str = "en"
+    translated: str | None = None  # English rendering of a French brief
+    dense_text: str = ""
+    lexical_text: str = ""
+    corrections: tuple[Correction, ...] = ()
+    recognised: tuple[Recognised, ...] = ()
+    minerals: tuple[str, ...] = ()  # vocabulary mineral ids, first mention first
+    stages: tuple[str, ...] = ()  # value-chain stage ids, first mention first
+    domain_terms: tuple[str, ...] = ()  # distinct minerals, stages and domain words recognised (see DomainTerms)
+    passages: tuple[str, ...] = ()  # long briefs: the passages the model reads, best first
+    lexical_terms: Mapping[str, float] | None = field(default=None, compare=False)  # BM25 stem -> query weight
+
+    @classmethod
+    def of(cls, brief: str) -> AnalysedQuery:
+        """The query before any step: every text is the brief itself."""
+        return cls(brief, len(brief.split()), dense_text=brief, lexical_text=brief)
+
+    @property
+    def long(self) -> bool:
+        return self.words >= LONG_BRIEF_WORDS
+
+    @property
+    def domain_evidence(self) -> int:
+        """How many distinct minerals, value-chain stages and domain terms (processes, materials, environment,
+        the two challenges) the brief names: 0 means nothing of the field was recognised."""
+        return len(self.domain_terms)
+
+    @property
+    def dense_texts(self) -> tuple[str, ...]:
+        """What the model encodes: the passages of a long brief, else the one dense text."""
+        return self.passages or (self.dense_text,)

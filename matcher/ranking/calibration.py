@@ -1,0 +1,174 @@
+"""Absolute fit: the probability that a result is a good partner, the same scale for every query.
+
+The ranking's ``score`` is relative (relevance is min-max normalised over the query's candidate pool, so the first
+result scores near 1 however poor it is). ``fit`` is not: a logistic model over evidence that means the same for
+every query, fitted on the TRAIN split of the labelled development sets (``corpus/data/evaluation/*.jsonl``). It is
+the probability that the query is on topic (the gate, below) times that of a good partner given it is, a logistic
+model fitted on the shown top 10 of the good queries over:
+
+- ``semantic``: the dense similarity of the brief and the organisation (a cosine, not normalised over the pool);
+- ``lexical``: raw BM25 of the organisation's best unit divided by the brief's own idf mass (the sum of its
+  terms' idf, words the corpus never uses at the highest idf), so it does not depend on the other candidates;
+- ``minerals``: the share of the brief's minerals the organisation works on (0 when the brief names none);
+- ``evidence``: ``log1p`` of the brief's domain evidence (minerals, processes, stages, challenge terms recognised).
+
+``fit`` is shown as a band: strong / good / possible / weak, with lower bounds chosen on the train split (in
+steps of 0.05, each the lowest bound at which the shown train pairs with a fit up to 0.1 above it are at least
+75%, 40% and 15% labelled partners) and kept with the coefficients in ``calibration.json``. A result is flagged
+weak under ``weak_below`` (the "possible" bound).
+
+Whether the query as a whole is on topic is a second, query-level logistic model (``gate``) over the best
+result's dense similarity and the brief's domain evidence, fitted on the good families against the off-topic one
+(train split); its line sits just over the best off-topic train query. A query under the line has every result
+flagged weak (answered with them and a message, never with nothing); only a query with no domain evidence at all,
+no lexical evidence and a dense similarity under ``empty`` is answered with nothing.
+
+Refit (bundled model, train split only; writes ``matcher/ranking/calibration.json``)::
+
+    .venv/bin/python scripts/fit_calibration.py --write
+
+Without ``--write`` it prints the fit and the per-family gate figures on train and test; ``--ablation`` prints
+nDCG@10 per family with each structured boost (and diversity) switched.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from matcher.ranking.signal import QuerySignals
+from matcher.retrieval.layout import SearchLayout
+from matcher.retrieval.lexical import LexicalIndex
+
+FEATURES = ("semantic", "lexical", "minerals", "evidence")
+GATE_FEATURES = ("semantic", "evidence")  # the best result's dense similarity; log1p(the brief's domain evidence)
+BANDS = ("strong", "good", "possible", "weak")  # best first; "weak" is everything under "possible"
+PATH = Path(__file__).with_name("calibration.json")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Logistic coefficients over ``FEATURES``, the bands' lower bounds, and the empty-answer line."""
+
+    coef: dict[str, float]
+    intercept: float
+    bands: dict[str, float]  # strong, good, possible: lower bounds of fit
+    gate: dict[str, Any] = field(default_factory=lambda: {"coef": {"semantic": 0.0, "evidence": 0.0},
+                                                          "intercept": 0.0, "line": 0.0})
+    empty: dict[str, float] = field(default_factory=lambda: {"semantic": 0.0, "lexical": 0.0})
+    model: str = ""
+    fitted_on: str = ""
+
+    @property
+    def weak_below(self) -> float:
+        """Fit under which a result is flagged weak: the lower bound of "possible"."""
+        return self.bands["possible"]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calibration:
+        return cls(coef={k: float(data["coef"][k]) for k in FEATURES}, intercept=float(data["intercept"]),
+                   bands={k: float(data["bands"][k]) for k in BANDS[:-1]},
+                gate={"coef": {k: float(data["gate"]["coef"][k]) for k in GATE_FEATURES},
+                      "intercept": float(data["gate"]["intercept"]), "line": float(data["gate"]["line"])},
+                   empty={k: float(v) for k, v in data.get("empty", {}).items()},
+                   model=str(data.get("model", "")), fitted_on=str(data.get("fitted_on", "")))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"coef": self.coef, "intercept": self.intercept, "bands": self.bands, "gate": self.gate,
+                "empty": self.empty, "model": self.model, "fitted_on": self.fitted_on}
+
+    def fit(self, features: dict[str, np.ndarray], on_topic: float = 1.0) -> np.ndarray:
+        """Probability of a good partner for each candidate, from its features (arrays aligned): the probability
+        that the query is on topic (``on_topic``, the gate's) times that of a good partner given it is."""
+        z = self.intercept + sum(self.coef[name] * np.asarray(features[name], dtype=np.float64) for name in FEATURES)
+        return on_topic / (1.0 + np.exp(-z))
+
+    def band(self, fit: float) -> str:
+        for name in BANDS[:-1]:
+            if fit >= self.bands[name]:
+                return name
+        return BANDS[-1]
+
+    def on_topic(self, best_semantic: float, evidence: int) -> float:
+        """Probability that the query is about the field at all (the gate), from its best result and its terms."""
+        coef = self.gate["coef"]
+        z = self.gate["intercept"] + coef["semantic"] * best_semantic + coef["evidence"] * math.log1p(evidence)
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def gated(self, best_semantic: float, evidence: int) -> bool:
+        """Under the gate's line: the query is treated as off topic, and every result is flagged weak."""
+        return self.on_topic(best_semantic, evidence) < self.gate["line"]
+
+    def nothing_found(self, evidence: int, best_semantic: float, best_lexical: float) -> bool:
+        """No domain evidence at all, and neither meaning nor words come near any organisation: answer nothing."""
+        return (evidence == 0 and best_semantic < self.empty.get("semantic", 0.0)
+                and best_lexical < self.empty.get("lexical", 0.0))
+
+
+@lru_cache(maxsize=4)
+def load(path: Path | str = PATH) -> Calibration:
+    """The persisted calibration (the package's, fitted for the bundled model, by default)."""
+    return Calibration.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def domain_evidence(query: QuerySignals) -> int:
+    """How much of the brief is about the field: the recognised-terms count the query side provides when it does
+    (``domain_evidence``), else the minerals and value-chain stages recognised, plus a named challenge."""
+    given = getattr(query, "domain_evidence", None)
+    if given is not None:
+        return int(given)
+    return len(query.minerals) + len(query.stages) + (query.challenge is not None)
+
+
+def unseen_idf(lexical: LexicalIndex) -> float:
+    """The idf of a term no indexed text holds (the highest there is): a brief's words the corpus never uses still
+    count in its mass, so "wedding photography in Ottawa" is not a perfect match for the one word it shares."""
+    n = float(lexical.n_docs_)
+    return float(np.log1p((n + 0.5) / 0.5))
+
+
+def query_mass(lexical: LexicalIndex, text: str) -> float:
+    """The brief's idf mass: the sum of its terms' idf, unseen terms at ``unseen_idf`` (a term repeated counts as
+    often, as in BM25)."""
+    tokens = lexical._tokenise([text])[0]
+    counted = Counter(lexical.vocab_[t] for t in tokens if t in lexical.vocab_)
+    unseen = sum(1 for t in tokens if t not in lexical.vocab_) * unseen_idf(lexical)
+    if not counted:
+        return unseen
+    terms = np.fromiter(counted, dtype=np.int64)
+    repeats = np.fromiter(counted.values(), dtype=np.float64)
+    return float((repeats * lexical.idf_[terms]).sum()) + unseen
+
+
+def absolute_lexical(lexical: LexicalIndex, layout: SearchLayout, text: str, positions: np.ndarray) -> np.ndarray:
+    """BM25 of each organisation's best unit (profile or document) over the brief's idf mass, in [0, 1)."""
+    mass = query_mass(lexical, text)
+    if mass <= 0 or len(positions) == 0:
+        return np.zeros(len(positions))
+    scores = lexical.scores(text)
+    best = scores[positions].astype(np.float64)
+    for i, p in enumerate(positions.tolist()):
+        start, end = int(layout.doc_starts[p]), int(layout.doc_starts[p + 1])
+        if end > start:
+            best[i] = max(best[i], float(scores[start:end].max()))
+    return best / mass
+
+
+def minerals_shared(query: QuerySignals, organisation_minerals: list[list[str]]) -> np.ndarray:
+    """Share of the brief's minerals each organisation works on (0 when the brief names none)."""
+    if not query.minerals:
+        return np.zeros(len(organisation_minerals))
+    return np.array([len(query.minerals & set(m)) / len(query.minerals) for m in organisation_minerals])
+
+
+def features(semantic: np.ndarray, lexical: np.ndarray, minerals: np.ndarray, evidence: int) -> dict[str, np.ndarray]:
+    return {"semantic": np.asarray(semantic, dtype=np.float64), "lexical": np.asarray(lexical, dtype=np.float64),
+            "minerals": np.asarray(minerals, dtype=np.float64),
+            "evidence": np.full(len(semantic), math.log1p(evidence))}
