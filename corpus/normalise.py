@@ -156,6 +156,12 @@ def _mineral_terms() -> dict[str, tuple[str, tuple[str, ...]]]:
 
 
 @cache
+def _term_forms() -> frozenset[str]:
+    """The lower-cased forms of abbreviations.json's terms (a recognised one is a TERM, any other a MINERAL)."""
+    return frozenset(a.form.lower() for a in abbreviations().values() if a.kind == TERM)
+
+
+@cache
 def _term_pattern() -> re.Pattern[str]:
     return re.compile(r"(?<!\w)(" + _alternation(_mineral_terms()) + r")(?!\w)", re.IGNORECASE)
 
@@ -302,7 +308,7 @@ def _candidates(text: str) -> list[Recognised]:
         a = table[match.group(1)]
         out.append(Recognised(match.group(), match.start(), match.end(), a.kind, a.expansion, a.minerals))
     terms = _mineral_terms()
-    kinds = {a.form.lower() for a in table.values() if a.kind == TERM}
+    kinds = _term_forms()
     for match in _term_pattern().finditer(text):
         key = match.group().lower()
         expansion, minerals = terms[key]

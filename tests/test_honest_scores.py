@@ -100,29 +100,27 @@ def test_gate_and_nothing_found_rules():
     assert not cal.nothing_found(0, 0.3, 0.01) and not cal.nothing_found(0, 0.1, 0.5)
 
 
-def test_off_topic_without_evidence_is_answered_with_nothing(matcher, monkeypatch):
+def _match_under_a_strict_gate(matcher, monkeypatch, text: str) -> dict:
+    """The engine's answer to ``text`` with a gate that judges every query off topic and a fit line of 0.2."""
     monkeypatch.setattr(calibration, "load", lambda: _calibration(
         gate={"coef": {"semantic": 0.0, "evidence": 0.0}, "intercept": 0.0, "line": 1.0},
         empty={"semantic": 2.0, "lexical": 2.0}))
     matcher.index_.weak_below = 0.2
     try:
-        out = matcher.match(MatchRequest(text="wedding photography in Ottawa", k=3))
+        return matcher.match(MatchRequest(text=text, k=3))
     finally:
         matcher.index_.weak_below = None
+
+
+def test_off_topic_without_evidence_is_answered_with_nothing(matcher, monkeypatch):
+    out = _match_under_a_strict_gate(matcher, monkeypatch, "wedding photography in Ottawa")
     assert out["results"] == [] and out["message"].startswith("no good match")
     assert "weak_results_hidden" not in out
 
 
 def test_a_good_query_with_weak_similarity_is_flagged_not_emptied(matcher, monkeypatch):
     """The same strict gate, a query naming a mineral and a process: every result shown, each flagged weak."""
-    monkeypatch.setattr(calibration, "load", lambda: _calibration(
-        gate={"coef": {"semantic": 0.0, "evidence": 0.0}, "intercept": 0.0, "line": 1.0},
-        empty={"semantic": 2.0, "lexical": 2.0}))
-    matcher.index_.weak_below = 0.2
-    try:
-        out = matcher.match(MatchRequest(text="recovering cobalt from mine tailings", k=3))
-    finally:
-        matcher.index_.weak_below = None
+    out = _match_under_a_strict_gate(matcher, monkeypatch, "recovering cobalt from mine tailings")
     assert len(out["results"]) == 3 and all(r["weak"] and r["band"] == "weak" for r in out["results"])
     assert out["message"].startswith("weak fit: the brief reads as off topic")
 

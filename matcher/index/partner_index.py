@@ -290,6 +290,8 @@ class PartnerIndex:
         # What the explanations of recently shown organisations take from their records (splitting a record's
         # texts into evidence sentences again would be repeated for every response that shows it).
         self.shown_ = lru_cache(maxsize=4096)(lambda position: ShownOrganisation.of(self.organisations_[position]))
+        # Each shown organisation's evidence sentences as BM25 terms, for the keyword side of the evidence choice.
+        self.passage_terms_ = lru_cache(maxsize=4096)(self._sentence_terms)
 
     @property
     def positions_(self) -> dict[str, int]:
@@ -537,7 +539,8 @@ class PartnerIndex:
         # The absolute fit (see matcher.ranking.calibration): the same scale for every query, unlike ``score``.
         fitted = calibration.load()
         evidence = calibration.domain_evidence(signals)
-        lexical_abs = calibration.absolute_lexical(self.lexical_, self.layout_, text, positions)
+        plain = found.plain_lexical[chosen_rows] if found.plain_lexical is not None else None
+        lexical_abs = calibration.absolute_lexical(self.lexical_, self.layout_, text, positions, plain)
         features = calibration.features(found.dense[chosen_rows], lexical_abs,
                                         calibration.minerals_shared(signals, [o.minerals for o in organisations]),
                                         evidence)
@@ -562,15 +565,10 @@ class PartnerIndex:
         matches.nothing_found = matches.all_weak and fitted.nothing_found(evidence, best_semantic, best_lexical)
         return matches
 
-    def _passage_terms(self, position: int) -> tuple[frozenset[str], ...]:
-        """Each evidence sentence's terms (tokenised as BM25 does), cached per index like ``shown_``: tokenising
-        the shown organisations' sentences on every query would cost more than scoring them."""
-        cache = self.__dict__.get("_passage_terms_cache")
-        if cache is None:
-            tokenise = partial(scoring.sentence_terms, self.lexical_)
-            cache = lru_cache(maxsize=4096)(lambda p: tuple(tokenise(s) for s in self.shown_(p).passages))
-            self.__dict__["_passage_terms_cache"] = cache
-        return cache(position)
+    def _sentence_terms(self, position: int) -> tuple[frozenset[str], ...]:
+        """Each evidence sentence's terms (tokenised as BM25 does); read through ``passage_terms_``, which keeps them
+        while the organisation keeps being shown: tokenising them on every query would cost more than scoring them."""
+        return tuple(scoring.sentence_terms(self.lexical_, s) for s in self.shown_(position).passages)
 
     def _explanations(self, positions: list[int], qvec: np.ndarray, query: QuerySignals,
                       text: str = "") -> Callable[[int, dict[str, float]], dict]:
@@ -581,7 +579,7 @@ class PartnerIndex:
         sims = (self.dense_.passage_vectors(rows) @ qvec).tolist()  # Python floats: each is read once or twice
         shown = [self.shown_(p) for p in positions]
         terms = scoring.SentenceTerms.of(self.lexical_, text)
-        keywords = [terms.score_terms(words) for p in positions for words in self._passage_terms(p)]
+        keywords = [terms.score_terms(words) for p in positions for words in self.passage_terms_(p)]
         return scoring.explanations(SIGNALS, query, list(self.challenges_), shown, sims, lengths.tolist(),
                                     self.weights.as_dict(), keywords, self.weights.lexical)
 

@@ -137,7 +137,7 @@ def unseen_idf(lexical: LexicalIndex) -> float:
 def query_mass(lexical: LexicalIndex, text: str) -> float:
     """The brief's idf mass: the sum of its terms' idf, unseen terms at ``unseen_idf`` (a term repeated counts as
     often, as in BM25)."""
-    tokens = lexical._tokenise([text])[0]
+    tokens = lexical.terms(text)
     counted = Counter(lexical.vocab_[t] for t in tokens if t in lexical.vocab_)
     unseen = sum(1 for t in tokens if t not in lexical.vocab_) * unseen_idf(lexical)
     if not counted:
@@ -147,11 +147,15 @@ def query_mass(lexical: LexicalIndex, text: str) -> float:
     return float((repeats * lexical.idf_[terms]).sum()) + unseen
 
 
-def absolute_lexical(lexical: LexicalIndex, layout: SearchLayout, text: str, positions: np.ndarray) -> np.ndarray:
-    """BM25 of each organisation's best unit (profile or document) over the brief's idf mass, in [0, 1)."""
+def absolute_lexical(lexical: LexicalIndex, layout: SearchLayout, text: str, positions: np.ndarray,
+                     best_units: np.ndarray | None = None) -> np.ndarray:
+    """BM25 of each organisation's best unit (profile or document) over the brief's idf mass, in [0, 1).
+    ``best_units``: those BM25 scores when retrieval already has them (plain, unweighted BM25 of ``text``)."""
     mass = query_mass(lexical, text)
     if mass <= 0 or len(positions) == 0:
         return np.zeros(len(positions))
+    if best_units is not None:
+        return best_units / mass
     scores = lexical.scores(text)
     best = scores[positions].astype(np.float64)
     for i, p in enumerate(positions.tolist()):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -77,7 +76,7 @@ class SentenceTerms:
 
     @classmethod
     def of(cls, lexical: LexicalIndex, text: str) -> SentenceTerms:
-        tokenise = partial(_tokens, lexical)
+        tokenise = lexical.terms
         terms = set(tokenise(text)) if text else set()
         unseen = unseen_idf(lexical)  # a word the corpus never uses: the highest idf
         idf = {t: float(lexical.idf_[lexical.vocab_[t]]) if t in lexical.vocab_ else unseen for t in terms}
@@ -93,13 +92,9 @@ class SentenceTerms:
         return sum(self.idf[t] for t in terms if t in self.idf) / self.mass
 
 
-def _tokens(lexical: LexicalIndex, text: str) -> list[str]:
-    return lexical._tokenise([text])[0]
-
-
 def sentence_terms(lexical: LexicalIndex, sentence: str) -> frozenset[str]:
     """A sentence's distinct terms, tokenised as the index's BM25 does."""
-    return frozenset(_tokens(lexical, sentence))
+    return frozenset(lexical.terms(sentence))
 
 
 def explanations(signals: Sequence[Signal], query: QuerySignals, challenge_ids: Sequence[int],

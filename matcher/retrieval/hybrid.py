@@ -39,6 +39,9 @@ class Candidates:
     relevance: np.ndarray  # the fused score (or the dense one when fusion is "dense")
     dense: np.ndarray  # semantic similarity: best unit (plus a share of the second), or best sentence
     lexical: np.ndarray  # BM25, divided by the pool's best
+    # Plain BM25 of each candidate's best unit, when the brief's terms were not weighted (else None): the
+    # calibrated fit reads it instead of scoring the brief a second time.
+    plain_lexical: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,8 @@ class HybridRetriever:
         else:
             relevance = convex(lexical, dense, self.alpha)
         top_lexical = lexical.max() if lexical.size and lexical.max() > 0 else 1.0
-        return Candidates(candidates, relevance, dense, lexical / top_lexical)
+        plain = org_lexical[candidates].astype(np.float64) if lexical_terms is None else None
+        return Candidates(candidates, relevance, dense, lexical / top_lexical, plain)
 
     def dense_scores(self, candidates: np.ndarray, query: np.ndarray) -> np.ndarray:
         """Per organisation: best unit + a share of the second best, so a second strong document counts but one

@@ -175,10 +175,14 @@ class LexicalIndex:
         out._set_counts(self._stack(blocks, max(len(vocab), 1)), vocab)
         return out
 
+    def terms(self, text: str) -> list[str]:
+        """The BM25 terms of one text as this index reads it (stop words dropped, stemmed, repeats kept)."""
+        return self._tokenise([text])[0]
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document for ``query`` (zeros when no query term is in the corpus). A term repeated
         in the query counts as often as it appears, as in bm25s."""
-        counted = Counter(self.vocab_[t] for t in self._tokenise([query])[0] if t in self.vocab_)
+        counted = Counter(self.vocab_[t] for t in self.terms(query) if t in self.vocab_)
         if not counted:
             return np.zeros(self.n_docs_, dtype=np.float32)
         # A query's few term ids, in id order: from a Counter, since np.unique's checks cost more than the sort.
