@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         out["splits"][split] = {"measured": stamp, **result}
         print(f"\n{split} split, measured {stamp}, {index.model_id_}, commit {out['commit']}\n")
         print("\n".join(markdown(result, split)))
-        print(f"\ntargets: {json.dumps(result['targets'])}\nweak threshold: {json.dumps(result['weak_threshold'])}")
+        print(f"\ntargets: {json.dumps(result['targets'])}\nbands shown: {json.dumps(result['bands'])}")
     matcher.close()
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import Stemmer
@@ -38,6 +38,7 @@ def _read_json(name: str) -> dict:
     return json.loads(resources.files("corpus").joinpath("data", "vocab", name).read_text(encoding="utf-8"))
 
 
+@lru_cache(maxsize=1 << 16)  # a brief's words repeat across briefs; folding is pure
 def fold(word: str) -> str:
     """Lower case without accents or ligatures ('Résidus' -> 'residus', 'œuvre' -> 'oeuvre')."""
     word = word.lower().replace("œ", "oe").replace("æ", "ae")
@@ -97,10 +98,12 @@ def tokenise(text: str) -> list[Token]:
     return tokens
 
 
+@lru_cache(maxsize=1 << 16)
 def _key(word: str) -> str:
     return "-".join(_singular(part) for part in fold(word).split("-"))
 
 
+@lru_cache(maxsize=1 << 16)
 def _stem_key(word: str) -> str:
     return "-".join(stem_french(part) for part in word.split("-"))
 
@@ -141,13 +144,24 @@ class Lexicon:
         # pick one arbitrarily, so it matches only exactly; 'géologie'/'géologique' (geology/geological) may share.
         self._stemmed = {k: by_stem[k] for k, english in stemmed.items() if _same_family(english)}
         self.longest = max((len(k) for k in self._exact), default=0)
+        # A phrase can start only where a first word of an entry does, and is no longer than the longest entry
+        # starting with that word: most words are settled by one or two lookups.
+        self._longest_from: dict[tuple[int, str], int] = {}
+        for kind, table in enumerate((self._exact, self._stemmed)):
+            for k in table:
+                if k:
+                    self._longest_from[kind, k[0]] = max(self._longest_from.get((kind, k[0]), 0), len(k))
         self._english_words = frozenset(fold(w) for e in entries for w in _WORD.findall(e.english))
 
     def match(self, tokens: list[Token], i: int) -> tuple[LexiconEntry, int] | None:
         """The entry matching the longest phrase starting at ``tokens[i]`` and its length in tokens, or None."""
-        for n in range(min(self.longest, len(tokens) - i), 0, -1):
+        first = tokens[i]
+        exact_n = self._longest_from.get((0, first.key), 0)
+        stem_n = self._longest_from.get((1, first.stem), 0)
+        for n in range(min(max(exact_n, stem_n), len(tokens) - i), 0, -1):
             window = tokens[i:i + n]
-            entry = self._exact.get(tuple(t.key for t in window)) or self._stemmed.get(tuple(t.stem for t in window))
+            entry = ((self._exact.get(tuple(t.key for t in window)) if n <= exact_n else None)
+                     or (self._stemmed.get(tuple(t.stem for t in window)) if n <= stem_n else None))
             if entry is not None:
                 return entry, n
         return None
@@ -212,7 +226,7 @@ def detect_language(text: str) -> LanguageGuess:
         elif _FRENCH_LETTERS.search(token.text):
             french += 0.5
     # Lexicon terms written in a word English lacks: 'lixiviation' counts, 'exploration' (the same in both) does not.
-    not_french = lexicon().english_words() | english_words
+    not_french = _not_french()
     i = 0
     while i < len(tokens):
         match = lexicon().match(tokens, i)
@@ -225,6 +239,12 @@ def detect_language(text: str) -> LanguageGuess:
         i += n
     language = "fr" if french > english and french >= MIN_FRENCH_EVIDENCE else "en"
     return LanguageGuess(language, english, french)
+
+
+@cache
+def _not_french() -> frozenset[str]:
+    """Words that prove nothing about French: the lexicon's English side and English function words."""
+    return lexicon().english_words() | _language_words()[0]
 
 
 def _marks(gap: str) -> tuple[str, str]:

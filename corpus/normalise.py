@@ -545,11 +545,9 @@ class SpellingCorrector:
         previous = 0
         for match in _WORD.finditer(text):
             word, start, end = match.group(), match.start(), match.end()
-            if not self._eligible(text, word, start, end):
-                continue
             lower = word.lower()
-            if self.known(lower, languages):
-                continue
+            if lower in self.vocabulary or not self._eligible(text, word, start, end) or self.known(lower, languages):
+                continue  # most words are the index's own: one lookup settles them
             suggestion = self.suggest(lower)
             if suggestion is None:
                 continue

@@ -133,7 +133,7 @@ def match(ctx: click.Context, text, project_id, countries, org_types, challenge,
         return
     if response.get("message"):
         click.echo(response["message"])
-    click.echo(f"{'rank':>4}  {'score':>5}  {'fit':8}  {'cc':2}  {'type':14}  organisation")
+    click.echo(f"{'rank':>4}  {'score':>5}  {'band':8}  {'cc':2}  {'type':14}  organisation")
     for r in results:
         org = r["organisation"]
         fit = r.get("band") or ""
@@ -206,7 +206,9 @@ def evaluate(ctx: click.Context, beir_dir, split, tune_split, alpha, briefs_file
             click.echo(f"{'method':8} {'nDCG@10':>8} {'R@10':>7} {'R@100':>7}")
             for name, m in result["methods"].items():
                 click.echo(f"{name:8} {m['ndcg@10']:8.4f} {m['recall@10']:7.4f} {m['recall@100']:7.4f}")
-            click.echo(f"weak-match threshold (5th percentile of labelled partners' similarity): {result['weak_threshold']}")
+            click.echo("bands shown (top 10 of the good briefs: pairs, share labelled partners): " + ", ".join(
+                f"{band} {v['pairs']} ({'-' if v['labelled_share'] is None else format(v['labelled_share'], '.2f')})"
+                for band, v in result["bands"].items()))
             click.echo("per family (nDCG@10; empty: good queries answered with nothing; ms: product's median):")
             for line in format_family_table(result):
                 click.echo(line)

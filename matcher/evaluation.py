@@ -22,6 +22,7 @@ from corpus.loaders import CorpusError
 from embeddings.base import Embedder, encode_queries
 from embeddings.cache import CachedEmbedder, EmbeddingCache
 from matcher.ranking import SIGNALS
+from matcher.ranking.calibration import BANDS
 from matcher.requests import MatchRequest
 from matcher.results import Match, ScoreWeights
 from matcher.retrieval.fusion import convex, rrf
@@ -282,6 +283,7 @@ class _Run:
     empty: bool | None  # the service answered with no result (None: no service to ask)
     rejected: bool  # answered with nothing, or with every result flagged weak
     semantic: dict[str, float]  # the product's top 10: organisation id -> semantic similarity
+    bands: dict[str, str]  # the product's top 10: organisation id -> the band shown
     seconds: float  # the product's ranking time
 
 
@@ -348,7 +350,8 @@ class BriefRanker:
         shown = set(ranked)
         product = ranked + [m.organisation.id for m in deeper if m.organisation.id not in shown]
         semantic = {m.organisation.id: float(m.scores.get("semantic", np.nan)) for m in top}
-        return _Run({"bm25": bm25, "dense": dense, "product": product}, empty, rejected, semantic, seconds)
+        bands = {m.organisation.id: m.band or "" for m in top}
+        return _Run({"bm25": bm25, "dense": dense, "product": product}, empty, rejected, semantic, bands, seconds)
 
 
 def rank_as_service(index: PartnerIndex, request: MatchRequest) -> list[Match]:
@@ -432,7 +435,7 @@ METHODS = ("bm25", "dense", "product")
 
 def evaluate_briefs(index: PartnerIndex, briefs: list[LabelledBrief], k: int = 10, *,
                     answer: Callable[[MatchRequest], dict] | None = None) -> dict:
-    """recall@10 and nDCG@10 per method on labelled briefs, per family, and a weak-match threshold calibrated on them.
+    """recall@10 and nDCG@10 per method on labelled briefs, per family, and how the shown bands hold on them.
 
     Pass only the briefs of one split: tune on ``train``, report ``test``. ``answer`` is the service's
     ``PartnerMatcher.match``: with it, each family reports the share of its good queries answered with nothing
@@ -455,29 +458,19 @@ def evaluate_briefs(index: PartnerIndex, briefs: list[LabelledBrief], k: int = 1
         families.setdefault(b.family or "dev", []).append(b)
     family_reports = {name: _family_report(name, members, runs, twins) for name, members in families.items()}
 
-    relevant_sims = [s for b in good for oid, s in runs[b.id].semantic.items() if oid in b.relevant]
-    other_sims = [s for b in briefs for oid, s in runs[b.id].semantic.items() if oid not in b.relevant]
-    # The threshold keeps 95% of the labelled partners that reach the top 10: below it a result is rarely one an
-    # expert would pick, so it is flagged weak.
-    threshold = float(np.percentile(relevant_sims, 5)) if relevant_sims else None
-    weak: dict[str, Any] = {
-        "suggested_weak_below": None if threshold is None else round(threshold, 3),
-        "relevant_in_top10_median_semantic": round(float(np.median(relevant_sims)), 3) if relevant_sims else None,
-        "unlabelled_in_top10_median_semantic": round(float(np.median(other_sims)), 3) if other_sims else None,
-    }
-    offtopic_top = [max(runs[b.id].semantic.values()) for b in briefs if not b.good and runs[b.id].semantic]
-    good_top = [max(runs[b.id].semantic.values()) for b in good if runs[b.id].semantic]
-    if offtopic_top and good_top:
-        # Can similarity alone tell a good query from an off-topic one? Not when good queries score below this.
-        weak["offtopic_top1_max_semantic"] = round(max(offtopic_top), 3)
-        weak["good_top1_below_offtopic_max"] = round(float(np.mean([g < max(offtopic_top) for g in good_top])), 4)
+    # Does the band shown mean what it says? Per band: the shown top-10 pairs of the good briefs in it, and the
+    # share of them labelled partners (the bands were fitted on the train split: read this on test).
+    bands: dict[str, Any] = {}
+    for band in BANDS:
+        labels = [oid in b.relevant for b in good for oid, shown in runs[b.id].bands.items() if shown == band]
+        bands[band] = {"pairs": len(labels), "labelled_share": round(float(np.mean(labels)), 3) if labels else None}
     return {
         "briefs": len(briefs),
         "labelled_pairs": sum(len(b.relevant) for b in briefs),
         "methods": methods,
         "families": family_reports,
         "targets": _targets(family_reports),
-        "weak_threshold": weak,
+        "bands": bands,
         "seconds": round(time.perf_counter() - started, 1),
     }
 

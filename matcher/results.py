@@ -56,7 +56,11 @@ ScoreWeights.__doc__ = """Relative weights of the score components; only compone
 
 @dataclass
 class Match:
-    """One ranked organisation: its overall score, each score component and, if asked for, the explanation."""
+    """One ranked organisation: its score, each score component and, if asked for, the explanation.
+
+    ``score`` is the calibrated fit as shown (absolute, non-increasing down the list: see
+    ``matcher.ranking.calibration``); ``relevance`` is the relative ranking score the list is ordered by (the
+    weighted components, min-max normalised over the query's candidates), which a shortlist optimises."""
 
     rank: int
     score: float
@@ -67,6 +71,7 @@ class Match:
     fit: float | None = None  # calibrated probability of being a good partner (absolute: see ranking.calibration)
     band: str | None = None  # strong / good / possible / weak, from ``fit``
     features: dict[str, float] = field(default_factory=dict, repr=False)  # what ``fit`` was computed from
+    relevance: float | None = None  # the relative ranking score; None where only ``score`` was computed
 
     def to_dict(self, *, explain: bool = True) -> dict:
         """The HTTP contract's shape of this match (the explanation left out unless ``explain``)."""
@@ -86,6 +91,7 @@ class Match:
                 "value_chain_stages": org.value_chain_stages,
             },
             "scores": dict(self.scores),
+            "relevance": self.relevance,
             "fit": self.fit,
             "band": self.band,
             "weak": self.weak,

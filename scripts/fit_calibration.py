@@ -170,6 +170,25 @@ def gate_report(cal: calibration.Calibration, rows: list[dict]) -> dict:
     return dict(out)
 
 
+def band_report(cal: calibration.Calibration, rows: list[dict], *, shown: bool) -> dict[str, str]:
+    """Per band: the shown pairs in it and the share of them labelled partners, and the Brier score of the fit
+    over every pair (good queries only). ``shown``: the fit as the list shows it (non-increasing down the list)."""
+    fits, labels = [], []
+    for r in rows:
+        if not r["item"]["relevant"] or not r["features"]:
+            continue
+        f = fits_of(cal, r)
+        fits.append(calibration.shown(f) if shown else f)
+        labels.extend(r["labels"])
+    all_fits, all_labels = np.concatenate(fits), np.array(labels, dtype=np.float64)
+    out = {}
+    for band in calibration.BANDS:
+        inside = np.array([cal.band(float(f)) == band for f in all_fits])
+        out[band] = f"{int(inside.sum())} pairs, {all_labels[inside].mean():.2f} partners" if inside.any() else "0"
+    out["brier"] = f"{float(np.mean((all_fits - all_labels) ** 2)):.4f}"
+    return out
+
+
 def ndcg_by_family(index, items: list[dict]) -> dict[str, float]:
     scores: dict[str, list[float]] = defaultdict(list)
     for item in items:
@@ -227,6 +246,8 @@ def main() -> None:
         print(f"== gate, {split} split")
         for family, figures in sorted(gate_report(cal, rows).items()):
             print(f"{family:12s}", figures)
+        for kind in ("raw", "shown"):
+            print(f"== bands, {split} split, fit {kind}:", band_report(cal, rows, shown=kind == "shown"))
     if args.write:
         calibration.PATH.write_text(json.dumps(cal.to_dict(), indent=1) + "\n", encoding="utf-8")
         print(f"wrote {calibration.PATH}")

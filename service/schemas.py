@@ -25,10 +25,14 @@ class OrganisationSummary(BaseModel):
 
 class MatchResult(BaseModel):
     rank: int
-    score: float = Field(description="the score the list is sorted by (never rises down the list); relative to the "
-                                     "query's candidates, so compare it within one answer only")
-    fit: float | None = Field(None, ge=0, le=1, description="calibrated probability that the organisation is a good "
-                                                            "partner for the brief: the same scale for every query")
+    score: float = Field(ge=0, le=1, description="the calibrated fit as shown: the probability that the "
+                                                  "organisation is a good partner, the same scale for every query, "
+                                                  "never rising down the list")
+    relevance: float | None = Field(None, description="the relative ranking score the list is ordered by (the "
+                                                      "components' weighted mean, relative to the query's "
+                                                      "candidates: compare it within one answer only)")
+    fit: float | None = Field(None, ge=0, le=1, description="the same value as `score` (kept for clients that read "
+                                                            "it)")
     band: str | None = Field(None, pattern="^(strong|good|possible|weak)$",
                              description="the fit in words: strong, good, possible or weak (weak whenever `weak`)")
     weak: bool = Field(description="a weak fit (or an off-topic brief): shown, but not a partner to rely on")

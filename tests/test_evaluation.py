@@ -60,13 +60,17 @@ def test_scifact_hybrid_beats_both_and_reaches_target(tmp_path):
     assert m["hybrid"]["ndcg@10"] > max(m["bm25"]["ndcg@10"], m["dense"]["ndcg@10"])
 
 
-def test_evaluate_briefs_reports_methods_and_a_threshold(matcher):
+def test_evaluate_briefs_reports_methods_and_bands(matcher):
     from matcher.evaluation import evaluate_briefs, load_briefs
 
     result = evaluate_briefs(matcher.index_, load_briefs(TESTS / "data" / "dev-briefs.jsonl"))
     assert set(result["methods"]) == {"bm25", "dense", "hybrid"} and result["briefs"] == 2
     assert result["methods"]["hybrid"]["recall@10"] == 1.0
-    assert result["weak_threshold"]["suggested_weak_below"] is not None
+    assert set(result["bands"]) == {"strong", "good", "possible", "weak"}
+    shown = sum(len(matcher.index_.rank(b.text, k=10, countries=b.countries, explain=False))
+                for b in load_briefs(TESTS / "data" / "dev-briefs.jsonl") if b.good)
+    assert sum(v["pairs"] for v in result["bands"].values()) == shown > 0
+    assert all(v["labelled_share"] is None or 0 <= v["labelled_share"] <= 1 for v in result["bands"].values())
 
 
 def test_bad_brief_file_names_the_line(tmp_path):
@@ -259,7 +263,7 @@ def test_cli_reports_families_of_a_folder(tmp_path):
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["split"] == "test" and set(out["families"]) == {"dev", "french", "paraphrases", "offtopic"}
-    assert out["families"]["french"]["twin"]["field"] == "english" and "weak_threshold" in out
+    assert out["families"]["french"]["twin"]["field"] == "english" and "bands" in out
     train = runner.invoke(main, ["--data-dir", str(tmp_path / "var"), "evaluate", "--briefs", str(folder),
                                  "--split", "train"])
     assert train.exit_code == 0, train.output

@@ -27,8 +27,14 @@ QUERIES = ("recovering cobalt from mine tailings", "magnet recycling", "lithium 
 def test_the_score_shown_never_rises_down_the_list(fake_embedder, diversity):
     index = PartnerIndex(fake_embedder, diversity=diversity).fit(load_organisations(FIXTURE_CORPUS), load_challenges())
     for query in QUERIES:
-        scores = [m.score for m in index.rank(query, k=8)]
+        matches = index.rank(query, k=8)
+        scores = [m.score for m in matches]
         assert scores == sorted(scores, reverse=True), (query, scores)
+        bands = [calibration.BANDS.index(m.band) for m in matches]
+        assert bands == sorted(bands), (query, bands)  # strong before good before possible before weak
+        if diversity == 0.0:  # without diversity the list is in the order of the relative ranking score too
+            relevance = [m.relevance for m in matches]
+            assert relevance == sorted(relevance, reverse=True), (query, relevance)
         assert [m.rank for m in index.rank(query, k=8)] == list(range(1, len(scores) + 1))
 
 
@@ -62,17 +68,33 @@ def test_band_thresholds():
 
 
 def test_fit_is_absolute_not_relative_to_the_best_candidate(fake_embedder):
-    """Remove a candidate from the search: the others' fit stays (it depends on the pair and on the query's best
-    similarity, not on the pool's min and max), and the ranking's first result is not given a fit near 1."""
+    """Remove a candidate from the search: the others' evidence and calibrated fit stay (they depend on the pair
+    and on the query's best similarity, not on the pool's min and max); the first result is not shown near 1 just
+    for being first, while its relative ranking score is 1."""
     index = PartnerIndex(fake_embedder).fit(load_organisations(FIXTURE_CORPUS), load_challenges())
     full = index.rank("recovering cobalt from mine tailings", k=6)
     removed = min(full[1:], key=lambda m: m.scores["semantic"]).organisation.id  # not the query's best similarity
     without = index.rank("recovering cobalt from mine tailings", k=6, exclude=[removed])
-    fit = {m.organisation.id: m.fit for m in full}
-    assert all(m.fit == fit[m.organisation.id] for m in without if m.organisation.id in fit)
-    assert full[0].score == 1.0 and full[0].fit is not None and full[0].fit < 0.9  # score 1.0 is only relative
-    assert all(m.fit is not None and 0 <= m.fit <= 1 for m in full)
+    cal = calibration.load()
+
+    def raw_fit(m):
+        on_topic = cal.on_topic(max(x.features["semantic"] for x in full), full.evidence)
+        return float(cal.fit({k: np.array([v]) for k, v in m.features.items()}, on_topic)[0])
+
+    raw = {m.organisation.id: raw_fit(m) for m in full}
+    assert all(abs(raw_fit(m) - raw[m.organisation.id]) < 1e-3 for m in without if m.organisation.id in raw)
+    assert full[0].relevance == 1.0 and full[0].score < 0.9  # relevance 1.0 is only relative; the score is not
+    assert all(m.score == m.fit and 0 <= m.score <= 1 for m in full)
     assert all(m.band in calibration.BANDS for m in full)
+
+
+def test_the_shown_fit_is_the_closest_non_increasing_sequence():
+    """Fits that rise down the list are pooled to their mean (isotonic regression): the score never rises, the
+    bands never climb back, and a list already in order is shown as it is."""
+    assert calibration.shown(np.array([0.8, 0.5, 0.7, 0.2])).round(4).tolist() == [0.8, 0.6, 0.6, 0.2]
+    assert calibration.shown(np.array([0.9, 0.4, 0.1])).tolist() == [0.9, 0.4, 0.1]
+    assert calibration.shown(np.array([0.3])).tolist() == [0.3]
+    assert calibration.shown(np.array([])).tolist() == []
 
 
 def test_fit_and_band_are_in_every_result(matcher):

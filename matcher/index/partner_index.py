@@ -545,7 +545,9 @@ class PartnerIndex:
                                         calibration.minerals_shared(signals, [o.minerals for o in organisations]),
                                         evidence)
         best_semantic, best_lexical = float(found.dense[chosen_rows].max()), float(lexical_abs.max())
-        fits = np.round(fitted.fit(features, fitted.on_topic(best_semantic, evidence)), 4).tolist()
+        raw = fitted.fit(features, fitted.on_topic(best_semantic, evidence))
+        # The score shown is the fit, made non-increasing down the list: absolute, and in the order of the list.
+        fits = np.round(calibration.shown(raw), 4).tolist()
         # Off topic as a whole (the calibrated gate): every result is flagged weak; none is hidden here.
         gated = self.weak_below is not None and fitted.gated(best_semantic, evidence)
         explanations_ = self._explanations(positions.tolist(), qvec, signals, text) if explain else None
@@ -558,8 +560,9 @@ class PartnerIndex:
                            if explanations_ is not None else None)
             weak = self.weak_below is not None and (gated or fit < self.weak_below)
             band = "weak" if weak else fitted.band(fit)  # the band never contradicts the flag
-            matches.append(Match(rank, round(score, 4), organisation, components, explanation, weak, fit, band,
-                                 {name: round(float(v[rank - 1]), 4) for name, v in features.items()}))
+            matches.append(Match(rank, fit, organisation, components, explanation, weak, fit, band,
+                                 {name: round(float(v[rank - 1]), 4) for name, v in features.items()},
+                                 relevance=round(score, 4)))
         matches.evidence, matches.best_semantic, matches.best_lexical = evidence, best_semantic, best_lexical
         matches.gated = gated
         matches.nothing_found = matches.all_weak and fitted.nothing_found(evidence, best_semantic, best_lexical)

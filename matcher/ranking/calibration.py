@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.optimize import isotonic_regression
 
 from matcher.ranking.signal import QuerySignals
 from matcher.retrieval.layout import SearchLayout
@@ -110,6 +111,15 @@ class Calibration:
         """No domain evidence at all, and neither meaning nor words come near any organisation: answer nothing."""
         return (evidence == 0 and best_semantic < self.empty.get("semantic", 0.0)
                 and best_lexical < self.empty.get("lexical", 0.0))
+
+
+def shown(fits: np.ndarray) -> np.ndarray:
+    """The fits as shown down a ranked list: the closest non-increasing sequence (isotonic regression, which
+    keeps their mean), so the score shown falls with the rank and the bands never climb back down the list."""
+    fits = np.asarray(fits, dtype=np.float64)
+    if len(fits) < 2 or bool((np.diff(fits) <= 0).all()):  # already in order: nothing to pool
+        return fits
+    return np.asarray(isotonic_regression(fits, increasing=False).x)
 
 
 @lru_cache(maxsize=4)

@@ -114,7 +114,9 @@ class Shortlister:
         for row, project in enumerate(projects):
             for m in self._candidates(request, project, rejected, vectors[row]):
                 position = index.positions_[m.organisation.id]
-                cells.append((row, columns.setdefault(position, len(columns)), m.score))
+                # The solver optimises each project's relative ranking score, as the project's own list is ordered.
+                relevance = m.relevance if m.relevance is not None else m.score
+                cells.append((row, columns.setdefault(position, len(columns)), relevance))
             report((row + 1) / len(projects))
         matrix = np.full((len(projects), len(columns)), -np.inf)
         for row, column, score in cells:
