@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from flask import Blueprint, Response, jsonify, url_for
+from flask import Blueprint, Response, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -125,7 +125,23 @@ def delete_project(project_id: str) -> ResponseReturnValue:
 @documented(summary="Bulk import organisations and projects (validated whole, one transaction)", body=BulkImport, response=ImportResult, write=True, tags=("import",))
 @require_api_key
 def bulk_import() -> Response:
+    dry_run = _flag("dry_run")
     payload = BulkImport.model_validate(json_body())
     if not payload.organisations and not payload.projects:
         raise InvalidRequest("nothing to import: send {\"organisations\": [...], \"projects\": [...]}")
+    if dry_run:  # validated whole, counted, and nothing written
+        return jsonify({"imported": {"organisations": len(payload.organisations), "projects": len(payload.projects)},
+                        "dry_run": True})
     return jsonify({"imported": current_matcher().import_records(payload.organisations, payload.projects)})
+
+
+def _flag(name: str) -> bool:
+    """A yes/no query parameter: 1/true/yes or 0/false/no (absent: no); anything else is refused, not guessed."""
+    value = request.args.get(name)
+    if value is None:
+        return False
+    if value.strip().lower() in ("1", "true", "yes"):
+        return True
+    if value.strip().lower() in ("0", "false", "no", ""):
+        return False
+    raise InvalidRequest(f"{name}={value!r}: use {name}=1 (or true) to validate without writing, 0 (or false) to write")
