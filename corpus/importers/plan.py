@@ -177,6 +177,7 @@ def finish_plan(plan: ImportPlan, raw_projects: list[tuple[str, dict, list[tuple
             plan.off_topic.append((project.id, project.title))
             if not keep_off_topic:
                 continue
+            project = project.model_copy(update={"off_topic": True})
         plan.projects.append(project)
         for org_id, _ in links.get(project.id, []):
             book.attach(org_id, project)

@@ -116,7 +116,10 @@ def read_mapping(path: Path | str) -> dict[str, str]:
     out: dict[str, str] = {}
     for row in reader:
         name, target = (row.get(fields["name"]) or "").strip(), (row.get(fields["organisation_id"]) or "").strip()
-        if name and target:
+        action = (row.get(fields["action"]) or "").strip() if "action" in fields else ""
+        if action == "created":  # a report's own row: the id it would make does not exist yet
+            target = "new"
+        if name and target and action != "skipped":
             out[name_key(name)] = target
     return out
 

@@ -382,7 +382,11 @@ def read_stored_records(url: str) -> tuple[list[Organisation], list[Project]] | 
         if parsed.database in (None, "", ":memory:") or not Path(parsed.database).is_file():
             return None
         try:
-            lite = sqlite3.connect(f"{Path(parsed.database).resolve().as_uri()}?mode=ro", uri=True)
+            database = Path(parsed.database).resolve()
+            # Fully checkpointed (no WAL file): immutable, so SQLite creates no -wal or -shm file beside it. With a
+            # WAL file (a process has it open) the WAL must be read: read-only, and SQLite's own index files only.
+            wal = database.with_name(database.name + "-wal")
+            lite = sqlite3.connect(f"{database.as_uri()}?{'mode=ro' if wal.exists() else 'immutable=1'}", uri=True)
             try:
                 orgs = [json.loads(r[0]) for r in lite.execute("SELECT record FROM organisations ORDER BY id")]
                 projects = [json.loads(r[0]) for r in lite.execute("SELECT record FROM projects ORDER BY id")]
