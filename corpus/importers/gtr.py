@@ -108,7 +108,6 @@ def plan_gtr(path: Path, *, book: OrganisationBook, keep_off_topic: bool = False
                 continue
             if resolution.action == "ambiguous":
                 plan.held.append((project["id"], get("lead")))
-                continue
             if org_id:
                 project["lead_organisation_id"] = org_id
                 members.append((org_id, "lead"))
@@ -227,7 +226,6 @@ def plan_gtr_json(path: Path, *, book: OrganisationBook,
                     project.setdefault("partner_organisation_ids", []).append(org_id)
         if held:
             plan.held.append((project["id"], lead_name))
-            continue
         relevance[project["id"]] = assess(f"{title}. {abstract}")
         raw_projects.append((where, project, members))
     finish_plan(plan, raw_projects, book, path, problems, keep_off_topic=keep_off_topic, relevance=relevance)

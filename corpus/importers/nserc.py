@@ -140,7 +140,6 @@ def plan_nserc(path: Path, *, book: OrganisationBook, related: list[Path] | None
                     project.setdefault("partner_organisation_ids", []).append(org_id)
         if held:
             plan.held.append((project_id, first("institution")))
-            continue
         relevance[project_id] = assess(f"{title}. {summary} {keywords_text}")
         raw_projects.append((where, project, members))
     finish_plan(plan, raw_projects, book, path, problems, keep_off_topic=keep_off_topic, relevance=relevance)

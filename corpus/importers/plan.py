@@ -161,8 +161,9 @@ class OrganisationBook:
 def finish_plan(plan: ImportPlan, raw_projects: list[tuple[str, dict, list[tuple[str, str]]]], book: OrganisationBook,
                 path: Path, cell_problems: list[dict], *, keep_off_topic: bool,
                 relevance: dict[str, Relevance]) -> None:
-    """Validate every project (nothing planned on any error), leave out the off-topic ones unless kept, attach the
-    rest to their organisations as documents, then validate the organisations.
+    """Validate every project (nothing planned on any error), leave out those waiting on an ambiguous name and the
+    off-topic ones unless kept, attach the rest to their organisations as documents, then validate the
+    organisations.
 
     ``raw_projects``: (where, project fields, [(organisation id, role)]) per project."""
     projects, problems = validate_rows([(where, raw) for where, raw, _ in raw_projects], Project)
@@ -171,7 +172,10 @@ def finish_plan(plan: ImportPlan, raw_projects: list[tuple[str, dict, list[tuple
         raise_problems(problems, path.name, prefix="nothing imported: ")
     links = {raw.get("id"): members for _, raw, members in raw_projects}
     plan.off_topic_kept = keep_off_topic
+    held = {project_id for project_id, _ in plan.held}  # validated like the rest, written once settled
     for project in projects:
+        if project.id in held:
+            continue
         judged = relevance.get(project.id)
         if judged is not None and not judged.on_topic:
             plan.off_topic.append((project.id, project.title))
