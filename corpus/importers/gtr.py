@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from corpus import vocab
 from corpus.importers.plan import ImportPlan, OrganisationBook, finish_plan
-from corpus.importers.relevance import Relevance, assess
+from corpus.importers.relevance import ProgrammeFit, assess
 from corpus.importers.tables import amount, cell_problems, cells, columns, decode, progress, read_table
 from corpus.loaders import CorpusError
 from corpus.schema import Source, slugify
@@ -81,7 +81,7 @@ def plan_gtr(path: Path, *, book: OrganisationBook, keep_off_topic: bool = False
     plan = ImportPlan(rows=len(frame))
     raw_projects: list = []
     problems: list[dict] = []
-    relevance: dict[str, Relevance] = {}
+    relevance: dict[str, ProgrammeFit] = {}
     for number, row in progress(enumerate(frame.to_dict("records"), start=2), len(frame), "gtr", show_progress):
         get, where = cells(row, cols), f"{path.name} line {number}"
         source_id, reference = get("id"), get("reference")
@@ -165,7 +165,7 @@ def plan_gtr_json(path: Path, *, book: OrganisationBook,
     plan = ImportPlan(rows=len(items))
     raw_projects: list = []
     problems: list[dict] = []
-    relevance: dict[str, Relevance] = {}
+    relevance: dict[str, ProgrammeFit] = {}
     for number, item in progress(enumerate(items, start=1), len(items), "gtr-json", show_progress):
         where = f"{path.name} project {number}"
         if not isinstance(item, dict):

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from corpus import vocab
 from corpus.importers.plan import ImportPlan, OrganisationBook, finish_plan
-from corpus.importers.relevance import Relevance, assess
+from corpus.importers.relevance import ProgrammeFit, assess
 from corpus.importers.tables import amount, cell_problems, cells, columns, progress, read_table
 from corpus.loaders import CorpusError
 from corpus.schema import Source, slugify
@@ -85,7 +85,7 @@ def plan_nserc(path: Path, *, book: OrganisationBook, related: list[Path] | None
             entry["years"].append(year[:20])
     links = _related_links(related or [], set(merged), problems)
     raw_projects: list = []
-    relevance: dict[str, Relevance] = {}
+    relevance: dict[str, ProgrammeFit] = {}
     for project_id, entry in merged.items():
         where = entry["where"]
 

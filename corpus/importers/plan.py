@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from corpus.importers.relevance import Relevance
+from corpus.importers.relevance import ProgrammeFit
 from corpus.importers.resolver import (
     OrganisationResolver,
     Resolution,
@@ -160,7 +160,7 @@ class OrganisationBook:
 
 def finish_plan(plan: ImportPlan, raw_projects: list[tuple[str, dict, list[tuple[str, str]]]], book: OrganisationBook,
                 path: Path, cell_problems: list[dict], *, keep_off_topic: bool,
-                relevance: dict[str, Relevance]) -> None:
+                relevance: dict[str, ProgrammeFit]) -> None:
     """Validate every project (nothing planned on any error), leave out those waiting on an ambiguous name and the
     off-topic ones unless kept, attach the rest to their organisations as documents, then validate the
     organisations.

@@ -17,7 +17,7 @@ from corpus import vocab
 
 
 @dataclass(frozen=True)
-class Relevance:
+class ProgrammeFit:
     on_topic: bool
     minerals: int  # 2 per named mineral + 1 per minerals-domain word mentioned
     circular: int  # circular-economy words mentioned
@@ -35,17 +35,17 @@ def _vocabulary() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, int]]:
     return pattern(data["minerals"]), pattern(data["circular_economy"]), dict(data["thresholds"])
 
 
-def assess(text: str) -> Relevance:
+def assess(text: str) -> ProgrammeFit:
     """How a project's title and abstract relate to the programme."""
     minerals_words, circular_words, thresholds = _vocabulary()
     named = vocab.detect_minerals(text)
     minerals = 2 * len(named) + len(minerals_words.findall(text))
     circular = len(circular_words.findall(text))
     if minerals >= thresholds["minerals"]:
-        return Relevance(True, minerals, circular, "critical minerals")
+        return ProgrammeFit(True, minerals, circular, "critical minerals")
     if circular >= thresholds["circular_economy"]:
-        return Relevance(True, minerals, circular, "circular economy (challenge two)")
+        return ProgrammeFit(True, minerals, circular, "circular economy (challenge two)")
     if minerals >= thresholds["both"] and circular >= thresholds["both"]:
-        return Relevance(True, minerals, circular, "minerals and circular economy")
-    return Relevance(False, minerals, circular, "off-topic: no critical minerals, mining or circular-economy terms "
+        return ProgrammeFit(True, minerals, circular, "minerals and circular economy")
+    return ProgrammeFit(False, minerals, circular, "off-topic: no critical minerals, mining or circular-economy terms "
                                                 "enough to place it in the programme")
