@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from corpus.importers import ImportPlan, plan_import
 from corpus.loaders import corpus_hash, load_challenges, load_organisations, load_projects
-from corpus.schema import Challenge, Organisation, Project
+from corpus.schema import TITLE_ONLY_NOTE, Challenge, Organisation, Project
 from embeddings.base import Embedder
 from embeddings.cache import EmbeddingCache
 from embeddings import load_embedder
@@ -242,6 +242,8 @@ class PartnerMatcher:
             },
             "index": {"organisations": len(index), "model": index.model_id_, "corpus_hash": index.corpus_hash_},
         }
+        if isinstance(query, Project) and query.title_only:
+            out["query"]["note"] = TITLE_ONLY_NOTE  # the source gave no abstract: only its title was matched
         if not matches:
             out["message"] = "no organisation matches these filters"
         elif isinstance(matches, Matches) and matches.nothing_found:

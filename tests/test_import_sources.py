@@ -258,3 +258,39 @@ def test_dry_run_writes_nothing_anywhere(tmp_path):
         result = _cli(folder, "import", "--format", fmt, str(IMPORTS / name), "--dry-run")
         assert result.returncode == 0, result.stderr
     assert _digest(folder) == before
+
+
+@pytest.mark.parametrize("flag", ["1", "true"])
+def test_api_import_dry_run_validates_and_writes_nothing(matcher, flag):
+    from service import create_app
+    from tests.test_api import assert_error
+    from tests.test_writes import KEY, NEW
+
+    writer = create_app({"MATCHER": matcher, "API_KEYS": ["secret-key-1"]}).test_client()
+    store = matcher.store_
+    before = ([o.model_dump() for o in store.all_organisations()], [p.model_dump() for p in store.all_projects()])
+    reply = writer.post(f"/v1/import?dry_run={flag}", json={"organisations": [NEW]}, headers=KEY)
+    assert reply.status_code == 200 and reply.get_json() == {"imported": {"organisations": 1, "projects": 0},
+                                                             "dry_run": True}
+    bad = {"organisations": [{**NEW, "country": "Britain"}]}
+    assert_error(writer.post(f"/v1/import?dry_run={flag}", json=bad, headers=KEY), 400, "invalid_request")
+    assert_error(writer.post("/v1/import?dry_run=maybe", json={"organisations": [NEW]}, headers=KEY), 400,
+                 "invalid_request")
+    assert ([o.model_dump() for o in store.all_organisations()], [p.model_dump() for p in store.all_projects()]) == before
+    written = writer.post("/v1/import?dry_run=0", json={"organisations": [NEW]}, headers=KEY)
+    assert written.get_json() == {"imported": {"organisations": 1, "projects": 0}}
+    assert store.get_organisation(NEW["id"]) is not None
+
+
+def test_a_title_only_project_says_so_in_results(matcher):
+    plan = matcher.import_file(IMPORTS / "gtr_export.csv", "gtr")
+    works = next(o for o in plan.organisations if o.name == "FIXTURE MAGNET WORKS LTD")
+    project_id = "gtr-a0000000-0000-0000-0000-000000000003"
+    assert matcher.get_project(project_id).title_only
+    response = matcher.project_matches(project_id, k=20)
+    assert response["query"]["note"] == "no abstract; matched on title only"
+    from matcher import MatchRequest
+
+    answer = matcher.match(MatchRequest(text="recycling neodymium magnets from scrap", k=20))
+    shown = next(r for r in answer["results"] if r["organisation"]["id"] == works.id)
+    assert any("(no abstract; matched on title only)" in e["text"] for e in shown["explanation"]["evidence"])
