@@ -379,13 +379,21 @@ def import_(ctx: click.Context, file, fmt, kind, mappings, accept, keep_off_topi
         if not sep or not source.strip() or not target.strip():
             raise click.BadParameter(f"{item!r}: write COLUMN=FIELD, or name a mapping FILE.csv", param_hint="--map")
         mapping[source.strip()] = target.strip()
+    if related and fmt != "nserc":
+        raise click.UsageError("--with adds NSERC co-applicant and partner files; use it with --format nserc")
+    if (organisation_map or accept or keep_off_topic) and fmt not in ("gtr", "gtr-json", "nserc"):
+        raise click.UsageError("--accept, --all and --map FILE.csv settle organisation names and off-topic projects "
+                               "of gtr, gtr-json and nserc imports; csv and jsonl files name their records' ids")
     options = {"kind": kind, "mapping": mapping, "organisation_map": organisation_map, "accept": accept,
                "keep_off_topic": keep_off_topic, "related": list(related), "show_progress": sys.stderr.isatty()}
     if dry_run:
         plan = plan_import_dry(ctx.obj["settings"], file, fmt, **options)
     else:
         matcher = _open(ctx, need_index=False)
-        plan = matcher.import_file(file, fmt, **options)
+        try:
+            plan = matcher.import_file(file, fmt, **options)
+        finally:
+            matcher.close()
     for r in plan.resolutions:
         if r.action != "matched" or r.method not in ("name", "identifier"):
             target = r.organisation_id or ", ".join(r.candidates)

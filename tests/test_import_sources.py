@@ -4,20 +4,20 @@ both encodings), the organisation resolver, relevance flags, true counts and dry
 import csv
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from corpus import CorpusError, load_organisations
 from corpus.importers import OrganisationResolver, plan_import, read_mapping, write_report
 from corpus.importers.resolver import infer_org_type
 from tests.conftest import SHARED_DATA, TESTS
+from tests.test_api import json_values
+from tests.test_loaders import HOSTILE, assert_clean
 
 IMPORTS = TESTS / "data" / "imports"
-ROOT = TESTS.parent
 GTR_CE = SHARED_DATA / "gtr_circular_economy_sample.csv"
 GTR_TYPES = SHARED_DATA / "gtr_ce_institution_types.csv"
 
@@ -236,27 +236,40 @@ def _digest(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "matcher.cli", "--data-dir", str(data_dir), *args],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+def _cli(data_dir: Path, *args: str):
+    from click.testing import CliRunner
+
+    from matcher.cli import main
+
+    return CliRunner().invoke(main, ["--data-dir", str(data_dir), *args])
 
 
-def test_dry_run_writes_nothing_anywhere(tmp_path):
+def test_dry_run_writes_nothing_anywhere(tmp_path, pm_env, monkeypatch):
+    monkeypatch.delenv("PM_CORPUS_DIR")  # the bundled corpus: what a first start would seed
     # No data folder yet: a dry run creates none (no database made or seeded, no index, no model export).
     fresh = tmp_path / "fresh"
     result = _cli(fresh, "import", "--format", "gtr", str(IMPORTS / "gtr_export.csv"), "--dry-run")
-    assert result.returncode == 0, result.stderr
-    assert "Would import 5 rows" in result.stdout and not fresh.exists()
+    assert result.exit_code == 0, result.output
+    assert "Would import 5 rows" in result.output and not fresh.exists()
+    assert "ambiguous lead         University of Exeter" in result.output
+    report = tmp_path / "names.csv"
+    result = _cli(fresh, "import", "--format", "gtr", str(IMPORTS / "gtr_export.csv"), "--dry-run", "--report",
+                  str(report))
+    assert result.exit_code == 0 and not fresh.exists()
+    actions = {row["name"]: row["action"] for row in csv.DictReader(report.open(encoding="utf-8"))}
+    assert actions["NERC British Geological Survey"] == "matched" and actions["University of Exeter"] == "ambiguous"
+    refused = _cli(fresh, "import", "--format", "csv", str(IMPORTS / "orgs_mapped.csv"), "--dry-run", "--with",
+                   str(IMPORTS / "nserc_partners_2019.csv"))
+    assert refused.exit_code != 0 and "--with adds NSERC" in refused.output
     # A data folder made by a real import: byte for byte the same after dry runs of every importer.
     folder = tmp_path / "var"
     made = _cli(folder, "import", "--format", "nserc", str(IMPORTS / "nserc_awards_fr.csv"))
-    assert made.returncode == 0, made.stderr
+    assert made.exit_code == 0, made.output
     before = _digest(folder)
     assert "partner-matcher.db" in before
     for fmt, name in (("gtr", "gtr_export.csv"), ("nserc", "nserc_awards_fr.csv"), ("gtr-json", "gtr_api_projects.json")):
         result = _cli(folder, "import", "--format", fmt, str(IMPORTS / name), "--dry-run")
-        assert result.returncode == 0, result.stderr
+        assert result.exit_code == 0, result.output
     assert _digest(folder) == before
 
 
@@ -294,3 +307,26 @@ def test_a_title_only_project_says_so_in_results(matcher):
     answer = matcher.match(MatchRequest(text="recycling neodymium magnets from scrap", k=20))
     shown = next(r for r in answer["results"] if r["organisation"]["id"] == works.id)
     assert any("(no abstract; matched on title only)" in e["text"] for e in shown["explanation"]["evidence"])
+
+
+GTR_FIELDS = ["id", "title", "abstractText", "status", "grantCategory", "leadFunder", "identifiers", "start", "end",
+              "fund", "participantValues", "links"]
+
+
+@HOSTILE
+@given(data=st.data())
+def test_any_gtr_api_answer_plans_or_fails_clearly(tmp_path, data):
+    good = json.loads((IMPORTS / "gtr_api_projects.json").read_text(encoding="utf-8"))["project"][0]
+    shape = data.draw(st.sampled_from(["field", "participant", "value"]))
+    if shape == "field":
+        answer = {"project": [{**good, data.draw(st.sampled_from(GTR_FIELDS)): data.draw(json_values)}]}
+    elif shape == "participant":
+        participant = {"organisationName": data.draw(json_values), "role": data.draw(json_values),
+                       "organisationId": data.draw(json_values), "grantOffer": data.draw(json_values)}
+        answer = {"project": [{**good, "participantValues": {"participant": [participant]}}]}
+    else:
+        answer = data.draw(json_values)
+    path = tmp_path / "answer.json"
+    path.write_text(json.dumps(answer), encoding="utf-8")
+    result = assert_clean(lambda p: plan_import(p, "gtr-json", load_organisations()), path)
+    assert not isinstance(result, Exception) or isinstance(result, CorpusError)

@@ -128,7 +128,7 @@ def _items(data: Any) -> list:
     if isinstance(data, list):
         return data
     raise CorpusError("not a GtR API projects answer: expected {\"project\": [...]}, one project object or a list of "
-                      "them; fetch https://gtr.ukri.org/gtr/api/projects?q=... with Accept: "
+                      "them; save the answer of https://gtr.ukri.org/gtr/api/projects?q=... fetched with Accept: "
                       "application/vnd.rcuk.gtr.json-v7")
 
 
@@ -157,7 +157,7 @@ def plan_gtr_json(path: Path, *, book: OrganisationBook,
         raise CorpusError(f"{path.name}: not valid JSON ({e.msg} at line {e.lineno}); save the GtR API's answer "
                           "as it came") from e
     except RecursionError as e:
-        raise CorpusError(f"{path.name}: JSON nested too deeply to read") from e
+        raise CorpusError(f"{path.name}: JSON nested too deeply to read; save the GtR API's answer as it came") from e
     try:
         items = _items(data)
     except CorpusError as e:
@@ -167,7 +167,7 @@ def plan_gtr_json(path: Path, *, book: OrganisationBook,
     problems: list[dict] = []
     relevance: dict[str, ProgrammeFit] = {}
     for number, item in progress(enumerate(items, start=1), len(items), "gtr-json", show_progress):
-        where = f"{path.name} project {number}"
+        where = f"{path.name} line 1, project {number}"  # the API answers on one line
         if not isinstance(item, dict):
             problems.append({"where": where, "field": "(record)", "message": "not a project object"})
             continue
