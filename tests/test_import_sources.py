@@ -330,3 +330,30 @@ def test_any_gtr_api_answer_plans_or_fails_clearly(tmp_path, data):
     path.write_text(json.dumps(answer), encoding="utf-8")
     result = assert_clean(lambda p: plan_import(p, "gtr-json", load_organisations()), path)
     assert not isinstance(result, Exception) or isinstance(result, CorpusError)
+
+
+def test_stored_records_are_read_without_writing_on_each_backend(database_url, tmp_path):
+    from matcher import Store
+    from matcher.storage.store import read_stored_records
+
+    assert read_stored_records(database_url) is None  # nothing there yet: the bundled corpus stands in
+    existing = load_organisations()[:3]
+    store = Store(database_url).migrate()
+    store.upsert(existing, [])
+    store.close()
+    folder = tmp_path / "db"
+    before = _digest(folder) if folder.exists() else {}
+    organisations, projects = read_stored_records(database_url)
+    assert [o.id for o in organisations] == sorted(o.id for o in existing) and projects == []
+    assert (_digest(folder) if folder.exists() else {}) == before
+
+
+def test_a_known_identifier_matches_whatever_the_name(bundled, tmp_path):
+    first = plan_import(IMPORTS / "gtr_export.csv", "gtr", bundled)
+    known = {o.id: o for o in bundled} | {o.id: o for o in first.organisations}
+    renamed = tmp_path / "renamed.csv"
+    renamed.write_text((IMPORTS / "gtr_export.csv").read_text(encoding="utf-8").replace(
+        "NERC British Geological Survey", "BGS Keyworth Fixture Campus"), encoding="utf-8")
+    again = plan_import(renamed, "gtr", known.values())
+    r = next(r for r in again.resolutions if r.name == "BGS Keyworth Fixture Campus")
+    assert (r.action, r.organisation_id, r.method) == ("matched", "gb-british-geological-survey", "identifier")
