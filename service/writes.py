@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, url_for
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -13,7 +13,7 @@ from matcher import InvalidRequest
 from service.auth import require_api_key
 from service.deps import current_matcher
 from service.openapi import documented
-from service.parsing import json_body
+from service.parsing import json_body, parse_query
 from service.schemas import ImportResult
 
 bp = Blueprint("v1_writes", __name__, url_prefix="/v1")
@@ -36,6 +36,13 @@ class BulkImport(BaseModel):
         if twice:
             raise ValueError(f"id(s) {', '.join(twice[:10])} appear more than once; send each record once")
         return records
+
+
+class ImportQuery(BaseModel):
+    """``?dry_run=1`` (or true): validate and count, write nothing. Other parameters are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+    dry_run: bool = False
 
 
 class OrganisationPatch(BaseModel):
@@ -122,10 +129,10 @@ def delete_project(project_id: str) -> ResponseReturnValue:
 
 
 @bp.post("/import")
-@documented(summary="Bulk import organisations and projects (validated whole, one transaction)", body=BulkImport, response=ImportResult, write=True, tags=("import",))
+@documented(summary="Bulk import organisations and projects (validated whole, one transaction)", body=BulkImport, query=ImportQuery, response=ImportResult, write=True, tags=("import",))
 @require_api_key
 def bulk_import() -> Response:
-    dry_run = _flag("dry_run")
+    dry_run = parse_query(ImportQuery).dry_run
     payload = BulkImport.model_validate(json_body())
     if not payload.organisations and not payload.projects:
         raise InvalidRequest("nothing to import: send {\"organisations\": [...], \"projects\": [...]}")
@@ -134,14 +141,3 @@ def bulk_import() -> Response:
                         "dry_run": True})
     return jsonify({"imported": current_matcher().import_records(payload.organisations, payload.projects)})
 
-
-def _flag(name: str) -> bool:
-    """A yes/no query parameter: 1/true/yes or 0/false/no (absent: no); anything else is refused, not guessed."""
-    value = request.args.get(name)
-    if value is None:
-        return False
-    if value.strip().lower() in ("1", "true", "yes"):
-        return True
-    if value.strip().lower() in ("0", "false", "no", ""):
-        return False
-    raise InvalidRequest(f"{name}={value!r}: use {name}=1 (or true) to validate without writing, 0 (or false) to write")

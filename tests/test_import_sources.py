@@ -287,8 +287,9 @@ def test_api_import_dry_run_validates_and_writes_nothing(matcher, flag):
                                                              "dry_run": True}
     bad = {"organisations": [{**NEW, "country": "Britain"}]}
     assert_error(writer.post(f"/v1/import?dry_run={flag}", json=bad, headers=KEY), 400, "invalid_request")
-    assert_error(writer.post("/v1/import?dry_run=maybe", json={"organisations": [NEW]}, headers=KEY), 400,
-                 "invalid_request")
+    for query in ("dry_run=maybe", "dryrun=1"):  # a value that is not yes/no, a misspelt parameter: refused
+        assert_error(writer.post(f"/v1/import?{query}", json={"organisations": [NEW]}, headers=KEY), 400,
+                     "invalid_request")
     assert ([o.model_dump() for o in store.all_organisations()], [p.model_dump() for p in store.all_projects()]) == before
     written = writer.post("/v1/import?dry_run=0", json={"organisations": [NEW]}, headers=KEY)
     assert written.get_json() == {"imported": {"organisations": 1, "projects": 0}}
