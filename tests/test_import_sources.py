@@ -159,6 +159,12 @@ def test_resolver_on_the_names_officers_found_duplicated(bundled):
         r = resolver.resolve(parent, role="lead", country="GB")
         assert r.action == "ambiguous" and not r.organisation_id and r.candidates
     assert resolver.resolve("SRUC", role="lead", country="GB").action == "created"  # no fuzzy on acronyms
+    # Known only in another country than the source says: a namesake or another arm, for a person to settle.
+    abroad = resolver.resolve("The University of British Columbia", role="partner", country="GB")
+    assert abroad.action == "ambiguous" and abroad.candidates == ["ca-university-of-british-columbia"]
+    accepted = OrganisationResolver(bundled, accept=True).resolve("University of British Columbia", role="partner",
+                                                                  country="GB")
+    assert (accepted.action, accepted.organisation_id) == ("matched", "ca-university-of-british-columbia")
     near = resolver.resolve("Newcastle Universty Fixture", role="lead", country="GB")
     assert near.action in ("ambiguous", "created") and near.organisation_id == ""
     assert [infer_org_type(n) for n in ("Acme Widgets Ltd", "RENISHAW P L C", "Foo Inc", "University of Bar",

@@ -24,7 +24,8 @@ from corpus.schema import Organisation, slugify
 
 # Legal forms and filler words that do not tell two bodies apart ("Ltd", "The", "of").
 _DROP = frozenset("""the of and at for in de du des la le les et a an ltd limited plc llp llc inc incorporated corp
-corporation co company cic cio gmbh ag sa sas bv ab oyj higher education uk""".split())
+corporation co company cic cio gmbh ag sa sas bv ab oyj uk""".split())
+_LEGAL_PHRASE = re.compile(r"\bhigher education corporation\b")  # "De Montfort University Higher Education Corp."
 _EXPAND = {"univ": "university", "uni": "university", "sch": "school", "inst": "institute", "natl": "national",
            "nat": "national", "tropic": "tropical", "med": "medicine", "lab": "laboratory", "labs": "laboratories",
            "ctr": "centre", "center": "centre", "dept": "department", "universite": "university",
@@ -43,7 +44,7 @@ FUZZY_ASK = 85.0  # candidates this close are shown and the row waits
 def name_key(name: str) -> str:
     """The words that identify a body, in order: 'The University of British Columbia' -> 'university british
     columbia'; 'LONDON SCH OF HYGIENE & TROPIC. MEDICINE' -> 'london school hygiene tropical medicine'."""
-    text = _DATED.sub(" ", fold(name).replace("&", " and "))
+    text = _LEGAL_PHRASE.sub(" ", _DATED.sub(" ", fold(name).replace("&", " and ")))
     text = re.sub(r"'s\b", "s", text)
     words = [_EXPAND.get(w, w) for w in re.findall(r"[a-z0-9]+", text)]
     words = [w for w in words if w not in _DROP]
@@ -206,16 +207,20 @@ class OrganisationResolver:
                 return out
             if target:
                 return self._matched(out, target, "map")
-        for key in keys:
-            ids = self._prefer(self.by_key.get(key, set()), country)
-            if len(ids) == 1:
-                return self._matched(out, next(iter(ids)), "name")
-            if len(ids) > 1:
-                return self._ambiguous(out, sorted(ids), None, "the name fits several organisations")
-        for key in keys:
-            ids = self._prefer(self.by_sorted.get(sorted_key(key), set()), country)
-            if len(ids) == 1:
-                return self._matched(out, next(iter(ids)), "name", note="same words in another order")
+        for index, note in ((self.by_key, ""), (self.by_sorted, "same words in another order")):
+            for key in keys:
+                found = index.get(key if index is self.by_key else sorted_key(key), set())
+                ids = self._prefer(found, country)
+                if len(ids) > 1:
+                    return self._ambiguous(out, sorted(ids), None, "the name fits several organisations")
+                if ids and country and self.by_id[next(iter(ids))].country != country:
+                    # Known only in another country: a namesake or an arm of the same group, for a person to say.
+                    org_id = next(iter(ids))
+                    return self._ambiguous(out, [org_id], None, f"the name is known only in "
+                                           f"{self.by_id[org_id].country}, the source places it in {country}",
+                                           proposal=org_id)
+                if ids:
+                    return self._matched(out, next(iter(ids)), "name", note=note)
         for key in keys:
             subunits = self.parents.get(key)
             if subunits and not self.by_key.get(key):
