@@ -102,7 +102,7 @@ def plan_gtr(path: Path, *, book: OrganisationBook, keep_off_topic: bool = False
             try:
                 org_id, resolution = book.organisation(get("lead"), role="lead", country="GB", source=source,
                                                        label=LABEL, identifiers={"gtr": get("lead_id")},
-                                                       region=get("region"))
+                                                       region="" if get("region").lower() == "unknown" else get("region"))
             except ValidationError as e:
                 problems += cell_problems(e, where, {"name": cols["lead"]})
                 continue
