@@ -78,7 +78,7 @@ def plan_gtr(path: Path, *, book: OrganisationBook, keep_off_topic: bool = False
              show_progress: bool = False) -> ImportPlan:
     frame = read_table(path, legacy_encoding=True)
     cols = columns(frame, CSV_COLUMNS, {"id", "title"}, path)
-    plan = ImportPlan(rows=len(frame))
+    plan = ImportPlan(rows=len(frame), encoding=frame.attrs.get("encoding", "utf-8"))
     raw_projects: list = []
     problems: list[dict] = []
     relevance: dict[str, ProgrammeFit] = {}

@@ -67,7 +67,7 @@ def plan_nserc(path: Path, *, book: OrganisationBook, related: list[Path] | None
                keep_off_topic: bool = False, show_progress: bool = False) -> ImportPlan:
     frame = read_table(path, legacy_encoding=True)
     cols = columns(frame, AWARD_COLUMNS, {"title"}, path)
-    plan = ImportPlan(rows=len(frame))
+    plan = ImportPlan(rows=len(frame), encoding=frame.attrs.get("encoding", "utf-8"))
     problems: list[dict] = []
     merged: dict[str, dict] = {}  # project id -> {"where", "fields", "amount", "years", "lead", "members"}
     for number, row in progress(enumerate(frame.to_dict("records"), start=2), len(frame), "nserc", show_progress):

@@ -55,7 +55,7 @@ class ImportPlan:
                          f"{len(self.updated_projects)} updated, {len(self.unchanged_projects)} unchanged)")
         parts.append(f"{len(self.organisations)} organisations ({len(self.created_organisations)} new, "
                      f"{len(self.updated_organisations)} updated, {len(self.unchanged_organisations)} unchanged)")
-        text = f"{parts[0]} -> " + ", ".join(parts[1:])
+        text = f"{parts[0]}{' (read as Windows-1252)' if self.encoding == 'cp1252' else ''} -> " + ", ".join(parts[1:])
         if self.resolutions:
             counts: dict[str, int] = {}
             for r in self.resolutions:

@@ -54,15 +54,18 @@ def decode(path: Path, *, legacy: bool) -> tuple[str, str]:
 def read_table(path: Path, *, legacy_encoding: bool = False) -> pd.DataFrame:
     """A CSV as strings (no NaN guessing), or a clear CorpusError naming the file.
 
-    ``legacy_encoding``: accept Windows-1252 when the file is not UTF-8 (the public exports' older years)."""
-    text, _ = decode(path, legacy=legacy_encoding)
+    ``legacy_encoding``: accept Windows-1252 when the file is not UTF-8 (the public exports' older years); the
+    encoding read is in ``frame.attrs["encoding"]``."""
+    text, encoding = decode(path, legacy=legacy_encoding)
     try:
         _check_table_header(text, path)
         with warnings.catch_warnings():
             # index_col=False: without it, a first row with one cell too many silently becomes the row labels and
             # every cell shifts one column left. pandas then only warns (and drops the cell); refuse instead.
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, index_col=False)
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, index_col=False)
+            frame.attrs["encoding"] = encoding
+            return frame
     except pd.errors.ParserWarning as e:
         raise CorpusError(f"{path.name}: the first row under the header has more cells than the header has columns; "
                           "remove the extra cells or name their column in the header") from e
