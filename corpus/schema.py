@@ -158,6 +158,9 @@ class Award(_Record):
     amount: float | None = Field(default=None, ge=0)
     currency: Annotated[str, StringConstraints(pattern=r"^([A-Z]{3})?$")] = ""
     fiscal_years: list[Annotated[str, StringConstraints(max_length=20)]] = Field(default_factory=list, max_length=50)
+    # NSERC pays by fiscal year: a later year's file adds its year; the same file again changes nothing.
+    amounts_by_year: dict[Annotated[str, StringConstraints(max_length=20)], Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict, max_length=50)
 
 
 class Project(_PlacedRecord):

@@ -140,6 +140,11 @@ def test_nserc_french_headers_and_a_reimport_from_another_year_updates_one_proje
     again = plan_import(later, "nserc", [*bundled, *plan.organisations], existing_projects=plan.projects)
     assert [p.id for p in again.projects] == ["nserc-900004"]
     assert again.updated_projects == ["nserc-900004"] and not again.created_projects
+    merged = again.projects[0].award
+    assert merged.fiscal_years == ["2024-2025", "2025-2026"] and merged.amount == 120000
+    # The same file once more: nothing counted twice, nothing changed.
+    third = plan_import(later, "nserc", [*bundled, *again.organisations], existing_projects=again.projects)
+    assert third.projects[0].award.amount == 120000 and third.unchanged_projects == ["nserc-900004"]
 
 
 def test_resolver_on_the_names_officers_found_duplicated(bundled):
@@ -364,3 +369,20 @@ def test_a_known_identifier_matches_whatever_the_name(bundled, tmp_path):
     again = plan_import(renamed, "gtr", known.values())
     r = next(r for r in again.resolutions if r.name == "BGS Keyworth Fixture Campus")
     assert (r.action, r.organisation_id, r.method) == ("matched", "gb-british-geological-survey", "identifier")
+
+
+def test_the_same_grant_from_another_years_file_updates_one_stored_project(matcher, tmp_path):
+    store = matcher.store_
+    before = store.count_projects()
+    first = matcher.import_file(IMPORTS / "nserc_awards_fr.csv", "nserc")
+    assert first.created_projects == ["nserc-900004"]
+    later = tmp_path / "nserc_2025.csv"
+    later.write_text((IMPORTS / "nserc_awards_fr.csv").read_text(encoding="utf-8").replace("2024-2025", "2025-2026"),
+                     encoding="utf-8")
+    second = matcher.import_file(later, "nserc")
+    assert second.updated_projects == ["nserc-900004"] and not second.created_projects
+    assert store.count_projects() == before + 1
+    award = store.get_project("nserc-900004").award
+    assert award.fiscal_years == ["2024-2025", "2025-2026"] and award.amounts_by_year == {
+        "2024-2025": 60000, "2025-2026": 60000}
+    assert "1 projects (0 new, 1 updated, 0 unchanged)" in second.summary()

@@ -49,6 +49,7 @@ def plan_import(path: Path | str, fmt: str, existing: Iterable[Organisation], *,
     if not path.is_file():
         raise CorpusError(f"{path}: no such file")
     existing = list(existing)
+    existing_projects = list(existing_projects)
     if fmt in ("gtr", "gtr-json", "nserc"):
         book = OrganisationBook(existing, mapping=organisation_map, accept=accept)
         if fmt == "gtr":
@@ -57,7 +58,7 @@ def plan_import(path: Path | str, fmt: str, existing: Iterable[Organisation], *,
             plan = plan_gtr_json(path, book=book, keep_off_topic=keep_off_topic, show_progress=show_progress)
         else:
             plan = plan_nserc(path, book=book, related=[Path(p) for p in related], keep_off_topic=keep_off_topic,
-                              show_progress=show_progress)
+                              show_progress=show_progress, stored={p.id: p for p in existing_projects})
     else:
         plan = plan_generic(path, fmt, kind, mapping, show_progress=show_progress)
     plan.count_changes(existing, existing_projects)

@@ -19,7 +19,7 @@ from corpus.importers.plan import ImportPlan, OrganisationBook, finish_plan
 from corpus.importers.relevance import ProgrammeFit, assess
 from corpus.importers.tables import amount, cell_problems, cells, columns, progress, read_table
 from corpus.loaders import CorpusError
-from corpus.schema import Source, slugify
+from corpus.schema import Project, Source, slugify
 
 NSERC_AWARDS = "https://www.nserc-crsng.gc.ca/ase-oro/index_eng.asp"
 LABEL = "NSERC Awards data"
@@ -64,25 +64,28 @@ def _project_id(application: str, get) -> str:
 
 
 def plan_nserc(path: Path, *, book: OrganisationBook, related: list[Path] | None = None,
-               keep_off_topic: bool = False, show_progress: bool = False) -> ImportPlan:
+               keep_off_topic: bool = False, show_progress: bool = False,
+               stored: dict[str, Project] | None = None) -> ImportPlan:
+    """``stored``: the projects already imported, by id: an award seen in earlier years' files keeps those years."""
     frame = read_table(path, legacy_encoding=True)
     cols = columns(frame, AWARD_COLUMNS, {"title"}, path)
     plan = ImportPlan(rows=len(frame), encoding=frame.attrs.get("encoding", "utf-8"))
     problems: list[dict] = []
-    merged: dict[str, dict] = {}  # project id -> {"where", "fields", "amount", "years", "lead", "members"}
+    merged: dict[str, dict] = {}  # project id -> {"where", "rows", "by_year": {year: amount}, "years"}
     for number, row in progress(enumerate(frame.to_dict("records"), start=2), len(frame), "nserc", show_progress):
         get, where = cells(row, cols), f"{path.name} line {number}"
         project_id = _project_id(get("application"), get)
         entry = merged.get(project_id)
         if entry is None:
-            entry = merged[project_id] = {"where": where, "rows": [], "amount": None, "years": []}
+            entry = merged[project_id] = {"where": where, "rows": [], "by_year": {}, "years": []}
         entry["rows"].append(get)
+        year = (get("year") or get("competition"))[:20]
         value = amount(get("amount"))
         if value is not None:
-            entry["amount"] = (entry["amount"] or 0.0) + value
-        year = get("year") or get("competition")
+            # One amount per fiscal year (a row repeated is the same payment, not a second one).
+            entry["by_year"][year] = value
         if year and year not in entry["years"]:
-            entry["years"].append(year[:20])
+            entry["years"].append(year)
     links = _related_links(related or [], set(merged), problems)
     raw_projects: list = []
     relevance: dict[str, ProgrammeFit] = {}
@@ -93,7 +96,10 @@ def plan_nserc(path: Path, *, book: OrganisationBook, related: list[Path] | None
             return next((g(name) for g in rows if g(name)), "")
 
         program = first("program")
-        years = sorted(entry["years"])
+        before = stored.get(project_id) if stored else None
+        by_year = {**(before.award.amounts_by_year if before and before.award else {}), **entry["by_year"]}
+        years = sorted({*entry["years"], *(before.award.fiscal_years if before and before.award else [])})
+        total = sum(by_year.values()) if by_year else None
         try:
             source = Source(ref=NSERC_AWARDS, note=f"{LABEL}: {program or 'award'} {', '.join(years)}".strip()[:500])
         except ValidationError as e:
@@ -113,8 +119,8 @@ def plan_nserc(path: Path, *, book: OrganisationBook, related: list[Path] | None
             "illustrative": False,
             "sources": [source.model_dump()],
             "award": {"funder": "NSERC", "programme": program[:300], "reference": first("application")[:200],
-                      "amount": entry["amount"], "currency": "CAD" if entry["amount"] is not None else "",
-                      "fiscal_years": years},
+                      "amount": total, "currency": "CAD" if total is not None else "",
+                      "fiscal_years": years, "amounts_by_year": by_year},
         }
         members: list[tuple[str, str]] = []
         held = False
