@@ -221,8 +221,12 @@ def load_challenges(data_dir: Path | str | None = None) -> list[Challenge]:
 
 
 def record_digest(org: Organisation) -> int:
-    """64 bits of the SHA-256 of a record's JSON: its share of ``corpus_hash``."""
-    return int.from_bytes(hashlib.sha256(org.model_dump_json().encode()).digest()[:8], "little")
+    """64 bits of the SHA-256 of a record's JSON: its share of ``corpus_hash``.
+
+    ``identifiers`` counts only when it holds something: it is not embedded, and a record without any keeps the
+    digest it had before the field existed, so saved indexes stay fresh across the upgrade."""
+    exclude = None if org.identifiers else {"identifiers"}
+    return int.from_bytes(hashlib.sha256(org.model_dump_json(exclude=exclude).encode()).digest()[:8], "little")
 
 
 def combine_digests(total: int) -> str:

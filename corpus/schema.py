@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
@@ -21,7 +22,8 @@ LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 ChallengeId = Annotated[int, Field(ge=1, le=2)]  # the programme's two challenge areas
 
-OrgType = Literal["university", "government_lab", "rto", "company", "non_profit", "funder"]
+# "unknown": an organisation an importer created whose type its name does not make clear, until someone says.
+OrgType = Literal["university", "government_lab", "rto", "company", "non_profit", "funder", "unknown"]
 Stage = Literal[
     "exploration", "extraction", "processing", "manufacturing", "use", "recycling", "reclamation", "policy_data"
 ]
@@ -108,6 +110,10 @@ class Organisation(_PlacedRecord):
     value_chain_stages: list[Stage] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=list, max_length=50)
     documents: list[Document] = Field(default_factory=list, max_length=1000)
+    # The source registries' own ids for this body ({"gtr": ..., "nserc": ..., "ror": ...}): importers match on them.
+    identifiers: dict[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,10}$")],
+                      Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(default_factory=dict,
+                                                                                                max_length=10)
 
     @field_validator("aliases", "keywords", "value_chain_stages")
     @classmethod
@@ -136,6 +142,27 @@ class Organisation(_PlacedRecord):
         return " ".join(parts)
 
 
+# What results say of a project (or a document) the source gave no abstract for.
+TITLE_ONLY_NOTE = "no abstract; matched on title only"
+
+
+class Award(_Record):
+    """What a funder's record says about a funded project: who funded it, when, how much, in what state."""
+
+    funder: Annotated[str, StringConstraints(max_length=300)] = ""
+    programme: Annotated[str, StringConstraints(max_length=300)] = ""
+    reference: Annotated[str, StringConstraints(max_length=200)] = ""
+    status: Annotated[str, StringConstraints(max_length=100)] = ""
+    start_date: date | None = None
+    end_date: date | None = None
+    amount: float | None = Field(default=None, ge=0)
+    currency: Annotated[str, StringConstraints(pattern=r"^([A-Z]{3})?$")] = ""
+    fiscal_years: list[Annotated[str, StringConstraints(max_length=20)]] = Field(default_factory=list, max_length=50)
+    # NSERC pays by fiscal year: a later year's file adds its year; the same file again changes nothing.
+    amounts_by_year: dict[Annotated[str, StringConstraints(max_length=20)], Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict, max_length=50)
+
+
 class Project(_PlacedRecord):
     """A project brief: an NSERC Alliance Missions project or any partner search, in either direction."""
 
@@ -152,8 +179,13 @@ class Project(_PlacedRecord):
     seeking_countries: list[CountryCode] = Field(default_factory=list)
     illustrative: bool = True
     sources: list[Source] = Field(default_factory=list, max_length=50)
+    award: Award | None = None
+    # The source gave no abstract: the project is indexed on its title only, and results say so.
+    title_only: bool = False
+    off_topic: bool = False  # outside critical minerals and the two challenges (importers flag it; --all keeps it)
+    partner_organisation_ids: list[Id] = Field(default_factory=list, max_length=200)
 
-    @field_validator("challenge_areas", "keywords", "seeking_countries")
+    @field_validator("challenge_areas", "keywords", "seeking_countries", "partner_organisation_ids")
     @classmethod
     def _unique(cls, values: list) -> list:
         return _dedupe(values)

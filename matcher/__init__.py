@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 
 from corpus.schema import Challenge, Document, Organisation, Project
 from matcher.config import Settings
-from matcher.engine import IndexStatus, PartnerMatcher, load_configured_embedder, open_matcher
+from corpus.importers import FORMATS as IMPORT_FORMATS
+from corpus.importers import ImportPlan, read_mapping, write_report
+from matcher.engine import IndexStatus, PartnerMatcher, load_configured_embedder, open_matcher, plan_import_dry
 from matcher.errors import (
     AssignmentNotFound,
     Conflict,
@@ -57,6 +59,8 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "IMPORT_FORMATS",
+    "ImportPlan",
     "MAX_K",
     "AssignmentNotFound",
     "MAX_TEXT_CHARS",
@@ -94,6 +98,9 @@ __all__ = [
     "decisions_to_csv",
     "load_configured_embedder",
     "open_matcher",
+    "plan_import_dry",
+    "read_mapping",
     "shortlist_to_csv",
     "shortlist_to_xlsx",
+    "write_report",
 ]

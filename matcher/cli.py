@@ -13,6 +13,7 @@ import click
 from pydantic import ValidationError
 
 from matcher import (
+    IMPORT_FORMATS,
     MAX_K,
     MatchRequest,
     PartnerMatcher,
@@ -20,6 +21,9 @@ from matcher import (
     Settings,
     load_configured_embedder,
     open_matcher,
+    plan_import_dry,
+    read_mapping,
+    write_report,
 )
 from matcher.config import serving_environment
 
@@ -95,7 +99,7 @@ def build(ctx: click.Context, force: bool):
 @click.option("--project", "project_id", help="Match a stored project (by id) instead of TEXT.")
 @click.option("--country", "countries", multiple=True, help="Only organisations in this country (ISO code, repeatable).")
 @click.option("--org-type", "org_types", multiple=True,
-              type=click.Choice(["university", "government_lab", "rto", "company", "non_profit", "funder"]),
+              type=click.Choice(["university", "government_lab", "rto", "company", "non_profit", "funder", "unknown"]),
               help="Only organisations of this type (repeatable).")
 @click.option("--challenge", type=click.IntRange(1, 2), help="Boost organisations aligned with challenge 1 or 2.")
 @click.option("-k", "k", type=click.IntRange(1, MAX_K), default=10, show_default=True, help="Number of results.")
@@ -333,33 +337,72 @@ def shortlist(ctx: click.Context, projects, per_project, max_per_org, countries,
 
 @main.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--format", "fmt", required=True, type=click.Choice(["gtr", "nserc", "csv", "jsonl"]),
-              help="gtr: UKRI Gateway to Research project CSV; nserc: NSERC Awards CSV; csv/jsonl: schema fields.")
+@click.option("--format", "fmt", required=True, type=click.Choice(list(IMPORT_FORMATS)),
+              help="gtr: GtR project-search CSV; gtr-json: the GtR API's projects JSON; nserc: NSERC Awards CSV; "
+                   "csv/jsonl: schema fields.")
 @click.option("--kind", type=click.Choice(["organisations", "projects"]), default="organisations", show_default=True,
               help="What a csv/jsonl file holds.")
-@click.option("--map", "mappings", multiple=True, metavar="COLUMN=FIELD",
-              help="Rename a csv/jsonl column to a schema field (repeatable), e.g. --map 'Org Name=name'.")
-@click.option("--dry-run", is_flag=True, help="Validate and report, write nothing.")
+@click.option("--map", "mappings", multiple=True, metavar="COLUMN=FIELD|FILE.csv",
+              help="csv/jsonl: rename a column to a schema field (repeatable), e.g. --map 'Org Name=name'. "
+                   "gtr/nserc: a CSV of name,organisation_id settling ambiguous names (an edited --report file; "
+                   "organisation_id 'new' creates one).")
+@click.option("--accept", is_flag=True, help="Settle every ambiguous name with the resolver's proposal.")
+@click.option("--all", "keep_off_topic", is_flag=True,
+              help="Import projects flagged off-topic too (outside critical minerals and the two challenges).")
+@click.option("--with", "related", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="nserc: a co-applicant or partner file beside the awards file (repeatable).")
+@click.option("--report", "report", type=click.Path(dir_okay=False),
+              help="Write what each organisation name became (matched, created, ambiguous) to this CSV.")
+@click.option("--dry-run", is_flag=True, help="Validate and report, write nothing anywhere.")
 @click.pass_context
 @_friendly_errors
-def import_(ctx: click.Context, file, fmt, kind, mappings, dry_run):
+def import_(ctx: click.Context, file, fmt, kind, mappings, accept, keep_off_topic, related, report, dry_run):
     """Import FILE into the database: validated whole first, written in one transaction, idempotent.
 
     \b
     Examples:
-      matcher import --format gtr projects.csv
-      matcher import --format nserc NSERC_awards_2024.csv
+      matcher import --format gtr projects.csv --report names.csv
+      matcher import --format gtr projects.csv --map names.csv      (names.csv: the report, edited)
+      matcher import --format nserc NSERC_awards_2024.csv --with co-applicants.csv --with partners.csv
       matcher import --format csv orgs.csv --map "Organisation=name" --map "Country=country"
-    A lead organisation's projects become documents of its profile. Re-importing a file updates, never duplicates.
+    A project's organisations get it as a document of their profile. Re-importing a file updates, never duplicates.
+    Names of organisations are matched to those known (ids, names, aliases, a cautious fuzzy match); a near match
+    waits for --accept or --map FILE.csv rather than becoming a second record.
     """
-    mapping = {}
+    mapping: dict[str, str] = {}
+    organisation_map: dict[str, str] = {}
     for item in mappings:
+        if "=" not in item and item.lower().endswith(".csv"):
+            if not os.path.isfile(item):
+                raise click.BadParameter(f"{item!r}: no such mapping file", param_hint="--map")
+            organisation_map.update(read_mapping(item))
+            continue
         source, sep, target = item.partition("=")
         if not sep or not source.strip() or not target.strip():
-            raise click.BadParameter(f"{item!r}: write COLUMN=FIELD", param_hint="--map")
+            raise click.BadParameter(f"{item!r}: write COLUMN=FIELD, or name a mapping FILE.csv", param_hint="--map")
         mapping[source.strip()] = target.strip()
-    matcher = _open(ctx, need_index=False)
-    plan = matcher.import_file(file, fmt, kind=kind, mapping=mapping, dry_run=dry_run, show_progress=sys.stderr.isatty())
+    if related and fmt != "nserc":
+        raise click.UsageError("--with adds NSERC co-applicant and partner files; use it with --format nserc")
+    if (organisation_map or accept or keep_off_topic) and fmt not in ("gtr", "gtr-json", "nserc"):
+        raise click.UsageError("--accept, --all and --map FILE.csv settle organisation names and off-topic projects "
+                               "of gtr, gtr-json and nserc imports; csv and jsonl files name their records' ids")
+    options = {"kind": kind, "mapping": mapping, "organisation_map": organisation_map, "accept": accept,
+               "keep_off_topic": keep_off_topic, "related": list(related), "show_progress": sys.stderr.isatty()}
+    if dry_run:
+        plan = plan_import_dry(ctx.obj["settings"], file, fmt, **options)
+    else:
+        matcher = _open(ctx, need_index=False)
+        try:
+            plan = matcher.import_file(file, fmt, **options)
+        finally:
+            matcher.close()
+    for r in plan.resolutions:
+        if r.action != "matched" or r.method not in ("name", "identifier"):
+            target = r.organisation_id or ", ".join(r.candidates)
+            click.echo(f"  {r.action:9} {r.role:12} {r.name} -> {target or '-'} {('(' + r.note + ')') if r.note else ''}")
+    if report:
+        write_report(plan.resolutions, report)
+        click.echo(f"Wrote the names report ({len(plan.resolutions)} names) to {report}")
     verb = "Would import" if dry_run else "Imported"
     click.echo(f"{verb} {plan.summary()} from {file}")
     if not dry_run:

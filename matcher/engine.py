@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from corpus.importers import ImportPlan, plan_import
 from corpus.loaders import corpus_hash, load_challenges, load_organisations, load_projects
-from corpus.schema import Challenge, Organisation, Project
+from corpus.schema import TITLE_ONLY_NOTE, Challenge, Organisation, Project
 from embeddings.base import Embedder
 from embeddings.cache import EmbeddingCache
 from embeddings import load_embedder
@@ -37,6 +37,7 @@ from matcher.requests import MatchRequest
 from matcher.ranking import calibration
 from matcher.results import Match, Matches
 from matcher.storage import Page, Store
+from matcher.storage.store import read_stored_records
 
 if TYPE_CHECKING:
     from matcher.shortlists.jobs import ShortlistJobs
@@ -65,6 +66,17 @@ def load_configured_embedder(settings: Settings) -> Embedder:
     """The embedder the settings name (model, backend, export folder, threads): the one recipe every door uses."""
     return load_embedder(settings.model, backend=settings.backend, export_dir=settings.models_dir,
                          threads=settings.onnx_threads)
+
+
+def plan_import_dry(settings: Settings, path, fmt: str, **options: Any) -> ImportPlan:
+    """What ``matcher import`` would write, found without writing anything anywhere: no database created, seeded
+    or migrated, no model loaded, no index, no file. Compared with the stored records, or with the bundled corpus
+    when there is no database yet (what the first start would seed)."""
+    stored = read_stored_records(settings.resolved_database_url)
+    if stored is None:
+        corpus = settings.resolved_corpus_dir
+        stored = (load_organisations(corpus), load_projects(corpus))
+    return plan_import(path, fmt, stored[0], existing_projects=stored[1], **options)
 
 
 def open_matcher(settings: Settings | None = None, *, embedder: Embedder | None = None) -> PartnerMatcher:
@@ -230,6 +242,8 @@ class PartnerMatcher:
             },
             "index": {"organisations": len(index), "model": index.model_id_, "corpus_hash": index.corpus_hash_},
         }
+        if isinstance(query, Project) and query.title_only:
+            out["query"]["note"] = TITLE_ONLY_NOTE  # the source gave no abstract: only its title was matched
         if not matches:
             out["message"] = "no organisation matches these filters"
         elif isinstance(matches, Matches) and matches.nothing_found:
@@ -296,10 +310,12 @@ class PartnerMatcher:
         return project
 
     def import_file(self, path, fmt: str, *, kind: str = "organisations", mapping: dict[str, str] | None = None,
-                    dry_run: bool = False, show_progress: bool = False) -> ImportPlan:
-        """Validate a whole file, then write it in one transaction (nothing on any error). Re-imports update."""
+                    dry_run: bool = False, show_progress: bool = False, **options: Any) -> ImportPlan:
+        """Validate a whole file, then write it in one transaction (nothing on any error). Re-imports update.
+
+        ``options``: ``organisation_map``, ``accept``, ``keep_off_topic``, ``related`` (see ``plan_import``)."""
         plan = plan_import(path, fmt, self.store_.all_organisations(), kind=kind, mapping=mapping,
-                           show_progress=show_progress)
+                           show_progress=show_progress, existing_projects=self.store_.all_projects(), **options)
         if not dry_run:
             self.store_.upsert(plan.organisations, plan.projects)
         return plan

@@ -70,3 +70,4 @@ class ChallengeList(BaseModel):
 
 class ImportResult(BaseModel):
     imported: dict[str, int]
+    dry_run: bool = False  # present and true when ?dry_run=1: validated and counted, nothing written

@@ -13,7 +13,7 @@ from matcher import InvalidRequest
 from service.auth import require_api_key
 from service.deps import current_matcher
 from service.openapi import documented
-from service.parsing import json_body
+from service.parsing import json_body, parse_query
 from service.schemas import ImportResult
 
 bp = Blueprint("v1_writes", __name__, url_prefix="/v1")
@@ -36,6 +36,13 @@ class BulkImport(BaseModel):
         if twice:
             raise ValueError(f"id(s) {', '.join(twice[:10])} appear more than once; send each record once")
         return records
+
+
+class ImportQuery(BaseModel):
+    """``?dry_run=1`` (or true): validate and count, write nothing. Other parameters are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+    dry_run: bool = False
 
 
 class OrganisationPatch(BaseModel):
@@ -122,10 +129,15 @@ def delete_project(project_id: str) -> ResponseReturnValue:
 
 
 @bp.post("/import")
-@documented(summary="Bulk import organisations and projects (validated whole, one transaction)", body=BulkImport, response=ImportResult, write=True, tags=("import",))
+@documented(summary="Bulk import organisations and projects (validated whole, one transaction)", body=BulkImport, query=ImportQuery, response=ImportResult, write=True, tags=("import",))
 @require_api_key
 def bulk_import() -> Response:
+    dry_run = parse_query(ImportQuery).dry_run
     payload = BulkImport.model_validate(json_body())
     if not payload.organisations and not payload.projects:
         raise InvalidRequest("nothing to import: send {\"organisations\": [...], \"projects\": [...]}")
+    if dry_run:  # validated whole, counted, and nothing written
+        return jsonify({"imported": {"organisations": len(payload.organisations), "projects": len(payload.projects)},
+                        "dry_run": True})
     return jsonify({"imported": current_matcher().import_records(payload.organisations, payload.projects)})
+

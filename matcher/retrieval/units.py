@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from corpus.schema import Organisation
+from corpus.schema import TITLE_ONLY_NOTE, Organisation
 
 DOCUMENT_CHARS = 2000  # about where the model stops reading; longer document text only costs time
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
@@ -34,7 +34,12 @@ def evidence_passages(org: Organisation) -> list[str]:
     """Evidence sentences: the description's, then up to 20 of each document's (prefixed by its title)."""
     passages = split_sentences(org.description)
     for doc in org.documents:
-        passages.extend(f"{doc.title}: {s}" for s in split_sentences(doc.text)[:20])
+        sentences = split_sentences(doc.text)[:20]
+        # A project imported without an abstract is evidence by its title alone, and says so where it is shown.
+        if sentences:
+            passages.extend(f"{doc.title}: {s}" for s in sentences)
+        else:
+            passages.append(f"{doc.title} ({TITLE_ONLY_NOTE})")
     return passages or [org.name]
 
 

@@ -364,3 +364,48 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def read_stored_records(url: str) -> tuple[list[Organisation], list[Project]] | None:
+    """Every stored organisation and project, read without writing anything anywhere (no schema migration, no
+    directory, no journal or WAL files): what a dry run compares with. None when there is no database yet.
+
+    SQLite is opened read-only through its URI form (``mode=ro``); a server database is only queried."""
+    import json
+    import sqlite3
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError as e:
+        raise StorageError(f"PM_DATABASE_URL {url!r} is not a valid SQLAlchemy URL (e.g. sqlite:///var/pm.db)") from e
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:") or not Path(parsed.database).is_file():
+            return None
+        try:
+            database = Path(parsed.database).resolve()
+            # Fully checkpointed (no WAL file): immutable, so SQLite creates no -wal or -shm file beside it. With a
+            # WAL file (a process has it open) the WAL must be read: read-only, and SQLite's own index files only.
+            wal = database.with_name(database.name + "-wal")
+            lite = sqlite3.connect(f"{database.as_uri()}?{'mode=ro' if wal.exists() else 'immutable=1'}", uri=True)
+            try:
+                orgs = [json.loads(r[0]) for r in lite.execute("SELECT record FROM organisations ORDER BY id")]
+                projects = [json.loads(r[0]) for r in lite.execute("SELECT record FROM projects ORDER BY id")]
+            finally:
+                lite.close()
+        except sqlite3.OperationalError as e:
+            if "no such table" in str(e):
+                return None
+            raise StorageError(f"cannot read database {parsed.database}: {e}") from e
+        return ([Organisation.model_validate(o) for o in orgs], [Project.model_validate(p) for p in projects])
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            orgs = [r[0] for r in connection.execute(select(OrganisationRow.record).order_by(OrganisationRow.id))]
+            projects = [r[0] for r in connection.execute(select(ProjectRow.record).order_by(ProjectRow.id))]
+    except SQLAlchemyError as e:
+        if "does not exist" in str(e) or "no such table" in str(e):
+            return None
+        raise StorageError(f"cannot read database {parsed.render_as_string(hide_password=True)}: {e}") from e
+    finally:
+        engine.dispose()
+    return ([Organisation.model_validate(o) for o in orgs], [Project.model_validate(p) for p in projects])
