@@ -21,7 +21,7 @@ LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 ChallengeId = Annotated[int, Field(ge=1, le=2)]  # the programme's two challenge areas
 
-OrgType = Literal["university", "government_lab", "rto", "company", "non_profit", "funder"]
+OrgType = Literal["university", "college", "government_lab", "rto", "company", "non_profit", "funder"]
 Stage = Literal[
     "exploration", "extraction", "processing", "manufacturing", "use", "recycling", "reclamation", "policy_data"
 ]

@@ -16,7 +16,7 @@ def orgs():
 def test_corpus_size_and_spread(orgs):
     countries = Counter(o.country for o in orgs)
     assert len(orgs) >= 300 and countries["GB"] >= 120 and countries["CA"] >= 120 and countries["US"] >= 15
-    assert set(Counter(o.org_type for o in orgs)) == {"university", "government_lab", "rto", "company", "non_profit", "funder"}
+    assert set(Counter(o.org_type for o in orgs)) == {"university", "college", "government_lab", "rto", "company", "non_profit", "funder"}
 
 
 def test_every_organisation_is_complete_and_sourced(orgs):
