@@ -23,7 +23,7 @@ CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 ChallengeId = Annotated[int, Field(ge=1, le=2)]  # the programme's two challenge areas
 
 # "unknown": an organisation an importer created whose type its name does not make clear, until someone says.
-OrgType = Literal["university", "government_lab", "rto", "company", "non_profit", "funder", "unknown"]
+OrgType = Literal["university", "college", "government_lab", "rto", "company", "non_profit", "funder", "unknown"]
 Stage = Literal[
     "exploration", "extraction", "processing", "manufacturing", "use", "recycling", "reclamation", "policy_data"
 ]

@@ -99,7 +99,8 @@ def build(ctx: click.Context, force: bool):
 @click.option("--project", "project_id", help="Match a stored project (by id) instead of TEXT.")
 @click.option("--country", "countries", multiple=True, help="Only organisations in this country (ISO code, repeatable).")
 @click.option("--org-type", "org_types", multiple=True,
-              type=click.Choice(["university", "government_lab", "rto", "company", "non_profit", "funder", "unknown"]),
+              type=click.Choice(["university", "college", "government_lab", "rto", "company", "non_profit", "funder",
+                                 "unknown"]),
               help="Only organisations of this type (repeatable).")
 @click.option("--challenge", type=click.IntRange(1, 2), help="Boost organisations aligned with challenge 1 or 2.")
 @click.option("-k", "k", type=click.IntRange(1, MAX_K), default=10, show_default=True, help="Number of results.")

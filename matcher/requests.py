@@ -24,11 +24,11 @@ class MatchRequest(BaseModel):
         None, description="Id of a stored project to match instead of text."
     )
     countries: list[CountryCode] = Field(default_factory=list, max_length=50, description="ISO alpha-2 codes.")
-    org_types: list[OrgType] = Field(default_factory=list, max_length=6)
+    org_types: list[OrgType] = Field(default_factory=list, max_length=8)
     challenge: Literal[1, 2] | None = Field(None, description="Boost organisations aligned with this challenge.")
     challenge_only: bool = Field(False, strict=True, description="With 'challenge': keep only organisations aligned with it "
                                                       "(alignment of at least 0.5) instead of only boosting them.")
-    prefer_org_types: list[OrgType] = Field(default_factory=list, max_length=6,
+    prefer_org_types: list[OrgType] = Field(default_factory=list, max_length=8,
                                             description="Boost these organisation types (they are not a filter).")
     lead_country: CountryCode | None = Field(
         None, description="The project team's country, for value-chain complementarity; inferred from 'countries' "

@@ -16,7 +16,7 @@ def orgs():
 def test_corpus_size_and_spread(orgs):
     countries = Counter(o.country for o in orgs)
     assert len(orgs) >= 300 and countries["GB"] >= 120 and countries["CA"] >= 120 and countries["US"] >= 15
-    assert set(Counter(o.org_type for o in orgs)) == {"university", "government_lab", "rto", "company", "non_profit", "funder"}
+    assert set(Counter(o.org_type for o in orgs)) == {"university", "college", "government_lab", "rto", "company", "non_profit", "funder"}
 
 
 def test_every_organisation_is_complete_and_sourced(orgs):
@@ -77,3 +77,27 @@ def test_development_briefs_are_labelled_against_real_records(orgs):
         for org_id, grade in b.relevant.items():
             assert org_id in by_id and by_id[org_id].country in b.countries and grade in (1, 2), (b.id, org_id)
             assert by_id[org_id].org_type != "funder"
+
+
+def test_every_evaluation_label_is_backed_by_a_quote_from_the_record(orgs):
+    """Each family item quotes every labelled organisation, and every quote is in that organisation's own record."""
+    import re
+
+    from corpus import default_data_dir
+    from matcher.evaluation import load_briefs
+
+    briefs = load_briefs(default_data_dir() / "evaluation")
+    by_id = {o.id: o for o in orgs}
+    record = {o.id: "\n".join([o.description, *o.keywords, *(t for d in o.documents for t in (d.title, d.text))])
+              for o in orgs}
+    quoted = 0
+    for b in briefs:
+        quotes = re.findall(r"([a-z0-9][a-z0-9-]+) \(“(.*?)”", b.note)
+        for org_id, quote in quotes:
+            assert quote in record[org_id], (b.id, org_id, quote)
+        for org_id in b.relevant:
+            assert by_id[org_id].country in b.countries and by_id[org_id].org_type != "funder", (b.id, org_id)
+            if b.family != "dev":
+                assert org_id in {o for o, _ in quotes}, (b.id, org_id)
+        quoted += len(quotes)
+    assert len(briefs) == 184 and quoted >= 1000
