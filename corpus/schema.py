@@ -240,13 +240,3 @@ class Programme(_Record):
     @property
     def countries(self) -> list[str]:
         return [s.country for s in self.sides]
-
-    def eligibility(self, country: str, org_type: str) -> Eligibility:
-        """``funded`` (a type the programme funds in that country), ``partner`` (a type that joins projects as a
-        partner there), ``not_eligible`` (in a programme country, neither) or ``outside_programme``."""
-        for side in self.sides:
-            if side.country == country:
-                if org_type in side.funded_org_types:
-                    return "funded"
-                return "partner" if org_type in side.partner_org_types else "not_eligible"
-        return "outside_programme"

@@ -355,7 +355,8 @@ def rank_as_service(index: PartnerIndex, request: MatchRequest) -> list[Match]:
     """``PartnerIndex.rank`` called as ``PartnerMatcher.match`` calls it for a text request (explanations off)."""
     return index.rank(request.text or "", k=request.k, countries=request.countries, org_types=request.org_types,
                       challenge=request.challenge, prefer_org_types=request.prefer_org_types,
-                      query_country=request.team_country(), challenge_only=request.challenge_only, explain=False)
+                      query_country=request.team_country(), challenge_only=request.challenge_only, explain=False,
+                      group_units=request.group_units)
 
 
 def _product_metrics(index: PartnerIndex, briefs: list[LabelledBrief], k: int = 10) -> dict[str, float]:
