@@ -277,18 +277,15 @@ class PartnerMatcher:
         countries: Sequence[str] = (),
         org_types: Sequence[str] = (),
         challenge: int | None = None,
+        eligibility: Sequence[str] = (),
         explain: bool = True,
     ) -> dict:
         """Matches for a stored project; by default in the countries the project seeks partners from."""
-        project = self.get_project(project_id)
-        request = MatchRequest(
-            project_id=project_id,
-            k=k,
-            countries=list(countries) or project.seeking_countries,
-            org_types=list(org_types),
-            challenge=challenge,
-            explain=explain,
-        )
+        self.get_project(project_id)  # unknown: ProjectNotFound before the request is validated
+        request = MatchRequest.model_validate({
+            "project_id": project_id, "k": k, "countries": list(countries), "org_types": list(org_types),
+            "challenge": challenge, "eligibility": list(eligibility), "explain": explain,
+        })
         return self.match(request)
 
     # ------------------------------------------------------------------ records

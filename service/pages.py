@@ -24,6 +24,7 @@ from service.errors import status_of
 from service.presentation import (
     COUNTRY_NAMES,
     country_name,
+    eligibility_name,
     highlight,
     mineral_name,
     org_type_name,
@@ -53,7 +54,7 @@ MINIMUM_TYPES = {"company": "companies", "university": "universities"}
 
 
 # Labels for the codes in records, as template filters (``{{ org.country | country_name }}``).
-for _filter in (country_name, mineral_name, stage_name, org_type_name):
+for _filter in (country_name, eligibility_name, mineral_name, stage_name, org_type_name):
     bp.add_app_template_filter(_filter)
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
+import numpy as np
+
 Item = TypeVar("Item", bound=tuple)  # (score, position, ...) best first, as ``PartnerIndex.rank`` holds candidates
 
 
-def family_root(position: int, ids: Sequence[str], parent_ids: Sequence[str | None],
+def family_root(position: int, ids: Sequence[str], parent_ids: Sequence[str | None] | np.ndarray,
                 positions: Mapping[str, int]) -> str:
     """The id of the top-most ancestor of ``position`` present in the index (itself without a parent). A parent
     missing from the index ends the walk, and so does a cycle (``matcher corpus check`` refuses both)."""
