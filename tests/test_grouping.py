@@ -44,9 +44,16 @@ def test_family_root_walks_to_the_top_and_stops_at_missing_parents_and_cycles():
     ids = ["a", "b", "c", "d", "e", "f"]
     parents = [None, "a", "b", "gone", "f", "e"]
     positions = {oid: i for i, oid in enumerate(ids)}
-    assert [family_root(i, ids, parents, positions) for i in range(3)] == ["a", "a", "a"]
-    assert family_root(3, ids, parents, positions) == "d"  # its parent is not in the index
-    assert {family_root(4, ids, parents, positions), family_root(5, ids, parents, positions)} <= {"e", "f"}
+    asked: list[str] = []
+
+    def position_of(oid):
+        asked.append(oid)
+        return positions.get(oid)
+
+    assert family_root(0, ids, parents, position_of) == "a" and asked == []  # no parent: no look-up
+    assert [family_root(i, ids, parents, position_of) for i in range(3)] == ["a", "a", "a"]
+    assert family_root(3, ids, parents, position_of) == "d"  # its parent is not in the index
+    assert {family_root(4, ids, parents, position_of), family_root(5, ids, parents, position_of)} <= {"e", "f"}
 
 
 def test_collapse_keeps_the_best_member_of_each_family_in_place():

@@ -148,3 +148,17 @@ def test_api_takes_the_eligibility_filter_and_documents_it(client):
 def test_the_search_page_labels_eligibility(client):
     page = client.get("/search?q=recycling+rare+earth+magnets").get_data(as_text=True)
     assert "Funded by the programme" in page and "eligibility-funded" in page
+
+
+def test_cli_match_filters_by_eligibility_and_labels_each_row(pm_env):
+    from click.testing import CliRunner
+
+    from matcher.cli import main
+
+    result = CliRunner().invoke(main, ["match", "recycling magnets tailings mining", "-k", "20",
+                                       "--eligibility", "funded"], catch_exceptions=False)
+    rows = [line for line in result.output.splitlines() if line.strip().startswith(("1 ", "2 ", "3 "))]
+    assert result.exit_code == 0 and len(rows) == 2 and all(row.endswith("(funded)") for row in rows)
+    as_json = json.loads(CliRunner().invoke(main, ["match", "national laboratory", "--eligibility",
+                                                   "outside_programme", "--json"]).output)
+    assert [r["organisation"]["id"] for r in as_json["results"]] == ["fx-us-lab"]

@@ -587,7 +587,7 @@ class PartnerIndex:
 
     def _family(self, position: int) -> str:
         """The family an organisation belongs to, for grouping: the id of its top-most ancestor in the index."""
-        return grouping.family_root(position, self.ids_, self.parent_ids_, self.positions_)
+        return grouping.family_root(position, self.ids_, self.parent_ids_, lambda oid: self.positions_.get(oid))
 
     def _sentence_terms(self, position: int) -> tuple[frozenset[str], ...]:
         """Each evidence sentence's terms (tokenised as BM25 does); read through ``passage_terms_``, which keeps them

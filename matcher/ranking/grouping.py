@@ -6,7 +6,7 @@ and the other members found among the candidates are listed under it, best first
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -15,14 +15,18 @@ Item = TypeVar("Item", bound=tuple)  # (score, position, ...) best first, as ``P
 
 
 def family_root(position: int, ids: Sequence[str], parent_ids: Sequence[str | None] | np.ndarray,
-                positions: Mapping[str, int]) -> str:
+                position_of: Callable[[str], int | None]) -> str:
     """The id of the top-most ancestor of ``position`` present in the index (itself without a parent). A parent
-    missing from the index ends the walk, and so does a cycle (``matcher corpus check`` refuses both)."""
+    missing from the index ends the walk, and so does a cycle (``matcher corpus check`` refuses both).
+    ``position_of`` is asked only about parents, so an index whose candidates have none never builds its id map."""
     current, seen = ids[position], {ids[position]}
     parent = parent_ids[position]
-    while parent is not None and parent in positions and parent not in seen:
+    while parent is not None and parent not in seen:
+        at = position_of(parent)
+        if at is None:
+            break
         seen.add(parent)
-        current, parent = parent, parent_ids[positions[parent]]
+        current, parent = parent, parent_ids[at]
     return current
 
 
