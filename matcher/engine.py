@@ -450,10 +450,6 @@ class PartnerMatcher:
             self._shortlists = ShortlistJobs(self)
         return self._shortlists
 
-    def programme(self) -> Programme:
-        """The programme's scope (``programme.json``): its countries and who is funded or joins as a partner."""
-        return self.programme_
-
     def challenges(self) -> list[Challenge]:
         return list(self.challenges_)
 

@@ -113,3 +113,15 @@ def test_the_bundled_corpus_names_parents_for_the_sub_units_that_have_one():
         assert organisations[unit].parent_id == parent and parent in organisations
         assert any("(parent_id)" in s.note for s in organisations[unit].sources)  # the fact carries its source
     assert set(expected) <= {o.id for o in organisations.values() if o.parent_id}
+
+
+def test_evaluation_reads_units_where_the_list_shows_them(family_matcher):
+    from matcher.evaluation import rank_as_service, shown_ids
+
+    index = family_matcher.current_index()
+    request = MatchRequest(text="recycling rare earth magnets", countries=["GB"], k=3, explain=False)
+    grouped = rank_as_service(index, request)
+    shown = shown_ids(grouped)
+    leader = grouped[0].organisation.id
+    assert {leader, shown[1]} == {"fx-magnet-recyclers", "fx-magnet-unit"}  # the unit right after its body
+    assert len(shown) == 4 and [m.organisation.id for m in grouped] == [shown[0], *shown[2:]]
