@@ -89,7 +89,12 @@ def search() -> ResponseReturnValue:
 
 @bp.get("/organisations/<org_id>")
 def organisation(org_id: str) -> str:
-    return render_template("pages/organisation.html", org=current_matcher().get_organisation(org_id))
+    org = current_matcher().get_organisation(org_id)
+    try:  # the body it is part of, by name; a parent deleted since is left out rather than failing the page
+        parent = current_matcher().get_organisation(org.parent_id) if org.parent_id else None
+    except OrganisationNotFound:
+        parent = None
+    return render_template("pages/organisation.html", org=org, parent=parent)
 
 
 @bp.get("/projects")

@@ -125,3 +125,12 @@ def test_evaluation_reads_units_where_the_list_shows_them(family_matcher):
     leader = grouped[0].organisation.id
     assert {leader, shown[1]} == {"fx-magnet-recyclers", "fx-magnet-unit"}  # the unit right after its body
     assert len(shown) == 4 and [m.organisation.id for m in grouped] == [shown[0], *shown[2:]]
+
+
+def test_the_organisation_page_names_its_parent(family_matcher):
+    from service import create_app
+
+    client = create_app({"MATCHER": family_matcher, "TESTING": True}).test_client()
+    page = client.get("/organisations/fx-magnet-unit").get_data(as_text=True)
+    assert 'Part of <a href="/organisations/fx-magnet-recyclers">Fixture Magnet Recycling Lab</a>' in page
+    assert "Part of" not in client.get("/organisations/fx-magnet-recyclers").get_data(as_text=True)
