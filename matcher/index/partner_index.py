@@ -575,8 +575,7 @@ class PartnerIndex:
                            if explanations_ is not None else None)
             weak = self.weak_below is not None and (gated or fit < self.weak_below)
             band = "weak" if weak else fitted.band(fit)  # the band never contradicts the flag
-            units = [Unit(round(s, 4), unit, scope.label(unit.country, unit.org_type) if scope else None)
-                     for s, p, _ in units_of.get(int(positions[rank - 1]), ()) for unit in (self.organisations_[p],)]
+            units = [self._unit(unit_score, p, scope) for unit_score, p, _ in units_of.get(int(positions[rank - 1]), ())]
             matches.append(Match(rank, round(score, 4), organisation, components, explanation, weak, fit, band,
                                  {name: round(float(v[rank - 1]), 4) for name, v in features.items()},
                                  scope.label(organisation.country, organisation.org_type) if scope else None, units))
@@ -584,6 +583,11 @@ class PartnerIndex:
         matches.gated = gated
         matches.nothing_found = matches.all_weak and fitted.nothing_found(evidence, best_semantic, best_lexical)
         return matches
+
+    def _unit(self, score: float, position: int, scope: Scope | None) -> Unit:
+        """A family member listed under a result (grouping), with its own score and eligibility."""
+        org = self.organisations_[position]
+        return Unit(round(score, 4), org, scope.label(org.country, org.org_type) if scope else None)
 
     def _family(self, position: int) -> str:
         """The family an organisation belongs to, for grouping: the id of its top-most ancestor in the index."""
