@@ -19,7 +19,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from corpus.errors import CorpusError
-from corpus.schema import Challenge, Organisation, Project
+from corpus.schema import Challenge, Organisation, Programme, Project
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -218,6 +218,19 @@ def load_challenges(data_dir: Path | str | None = None) -> list[Challenge]:
     except (OSError, json.JSONDecodeError) as e:
         raise CorpusError(f"cannot read challenge areas from {path}: {e}") from e
     return parse_records(((f"{path.name} item {i + 1}", r) for i, r in enumerate(rows)), Challenge, path)
+
+
+def load_programme(data_dir: Path | str | None = None) -> Programme:
+    """The programme's scope (``programme.json`` beside ``challenges.json``; the bundled one when a corpus folder
+    has none), validated whole."""
+    path = Path(data_dir or default_data_dir()) / "programme.json"
+    if not path.exists():
+        path = default_data_dir() / "programme.json"
+    try:
+        row = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise CorpusError(f"cannot read the programme's scope from {path}: {e}; fix the file (see docs/corpus.md)") from e
+    return parse_records([(path.name, row)], Programme, path)[0]
 
 
 def record_digest(org: Organisation) -> int:

@@ -1,7 +1,8 @@
 """Data-quality report over a corpus folder: errors fail the check, warnings are listed for editors.
 
 Errors: records that do not validate (unknown minerals, bad country codes, missing fields), duplicate ids,
-duplicate names, aliases that are another organisation's name, organisations without sources, projects pointing at unknown lead organisations.
+duplicate names, aliases that are another organisation's name, organisations without sources, projects pointing at unknown lead organisations,
+a ``parent_id`` that names no organisation or makes a cycle, and a programme file (``programme.json``) that does not validate.
 Warnings: aliases shared by several organisations, thin profiles (description under 60 words), no minerals, no value-chain stages, no website, few keywords.
 """
 
@@ -12,7 +13,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from corpus.loaders import CorpusError, load_records_lenient
+from corpus.loaders import CorpusError, load_programme, load_records_lenient
 from corpus.schema import Organisation, Project
 
 MIN_DESCRIPTION_WORDS = 60
@@ -94,6 +95,11 @@ def check_corpus(data_dir: Path | str) -> QualityReport:
             origin[org.id] = path.name
             organisations.append(org)
     _check_organisations(organisations, report)
+    _check_parents(organisations, report)
+    try:
+        load_programme(data_dir)
+    except CorpusError as e:
+        report.add("error", "invalid_programme", "programme.json", str(e))
 
     projects: list[Project] = []
     seen_projects: set[str] = set()
@@ -117,6 +123,28 @@ def check_corpus(data_dir: Path | str) -> QualityReport:
         report.countries[o.country] = report.countries.get(o.country, 0) + 1
         report.org_types[o.org_type] = report.org_types.get(o.org_type, 0) + 1
     return report
+
+
+def _check_parents(organisations: list[Organisation], report: QualityReport) -> None:
+    """Every ``parent_id`` names an organisation of the corpus, and following parents never comes back round."""
+    parent = {o.id: o.parent_id for o in organisations}
+    for org in organisations:
+        if org.parent_id is not None and org.parent_id not in parent:
+            report.add("error", "unknown_parent", org.id, f"parent_id {org.parent_id!r} is not in the corpus; "
+                                                          "give the id of an organisation in organisations/")
+    reported: set[str] = set()
+    for org in organisations:
+        path, current = [org.id], parent.get(org.id)
+        while current is not None and current in parent and current not in path:
+            path.append(current)
+            current = parent[current]
+        if current is not None and current in path:
+            cycle = path[path.index(current):]
+            if not reported & set(cycle):
+                report.add("error", "parent_cycle", ", ".join(cycle),
+                           "parent_id makes a cycle (" + " -> ".join([*cycle, current]) + "); an organisation "
+                           "cannot be part of its own sub-unit")
+            reported.update(cycle)
 
 
 def _check_organisations(organisations: list[Organisation], report: QualityReport) -> None:

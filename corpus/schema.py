@@ -101,6 +101,8 @@ class Organisation(_PlacedRecord):
     aliases: list[ShortText] = Field(default_factory=list, max_length=50)
     country: CountryCode
     org_type: OrgType
+    parent_id: Id | None = Field(None, description="The organisation this one is part of (a university's institute: "
+                                                   "its university); results list a sub-unit under its parent.")
     region: Annotated[str, StringConstraints(max_length=200)] = ""
     city: Annotated[str, StringConstraints(max_length=200)] = ""
     website: Annotated[str, StringConstraints(max_length=500)] = ""
@@ -126,6 +128,12 @@ class Organisation(_PlacedRecord):
         if value and not re.match(r"^https?://[^\s/]+\.[^\s]+$", value):
             raise ValueError("website must be an http(s) URL such as https://www.example.org")
         return value
+
+    @model_validator(mode="after")
+    def _not_own_parent(self) -> Organisation:
+        if self.parent_id == self.id:
+            raise ValueError("parent_id names the organisation itself; give the id of the body it is part of")
+        return self
 
     def profile_text(self) -> str:
         """The text embedded for this organisation: what a reader needs to judge fit, in one passage."""
@@ -220,3 +228,47 @@ class Challenge(_Record):
     def text(self) -> str:
         """The passage a profile is compared with for zero-shot challenge alignment."""
         return " ".join([self.name + ".", self.description, *self.aims, *self.examples])
+
+
+Eligibility = Literal["funded", "partner", "not_eligible", "outside_programme"]
+
+
+class ProgrammeSide(_Record):
+    """One country's side of the programme: which organisation types its funder funds, which join as partners."""
+
+    country: CountryCode
+    funder: ShortText
+    funded_org_types: list[OrgType] = Field(default_factory=list)
+    partner_org_types: list[OrgType] = Field(default_factory=list)
+    note: LongText = ""
+    sources: list[Source] = Field(min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> ProgrammeSide:
+        both = sorted(set(self.funded_org_types) & set(self.partner_org_types))
+        if both:
+            raise ValueError(f"{self.country}: org type(s) {both} are listed as both funded and partner; keep each "
+                             "in one list")
+        return self
+
+
+class Programme(_Record):
+    """The programme's scope: the countries partners are sought in and, per country, who is funded and who joins
+    as a project partner (``corpus/data/programme.json``). Results carry the ``eligibility`` this gives them."""
+
+    id: Id
+    name: ShortText
+    sides: list[ProgrammeSide] = Field(min_length=1, max_length=20)
+    sources: list[Source] = Field(min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _one_side_per_country(self) -> Programme:
+        countries = [s.country for s in self.sides]
+        twice = sorted({c for c in countries if countries.count(c) > 1})
+        if twice:
+            raise ValueError(f"country(ies) {twice} have more than one side; give each country one entry in 'sides'")
+        return self
+
+    @property
+    def countries(self) -> list[str]:
+        return [s.country for s in self.sides]

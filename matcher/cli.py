@@ -103,11 +103,18 @@ def build(ctx: click.Context, force: bool):
                                  "unknown"]),
               help="Only organisations of this type (repeatable).")
 @click.option("--challenge", type=click.IntRange(1, 2), help="Boost organisations aligned with challenge 1 or 2.")
+@click.option("--eligibility", "eligibility", multiple=True,
+              type=click.Choice(["funded", "partner", "not_eligible", "outside_programme"]),
+              help="Only results with this eligibility in the programme (repeatable); outside_programme without "
+                   "--country searches every country.")
+@click.option("--no-group-units", "no_group_units", is_flag=True,
+              help="List an organisation's sub-units in places of their own instead of under it.")
 @click.option("-k", "k", type=click.IntRange(1, MAX_K), default=10, show_default=True, help="Number of results.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON response instead of a table.")
 @click.pass_context
 @_friendly_errors
-def match(ctx: click.Context, text, project_id, countries, org_types, challenge, k, as_json):
+def match(ctx: click.Context, text, project_id, countries, org_types, challenge, eligibility, no_group_units, k,
+          as_json):
     """Rank partner organisations for TEXT, a free-text project brief.
 
     \b
@@ -122,13 +129,12 @@ def match(ctx: click.Context, text, project_id, countries, org_types, challenge,
         countries=list(countries),
         org_types=list(org_types),
         challenge=challenge,
+        eligibility=list(eligibility),
+        group_units=not no_group_units,
         k=k,
     )
     matcher = _open(ctx)
-    if project_id and not countries:
-        response = matcher.project_matches(project_id, k=k, org_types=org_types, challenge=challenge)
-    else:
-        response = matcher.match(request)
+    response = matcher.match(request)  # a project without --country: the countries it seeks partners from
     if as_json:
         click.echo(json.dumps(response, indent=2, ensure_ascii=False))
         return
@@ -142,8 +148,12 @@ def match(ctx: click.Context, text, project_id, countries, org_types, challenge,
     for r in results:
         org = r["organisation"]
         fit = r.get("band") or ""
+        label = f" ({r['eligibility']})" if r.get("eligibility") else ""
         click.echo(f"{r['rank']:>4}  {r['score']:.3f}  {fit:8}  {org['country']:2}  {org['org_type']:14}  "
-                   f"{org['name']} [{org['id']}]")
+                   f"{org['name']} [{org['id']}]{label}")
+        for unit in r.get("units", []):
+            click.echo(f"{'':>41}also in this body: {unit['organisation']['name']} [{unit['organisation']['id']}]"
+                       f" {unit['score']:.3f}")
         if r.get("explanation"):
             click.echo(f"{'':>41}{r['explanation']['reason']}")
 

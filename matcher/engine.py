@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from corpus.importers import ImportPlan, plan_import
-from corpus.loaders import corpus_hash, load_challenges, load_organisations, load_projects
-from corpus.schema import TITLE_ONLY_NOTE, Challenge, Organisation, Project
+from corpus.loaders import corpus_hash, load_challenges, load_organisations, load_programme, load_projects
+from corpus.schema import TITLE_ONLY_NOTE, Challenge, Organisation, Programme, Project
 from embeddings.base import Embedder
 from embeddings.cache import EmbeddingCache
 from embeddings import load_embedder
@@ -35,6 +35,7 @@ from matcher.errors import (
 from matcher.index import PartnerIndex, labels_hash
 from matcher.requests import MatchRequest
 from matcher.ranking import calibration
+from matcher.ranking.eligibility import Scope
 from matcher.results import Match, Matches
 from matcher.storage import Page, Store
 from matcher.storage.store import read_stored_records
@@ -117,6 +118,8 @@ class PartnerMatcher:
             self._embedder = load_configured_embedder(self.settings)
         self.store_ = Store(self.settings.resolved_database_url).migrate()
         self.challenges_: list[Challenge] = load_challenges(self.settings.resolved_corpus_dir)
+        self.programme_: Programme = load_programme(self.settings.resolved_corpus_dir)
+        self.scope_ = Scope.of(self.programme_)
         if self.store_.count_organisations() == 0 and self.store_.count_projects() == 0:
             corpus = self.settings.resolved_corpus_dir
             organisations, projects = load_organisations(corpus), load_projects(corpus)
@@ -214,30 +217,48 @@ class PartnerMatcher:
             query = self.get_project(request.project_id)
         else:
             query = request.text or ""  # the request model guarantees text when there is no project
+        countries = self.countries_for(request, query)
         matches = index.rank(
             query,
             k=request.k,
-            countries=request.countries,
+            countries=countries,
             org_types=request.org_types,
             challenge=request.challenge,
             prefer_org_types=request.prefer_org_types,
             query_country=request.team_country(),
             challenge_only=request.challenge_only,
             explain=request.explain,
+            scope=self.scope_,
+            eligibility=request.eligibility,
+            group_units=request.group_units,
         )
-        return self._response(index, query, matches, request)
+        return self._response(index, query, matches, request, countries)
 
-    def _response(self, index: PartnerIndex, query: str | Project, matches: list[Match], request: MatchRequest) -> dict:
+    def countries_for(self, request: MatchRequest, query: str | Project) -> list[str]:
+        """The countries searched: the request's; else a project's seeking countries; else the programme's
+        default for the team's country (``Scope.default_countries``)."""
+        if request.countries:
+            return list(request.countries)
+        if isinstance(query, Project):
+            if query.seeking_countries and "outside_programme" not in request.eligibility:
+                return list(query.seeking_countries)
+            return self.scope_.default_countries(request.lead_country or query.country, request.eligibility)
+        return self.scope_.default_countries(request.team_country(), request.eligibility)
+
+    def _response(self, index: PartnerIndex, query: str | Project, matches: list[Match], request: MatchRequest,
+                  countries: list[str]) -> dict:
         out: dict[str, Any] = {
             "results": [m.to_dict(explain=request.explain) for m in matches],
             "query": {
                 "text": request.text,
                 "project_id": request.project_id,
-                "countries": request.countries,
+                "countries": countries,
                 "org_types": request.org_types,
                 "challenge": request.challenge,
                 "prefer_org_types": request.prefer_org_types,
                 "lead_country": request.team_country() if request.text else None,
+                "eligibility": request.eligibility,
+                "group_units": request.group_units,
                 "k": request.k,
             },
             "index": {"organisations": len(index), "model": index.model_id_, "corpus_hash": index.corpus_hash_},
@@ -270,18 +291,15 @@ class PartnerMatcher:
         countries: Sequence[str] = (),
         org_types: Sequence[str] = (),
         challenge: int | None = None,
+        eligibility: Sequence[str] = (),
         explain: bool = True,
     ) -> dict:
         """Matches for a stored project; by default in the countries the project seeks partners from."""
-        project = self.get_project(project_id)
-        request = MatchRequest(
-            project_id=project_id,
-            k=k,
-            countries=list(countries) or project.seeking_countries,
-            org_types=list(org_types),
-            challenge=challenge,
-            explain=explain,
-        )
+        self.get_project(project_id)  # unknown: ProjectNotFound before the request is validated
+        request = MatchRequest.model_validate({
+            "project_id": project_id, "k": k, "countries": list(countries), "org_types": list(org_types),
+            "challenge": challenge, "eligibility": list(eligibility), "explain": explain,
+        })
         return self.match(request)
 
     # ------------------------------------------------------------------ records

@@ -295,6 +295,7 @@ class BriefRanker:
     - ``dense``: the model alone: the raw query's cosine with the organisation's best unit (profile or document);
     - ``product``: ``PartnerIndex.rank`` as the service calls it (the brief's countries and challenge, the team's
       country inferred from the countries as the engine does), k = 10; beyond 10 (for recall@100), its k = 100 list.
+      A result's sub-units (``units``, grouping) count where the list shows them: right after it.
 
     ``answer`` is the service (``PartnerMatcher.match``): with it, whether a good query is answered with nothing is
     measured through the engine's own response, so its gate that hides weak results is included."""
@@ -337,7 +338,7 @@ class BriefRanker:
         started = time.perf_counter()
         top = self._product(request)
         seconds = time.perf_counter() - started
-        ranked = [m.organisation.id for m in top]
+        ranked = shown_ids(top)
         empty: bool | None = None
         rejected = not top or all(m.weak for m in top)
         if self.answer is not None:
@@ -345,20 +346,27 @@ class BriefRanker:
             empty = not results
             rejected = empty or all(_weak(r) for r in results)
             if results:  # what the service shows is the product's ranking, whatever the index call above says
-                ranked = [r["organisation"]["id"] for r in results]
+                ranked = [oid for r in results for oid in (r["organisation"]["id"],
+                                                           *(u["organisation"]["id"] for u in r.get("units", [])))]
         deeper = self._product(self.request(brief, text, self.depth)) if self.depth > self.k else []
         shown = set(ranked)
-        product = ranked + [m.organisation.id for m in deeper if m.organisation.id not in shown]
+        product = ranked + [oid for oid in shown_ids(deeper) if oid not in shown]
         semantic = {m.organisation.id: float(m.scores.get("semantic", np.nan)) for m in top}
         bands = {m.organisation.id: m.band or "" for m in top}
         return _Run({"bm25": bm25, "dense": dense, "product": product}, empty, rejected, semantic, bands, seconds)
+
+
+def shown_ids(matches: list[Match]) -> list[str]:
+    """Organisation ids in the order a list shows them: each result, then the sub-units listed under it (grouping)."""
+    return [oid for m in matches for oid in (m.organisation.id, *(u.organisation.id for u in m.units))]
 
 
 def rank_as_service(index: PartnerIndex, request: MatchRequest) -> list[Match]:
     """``PartnerIndex.rank`` called as ``PartnerMatcher.match`` calls it for a text request (explanations off)."""
     return index.rank(request.text or "", k=request.k, countries=request.countries, org_types=request.org_types,
                       challenge=request.challenge, prefer_org_types=request.prefer_org_types,
-                      query_country=request.team_country(), challenge_only=request.challenge_only, explain=False)
+                      query_country=request.team_country(), challenge_only=request.challenge_only, explain=False,
+                      group_units=request.group_units)
 
 
 def _product_metrics(index: PartnerIndex, briefs: list[LabelledBrief], k: int = 10) -> dict[str, float]:
@@ -366,12 +374,12 @@ def _product_metrics(index: PartnerIndex, briefs: list[LabelledBrief], k: int = 
     good = [b for b in briefs if b.good]
     runs = {}
     for b in good:
-        top = [m.organisation.id for m in rank_as_service(index, MatchRequest(
-            text=b.text, countries=b.countries, challenge=b.challenge, k=k, explain=False))]
+        top = shown_ids(rank_as_service(index, MatchRequest(
+            text=b.text, countries=b.countries, challenge=b.challenge, k=k, explain=False)))
         shown = set(top)
         deeper = rank_as_service(index, MatchRequest(text=b.text, countries=b.countries, challenge=b.challenge,
                                                      k=max(k, 100), explain=False))
-        runs[b.id] = top + [m.organisation.id for m in deeper if m.organisation.id not in shown]
+        runs[b.id] = top + [oid for oid in shown_ids(deeper) if oid not in shown]
     return metrics(runs, {b.id: b.relevant for b in good})
 
 

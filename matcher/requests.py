@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from corpus.schema import CountryCode, OrgType
+from corpus.schema import CountryCode, Eligibility, OrgType
 
 MAX_TEXT_CHARS = 20_000
 MAX_K = 100
@@ -23,8 +23,19 @@ class MatchRequest(BaseModel):
     project_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
         None, description="Id of a stored project to match instead of text."
     )
-    countries: list[CountryCode] = Field(default_factory=list, max_length=50, description="ISO alpha-2 codes.")
+    countries: list[CountryCode] = Field(
+        default_factory=list, max_length=50,
+        description="ISO alpha-2 codes. Empty: the programme's countries (programme.json), only the other one when "
+                    "'lead_country' is one of them; every country when 'eligibility' names 'outside_programme'.")
     org_types: list[OrgType] = Field(default_factory=list, max_length=8)
+    eligibility: list[Eligibility] = Field(
+        default_factory=list, max_length=4,
+        description="Keep only results with these labels: 'funded' (a type the programme funds in its country), "
+                    "'partner' (joins projects as a partner), 'not_eligible' (in a programme country, neither), "
+                    "'outside_programme' (a country outside the programme). Empty: no filter.")
+    group_units: bool = Field(True, strict=True, description="Give an organisation and its sub-units (parent_id) "
+                                                              "one place, the others listed under it as 'units'; "
+                                                              "false lists each on its own.")
     challenge: Literal[1, 2] | None = Field(None, description="Boost organisations aligned with this challenge.")
     challenge_only: bool = Field(False, strict=True, description="With 'challenge': keep only organisations aligned with it "
                                                       "(alignment of at least 0.5) instead of only boosting them.")

@@ -55,6 +55,22 @@ ScoreWeights.__doc__ = """Relative weights of the score components; only compone
 
 
 @dataclass
+class Unit:
+    """Another member of a result's family (its parent or a sub-unit, see ``matcher.ranking.grouping``) that also
+    matched: listed under the result instead of taking a place of its own."""
+
+    score: float
+    organisation: Organisation
+    eligibility: str | None = None
+
+    def to_dict(self) -> dict:
+        org = self.organisation
+        return {"score": self.score, "eligibility": self.eligibility,
+                "organisation": {"id": org.id, "name": org.name, "country": org.country, "org_type": org.org_type,
+                                 "parent_id": org.parent_id}}
+
+
+@dataclass
 class Match:
     """One ranked organisation: its score, each score component and, if asked for, the explanation.
 
@@ -72,6 +88,8 @@ class Match:
     band: str | None = None  # strong / good / possible / weak, from ``fit``
     features: dict[str, float] = field(default_factory=dict, repr=False)  # what ``fit`` was computed from
     relevance: float | None = None  # the relative ranking score; None where only ``score`` was computed
+    eligibility: str | None = None  # in the programme's scope (matcher.ranking.eligibility); None: no programme given
+    units: list[Unit] = field(default_factory=list)  # other members of its family that matched (grouping)
 
     def to_dict(self, *, explain: bool = True) -> dict:
         """The HTTP contract's shape of this match (the explanation left out unless ``explain``)."""
@@ -84,6 +102,7 @@ class Match:
                 "name": org.name,
                 "country": org.country,
                 "org_type": org.org_type,
+                "parent_id": org.parent_id,
                 "region": org.region,
                 "city": org.city,
                 "website": org.website,
@@ -95,6 +114,8 @@ class Match:
             "fit": self.fit,
             "band": self.band,
             "weak": self.weak,
+            "eligibility": self.eligibility,
+            "units": [u.to_dict() for u in self.units],
         }
         if explain and self.explanation is not None:
             out["explanation"] = self.explanation

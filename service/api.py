@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from corpus.schema import CountryCode, Organisation, OrgType, Project
+from corpus.schema import CountryCode, Eligibility, Organisation, OrgType, Project
 from matcher import MAX_K, MatchRequest
 from service.deps import current_matcher
 from service.openapi import documented
@@ -42,6 +42,7 @@ class ProjectMatchQuery(_Query):
     countries: list[CountryCode] = Field(default_factory=list, max_length=50)
     org_types: list[OrgType] = Field(default_factory=list)
     challenge: Annotated[int, Field(ge=1, le=2)] | None = None
+    eligibility: list[Eligibility] = Field(default_factory=list, max_length=4)
     explain: bool = True
 
 
@@ -70,7 +71,8 @@ def project_matches(project_id: str) -> Response:
     q = parse_query(ProjectMatchQuery)
     return jsonify(
         current_matcher().project_matches(
-            project_id, k=q.k, countries=q.countries, org_types=q.org_types, challenge=q.challenge, explain=q.explain
+            project_id, k=q.k, countries=q.countries, org_types=q.org_types, challenge=q.challenge,
+            eligibility=q.eligibility, explain=q.explain,
         )
     )
 

@@ -24,6 +24,7 @@ from service.errors import status_of
 from service.presentation import (
     COUNTRY_NAMES,
     country_name,
+    eligibility_name,
     highlight,
     mineral_name,
     org_type_name,
@@ -53,7 +54,7 @@ MINIMUM_TYPES = {"company": "companies", "university": "universities"}
 
 
 # Labels for the codes in records, as template filters (``{{ org.country | country_name }}``).
-for _filter in (country_name, mineral_name, stage_name, org_type_name):
+for _filter in (country_name, eligibility_name, mineral_name, stage_name, org_type_name):
     bp.add_app_template_filter(_filter)
 
 
@@ -88,7 +89,12 @@ def search() -> ResponseReturnValue:
 
 @bp.get("/organisations/<org_id>")
 def organisation(org_id: str) -> str:
-    return render_template("pages/organisation.html", org=current_matcher().get_organisation(org_id))
+    org = current_matcher().get_organisation(org_id)
+    try:  # the body it is part of, by name; a parent deleted since is left out rather than failing the page
+        parent = current_matcher().get_organisation(org.parent_id) if org.parent_id else None
+    except OrganisationNotFound:
+        parent = None
+    return render_template("pages/organisation.html", org=org, parent=parent)
 
 
 @bp.get("/projects")

@@ -69,6 +69,15 @@ def country_name(code: str) -> str:
     return COUNTRY_NAMES.get(code, code)
 
 
+# Labels for a result's eligibility in the programme (matcher.ranking.eligibility).
+ELIGIBILITY_NAMES = {"funded": "Funded by the programme", "partner": "Project partner",
+                     "not_eligible": "Not funded or a partner", "outside_programme": "Outside the programme"}
+
+
+def eligibility_name(code: str) -> str:
+    return ELIGIBILITY_NAMES.get(code, code)
+
+
 def mineral_name(mineral_id: str) -> str:
     mineral = vocab.minerals().get(mineral_id)
     return mineral.name if mineral else mineral_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from corpus.schema import Challenge, Organisation, Project
+from corpus.schema import Challenge, Eligibility, Organisation, Project
 from matcher import SIGNALS
 
 # Every score component a signal can report (matcher.ranking's registry), then the per-challenge alignments.
@@ -16,11 +16,31 @@ class OrganisationSummary(BaseModel):
     name: str
     country: str
     org_type: str
+    parent_id: str | None = Field(None, description="the organisation this one is part of, if any")
     region: str = ""
     city: str = ""
     website: str = ""
     minerals: list[str] = Field(default_factory=list)
     value_chain_stages: list[str] = Field(default_factory=list)
+
+
+ELIGIBILITY_HELP = ("in the programme's scope (programme.json): funded (a type the programme funds in its country), "
+                    "partner (joins projects there as a partner), not_eligible (in a programme country, neither), "
+                    "outside_programme (a country outside the programme: shown only when asked for)")
+
+
+class UnitSummary(BaseModel):
+    id: str
+    name: str
+    country: str
+    org_type: str
+    parent_id: str | None = None
+
+
+class MatchUnit(BaseModel):
+    score: float = Field(description="its own score, on the same scale as the result's")
+    eligibility: Eligibility | None = Field(None, description=ELIGIBILITY_HELP)
+    organisation: UnitSummary
 
 
 class MatchResult(BaseModel):
@@ -39,6 +59,11 @@ class MatchResult(BaseModel):
     organisation: OrganisationSummary
     scores: dict[str, float] = Field(description=f"{COMPONENT_KEYS} (when they apply), challenge_1 and challenge_2")
     explanation: dict | None = Field(None, description="reason, evidence, shared minerals and stages, challenge")
+    eligibility: Eligibility | None = Field(None, description=ELIGIBILITY_HELP)
+    units: list[MatchUnit] = Field(default_factory=list,
+                                   description="other members of the same body (its parent or sub-units, parent_id) "
+                                               "that also matched, best first; empty when the request sets "
+                                               "group_units false")
 
 
 class MatchResponse(BaseModel):

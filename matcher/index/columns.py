@@ -24,6 +24,7 @@ def organisation_columns(organisations: Sequence[Organisation]) -> dict[str, np.
         "ids": np.array([o.id for o in organisations] or [], dtype=object),
         "countries": np.array([sys.intern(o.country) for o in organisations] or [], dtype=object),
         "org_types": np.array([sys.intern(o.org_type) for o in organisations] or [], dtype=object),
+        "parent_ids": np.array([o.parent_id for o in organisations] or [], dtype=object),
         "digests": np.fromiter((record_digest(o) for o in organisations), dtype=np.uint64, count=n),
         "n_docs": np.fromiter((len(o.documents) for o in organisations), dtype=np.int64, count=n),
         "n_passages": np.fromiter((len(evidence_passages(o)) for o in organisations), dtype=np.int64, count=n),

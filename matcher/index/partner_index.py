@@ -30,10 +30,11 @@ from matcher.index.challenges import ChallengeModel
 from matcher.index.columns import organisation_columns
 from matcher.index.records import OrganisationTable
 from matcher.query import AnalysedQuery, QueryAnalyser, QueryVocabulary
-from matcher.ranking import SIGNALS, QuerySignals, ScoringData, calibration, scoring
+from matcher.ranking import SIGNALS, QuerySignals, ScoringData, calibration, grouping, scoring
 from matcher.ranking.challenge import CHALLENGE_ALIGNED
+from matcher.ranking.eligibility import Scope
 from matcher.ranking.signal import ShownOrganisation, query_side
-from matcher.results import Match, Matches, ScoreWeights
+from matcher.results import Match, Matches, ScoreWeights, Unit
 from matcher.retrieval.arrays import ranges
 from matcher.retrieval.dense import DenseChanges, DenseState
 from matcher.retrieval.factory import ANN_THRESHOLD, DenseFactory
@@ -279,6 +280,7 @@ class PartnerIndex:
         self._corpus_hash: str | None = None  # made on first use (see corpus_hash_)
         self.countries_ = columns["countries"]
         self.org_types_ = columns["org_types"]
+        self.parent_ids_ = columns["parent_ids"]
         self.columns_ = columns  # signals read theirs here; with_changes takes kept rows of each
         self.digests_ = columns["digests"]
         self.n_docs_ = columns["n_docs"]
@@ -403,17 +405,23 @@ class PartnerIndex:
                                                       frozenset(exclude), only))
 
     def filter(self, countries: Sequence[str] | None, org_types: Sequence[str] | None, exclude: Iterable[str] = (),
-               only: Iterable[str] | None = None) -> Filter:
-        """The filter's masks and selectors; cached when it names no organisations (the common, repeated case)."""
+               only: Iterable[str] | None = None, scope: Scope | None = None, eligibility: Sequence[str] = ()) -> Filter:
+        """The filter's masks and selectors; cached when it names no organisations (the common, repeated case).
+        ``eligibility`` keeps only organisations with one of these labels in ``scope``'s programme."""
         exclude = frozenset(oid for oid in exclude if oid in self.positions_)
+        wanted = tuple(sorted(set(eligibility))) if scope is not None else ()
         key = (tuple(sorted(set(countries or ()))), tuple(sorted(set(org_types or ()))))
         if not exclude and only is None:
-            return self.filters_(*key)
-        return self._make_filter(*key, exclude, only)
+            return self.filters_(*key, scope=scope if wanted else None, eligibility=wanted)
+        return self._make_filter(*key, exclude, only, scope=scope if wanted else None, eligibility=wanted)
 
     def _make_filter(self, countries: tuple[str, ...], org_types: tuple[str, ...], exclude: frozenset[str] = frozenset(),
-                     only: Iterable[str] | None = None) -> Filter:
-        return Filter.of(self._organisation_mask(countries, org_types, exclude, only), self.layout_, self.dense_)
+                     only: Iterable[str] | None = None, *, scope: Scope | None = None,
+                     eligibility: tuple[str, ...] = ()) -> Filter:
+        mask = self._organisation_mask(countries, org_types, exclude, only)
+        if scope is not None and eligibility:
+            mask &= scope.mask(self.countries_, self.org_types_, eligibility)
+        return Filter.of(mask, self.layout_, self.dense_)
 
     def _organisation_mask(self, countries: tuple[str, ...], org_types: tuple[str, ...], exclude: frozenset[str],
                            only: Iterable[str] | None) -> np.ndarray:
@@ -471,6 +479,9 @@ class PartnerIndex:
         only: Iterable[str] | None = None,
         diversify: bool = True,
         query_vector: np.ndarray | None = None,
+        scope: Scope | None = None,
+        eligibility: Sequence[str] = (),
+        group_units: bool = False,
     ) -> list[Match]:
         """Best ``k`` organisations for a brief (free text) or a project, filtered inside the search.
 
@@ -478,6 +489,9 @@ class PartnerIndex:
         whose value-chain stages complement the project's side of the chain score higher. ``only`` restricts the
         search to these organisation ids (to explain chosen pairs; scores are relative to the candidates searched);
         ``diversify=False`` ranks by score alone (for callers that take every candidate, such as shortlists).
+        ``scope`` (the programme, ``matcher.ranking.eligibility``) labels each result's ``eligibility``, and with
+        ``eligibility`` keeps only those labels; ``group_units`` gives one place to each family of an organisation
+        and its sub-units (``matcher.ranking.grouping``), the others listed under it as ``units``.
         """
         self._check_fitted()
         if isinstance(query, Project):
@@ -500,7 +514,7 @@ class PartnerIndex:
         )
         if challenge is not None and challenge not in self.challenges_:
             raise InvalidRequest(f"challenge must be one of {sorted(self.challenges_)} or null, not {challenge!r}")
-        allowed = self.filter(countries, org_types, exclude, only)
+        allowed = self.filter(countries, org_types, exclude, only, scope, eligibility)
         if k <= 0 or allowed.count == 0:
             return []
         if query_vector is not None:  # batch callers encode once (one vector: the brief's short path)
@@ -521,6 +535,9 @@ class PartnerIndex:
             rows = rows[scores[rows] >= cut]
         order = sorted(rows.tolist(), key=lambda i: (-scores[i], ids[candidates[i]]))
         scored = [(float(scores[i]), int(candidates[i]), i) for i in order]
+        units_of: dict[int, list[tuple[float, int, int]]] = {}
+        if group_units:
+            scored, units_of = grouping.collapse(scored, self._family)
         if self.diversity > 0 and diversify:
             best = scored[: 3 * k]
             profiles = self.dense_.unit_vectors(np.array([p for _, p, _ in best], dtype=np.int64))  # profile row = position
@@ -560,13 +577,25 @@ class PartnerIndex:
                            if explanations_ is not None else None)
             weak = self.weak_below is not None and (gated or fit < self.weak_below)
             band = "weak" if weak else fitted.band(fit)  # the band never contradicts the flag
+            units = [self._unit(unit_score, p, scope) for unit_score, p, _ in units_of.get(int(positions[rank - 1]), ())]
             matches.append(Match(rank, fit, organisation, components, explanation, weak, fit, band,
                                  {name: round(float(v[rank - 1]), 4) for name, v in features.items()},
-                                 relevance=round(score, 4)))
+                                 relevance=round(score, 4),
+                                 eligibility=scope.label(organisation.country, organisation.org_type) if scope else None,
+                                 units=units))
         matches.evidence, matches.best_semantic, matches.best_lexical = evidence, best_semantic, best_lexical
         matches.gated = gated
         matches.nothing_found = matches.all_weak and fitted.nothing_found(evidence, best_semantic, best_lexical)
         return matches
+
+    def _unit(self, score: float, position: int, scope: Scope | None) -> Unit:
+        """A family member listed under a result (grouping), with its own score and eligibility."""
+        org = self.organisations_[position]
+        return Unit(round(score, 4), org, scope.label(org.country, org.org_type) if scope else None)
+
+    def _family(self, position: int) -> str:
+        """The family an organisation belongs to, for grouping: the id of its top-most ancestor in the index."""
+        return grouping.family_root(position, self.ids_, self.parent_ids_, lambda oid: self.positions_.get(oid))
 
     def _sentence_terms(self, position: int) -> tuple[frozenset[str], ...]:
         """Each evidence sentence's terms (tokenised as BM25 does); read through ``passage_terms_``, which keeps them
