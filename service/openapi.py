@@ -4,16 +4,17 @@ Each view declares what it takes and returns with ``@documented``; the schemas c
 models the view validates with (``model_json_schema``), so the document cannot drift from the validation, and
 apispec assembles the document (components, security scheme, paths). No part of the document is written by hand
 except the one error shape, which the error handlers render in one place (service/errors.py).
-Swagger UI is served from the ``swagger-ui-bundle`` package: the docs page works without internet access.
+Swagger UI 5 is served from the ``swagger-ui-py`` package: the docs page works without internet access.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from apispec import APISpec
-from flask import Blueprint, Flask, Response, current_app, jsonify, send_from_directory
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, send_from_directory
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
@@ -31,7 +32,7 @@ STATUS_TEXT = {400: "Invalid request", 401: "No API key", 403: "Wrong API key", 
                413: "Body too large", 415: "Not JSON", 422: "Constraints cannot be met", 429: "Rate limited",
                503: "Index not ready"}
 
-bp = Blueprint("docs", __name__)
+bp = Blueprint("docs", __name__, static_folder="static/docs", static_url_path="/docs/assets")
 
 
 def documented(*, summary: str, body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
@@ -135,23 +136,41 @@ def openapi_json() -> Response:
     return jsonify(spec)
 
 
+# The page is ours; Swagger UI (5.x: it renders OpenAPI 3.1) and its stylesheet come from the swagger-ui-py package,
+# served from this process, so /docs works offline. Only these two of the package's files are served.
+VIEWER_FILES = frozenset({"swagger-ui-bundle.js", "swagger-ui.css"})
+# Scripts and styles from this origin only, as on the other pages; Swagger UI's stylesheet draws its icons as data:
+# images, and it fetches /openapi.json. No inline script or style and no eval.
+DOCS_CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 _DOCS_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Partner Matcher API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
-<body><div id="swagger-ui"></div>
+<link rel="stylesheet" href="/docs/static/swagger-ui.css">
+<link rel="stylesheet" href="/docs/assets/docs.css">
+<link rel="icon" type="image/svg+xml" href="/assets/favicon.svg"></head>
+<body><header class="docs-header"><h1>Partner Matcher API reference</h1>
+<a href="/">Back to the partner search</a> <a href="/openapi.json">OpenAPI document (JSON)</a></header>
+<main id="swagger-ui"></main>
 <script src="/docs/static/swagger-ui-bundle.js"></script>
-<script>window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui"});</script>
+<script src="/docs/assets/docs.js"></script>
 </body></html>"""
 
 
 @bp.get("/docs")
 def docs() -> ResponseReturnValue:
-    return _DOCS_PAGE, 200, {"Content-Type": "text/html; charset=utf-8"}
+    return _DOCS_PAGE, 200, {"Content-Type": "text/html; charset=utf-8",
+                             "Content-Security-Policy": DOCS_CONTENT_SECURITY_POLICY}
 
 
 @bp.get("/docs/static/<path:filename>")
 def docs_static(filename: str) -> Response:
-    from swagger_ui_bundle import swagger_ui_path
+    if filename not in VIEWER_FILES:
+        abort(404)
+    return send_from_directory(_viewer_dir(), filename)
 
-    return send_from_directory(swagger_ui_path, filename)
+
+def _viewer_dir() -> Path:
+    import swagger_ui  # imported on first use: the package is only needed by /docs
+
+    return Path(swagger_ui.__file__).parent / "static"

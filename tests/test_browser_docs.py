@@ -1,0 +1,70 @@
+"""/docs in real headless Chromium: Swagger UI renders the OpenAPI 3.1 document, offline, under its CSP, and
+axe-core (the copy the axe-playwright-python package ships) finds no accessibility violation.
+
+Same set-up as tests/test_browser.py: Debian's Chromium (scripts/browser.sh), the app on a free local port over the
+fake-embedder fixture corpus, screenshots under test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from embeddings import FakeEmbedder
+from matcher import PartnerMatcher, Settings
+from tests.conftest import FIXTURE_CORPUS
+from tests.test_browser import CHROMIUM, screenshot, serving
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium not installed: run scripts/browser.sh")
+sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright not installed: pip install playwright==1.65.2")
+axe_playwright = pytest.importorskip("axe_playwright_python.sync_playwright",
+                                     reason="axe-playwright-python not installed: pip install -e '.[dev]'")
+
+
+@pytest.fixture(scope="module")
+def docs_url(tmp_path_factory) -> Iterator[str]:
+    from service import create_app
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("docs-var"), corpus_dir=FIXTURE_CORPUS)
+    matcher = PartnerMatcher(settings, embedder=FakeEmbedder(dim=64)).open()
+    matcher.ensure_index()
+    app = create_app({"MATCHER": matcher, "TESTING": True, "RATE_LIMIT": ""})
+    with serving(app) as url:
+        yield url
+    matcher.close()
+
+
+@pytest.mark.parametrize(("name", "viewport"), [("docs", (1366, 900)), ("docs-390", (390, 844))])
+def test_docs_render_the_document_with_no_accessibility_violations(docs_url, name, viewport):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        tab = context.new_page()
+        tab.set_default_timeout(15_000)
+        problems: list[str] = []
+        outside: list[str] = []
+        tab.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+        tab.on("console", lambda m: m.type == "error" and problems.append(m.text))
+        tab.on("request", lambda r: r.url.startswith(docs_url) or r.url.startswith("data:") or outside.append(r.url))
+        try:
+            tab.goto(docs_url + "/docs")
+            tab.locator(".opblock").first.wait_for()  # an operation is drawn: the 3.1 document was understood
+            spec = tab.request.get(docs_url + "/openapi.json").json()
+            operations = sum(len(ops) for ops in spec["paths"].values())
+            assert tab.locator(".opblock").count() == operations
+            assert tab.get_by_text("Unable to render").count() == 0
+            assert tab.locator("h2.title", has_text="Partner Matcher API").count() == 1
+            # Opening an operation shows its documented example and its 429.
+            tab.locator("#operations-matching-v1_match .opblock-summary-control").click()
+            opened = tab.locator("#operations-matching-v1_match")
+            opened.locator(".responses-table").first.wait_for()
+            assert opened.locator("tr.response[data-code='429']").count() == 1
+            assert "recycling" in opened.locator(".body-param__example, .example").first.inner_text()
+            screenshot(tab, name)
+            results = axe_playwright.Axe().run(tab)
+            assert results.violations_count == 0, results.generate_snapshot()
+            assert problems == [] and outside == []
+        finally:
+            context.close()
+            browser.close()
