@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from corpus.schema import CountryCode, OrgType
 
@@ -23,7 +23,10 @@ class MatchRequest(BaseModel):
     project_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
         None, description="Id of a stored project to match instead of text."
     )
-    countries: list[CountryCode] = Field(default_factory=list, max_length=50, description="ISO alpha-2 codes.")
+    countries: list[CountryCode] = Field(
+        default_factory=list, max_length=50, description="ISO 3166-1 alpha-2 codes; lower case is accepted (gb is GB); "
+                                                         "anything else is refused, with the code meant when it can be "
+                                                         "told (UK: did you mean GB?).")
     org_types: list[OrgType] = Field(default_factory=list, max_length=6)
     challenge: Literal[1, 2] | None = Field(None, description="Boost organisations aligned with this challenge.")
     challenge_only: bool = Field(False, strict=True, description="With 'challenge': keep only organisations aligned with it "
@@ -36,18 +39,6 @@ class MatchRequest(BaseModel):
     # Strict: true is not 1, "yes" is not true, 10.0 is not 10 (a typed API contract, not a guess).
     k: int = Field(10, ge=1, le=MAX_K, strict=True)
     explain: bool = Field(True, strict=True)
-
-    @field_validator("countries", mode="before")
-    @classmethod
-    def _upper(cls, value):
-        if isinstance(value, list):
-            return [v.strip().upper() if isinstance(v, str) else v for v in value]
-        return value
-
-    @field_validator("lead_country", mode="before")
-    @classmethod
-    def _upper_one(cls, value):
-        return value.strip().upper() if isinstance(value, str) else value
 
     def team_country(self) -> str | None:
         """The project team's country: given, or the other side of a UK-Canada search."""

@@ -76,7 +76,11 @@ def validation_details(error: ValidationError) -> list[dict]:
     """Each problem as {field, message, input type}: enough to fix the request without reading the schema."""
     out = []
     for e in error.errors(include_url=False):
-        out.append({"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"], "type": e["type"]})
+        item = {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"], "type": e["type"]}
+        suggestion = (e.get("ctx") or {}).get("suggestion")
+        if suggestion:  # the value meant, when the validator could tell (a country's code for its name, say)
+            item["suggestion"] = suggestion
+        out.append(item)
     return out
 
 

@@ -19,17 +19,15 @@ from matcher import (
 from service.auth import require_api_key
 from service.deps import current_matcher
 from service.openapi import documented
+from service.paging import PageLinks, page_response
 from service.parsing import MAX_PER_PAGE, json_body, parse_query
 
 bp = Blueprint("v1_shortlists", __name__, url_prefix="/v1")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-class ShortlistPage(BaseModel):
+class ShortlistPage(PageLinks):
     items: list[ShortlistJob]
-    total: int
-    page: int
-    per_page: int
 
 
 class PageQuery(BaseModel):
@@ -73,8 +71,7 @@ def create_shortlist() -> tuple[Response, int]:
 def list_shortlists() -> Response:
     query = parse_query(PageQuery)
     items, total = _jobs().list(page=query.page, per_page=query.per_page)
-    return jsonify({"items": [job.to_dict() for job in items], "total": total, "page": query.page,
-                    "per_page": query.per_page})
+    return page_response([job.to_dict() for job in items], total, query.page, query.per_page)
 
 
 @bp.get("/shortlists/<shortlist_id>")
