@@ -96,6 +96,10 @@ def register_error_handlers(app: Flask) -> None:
             limit = app.config.get("MAX_CONTENT_LENGTH")
             message = f"the request body is larger than the {limit:,}-byte limit; send a shorter brief"
             details = {"max_bytes": limit}
+        if status == 429:  # Flask-Limiter's description is the limit alone ("300 per 1 minute")
+            message = (f"rate limit exceeded: {e.description} for this route and caller; wait the Retry-After "
+                       "seconds, or send your API key (each key has a quota of its own)")
+            details = {"limit": e.description}
         allowed = sorted(getattr(e, "valid_methods", None) or ())  # only MethodNotAllowed carries them
         if status == 405 and allowed:
             details = {"allowed_methods": allowed}

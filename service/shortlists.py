@@ -90,7 +90,7 @@ def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
 
 @bp.get("/shortlists/<shortlist_id>.csv")
 @documented(summary="A shortlist's assignments as CSV (one row per assignment)", response={"type": "string"},
-            errors=(404,), write=True, tags=("shortlists",))
+            media_type="text/csv", errors=(404,), write=True, tags=("shortlists",))
 @require_api_key
 def shortlist_csv(shortlist_id: str) -> Response:
     job = _jobs().get(shortlist_id)
@@ -98,7 +98,8 @@ def shortlist_csv(shortlist_id: str) -> Response:
 
 
 @bp.get("/shortlists/<shortlist_id>.xlsx")
-@documented(summary="A shortlist as an Excel workbook (assignments, load, decisions)", response={"type": "string"},
+@documented(summary="A shortlist as an Excel workbook (assignments, load, decisions)", media_type=XLSX,
+            response={"type": "string", "contentMediaType": XLSX},
             errors=(404,), write=True, tags=("shortlists",))
 @require_api_key
 def shortlist_xlsx(shortlist_id: str) -> Response:
@@ -129,7 +130,7 @@ def decisions(shortlist_id: str) -> Response:
 
 @bp.get("/shortlists/<shortlist_id>/decisions.csv")
 @documented(summary="The decision history of a shortlist as CSV", response={"type": "string"}, errors=(404,),
-            write=True, tags=("shortlists",))
+            media_type="text/csv", write=True, tags=("shortlists",))
 @require_api_key
 def decisions_csv(shortlist_id: str) -> Response:
     history = _jobs().history(shortlist_id)

@@ -55,12 +55,18 @@ def test_docs_render_the_document_with_no_accessibility_violations(docs_url, nam
             assert tab.locator(".opblock").count() == operations
             assert tab.get_by_text("Unable to render").count() == 0
             assert tab.locator("h2.title", has_text="Partner Matcher API").count() == 1
-            # Opening an operation shows its documented example and its 429.
-            tab.locator("#operations-matching-v1_match .opblock-summary-control").click()
+            # Opening an operation shows its documented request and response examples, and its 429.
+            for operation in ("matching-v1_match", "organisations-v1_list_organisations", "shortlists-v1_shortlists_decide"):
+                tab.locator(f"#operations-{operation} .opblock-summary-control").click()
+                tab.locator(f"#operations-{operation} .responses-table").first.wait_for()
             opened = tab.locator("#operations-matching-v1_match")
-            opened.locator(".responses-table").first.wait_for()
             assert opened.locator("tr.response[data-code='429']").count() == 1
-            assert "recycling" in opened.locator(".body-param__example, .example").first.inner_text()
+            assert opened.locator("tr.response[data-code='400']").get_by_text("did you mean 'GB'?").count() == 1
+            assert "recycling rare earth magnets" in opened.locator(".body-param__example").inner_text()
+            assert '"results"' in opened.locator("tr.response[data-code='200'] .example").inner_text()
+            listing = tab.locator("#operations-organisations-v1_list_organisations")
+            assert listing.locator("tr.response[data-code='304']").count() == 1
+            tab.locator(".models-control").click()  # the schemas section, opened
             screenshot(tab, name)
             results = axe_playwright.Axe().run(tab)
             assert results.violations_count == 0, results.generate_snapshot()
