@@ -277,3 +277,12 @@ def test_docs_serve_swagger_ui_5_from_the_package_under_their_own_csp(client):
     assert client.get("/docs/assets/docs.js").status_code == 200
     assert client.get("/docs/static/swagger-editor-bundle.js").status_code == 404  # only the viewer's two files
     assert client.get("/docs/static/../__init__.py").status_code == 404
+
+
+def test_a_portal_in_the_browser_may_read_the_tag_and_the_links(matcher):
+    from service import create_app
+
+    client = create_app({"MATCHER": matcher, "CORS_ORIGINS": ["https://portal.example"]}).test_client()
+    response = client.get("/v1/organisations?per_page=1", headers={"Origin": "https://portal.example"})
+    exposed = {h.strip() for h in response.headers["Access-Control-Expose-Headers"].split(",")}
+    assert {"ETag", "Link", "Retry-After"} <= exposed and response.headers["Link"]

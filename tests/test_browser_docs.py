@@ -67,6 +67,8 @@ def test_docs_render_the_document_with_no_accessibility_violations(docs_url, nam
             listing = tab.locator("#operations-organisations-v1_list_organisations")
             assert listing.locator("tr.response[data-code='304']").count() == 1
             tab.locator(".models-control").click()  # the schemas section, opened
+            widths = tab.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+            assert widths[0] <= widths[1] == viewport[0], f"/docs is {widths[0]}px wide at {viewport[0]}px"
             screenshot(tab, name)
             results = axe_playwright.Axe().run(tab)
             assert results.violations_count == 0, results.generate_snapshot()
