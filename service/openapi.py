@@ -3,8 +3,9 @@
 Each view declares what it takes and returns with ``@documented``; the schemas come from the same pydantic
 models the view validates with (``model_json_schema``), so the document cannot drift from the validation, and
 apispec assembles the document (components, security scheme, paths). No part of the document is written by hand
-except the one error shape, which the error handlers render in one place (service/errors.py).
-Swagger UI 5 is served from the ``swagger-ui-py`` package: the docs page works without internet access.
+except the one error shape, which the error handlers render in one place (service/errors.py), and the words of
+the description. Each operation's examples are real answers, recorded on the bundled corpus by
+scripts/openapi_examples.py into service/openapi_examples.json. Swagger UI 5 is served from the ``swagger-ui-py`` package: the docs page works without internet access.
 """
 
 from __future__ import annotations
@@ -234,8 +235,8 @@ _DOCS_PAGE = """<!doctype html>
 
 @bp.get("/docs")
 def docs() -> ResponseReturnValue:
-    return _DOCS_PAGE, 200, {"Content-Type": "text/html; charset=utf-8",
-                             "Content-Security-Policy": DOCS_CONTENT_SECURITY_POLICY}
+    return _DOCS_PAGE, 200, {"Content-Type": "text/html; charset=utf-8", "X-Content-Type-Options": "nosniff",
+                             "Referrer-Policy": "same-origin", "Content-Security-Policy": DOCS_CONTENT_SECURITY_POLICY}
 
 
 @bp.get("/docs/static/<path:filename>")
