@@ -158,9 +158,10 @@ def missing(examples: dict[str, Any]) -> list[str]:
     from service import create_app
 
     with tempfile.TemporaryDirectory() as tmp:
-        matcher = PartnerMatcher(Settings(data_dir=Path(tmp)), embedder=FakeEmbedder(dim=8))
+        matcher = PartnerMatcher(Settings(data_dir=Path(tmp)), embedder=FakeEmbedder(dim=8)).open()
         spec = create_app({"MATCHER": matcher, "LOAD_IN_BACKGROUND": False}).test_client().get("/openapi.json")
         ids = [op["operationId"] for ops in spec.get_json()["paths"].values() for op in ops.values()]
+        matcher.close()
     return [i for i in ids if i not in examples["operations"]]
 
 
