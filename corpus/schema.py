@@ -12,14 +12,51 @@ import unicodedata
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+import iso3166
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from corpus import vocab
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,127}$")]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000)]
-CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+# Names people write for a country instead of its code. ISO 3166 reserves UK for the United Kingdom, whose code is GB.
+COUNTRY_ALIASES = {"UK": "GB", "UNITED KINGDOM": "GB", "GREAT BRITAIN": "GB", "BRITAIN": "GB", "ENGLAND": "GB",
+                   "SCOTLAND": "GB", "WALES": "GB", "NORTHERN IRELAND": "GB"}
+
+
+def country_code(value: object) -> object:
+    """An ISO 3166-1 alpha-2 code, upper-cased (``gb`` is GB); anything else refused, with the code meant when it
+    can be told (``UK``, ``GBR``, ``Canada``: "did you mean GB / CA?")."""
+    if not isinstance(value, str):
+        return value  # the str schema refuses it with its own message
+    code = value.strip().upper()
+    if len(code) == 2 and code.isascii() and code.isalpha() and code in iso3166.countries_by_alpha2:
+        return code
+    guess = COUNTRY_ALIASES.get(code) or _iso_country(value.strip())
+    hint = f"did you mean '{guess}'?" if guess else "use a two-letter code such as 'GB' or 'CA'"
+    raise PydanticCustomError("country_code", "'{value}' is not an ISO 3166-1 alpha-2 country code; {hint}",
+                              {"value": value[:40], "hint": hint, "suggestion": guess})
+
+
+def _iso_country(text: str) -> str | None:
+    # iso3166 looks up alpha-3 codes, numeric codes and English names (GBR, 826, Canada).
+    try:
+        return iso3166.countries.get(text).alpha2 if 0 < len(text) <= 80 else None
+    except KeyError:
+        return None
+
+
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), BeforeValidator(country_code)]
 ChallengeId = Annotated[int, Field(ge=1, le=2)]  # the programme's two challenge areas
 
 # "unknown": an organisation an importer created whose type its name does not make clear, until someone says.

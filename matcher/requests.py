@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from corpus.schema import CountryCode, Eligibility, OrgType
 
@@ -25,8 +25,10 @@ class MatchRequest(BaseModel):
     )
     countries: list[CountryCode] = Field(
         default_factory=list, max_length=50,
-        description="ISO alpha-2 codes. Empty: the programme's countries (programme.json), only the other one when "
-                    "'lead_country' is one of them; every country when 'eligibility' names 'outside_programme'.")
+        description="ISO 3166-1 alpha-2 codes; lower case is accepted (gb is GB); anything else is refused, with the "
+                    "code meant when it can be told (UK: did you mean GB?). Empty: the programme's countries "
+                    "(programme.json), only the other one when 'lead_country' is one of them; every country when "
+                    "'eligibility' names 'outside_programme'.")
     org_types: list[OrgType] = Field(default_factory=list, max_length=8)
     eligibility: list[Eligibility] = Field(
         default_factory=list, max_length=4,
@@ -47,18 +49,6 @@ class MatchRequest(BaseModel):
     # Strict: true is not 1, "yes" is not true, 10.0 is not 10 (a typed API contract, not a guess).
     k: int = Field(10, ge=1, le=MAX_K, strict=True)
     explain: bool = Field(True, strict=True)
-
-    @field_validator("countries", mode="before")
-    @classmethod
-    def _upper(cls, value):
-        if isinstance(value, list):
-            return [v.strip().upper() if isinstance(v, str) else v for v in value]
-        return value
-
-    @field_validator("lead_country", mode="before")
-    @classmethod
-    def _upper_one(cls, value):
-        return value.strip().upper() if isinstance(value, str) else value
 
     def team_country(self) -> str | None:
         """The project team's country: given, or the other side of a UK-Canada search."""

@@ -24,7 +24,7 @@ def create_app(config: dict | None = None) -> Flask:
     - ``API_KEYS``, ``RATE_LIMIT``, ``CORS_ORIGINS``: default from the settings.
     """
     # Blueprints are imported here, not at module level, so that importing the package stays cheap.
-    from service import cors, limits, observability
+    from service import conditional, cors, limits, observability
     from service.api import bp as api_bp
     from service.deps import LOADER, MATCHER
     from service.errors import register_error_handlers
@@ -56,6 +56,7 @@ def create_app(config: dict | None = None) -> Flask:
     observability.init_app(app, matcher)
     limits.init_app(app)
     cors.init_app(app)
+    conditional.init_app(app)
 
     loader = app.extensions[LOADER] = IndexLoader(matcher, on_loaded=app.extensions["pm_metrics"]["load_seconds"].set)
     loader.start(background=app.config["LOAD_IN_BACKGROUND"])

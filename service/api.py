@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Annotated
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from corpus.schema import CountryCode, Eligibility, Organisation, OrgType, Project
 from matcher import MAX_K, MatchRequest
 from service.deps import current_matcher
 from service.openapi import documented
+from service.paging import page_response
 from service.parsing import MAX_PER_PAGE, json_body, parse_query
 from service.schemas import ChallengeList, MatchResponse, OrganisationPage, ProjectPage
 
@@ -21,13 +20,8 @@ bp = Blueprint("v1", __name__, url_prefix="/v1")
 
 
 class _Query(BaseModel):
+    # Country codes are checked and upper-cased by CountryCode itself: ?countries=gb means GB, ?countries=UK is a 400.
     model_config = ConfigDict(extra="forbid")
-
-    @field_validator("countries", mode="before", check_fields=False)
-    @classmethod
-    def _upper(cls, value: object) -> object:
-        # Country codes are stored upper-case; ?countries=gb means GB.
-        return [v.upper() for v in value] if isinstance(value, list) else value
 
 
 class ListQuery(_Query):
@@ -54,8 +48,7 @@ class ProjectListQuery(_Query):
 
 def _page(page: tuple[list, int], query: ListQuery | ProjectListQuery) -> Response:
     items, total = page
-    return jsonify({"items": [item.model_dump(mode="json") for item in items], "total": total, "page": query.page,
-                    "per_page": query.per_page})
+    return page_response([item.model_dump(mode="json") for item in items], total, query.page, query.per_page)
 
 
 @bp.post("/match")
@@ -86,16 +79,12 @@ def list_organisations() -> Response:
 
 
 @bp.get("/organisations/<org_id>")
-@documented(summary="One organisation, with sources and documents; ETag and Last-Modified", response=Organisation, errors=(404,), tags=("organisations",))
+@documented(summary="One organisation, with sources and documents; Last-Modified", response=Organisation, errors=(404,), tags=("organisations",))
 def get_organisation(org_id: str) -> ResponseReturnValue:
     org, changed = current_matcher().get_organisation_stamped(org_id)
-    body = org.model_dump(mode="json")
-    etag = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
-    response = jsonify(body)
-    response.set_etag(etag)
-    response.last_modified = changed
-    # 304 when the caller's copy is current (If-None-Match / If-Modified-Since): the portal re-syncs cheaply.
-    return response.make_conditional(request)
+    response = jsonify(org.model_dump(mode="json"))
+    response.last_modified = changed  # the ETag and the 304 are service/conditional.py's, as for every GET
+    return response
 
 
 @bp.get("/projects")

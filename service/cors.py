@@ -10,4 +10,4 @@ def init_app(app: Flask) -> None:
     """Allow the configured origins, and let their scripts read the headers the API's clients use."""
     origins = app.config.get("CORS_ORIGINS") or []
     if origins:
-        CORS(app, origins=origins, expose_headers=["X-Request-ID", "ETag", "Retry-After"])
+        CORS(app, origins=origins, expose_headers=["X-Request-ID", "ETag", "Retry-After", "Link"])

@@ -76,7 +76,11 @@ def validation_details(error: ValidationError) -> list[dict]:
     """Each problem as {field, message, input type}: enough to fix the request without reading the schema."""
     out = []
     for e in error.errors(include_url=False):
-        out.append({"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"], "type": e["type"]})
+        item = {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"], "type": e["type"]}
+        suggestion = (e.get("ctx") or {}).get("suggestion")
+        if suggestion:  # the value meant, when the validator could tell (a country's code for its name, say)
+            item["suggestion"] = suggestion
+        out.append(item)
     return out
 
 
@@ -92,6 +96,10 @@ def register_error_handlers(app: Flask) -> None:
             limit = app.config.get("MAX_CONTENT_LENGTH")
             message = f"the request body is larger than the {limit:,}-byte limit; send a shorter brief"
             details = {"max_bytes": limit}
+        if status == 429:  # Flask-Limiter's description is the limit alone ("300 per 1 minute")
+            message = (f"rate limit exceeded: {e.description} for this route and caller; wait the Retry-After "
+                       "seconds, or send your API key (each key has a quota of its own)")
+            details = {"limit": e.description}
         allowed = sorted(getattr(e, "valid_methods", None) or ())  # only MethodNotAllowed carries them
         if status == 405 and allowed:
             details = {"allowed_methods": allowed}

@@ -23,11 +23,39 @@ def client_key() -> str:
     return "addr:" + (get_remote_address() or "unknown")
 
 
+# Probes and metrics are never refused.
+EXEMPT = (health_bp,)
+HEADERS = {
+    "Retry-After": "seconds to wait before the next request is allowed (on 429)",
+    "X-RateLimit-Limit": "requests allowed in the current window, for this route and caller",
+    "X-RateLimit-Remaining": "requests left in the current window",
+    "X-RateLimit-Reset": "when the window resets, in seconds since the Unix epoch",
+}
+
+
+def rate_limited(endpoint: str) -> bool:
+    """Whether requests to ``endpoint`` (a Flask endpoint name) count against the rate limit."""
+    return endpoint.partition(".")[0] not in {bp.name for bp in EXEMPT}
+
+
+def describe(limit: str) -> str:
+    """The rate-limit rule in words, for the OpenAPI document."""
+    if not limit:
+        return "This server has no rate limit (`PM_RATE_LIMIT` is empty)."
+    return (f"**Rate limit:** {limit} for each route and caller (`PM_RATE_LIMIT`). A caller that sends a valid "
+            "`X-API-Key` is counted by its key: each key has its own quota, whatever address it calls from. Callers "
+            "without a key (or with a wrong one) are counted by client address, so everyone behind one address "
+            "shares that quota: a portal backend should send a key. Over the limit the answer is 429 in the error "
+            "shape, with `Retry-After`; every limited response carries `X-RateLimit-Limit`, `-Remaining` and "
+            "`-Reset`. `/healthz`, `/readyz` and `/metrics` are not limited.")
+
+
 def init_app(app: Flask) -> Limiter:
-    """Limit every route but the health blueprint's, with limit headers on each response."""
+    """Limit every route but the exempt blueprints', with limit headers on each response."""
     limits = app.config.get("RATE_LIMIT") or ""
     limiter = Limiter(client_key, app=app, default_limits=[limits] if limits else [], storage_uri="memory://",
                       headers_enabled=True, enabled=bool(limits))
-    limiter.exempt(health_bp)
+    for blueprint in EXEMPT:
+        limiter.exempt(blueprint)
     app.extensions["pm_limiter"] = limiter
     return limiter

@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from corpus.schema import Challenge, Eligibility, Organisation, Project
 from matcher import SIGNALS
+from service.paging import PageLinks
 
 # Every score component a signal can report (matcher.ranking's registry), then the per-challenge alignments.
 COMPONENT_KEYS = ", ".join(row.key for signal in SIGNALS for row in signal.chart)
@@ -74,18 +75,12 @@ class MatchResponse(BaseModel):
                                                   "and how to improve the brief")
 
 
-class OrganisationPage(BaseModel):
+class OrganisationPage(PageLinks):
     items: list[Organisation]
-    total: int
-    page: int
-    per_page: int
 
 
-class ProjectPage(BaseModel):
+class ProjectPage(PageLinks):
     items: list[Project]
-    total: int
-    page: int
-    per_page: int
 
 
 class ChallengeList(BaseModel):

@@ -19,17 +19,15 @@ from matcher import (
 from service.auth import require_api_key
 from service.deps import current_matcher
 from service.openapi import documented
+from service.paging import PageLinks, page_response
 from service.parsing import MAX_PER_PAGE, json_body, parse_query
 
 bp = Blueprint("v1_shortlists", __name__, url_prefix="/v1")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-class ShortlistPage(BaseModel):
+class ShortlistPage(PageLinks):
     items: list[ShortlistJob]
-    total: int
-    page: int
-    per_page: int
 
 
 class PageQuery(BaseModel):
@@ -73,8 +71,7 @@ def create_shortlist() -> tuple[Response, int]:
 def list_shortlists() -> Response:
     query = parse_query(PageQuery)
     items, total = _jobs().list(page=query.page, per_page=query.per_page)
-    return jsonify({"items": [job.to_dict() for job in items], "total": total, "page": query.page,
-                    "per_page": query.per_page})
+    return page_response([job.to_dict() for job in items], total, query.page, query.per_page)
 
 
 @bp.get("/shortlists/<shortlist_id>")
@@ -93,7 +90,7 @@ def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
 
 @bp.get("/shortlists/<shortlist_id>.csv")
 @documented(summary="A shortlist's assignments as CSV (one row per assignment)", response={"type": "string"},
-            errors=(404,), write=True, tags=("shortlists",))
+            media_type="text/csv", errors=(404,), write=True, tags=("shortlists",))
 @require_api_key
 def shortlist_csv(shortlist_id: str) -> Response:
     job = _jobs().get(shortlist_id)
@@ -101,7 +98,8 @@ def shortlist_csv(shortlist_id: str) -> Response:
 
 
 @bp.get("/shortlists/<shortlist_id>.xlsx")
-@documented(summary="A shortlist as an Excel workbook (assignments, load, decisions)", response={"type": "string"},
+@documented(summary="A shortlist as an Excel workbook (assignments, load, decisions)", media_type=XLSX,
+            response={"type": "string", "contentMediaType": XLSX},
             errors=(404,), write=True, tags=("shortlists",))
 @require_api_key
 def shortlist_xlsx(shortlist_id: str) -> Response:
@@ -132,7 +130,7 @@ def decisions(shortlist_id: str) -> Response:
 
 @bp.get("/shortlists/<shortlist_id>/decisions.csv")
 @documented(summary="The decision history of a shortlist as CSV", response={"type": "string"}, errors=(404,),
-            write=True, tags=("shortlists",))
+            media_type="text/csv", write=True, tags=("shortlists",))
 @require_api_key
 def decisions_csv(shortlist_id: str) -> Response:
     history = _jobs().history(shortlist_id)
