@@ -23,13 +23,13 @@ def seed_documents() -> dict[str, dict]:
 def seed_title(ref: str) -> str | None:
     """A ``seed:<file>#<section>`` reference as "document title: section heading"; None for any other reference.
 
-    A file or section the data file lacks shows as the document title alone, or the file name, never as an error:
-    a source cited by an imported record still renders."""
+    A section the data file lacks shows as the document's title alone, a document it lacks as the reference itself
+    (there is no title to give), never as an error: a source cited by an imported record still renders."""
     if not ref.startswith(SEED_PREFIX):
         return None
     name, _, section = ref[len(SEED_PREFIX):].partition("#")
     document = seed_documents().get(name)
     if document is None:
-        return name
+        return ref
     heading = document["sections"].get(section)
     return f"{document['title']}: {heading}" if heading else document["title"]

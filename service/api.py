@@ -14,7 +14,7 @@ from corpus.schema import CountryCode, Organisation, OrgType, Project
 from matcher import MAX_K, MatchRequest
 from service.deps import current_matcher
 from service.openapi import documented
-from service.parsing import MAX_PER_PAGE, json_body, parse_query
+from service.parsing import MAX_PAGE, MAX_PER_PAGE, json_body, parse_query
 from service.schemas import ChallengeList, MatchResponse, OrganisationPage, ProjectPage
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
@@ -31,7 +31,7 @@ class _Query(BaseModel):
 
 
 class ListQuery(_Query):
-    page: int = Field(1, ge=1, le=1_000_000)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     per_page: int = Field(20, ge=1, le=MAX_PER_PAGE)
     countries: list[CountryCode] = Field(default_factory=list, max_length=50)
     org_types: list[OrgType] = Field(default_factory=list)
@@ -46,7 +46,7 @@ class ProjectMatchQuery(_Query):
 
 
 class ProjectListQuery(_Query):
-    page: int = Field(1, ge=1, le=1_000_000)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     per_page: int = Field(20, ge=1, le=MAX_PER_PAGE)
     countries: list[CountryCode] = Field(default_factory=list, max_length=50)
 

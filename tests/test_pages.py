@@ -11,7 +11,7 @@ import pytest
 from corpus.schema import Document, Organisation, Project, Source
 from embeddings import FakeEmbedder
 from matcher import MAX_TEXT_CHARS, MatchRequest, PartnerMatcher, Settings
-from service.presentation import highlight, query_stems
+from service.presentation import highlight
 from tests.conftest import FIXTURE_CORPUS
 
 QUERY = "recovering cobalt from mine tailings"
@@ -88,18 +88,22 @@ def test_home_is_an_accessible_light_page(client):
     page = _Page(html)
     assert page.all("meta", name="viewport")[0]["content"] == "width=device-width, initial-scale=1"
     assert page.all("a", **{"class": "skip-link", "href": "#main"}) and page.all("main", id="main")
-    # Every form control has a <label for>, and the form is a shareable GET.
-    labels = {a["for"] for a in page.all("label")}
-    controls = [a["id"] for t, a in page.tags if t in ("input", "select", "textarea")]
-    assert set(controls) == {"q", "countries", "challenge", "org_types", "k"} and set(controls) <= labels
+    # Every field has a <label for>; radios and checkboxes sit inside theirs. The form is a shareable GET.
+    labels = {a["for"] for a in page.all("label") if "for" in a}
+    controls = [a["id"] for t, a in page.tags if t in ("input", "select", "textarea") and "id" in a]
+    assert set(controls) == {"q", "challenge", "org_types", "k"} and set(controls) <= labels
+    assert html.count("<label><input ") == len(page.all("input", type="checkbox")) + len(page.all("input", type="radio"))
+    assert [a["value"] for a in page.all("input", name="team")] == ["GB", "CA", ""]
+    assert page.all("input", name="team", value="", checked=None)  # no side said until the user says it
+    assert {a["value"] for a in page.all("input", type="checkbox", name="countries")} >= {"GB", "CA", "US"}
     assert page.all("form", method="get", action="/search")
     # Fast first paint: one stylesheet from this server, no script at all.
     sheets = page.all("link", rel="stylesheet")
     assert [s["href"] for s in sheets] == ["/assets/pages.css"] and not page.all("script")
     assert not re.search(r'(?:src|href)="(?:https?:)?//', html)  # nothing fetched from elsewhere
-    assert 'href="/search?q=recovering+cobalt+from+mine+tailings&amp;countries=GB"' in html  # an example to try
+    assert 'href="/search?q=recovering+cobalt+from+mine+tailings&amp;team=CA"' in html  # an example to try
     options = [a["value"] for a in page.all("option")]
-    assert {"GB", "CA", "1", "2", "university", "funder"} <= set(options)
+    assert {"1", "2", "university", "funder"} <= set(options)
 
 
 def test_bare_search_is_the_form_at_its_one_address(client):
@@ -118,8 +122,9 @@ def test_search_shows_the_cores_ranking_as_cards(client, matcher: PartnerMatcher
     org = top["organisation"]
     assert f'href="/organisations/{org["id"]}"' in html
     assert "United Kingdom" in html and ">Research and technology organisation<" in html
-    # The overall score and every component the core returned, as bars with their values.
-    assert f'>{top["score"]:.2f}<' in html and 'class="bar bar-overall"' in html
+    # The overall score and every component the core returned, as bars with their values, behind "Details".
+    assert f'Score <strong>{top["score"]:.2f}</strong>' in html
+    assert html.count('<details class="score-details">') == 3 and html.count("<summary>Details<span") == 3
     for key in top["scores"]:
         if not key.startswith("challenge_"):
             assert f'class="chart-{key}"' in html, key
@@ -134,22 +139,22 @@ def test_search_bars_are_as_wide_as_the_scores(client, matcher: PartnerMatcher):
     html = _text(client.get("/search", query_string={"q": QUERY, "k": "1"}))
     top = matcher.match(MatchRequest(text=QUERY, k=1))["results"][0]
     widths = re.findall(r'class="bar-fill" width="([0-9.]+)"', html)
-    assert float(widths[0]) == pytest.approx(top["score"] * 100, abs=0.05)
-    assert float(widths[1]) == pytest.approx(top["scores"]["relevance"] * 100, abs=0.05)
+    assert float(widths[0]) == pytest.approx(top["scores"]["relevance"] * 100, abs=0.05)
+    assert float(widths[1]) == pytest.approx(top["scores"]["semantic"] * 100, abs=0.05)
     assert all(0 <= float(w) <= 100 for w in widths)
 
 
 def test_search_form_keeps_what_was_asked(client):
     html = _text(client.get("/search?q=magnet+recycling&countries=CA&challenge=2&org_types=university&k=2"))
     page = _Page(html)
-    assert page.all("option", value="CA", selected=None) and page.all("option", value="2", selected=None)
+    assert page.all("input", name="countries", value="CA", checked=None) and page.all("option", value="2", selected=None)
     assert page.all("option", value="university", selected=None) and page.all("input", id="k", value="2")
     assert ">magnet recycling</textarea>" in html
     assert 'class="chart-challenge"' in html and "Challenge 2 (requested)" in html
     assert set(re.findall(r"<span>(Canada|United Kingdom)</span>", html)) == {"Canada"}
-    # Several countries (a shared URL, ?countries=GB,CA) stay selected as one option.
+    # Several countries (a shared URL, ?countries=GB,CA) stay ticked, each one.
     both = _Page(_text(client.get("/search?q=magnets&countries=gb,ca")))
-    assert both.all("option", value="GB,CA", selected=None)
+    assert {a["value"] for a in both.all("input", name="countries", checked=None)} == {"GB", "CA"}
 
 
 @pytest.mark.parametrize(
@@ -283,6 +288,12 @@ def test_project_list_pages_and_unknown_project(client):
     assert "no project briefs on this page" in _text(client.get("/projects?page=2"))
     bad = client.get("/projects?page=first")
     assert bad.status_code == 400 and "whole number from 1" in _text(bad)
+    # Past the API's cap (issue 24, row 6): a 400 page, never a database overflow.
+    for huge in ("9223372036854775808", "1000001", "99999999999999999999999999", "-1", "0", "1e3"):
+        resp = client.get(f"/projects?page={huge}")
+        assert resp.status_code == 400 and resp.mimetype == "text/html", huge
+        assert "whole number from 1 to 1,000,000" in _text(resp)
+    assert client.get("/projects?page=1000000").status_code == 200
     missing = client.get("/projects/no-such-brief")
     assert missing.status_code == 404 and "Project not found" in _text(missing)
 
@@ -312,13 +323,13 @@ def test_corpus_and_user_text_come_back_escaped(client, matcher: PartnerMatcher)
     assert "<title>Partners for “cobalt tailings &lt;script&gt;" in _text(pages[3])
 
 
-def test_highlight_escapes_each_piece_before_marking():
-    stems = query_stems("recovering cobalt & the tailings")
+def test_highlight_escapes_each_piece_before_marking(matcher: PartnerMatcher):
+    stems = matcher.key_terms("recovering cobalt & the tailings")
     assert stems == {"recov", "cobalt", "tail"}  # stop words and punctuation out, Snowball stems
     assert highlight('<b>Cobalt</b> & "tailings" recovered', stems) == (
         "&lt;b&gt;<mark>Cobalt</mark>&lt;/b&gt; &amp; &#34;<mark>tailings</mark>&#34; <mark>recovered</mark>")
     # A query word that is also an entity's name never splits the entity.
-    assert highlight("salt & pepper", query_stems("amp quot lt")) == "salt &amp; pepper"
+    assert highlight("salt & pepper", matcher.key_terms("amp quot lt")) == "salt &amp; pepper"
     assert highlight("<x>", frozenset()) == "&lt;x&gt;"
 
 
