@@ -268,8 +268,10 @@ def _not_found(e: HTTPException) -> ResponseReturnValue:
     wants_html = request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
     if request.path.startswith(API_PREFIXES) or not wants_html:
         return error_response(404, HTTP_CODES[404], e.description or e.name)
-    return _error_page(404, "Page not found", "There is no page at this address. Search for partners, browse the "
-                                              "organisations or the project briefs instead.")
+    # Outside the blueprint's routes its after_request does not run: the page's headers are set here.
+    return _security_headers(_error_page(404, "Page not found", "There is no page at this address. Search for "
+                                                                "partners, browse the organisations or the project "
+                                                                "briefs instead."))
 
 
 @bp.errorhandler(HTTPException)
