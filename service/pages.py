@@ -187,7 +187,11 @@ def project(project_id: str) -> str:
             lead = matcher.get_organisation(brief.lead_organisation_id)
         except OrganisationNotFound:
             lead = None  # the brief names a lead that is no longer stored: show the name it gives, unlinked
-    response = matcher.project_matches(project_id)
+    # The countries the brief seeks partners in, else the other side of the programme from its team: sent
+    # explicitly, as the search page does, so the page does not depend on the API's default.
+    side = SearchForm(team=brief.country if brief.country in PROGRAMME_SIDES else "",
+                      countries=list(brief.seeking_countries))
+    response = matcher.project_matches(project_id, countries=side.partner_countries())
     return render_template("pages/project.html", project=brief, lead=lead, response=response,
                            stems=matcher.key_terms(brief.query_text()), challenge=None,
                            challenges={c.id: c for c in matcher.challenges()})

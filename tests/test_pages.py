@@ -641,3 +641,11 @@ def test_seed_sources_show_as_titles(client, matcher: PartnerMatcher):
     html = unescape(_text(client.get("/organisations/fx-tailings-lab")))
     assert "Innovate UK Global Expert Mission report: critical materials in Canada and the US: Mine tailings" in html
     assert ref not in html
+
+
+def test_a_project_without_seeking_countries_gets_the_other_side(client, matcher: PartnerMatcher):
+    matcher.save_project(matcher.get_project("fx-brief-tailings").model_copy(update={"seeking_countries": []}))
+    html = _text(client.get("/projects/fx-brief-tailings"))  # a UK team's brief: Canadian partners
+    core = matcher.project_matches("fx-brief-tailings", countries=["CA"])
+    assert _names(html) == [r["organisation"]["name"] for r in core["results"]] and core["results"]
+    assert _countries_searched(html.partition('id="results-heading"')[2]) == {"Canada"}
