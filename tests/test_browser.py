@@ -241,12 +241,10 @@ def test_page_and_api_agree_on_the_acceptance_query(browser, real_matcher):
 
 
 # ------------------------------------------------------------------------------------------- issue 23: search and browse
-axe = pytest.importorskip("axe_playwright_python.sync_playwright",
-                          reason="axe-core not installed: pip install axe-playwright-python==0.1.8")
-
-
 def axe_violations(tab) -> list[tuple[str, list]]:
     """axe-core's violations on the page as it is now (every rule it runs by default), as (rule, targets)."""
+    axe = pytest.importorskip("axe_playwright_python.sync_playwright",
+                              reason="axe-core not installed: pip install axe-playwright-python==0.1.8")
     tab.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")  # folded parts are checked too
     results = axe.Axe().run(tab)
     return [(v["id"], [n["target"] for n in v["nodes"]]) for v in results.response["violations"]]
