@@ -283,6 +283,10 @@ class PartnerMatcher:
                               "processes or value-chain stages and the expertise you need, or try other countries")
         return out
 
+    def key_terms(self, text: str) -> frozenset[str]:
+        """The brief's meaningful terms as BM25 stems (``AnalysedQuery.key_terms``), for pages to highlight."""
+        return self._index().analyse_query(text).key_terms
+
     def project_matches(
         self,
         project_id: str,
@@ -303,8 +307,10 @@ class PartnerMatcher:
         return self.match(request)
 
     # ------------------------------------------------------------------ records
-    def list_organisations(self, *, page: int = 1, per_page: int = 20, countries=(), org_types=()) -> Page:
-        return self.store_.list_organisations(page=page, per_page=per_page, countries=countries, org_types=org_types)
+    def list_organisations(self, *, page: int = 1, per_page: int = 20, countries=(), org_types=(), minerals=(),
+                           stages=(), text: str = "") -> Page:
+        return self.store_.list_organisations(page=page, per_page=per_page, countries=countries, org_types=org_types,
+                                              minerals=minerals, stages=stages, text=text)
 
     def get_organisation(self, org_id: str) -> Organisation:
         org = self.store_.get_organisation(org_id)
@@ -318,8 +324,9 @@ class PartnerMatcher:
             raise OrganisationNotFound(f"no organisation with id {org_id!r}; list them at /v1/organisations")
         return found
 
-    def list_projects(self, *, page: int = 1, per_page: int = 20, countries=()) -> Page:
-        return self.store_.list_projects(page=page, per_page=per_page, countries=countries)
+    def list_projects(self, *, page: int = 1, per_page: int = 20, countries=(), challenges=(), text: str = "") -> Page:
+        return self.store_.list_projects(page=page, per_page=per_page, countries=countries, challenges=challenges,
+                                         text=text)
 
     def get_project(self, project_id: str) -> Project:
         project = self.store_.get_project(project_id)

@@ -13,7 +13,7 @@ from matcher import MAX_K, MatchRequest
 from service.deps import current_matcher
 from service.openapi import documented
 from service.paging import page_response
-from service.parsing import MAX_PER_PAGE, json_body, parse_query
+from service.parsing import MAX_PAGE, MAX_PER_PAGE, json_body, parse_query
 from service.schemas import ChallengeList, MatchResponse, OrganisationPage, ProjectPage
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
@@ -25,7 +25,7 @@ class _Query(BaseModel):
 
 
 class ListQuery(_Query):
-    page: int = Field(1, ge=1, le=1_000_000)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     per_page: int = Field(20, ge=1, le=MAX_PER_PAGE)
     countries: list[CountryCode] = Field(default_factory=list, max_length=50)
     org_types: list[OrgType] = Field(default_factory=list)
@@ -41,7 +41,7 @@ class ProjectMatchQuery(_Query):
 
 
 class ProjectListQuery(_Query):
-    page: int = Field(1, ge=1, le=1_000_000)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     per_page: int = Field(20, ge=1, le=MAX_PER_PAGE)
     countries: list[CountryCode] = Field(default_factory=list, max_length=50)
 

@@ -20,7 +20,8 @@ from werkzeug.exceptions import HTTPException
 from corpus import vocab
 from matcher import IndexNotReady, MatcherError, NotFound, OrganisationNotFound, ProjectNotFound
 from service.deps import current_matcher
-from service.errors import status_of
+from service.errors import HTTP_CODES, error_response, status_of
+from service.parsing import MAX_PAGE
 from service.presentation import (
     COUNTRY_NAMES,
     country_name,
@@ -29,18 +30,21 @@ from service.presentation import (
     mineral_name,
     org_type_name,
     percent,
-    query_stems,
     score_rows,
+    source_label,
     source_link,
     stage_name,
 )
-from service.search_form import SearchForm
+from service.search_form import PROGRAMME_SIDES, SearchForm
 
 log = logging.getLogger("service")
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static/pages", static_url_path="/assets")
 
 PROJECTS_PER_PAGE = 20
+ORGANISATIONS_PER_PAGE = 20
+# Paths of the machine-facing doors: an unknown address under them is a JSON 404, as every API error is.
+API_PREFIXES = ("/v1/", "/openapi.json", "/healthz", "/readyz", "/metrics")
 # Defence in depth behind autoescaping: no inline script or style can run even if some text slipped through.
 CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
                            "base-uri 'none'; frame-ancestors 'none'")
@@ -60,12 +64,30 @@ for _filter in (country_name, eligibility_name, mineral_name, stage_name, org_ty
 
 @bp.context_processor
 def _helpers() -> dict:
-    return {"source_link": source_link, "highlight": highlight, "score_rows": score_rows, "percent": percent}
+    return {"source_link": source_link, "source_label": source_label, "highlight": highlight,
+            "score_rows": score_rows, "percent": percent}
 
 
 def _choices() -> dict:
     """Options of the form's selectors."""
-    return {"countries": COUNTRY_NAMES, "challenges": current_matcher().challenges(), "org_types": vocab.org_types()}
+    return {"countries": COUNTRY_NAMES, "challenges": current_matcher().challenges(), "org_types": vocab.org_types(),
+            "sides": PROGRAMME_SIDES}
+
+
+class BadPage(ValueError):
+    """A page number that is not a whole number from 1 to ``MAX_PAGE``."""
+
+
+def _page_number() -> int:
+    """``?page=``, capped as the API caps it: a bigger or malformed number is a 400 page, never a database error."""
+    raw = request.args.get("page", "1").strip() or "1"
+    if not raw.isdigit() or len(raw) > len(str(MAX_PAGE)) or not 1 <= int(raw) <= MAX_PAGE:
+        raise BadPage(raw)
+    return int(raw)
+
+
+def _pages(total: int, per_page: int) -> int:
+    return max(1, -(-total // per_page))
 
 
 # ---------------------------------------------------------------------------------------------- views
@@ -76,15 +98,53 @@ def home() -> str:
 
 @bp.get("/search")
 def search() -> ResponseReturnValue:
-    if "q" not in request.args:  # a bare /search is the empty form, at its one address
+    refining = "project" in request.args and "q" not in request.args
+    if refining:  # "refine this search" on a project page: its brief, side and countries, ready to edit
+        brief = current_matcher().get_project(request.args["project"])
+        form = SearchForm(q=brief.query_text(), team=brief.country if brief.country in PROGRAMME_SIDES else "",
+                          countries=list(brief.seeking_countries))
+    elif "q" not in request.args:  # a bare /search is the empty form, at its one address
         return redirect(url_for(".home"))
-    form = SearchForm.from_args(request.args)
+    else:
+        form = SearchForm.from_args(request.args)
     match_request, errors = form.to_request()
     if errors or match_request is None:
         return render_template("pages/search.html", form=form, errors=errors, response=None, **_choices()), 400
-    response = current_matcher().match(match_request)
-    return render_template("pages/search.html", form=form, errors=[], response=response, stems=query_stems(form.q),
-                           challenge=match_request.challenge, **_choices())
+    matcher = current_matcher()
+    response = matcher.match(match_request)
+    return render_template("pages/search.html", form=form, errors=[], response=response, refining=refining,
+                           stems=matcher.key_terms(form.q), challenge=match_request.challenge, **_choices())
+
+
+@bp.get("/organisations")
+def organisations() -> ResponseReturnValue:
+    """Every organisation, a page at a time, filtered by country, type, mineral, stage and a phrase."""
+    filters = {"q": request.args.get("q", "").strip(), "country": request.args.get("country", "").strip().upper(),
+               "org_type": request.args.get("org_type", "").strip(), "mineral": request.args.get("mineral", "").strip(),
+               "stage": request.args.get("stage", "").strip()}
+    problems = []
+    if filters["country"] and not (len(filters["country"]) == 2 and filters["country"].isalpha()):
+        problems.append(f"“{filters['country']}” is not a country code: pick a country from the list.")
+    for key, known, what in (("org_type", vocab.org_types(), "an organisation type"),
+                             ("mineral", vocab.minerals(), "a mineral"),
+                             ("stage", vocab.value_chain_stages(), "a value-chain stage")):
+        if filters[key] and filters[key] not in known:
+            problems.append(f"“{filters[key]}” is not {what}: pick one from the list.")
+    if len(filters["q"]) > 200:
+        problems.append(f"The name or words are {len(filters['q']):,} characters long; use at most 200.")
+    context = {"filters": filters, "countries": COUNTRY_NAMES, "org_types": vocab.org_types(),
+               "minerals": vocab.minerals(), "stages": vocab.value_chain_stages()}
+    if problems:
+        return render_template("pages/organisations.html", errors=problems, items=[], total=0, page=1, pages=1,
+                               **context), 400
+    page = _page_number()
+    items, total = current_matcher().list_organisations(
+        page=page, per_page=ORGANISATIONS_PER_PAGE, countries=[filters["country"]] if filters["country"] else (),
+        org_types=[filters["org_type"]] if filters["org_type"] else (),
+        minerals=[filters["mineral"]] if filters["mineral"] else (),
+        stages=[filters["stage"]] if filters["stage"] else (), text=filters["q"])
+    return render_template("pages/organisations.html", errors=[], items=items, total=total, page=page,
+                           pages=_pages(total, ORGANISATIONS_PER_PAGE), **context)
 
 
 @bp.get("/organisations/<org_id>")
@@ -99,17 +159,28 @@ def organisation(org_id: str) -> str:
 
 @bp.get("/projects")
 def projects() -> ResponseReturnValue:
-    try:
-        page = int(request.args.get("page", "1"))
-    except ValueError:
-        page = 0
-    if page < 1:
-        return _error_page(400, "No such page", "The page number must be a whole number from 1; "
-                                                 f"the list starts at {url_for('.projects')}.")
-    items, total = current_matcher().list_projects(page=page, per_page=PROJECTS_PER_PAGE)
-    pages = max(1, -(-total // PROJECTS_PER_PAGE))
-    return render_template("pages/projects.html", projects=items, total=total, page=page, pages=pages,
-                           challenges={c.id: c for c in current_matcher().challenges()})
+    """The project briefs, a page at a time, filtered by the team's country, a challenge area and a phrase."""
+    matcher = current_matcher()
+    challenges = {c.id: c for c in matcher.challenges()}
+    filters = {"q": request.args.get("q", "").strip(), "country": request.args.get("country", "").strip().upper(),
+               "challenge": request.args.get("challenge", "").strip()}
+    problems = []
+    if filters["country"] and not (len(filters["country"]) == 2 and filters["country"].isalpha()):
+        problems.append(f"“{filters['country']}” is not a country code: pick a country from the list.")
+    if filters["challenge"] and filters["challenge"] not in {str(c) for c in challenges}:
+        problems.append(f"“{filters['challenge']}” is not a challenge area: choose challenge one, two, or any.")
+    if len(filters["q"]) > 200:
+        problems.append(f"The words are {len(filters['q']):,} characters long; use at most 200.")
+    context = {"filters": filters, "countries": COUNTRY_NAMES, "challenges": challenges}
+    if problems:
+        return render_template("pages/projects.html", errors=problems, projects=[], total=0, page=1, pages=1,
+                               **context), 400
+    page = _page_number()
+    items, total = matcher.list_projects(
+        page=page, per_page=PROJECTS_PER_PAGE, countries=[filters["country"]] if filters["country"] else (),
+        challenges=[int(filters["challenge"])] if filters["challenge"] else (), text=filters["q"])
+    return render_template("pages/projects.html", errors=[], projects=items, total=total, page=page,
+                           pages=_pages(total, PROJECTS_PER_PAGE), **context)
 
 
 @bp.get("/projects/<project_id>")
@@ -122,9 +193,13 @@ def project(project_id: str) -> str:
             lead = matcher.get_organisation(brief.lead_organisation_id)
         except OrganisationNotFound:
             lead = None  # the brief names a lead that is no longer stored: show the name it gives, unlinked
-    response = matcher.project_matches(project_id)
+    # The countries the brief seeks partners in, else the other side of the programme from its team: sent
+    # explicitly, as the search page does, so the page does not depend on the API's default.
+    side = SearchForm(team=brief.country if brief.country in PROGRAMME_SIDES else "",
+                      countries=list(brief.seeking_countries))
+    response = matcher.project_matches(project_id, countries=side.partner_countries())
     return render_template("pages/project.html", project=brief, lead=lead, response=response,
-                           stems=query_stems(brief.query_text()), challenge=None,
+                           stems=matcher.key_terms(brief.query_text()), challenge=None,
                            challenges={c.id: c for c in matcher.challenges()})
 
 
@@ -153,8 +228,9 @@ def _officer_page(template: str, **context) -> Response:
 
 @bp.get("/shortlists")
 def shortlists() -> Response:
+    # ?project=<id>: "shortlist this project" on a project page, that project chosen in the form.
     return _officer_page("pages/shortlists.html", projects=_all_projects(), countries=COUNTRY_NAMES,
-                         minimum_types=MINIMUM_TYPES)
+                         minimum_types=MINIMUM_TYPES, chosen_project=request.args.get("project", ""))
 
 
 @bp.get("/shortlists/<shortlist_id>")
@@ -187,6 +263,25 @@ def _core_error(e: MatcherError) -> Response:
     status = status_of(e)  # the one mapping, in service/errors.py
     title = "Not found" if isinstance(e, NotFound) else "Something is wrong with this request"
     return _error_page(status, title, e.message)
+
+
+@bp.errorhandler(BadPage)
+def _bad_page(e: BadPage) -> Response:
+    return _error_page(400, "No such page", f"“{e}” is not a page number: a page is a whole number from 1 "
+                                            f"to {MAX_PAGE:,}. Go back to the first page of the list.")
+
+
+@bp.app_errorhandler(404)
+def _not_found(e: HTTPException) -> ResponseReturnValue:
+    """An unknown address: an HTML page for a browser, the API's JSON error for the API's paths and for clients
+    that do not ask for HTML first."""
+    wants_html = request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
+    if request.path.startswith(API_PREFIXES) or not wants_html:
+        return error_response(404, HTTP_CODES[404], e.description or e.name)
+    # Outside the blueprint's routes its after_request does not run: the page's headers are set here.
+    return _security_headers(_error_page(404, "Page not found", "There is no page at this address. Search for "
+                                                                "partners, browse the organisations or the project "
+                                                                "briefs instead."))
 
 
 @bp.errorhandler(HTTPException)

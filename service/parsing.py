@@ -17,6 +17,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 from matcher import InvalidRequest
 
 MAX_PER_PAGE = 100
+MAX_PAGE = 1_000_000  # lists (API and pages) stop here: a page number past it is a 400, never a database error
 MAX_JSON_DEPTH = 20
 
 M = TypeVar("M", bound=BaseModel)

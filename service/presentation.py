@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 
 import Stemmer
-from bm25s.stopwords import STOPWORDS_EN_PLUS
 from markupsafe import Markup, escape
 
 from corpus import vocab
+from corpus.seeds import seed_title
 from matcher import SIGNALS
 
 # Names for the country codes the corpus holds (docs/corpus.md); any other valid code is shown as itself.
@@ -24,17 +24,9 @@ COMPONENTS = [row for signal in SIGNALS for row in signal.chart]
 _WORD = re.compile(r"\w+")
 
 
-def query_stems(text: str) -> frozenset[str]:
-    """The query's words to mark: lower-cased, Snowball-stemmed like the lexical index's, less English stop words.
-
-    The stop list is bm25s' fuller one, so words such as "from" or "with" are not marked in every sentence.
-    """
-    words = [w.lower() for w in _WORD.findall(text) if len(w) > 1 and w.lower() not in STOPWORDS_EN_PLUS]
-    return frozenset(Stemmer.Stemmer("english").stemWords(words))  # a stemmer per call: they are not thread-safe
-
-
 def highlight(text: str, stems: frozenset[str]) -> Markup:
-    """``text`` escaped, with the words whose stem is in ``stems`` wrapped in <mark>.
+    """``text`` escaped, with the words whose stem is in ``stems`` wrapped in <mark>. ``stems`` are the brief's key
+    terms as BM25 stems (``PartnerMatcher.key_terms``), so generic words of a proposal are never marked.
 
     Each piece is escaped before it is wrapped, so corpus text never reaches the page as markup. Matching words in
     the raw text (not in already-escaped text) means an entity such as ``&amp;`` can never be split by a <mark>.
@@ -96,6 +88,11 @@ def org_type_name(type_id: str) -> str:
 def source_link(ref: str) -> str | None:
     """A source's URL when it is one (only http and https become links); seed references stay text."""
     return ref if re.match(r"^https?://", ref, re.IGNORECASE) else None
+
+
+def source_label(ref: str) -> str:
+    """What a source is called on a page: a seed document's title and section, else the reference itself."""
+    return seed_title(ref) or ref
 
 
 def percent(value: float) -> float:

@@ -11,12 +11,16 @@ from corpus import vocab
 from matcher import MAX_K, MAX_TEXT_CHARS, MatchRequest
 from service.parsing import split_values
 
+# The programme's two sides: a team on one looks for partners on the other (docs/api.md, "Web pages").
+PROGRAMME_SIDES = {"GB": "CA", "CA": "GB"}
+
 
 @dataclass
 class SearchForm:
     """The search form as the user filled it in: strings, so a bad value is shown back exactly as typed."""
 
     q: str = ""
+    team: str = ""  # the team's side of the programme, GB or CA; empty when not said
     countries: list[str] = field(default_factory=list)
     challenge: str = ""
     org_types: list[str] = field(default_factory=list)
@@ -27,9 +31,19 @@ class SearchForm:
         def listed(name: str) -> list[str]:  # repeats or commas, as in the API: ?countries=GB,CA
             return split_values(args.getlist(name))
 
-        return cls(q=args.get("q", ""), countries=[c.upper() for c in listed("countries")],
+        return cls(q=args.get("q", ""), team=args.get("team", "").strip().upper(),
+                   countries=[c.upper() for c in listed("countries")],
                    challenge=args.get("challenge", "").strip(), org_types=listed("org_types"),
                    k=args.get("k", "").strip() or "10")
+
+    def partner_countries(self) -> list[str]:
+        """The countries searched: those ticked, else the other side of the programme from the team, else both
+        sides. The page always sends them, so what it searches does not hang on the API's default."""
+        if self.countries:
+            return self.countries
+        if self.team in PROGRAMME_SIDES:
+            return [PROGRAMME_SIDES[self.team]]
+        return list(PROGRAMME_SIDES)
 
     def to_request(self) -> tuple[MatchRequest | None, list[str]]:
         """The core's request, or the problems to show, each saying what was wrong and how to fix it.
@@ -45,9 +59,13 @@ class SearchForm:
         except ValueError:
             k = 10  # stands in while the other fields are checked
             problems.append(f"“{self.k}” is not a number of results: enter a whole number from 1 to {MAX_K}.")
+        if self.team and self.team not in PROGRAMME_SIDES:
+            problems.append(f"“{self.team}” is not a side of the programme: your team is in the UK (GB) or in "
+                            "Canada (CA), or leave it unset.")
         try:
-            request = MatchRequest(text=self.q, countries=self.countries, org_types=self.org_types,
-                                   challenge=challenge, k=k)
+            request = MatchRequest(text=self.q, countries=self.partner_countries(), org_types=self.org_types,
+                                   challenge=challenge, k=k,
+                                   lead_country=self.team if self.team in PROGRAMME_SIDES else None)
         except ValidationError as e:
             return None, problems + [problem_in_words(dict(error)) for error in e.errors(include_url=False)]
         return (None, problems) if problems else (request, [])

@@ -28,6 +28,8 @@ from tests.conftest import EXTRA_GB, EXTRA_PROJECTS
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
 QUERY = "recovering cobalt from mine tailings"
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium not installed: run scripts/browser.sh")
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright not installed: pip install playwright==1.65.2")
@@ -83,7 +85,7 @@ def page(browser, dialogs):
     Afterwards, no script error and no Content-Security-Policy violation may have been reported: either would mean
     some markup reached the page that the templates did not write.
     """
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport=DESKTOP)
     tab = context.new_page()
     tab.set_default_timeout(10_000)
     tab.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
@@ -106,7 +108,7 @@ def test_search_by_typing_into_the_form(page, base_url):
     page.goto(base_url + "/")
     screenshot(page, "home")
     page.get_by_label("Your project", exact=True).fill(QUERY)
-    page.get_by_label("Partner country").select_option("GB")
+    page.get_by_label("United Kingdom", exact=True).check()
     page.get_by_role("button", name="Find partners").click()
     page.wait_for_url("**/search?**")
     assert "q=recovering+cobalt+from+mine+tailings" in page.url and "countries=GB" in page.url  # shareable
@@ -176,15 +178,20 @@ def test_hostile_text_is_shown_and_never_runs(page, base_url, dialogs):
     ("project", "/projects/fx-brief-magnets"),
     ("projects", "/projects"),
     ("search-error", "/search?q="),
+    ("organisations", "/organisations"),
+    ("organisations-filtered", "/organisations?country=CA&mineral=nickel"),
+    ("refine", "/search?project=fx-brief-magnets"),
+    ("page-not-found", "/no-such-page"),
 ])
 def test_phone_width_has_no_horizontal_overflow(browser, base_url, name, path):
-    context = browser.new_context(viewport={"width": 375, "height": 812}, device_scale_factor=2, is_mobile=True)
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True)
     tab = context.new_page()
     try:
         tab.goto(base_url + path)
+        tab.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")  # folded parts too
         widths = tab.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
-        assert widths[0] <= widths[1] == 375, f"{path} is {widths[0]}px wide at a 375px viewport"
-        screenshot(tab, f"{name}-375")
+        assert widths[0] <= widths[1] == PHONE["width"], f"{path} is {widths[0]}px wide at a 390px viewport"
+        screenshot(tab, f"{name}-390")
     finally:
         context.close()
 
@@ -205,7 +212,7 @@ def test_keyboard_reaches_the_first_result(page, base_url):
     else:
         pytest.fail("20 presses of Tab after the skip link never reached a result link")
     assert page.evaluate("document.activeElement.getAttribute('href')") == first_result
-    assert presses == 7  # the query, three selectors, the number of results, the button, then the first result
+    assert presses == 2  # the folded form's "Change this search", then the first result
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none"  # focus is visible
     screenshot(page, "keyboard-focus")
@@ -231,6 +238,191 @@ def test_page_and_api_agree_on_the_acceptance_query(browser, real_matcher):
     finally:
         context.close()
     assert shown == expected
+
+
+# ------------------------------------------------------------------------------------------- issue 23: search and browse
+def axe_violations(tab) -> list[tuple[str, list]]:
+    """axe-core's violations on the page as it is now (every rule it runs by default), as (rule, targets)."""
+    axe = pytest.importorskip("axe_playwright_python.sync_playwright",
+                              reason="axe-core not installed: pip install axe-playwright-python==0.1.8")
+    tab.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")  # folded parts are checked too
+    results = axe.Axe().run(tab)
+    return [(v["id"], [n["target"] for n in v["nodes"]]) for v in results.response["violations"]]
+
+
+def both_widths(tab, name: str) -> None:
+    """Screenshots of the page at 1366×900 and 390×844, then back to the desktop size."""
+    tab.set_viewport_size(DESKTOP)
+    screenshot(tab, f"{name}-1366")
+    tab.set_viewport_size(PHONE)
+    screenshot(tab, f"{name}-390")
+    tab.set_viewport_size(DESKTOP)
+
+
+def card_countries(tab) -> set[str]:
+    return {t.split("\n")[0] for t in tab.locator("article.card .meta span:first-child").all_inner_texts()}
+
+
+@pytest.mark.parametrize(("side", "partners"), [("the UK", "Canada"), ("Canada", "United Kingdom")])
+def test_the_team_side_picks_the_partner_side(page, base_url, side, partners):
+    page.goto(base_url + "/")
+    page.get_by_label("Your project", exact=True).fill(QUERY)
+    page.get_by_role("group", name="My team is in").get_by_label(side, exact=True).check()
+    page.get_by_role("button", name="Find partners").click()
+    page.wait_for_url("**/search?**")
+    assert "team=" + ("GB" if side == "the UK" else "CA") in page.url
+    assert page.locator("article.card").count() >= 2 and card_countries(page) == {partners}
+    assert "the other side of the programme" in page.locator(".results-summary").inner_text()
+    both_widths(page, f"search-team-{'gb' if side == 'the UK' else 'ca'}")
+
+
+def test_several_partner_countries_at_once(page, base_url):
+    page.goto(base_url + "/")
+    page.get_by_label("Your project", exact=True).fill("lithium recycling")
+    partners = page.get_by_role("group", name="Partner countries")
+    partners.get_by_label("Canada", exact=True).check()
+    partners.get_by_text("Other countries").click()
+    partners.get_by_label("United States", exact=True).check()
+    page.get_by_label("Results", exact=True).fill("20")
+    page.get_by_role("button", name="Find partners").click()
+    page.wait_for_url("**/search?**")
+    assert "countries=CA" in page.url and "countries=US" in page.url
+    api = page.request.post(base_url + "/v1/match", data={"text": "lithium recycling", "countries": ["CA", "US"],
+                                                          "k": 20}).json()
+    assert page.locator(".result-link").all_inner_texts() == [r["organisation"]["name"] for r in api["results"]]
+    assert card_countries(page) == {"Canada", "United States"}
+    page.get_by_text("Change this search").click()
+    assert partners.get_by_label("Canada", exact=True).is_checked() and partners.get_by_label("United States").is_checked()
+    both_widths(page, "search-countries")
+
+
+@pytest.fixture(scope="module")
+def weak_base_url(tmp_path_factory) -> Iterator[str]:
+    """The fixture corpus with a weak threshold between its best and second-best fit for QUERY (as in
+    tests/test_pages.py's strict_client)."""
+    from service import create_app
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("weak-var"), corpus_dir=FIXTURE_CORPUS, weak_below=0.2)
+    matcher = PartnerMatcher(settings, embedder=FakeEmbedder(dim=256)).open()
+    matcher.ensure_index()
+    app = create_app({"MATCHER": matcher, "TESTING": True, "RATE_LIMIT": ""})
+    with serving(app) as url:
+        yield url
+    matcher.close()
+
+
+def test_weak_results_are_folded_and_can_be_shown(page, weak_base_url):
+    page.goto(f"{weak_base_url}/search?q=recovering+cobalt+from+mine+tailings&k=3&countries=GB,CA,US")
+    weak = page.locator(".results-weak article.card")
+    assert weak.count() == 2 and not weak.first.is_visible()
+    page.get_by_text("2 weak results: show them").click()
+    assert weak.first.is_visible() and weak.first.locator(".weak-note").is_visible()
+    both_widths(page, "search-weak-shown")
+
+
+def test_a_phone_sees_the_first_result_at_once(browser, base_url):
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True)
+    try:
+        tab = context.new_page()
+        tab.goto(f"{base_url}/search?q=recovering+cobalt+from+mine+tailings&team=CA")
+        box = tab.locator("article.card").first.bounding_box()
+        assert box is not None and box["y"] < PHONE["height"] / 2, f"the first result starts {box}px down"
+        table = tab.locator("article.card").first.locator("table.chart").first
+        assert not table.is_visible()  # the score table waits behind "Details"
+        tab.locator("article.card").first.get_by_text("Details").click()
+        assert table.is_visible()
+        screenshot(tab, "search-first-result-390")
+    finally:
+        context.close()
+
+
+def test_browse_and_filter_organisations_then_open_one(page, base_url):
+    page.goto(base_url + "/")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Organisations").click()
+    page.wait_for_url("**/organisations")
+    assert page.locator(".org-list h2").count() >= 9
+    page.get_by_label("Country", exact=True).select_option("CA")
+    page.get_by_label("Mineral", exact=True).select_option("nickel")
+    page.get_by_role("button", name="Show organisations").click()
+    page.wait_for_url("**/organisations?**")
+    names = page.locator(".org-list h2").all_inner_texts()
+    assert names == ["Fixture Nickel Mining Company", "Fixture Tailings Reprocessing Institute"]
+    assert page.get_by_label("Country", exact=True).input_value() == "CA"  # the filters stay as chosen
+    both_widths(page, "organisations-filtered")
+    page.get_by_label("Name or words").fill("tailings")
+    page.get_by_role("button", name="Show organisations").click()
+    page.wait_for_url("**q=tailings**")
+    page.get_by_role("link", name="Fixture Tailings Reprocessing Institute").click()
+    page.wait_for_url("**/organisations/fx-tailings-lab")
+    assert page.locator("h1").inner_text() == "Fixture Tailings Reprocessing Institute"
+
+
+def test_unknown_pages_are_html_404_pages(page, base_url):
+    response = page.goto(base_url + "/no-such-page")
+    assert response.status == 404 and response.headers["content-type"].startswith("text/html")
+    assert page.locator("h1").inner_text() == "Page not found"
+    both_widths(page, "page-not-found")
+    api = page.request.get(base_url + "/v1/no-such-thing")
+    assert api.status == 404 and api.json()["error"]["code"] == "not_found"
+
+
+def test_project_actions_refine_and_shortlist(page, base_url):
+    page.goto(base_url + "/projects")
+    page.get_by_label("Challenge area").select_option("1")
+    page.get_by_role("button", name="Show briefs").click()
+    page.wait_for_url("**/projects?**")
+    assert page.locator(".brief-list h2").all_inner_texts() == ["Cobalt from mine tailings"]
+    page.goto(base_url + "/projects/fx-brief-magnets")
+    both_widths(page, "project-actions")
+    page.get_by_role("link", name="Refine this search").click()
+    page.wait_for_url("**/search?project=fx-brief-magnets")
+    brief = page.get_by_label("Your project", exact=True)
+    assert brief.is_visible() and brief.input_value().startswith("Recycling rare earth magnets")
+    assert page.get_by_role("group", name="My team is in").get_by_label("Canada", exact=True).is_checked()
+    assert page.get_by_label("United Kingdom", exact=True).is_checked()
+    brief.fill(brief.input_value() + " Also NdFeB magnet manufacturing.")
+    page.get_by_role("button", name="Find partners").click()
+    page.wait_for_url("**/search?q=**")
+    assert page.locator("article.card").count() >= 1 and card_countries(page) == {"United Kingdom"}
+    page.goto(base_url + "/projects/fx-brief-magnets")
+    page.get_by_role("link", name="Shortlist this project").click()
+    page.wait_for_url("**/shortlists?project=fx-brief-magnets")
+    assert page.locator("#scope-chosen").is_checked()
+    assert page.locator("#project-ids").evaluate("s => [...s.selectedOptions].map(o => o.value)") == [
+        "fx-brief-magnets"]
+    both_widths(page, "shortlist-this-project")
+
+
+@pytest.mark.parametrize(("name", "path"), [
+    ("home", "/"),
+    ("search", "/search?q=recovering+cobalt+from+mine+tailings&team=CA"),
+    ("search-countries", "/search?q=lithium+recycling&countries=CA&countries=US&k=20"),
+    ("search-refine", "/search?project=fx-brief-magnets"),
+    ("search-error", "/search?q=&team=UK"),
+    ("organisations", "/organisations"),
+    ("organisations-filtered", "/organisations?country=CA&mineral=nickel&q=fixture"),
+    ("organisations-bad-filter", "/organisations?mineral=kryptonite"),
+    ("organisation", "/organisations/fx-tailings-lab"),
+    ("projects", "/projects"),
+    ("projects-filtered", "/projects?challenge=1"),
+    ("project", "/projects/fx-brief-magnets"),
+    ("page-not-found", "/no-such-page"),
+    ("bad-page-number", "/projects?page=9223372036854775808"),
+])
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1366", "390"])
+def test_axe_finds_no_violation(browser, base_url, name, path, viewport):
+    context = browser.new_context(viewport=viewport)
+    try:
+        tab = context.new_page()
+        tab.goto(base_url + path)
+        assert axe_violations(tab) == []
+    finally:
+        context.close()
+
+
+def test_weak_results_page_has_no_axe_violation(page, weak_base_url):
+    page.goto(f"{weak_base_url}/search?q=recovering+cobalt+from+mine+tailings&k=3&countries=GB,CA,US")
+    assert axe_violations(page) == []
 
 
 # ------------------------------------------------------------------------------------------- officers' shortlists

@@ -101,3 +101,19 @@ def test_every_evaluation_label_is_backed_by_a_quote_from_the_record(orgs):
                 assert org_id in {o for o, _ in quotes}, (b.id, org_id)
         quoted += len(quotes)
     assert len(briefs) == 184 and quoted >= 1000
+def test_every_seed_source_of_the_bundled_corpus_has_a_title():
+    """Pages show a seed source by its document's title and section heading (corpus/data/seed_documents.json)."""
+    import re
+    from importlib import resources
+
+    from corpus.seeds import seed_documents, seed_title
+
+    data = resources.files("corpus").joinpath("data")
+    refs = {m.group(0)[:-1] for folder in ("organisations", "projects") for f in data.joinpath(folder).iterdir()
+            for m in re.finditer(r'seed:[^"]+"', f.read_text(encoding="utf-8"))}
+    assert refs
+    for ref in refs:
+        name, _, section = ref[len("seed:"):].partition("#")
+        assert section in seed_documents()[name]["sections"], ref
+        assert seed_title(ref) == f"{seed_documents()[name]['title']}: {seed_documents()[name]['sections'][section]}"
+    assert seed_title("https://example.org") is None and seed_title("seed:unknown.txt#x") == "seed:unknown.txt#x"

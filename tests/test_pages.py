@@ -11,7 +11,7 @@ import pytest
 from corpus.schema import Document, Organisation, Project, Source
 from embeddings import FakeEmbedder
 from matcher import MAX_TEXT_CHARS, MatchRequest, PartnerMatcher, Settings
-from service.presentation import highlight, query_stems
+from service.presentation import highlight
 from tests.conftest import FIXTURE_CORPUS
 
 QUERY = "recovering cobalt from mine tailings"
@@ -88,18 +88,22 @@ def test_home_is_an_accessible_light_page(client):
     page = _Page(html)
     assert page.all("meta", name="viewport")[0]["content"] == "width=device-width, initial-scale=1"
     assert page.all("a", **{"class": "skip-link", "href": "#main"}) and page.all("main", id="main")
-    # Every form control has a <label for>, and the form is a shareable GET.
-    labels = {a["for"] for a in page.all("label")}
-    controls = [a["id"] for t, a in page.tags if t in ("input", "select", "textarea")]
-    assert set(controls) == {"q", "countries", "challenge", "org_types", "k"} and set(controls) <= labels
+    # Every field has a <label for>; radios and checkboxes sit inside theirs. The form is a shareable GET.
+    labels = {a["for"] for a in page.all("label") if "for" in a}
+    controls = [a["id"] for t, a in page.tags if t in ("input", "select", "textarea") and "id" in a]
+    assert set(controls) == {"q", "challenge", "org_types", "k"} and set(controls) <= labels
+    assert html.count("<label><input ") == len(page.all("input", type="checkbox")) + len(page.all("input", type="radio"))
+    assert [a["value"] for a in page.all("input", name="team")] == ["GB", "CA", ""]
+    assert page.all("input", name="team", value="", checked=None)  # no side said until the user says it
+    assert {a["value"] for a in page.all("input", type="checkbox", name="countries")} >= {"GB", "CA", "US"}
     assert page.all("form", method="get", action="/search")
     # Fast first paint: one stylesheet from this server, no script at all.
     sheets = page.all("link", rel="stylesheet")
     assert [s["href"] for s in sheets] == ["/assets/pages.css"] and not page.all("script")
     assert not re.search(r'(?:src|href)="(?:https?:)?//', html)  # nothing fetched from elsewhere
-    assert 'href="/search?q=recovering+cobalt+from+mine+tailings&amp;countries=GB"' in html  # an example to try
+    assert 'href="/search?q=recovering+cobalt+from+mine+tailings&amp;team=CA"' in html  # an example to try
     options = [a["value"] for a in page.all("option")]
-    assert {"GB", "CA", "1", "2", "university", "funder"} <= set(options)
+    assert {"1", "2", "university", "funder"} <= set(options)
 
 
 def test_bare_search_is_the_form_at_its_one_address(client):
@@ -118,8 +122,9 @@ def test_search_shows_the_cores_ranking_as_cards(client, matcher: PartnerMatcher
     org = top["organisation"]
     assert f'href="/organisations/{org["id"]}"' in html
     assert "United Kingdom" in html and ">Research and technology organisation<" in html
-    # The overall score and every component the core returned, as bars with their values.
-    assert f'>{top["score"]:.2f}<' in html and 'class="bar bar-overall"' in html
+    # The overall score and every component the core returned, as bars with their values, behind "Details".
+    assert f'Score <strong>{top["score"]:.2f}</strong>' in html
+    assert html.count('<details class="score-details">') == 3 and html.count("<summary>Details<span") == 3
     for key in top["scores"]:
         if not key.startswith("challenge_"):
             assert f'class="chart-{key}"' in html, key
@@ -134,22 +139,22 @@ def test_search_bars_are_as_wide_as_the_scores(client, matcher: PartnerMatcher):
     html = _text(client.get("/search", query_string={"q": QUERY, "k": "1"}))
     top = matcher.match(MatchRequest(text=QUERY, k=1))["results"][0]
     widths = re.findall(r'class="bar-fill" width="([0-9.]+)"', html)
-    assert float(widths[0]) == pytest.approx(top["score"] * 100, abs=0.05)
-    assert float(widths[1]) == pytest.approx(top["scores"]["relevance"] * 100, abs=0.05)
+    assert float(widths[0]) == pytest.approx(top["scores"]["relevance"] * 100, abs=0.05)
+    assert float(widths[1]) == pytest.approx(top["scores"]["semantic"] * 100, abs=0.05)
     assert all(0 <= float(w) <= 100 for w in widths)
 
 
 def test_search_form_keeps_what_was_asked(client):
     html = _text(client.get("/search?q=magnet+recycling&countries=CA&challenge=2&org_types=university&k=2"))
     page = _Page(html)
-    assert page.all("option", value="CA", selected=None) and page.all("option", value="2", selected=None)
+    assert page.all("input", name="countries", value="CA", checked=None) and page.all("option", value="2", selected=None)
     assert page.all("option", value="university", selected=None) and page.all("input", id="k", value="2")
     assert ">magnet recycling</textarea>" in html
     assert 'class="chart-challenge"' in html and "Challenge 2 (requested)" in html
     assert set(re.findall(r"<span>(Canada|United Kingdom)</span>", html)) == {"Canada"}
-    # Several countries (a shared URL, ?countries=GB,CA) stay selected as one option.
+    # Several countries (a shared URL, ?countries=GB,CA) stay ticked, each one.
     both = _Page(_text(client.get("/search?q=magnets&countries=gb,ca")))
-    assert both.all("option", value="GB,CA", selected=None)
+    assert {a["value"] for a in both.all("input", name="countries", checked=None)} == {"GB", "CA"}
 
 
 @pytest.mark.parametrize(
@@ -283,6 +288,12 @@ def test_project_list_pages_and_unknown_project(client):
     assert "no project briefs on this page" in _text(client.get("/projects?page=2"))
     bad = client.get("/projects?page=first")
     assert bad.status_code == 400 and "whole number from 1" in _text(bad)
+    # Past the API's cap (issue 24, row 6): a 400 page, never a database overflow.
+    for huge in ("9223372036854775808", "1000001", "99999999999999999999999999", "-1", "0", "1e3"):
+        resp = client.get(f"/projects?page={huge}")
+        assert resp.status_code == 400 and resp.mimetype == "text/html", huge
+        assert "whole number from 1 to 1,000,000" in _text(resp)
+    assert client.get("/projects?page=1000000").status_code == 200
     missing = client.get("/projects/no-such-brief")
     assert missing.status_code == 404 and "Project not found" in _text(missing)
 
@@ -312,13 +323,13 @@ def test_corpus_and_user_text_come_back_escaped(client, matcher: PartnerMatcher)
     assert "<title>Partners for “cobalt tailings &lt;script&gt;" in _text(pages[3])
 
 
-def test_highlight_escapes_each_piece_before_marking():
-    stems = query_stems("recovering cobalt & the tailings")
+def test_highlight_escapes_each_piece_before_marking(matcher: PartnerMatcher):
+    stems = matcher.key_terms("recovering cobalt & the tailings")
     assert stems == {"recov", "cobalt", "tail"}  # stop words and punctuation out, Snowball stems
     assert highlight('<b>Cobalt</b> & "tailings" recovered', stems) == (
         "&lt;b&gt;<mark>Cobalt</mark>&lt;/b&gt; &amp; &#34;<mark>tailings</mark>&#34; <mark>recovered</mark>")
     # A query word that is also an entity's name never splits the entity.
-    assert highlight("salt & pepper", query_stems("amp quot lt")) == "salt &amp; pepper"
+    assert highlight("salt & pepper", matcher.key_terms("amp quot lt")) == "salt &amp; pepper"
     assert highlight("<x>", frozenset()) == "&lt;x&gt;"
 
 
@@ -471,3 +482,170 @@ def test_officer_pages_escape_corpus_text_and_the_address(client, matcher: Partn
     assert "\\u003cscript\\u003e" in detail
     assert _data(page, "data-project-titles")["fx-hostile-brief"] == hostile_project().title
     assert [s.get("src") for s in page.all("script")] == [OFFICER_SCRIPT]
+
+
+# ------------------------------------------------------------------------------------------- issue 23: search page
+def _countries_searched(html: str) -> set[str]:
+    return set(re.findall(r"<span>(Canada|United Kingdom|United States)</span>", html))
+
+
+@pytest.mark.parametrize(("team", "partners"), [("GB", "CA"), ("CA", "GB")])
+def test_the_teams_side_picks_the_other_side_of_the_programme(client, matcher: PartnerMatcher, team, partners):
+    html = _text(client.get("/search", query_string={"q": QUERY, "team": team}))
+    core = matcher.match(MatchRequest(text=QUERY, countries=[partners], lead_country=team))
+    assert _names(html) == [r["organisation"]["name"] for r in core["results"]] and core["results"]
+    assert _countries_searched(html) == {"Canada" if partners == "CA" else "United Kingdom"}
+    assert "the other side of the programme from your team in" in html
+    assert _Page(html).all("input", name="team", value=team, checked=None)
+
+
+def test_no_side_and_no_country_searches_both_sides_and_never_elsewhere(client, matcher: PartnerMatcher):
+    html = _text(client.get("/search", query_string={"q": QUERY, "k": "20"}))
+    core = matcher.match(MatchRequest(text=QUERY, countries=["GB", "CA"], k=20))
+    assert _names(html) == [r["organisation"]["name"] for r in core["results"]]
+    assert _countries_searched(html) == {"Canada", "United Kingdom"}  # the fixture's US lab is not a candidate
+    assert "In United Kingdom, Canada." in html
+
+
+def test_ticked_countries_win_over_the_side_and_are_all_searched(client, matcher: PartnerMatcher):
+    html = _text(client.get("/search?q=lithium+recycling&team=GB&countries=GB&countries=US&k=20"))
+    core = matcher.match(MatchRequest(text="lithium recycling", countries=["GB", "US"], lead_country="GB", k=20))
+    assert _names(html) == [r["organisation"]["name"] for r in core["results"]]
+    assert "Fixture National Laboratory" in _names(html) and _countries_searched(html) == {"United Kingdom",
+                                                                                           "United States"}
+    page = _Page(html)
+    assert {a["value"] for a in page.all("input", name="countries", checked=None)} == {"GB", "US"}
+    assert '<details class="more-countries" open>' in html  # a ticked country beyond the two sides stays in view
+
+
+def test_an_unknown_side_is_a_friendly_400(client):
+    resp = client.get("/search?q=magnets&team=UK")
+    assert resp.status_code == 400 and "“UK” is not a side of the programme" in _text(resp)
+
+
+def test_results_come_first_and_the_form_folds_away(client):
+    html = _text(client.get("/search", query_string={"q": QUERY, "team": "CA"}))
+    assert html.index('id="results-heading"') < html.index('<form class="search-form"') < html.index('class="results"')
+    assert '<details class="refine">' in html and "<summary>Change this search</summary>" in html
+    home = _text(client.get("/"))
+    assert '<details class="refine" open>' in home
+
+
+def test_cards_are_compact_and_mark_only_the_briefs_key_words(client, matcher: PartnerMatcher):
+    brief = "University team will develop methods used for cobalt recovery from mine tailings"
+    html = _text(client.get("/search", query_string={"q": brief, "team": "GB", "k": "5"}))
+    marked = {m.lower() for m in re.findall(r"<mark>([^<]+)</mark>", html)}
+    assert "cobalt" in marked and {"university", "develop", "used", "methods", "from"}.isdisjoint(marked)
+    core = matcher.match(MatchRequest(text=brief, countries=["CA"], lead_country="GB", k=5))
+    for result in core["results"]:
+        org = result["organisation"]
+        reason = result["explanation"]["reason"]
+        assert reason in unescape(html) and org["name"] not in reason and "Canada" not in reason
+    # At most two evidence sentences a card, the fit band up front, no weight before "Details".
+    for card in html.split('<article class="card')[1:]:
+        head, _, details = card.partition('<details class="score-details">')
+        assert head.count("<blockquote>") <= 2 and "×" not in head and details.count("×") >= 1
+        assert re.search(r'class="fit fit-(strong|good|possible|weak)"', head)
+
+
+# ------------------------------------------------------------------------------------------- issue 23: browsing
+def _org_names(html: str) -> list[str]:
+    return re.findall(r'<h2><a href="/organisations/[^"]+">([^<]+)</a></h2>', html)
+
+
+def test_organisations_are_browsable_with_filters_and_pages(client, matcher: PartnerMatcher, monkeypatch):
+    resp = client.get("/organisations")
+    assert resp.status_code == 200 and resp.mimetype == "text/html"
+    html = _text(resp)
+    assert len(_org_names(html)) == 9 and "9 organisations." in html
+    assert 'href="/organisations" aria-current="page"' in html
+    assert _org_names(_text(client.get("/organisations?country=ca"))) == [
+        "Fixture Geological Survey", "Fixture Nickel Mining Company", "Fixture Tailings Reprocessing Institute"]
+    assert _org_names(_text(client.get("/organisations?mineral=cobalt&country=GB"))) == [
+        "Fixture Battery Recycling Centre"]
+    assert _org_names(_text(client.get("/organisations?stage=manufacturing&org_type=company"))) == [
+        "Fixture Magnet Manufacturer"]
+    found = _text(client.get("/organisations?q=MAGNET"))  # any case, in any text field (the funder's description)
+    names = _org_names(found)
+    assert {"Fixture Magnet Manufacturer", "Fixture Magnet Recycling Lab"} <= set(names)
+    assert all("magnet" in matcher.get_organisation(o.id).model_dump_json().lower()
+               for o in matcher.list_organisations(per_page=100).items if o.name in names)
+    assert "Fixture Nickel Mining Company" not in names and f"{len(names)} organisations match these filters." in found
+    assert _org_names(_text(client.get("/organisations?q=Magnet+Manufacturer"))) == ["Fixture Magnet Manufacturer"]
+    # Paging keeps the filters in its links.
+    monkeypatch.setattr("service.pages.ORGANISATIONS_PER_PAGE", 2)
+    first = _text(client.get("/organisations?country=CA"))
+    assert len(_org_names(first)) == 2 and 'href="/organisations?page=2&amp;country=CA" rel="next"' not in first
+    assert re.search(r'rel="next" href="/organisations\?page=2&amp;country=CA"', first)
+    second = _text(client.get("/organisations?country=CA&page=2"))
+    assert _org_names(second) == ["Fixture Tailings Reprocessing Institute"] and 'rel="prev"' in second
+
+
+@pytest.mark.parametrize(("query", "says"), [
+    ("country=Canada", "“CANADA” is not a country code"),
+    ("mineral=kryptonite", "“kryptonite” is not a mineral"),
+    ("stage=dreaming", "“dreaming” is not a value-chain stage"),
+    ("org_type=castle", "“castle” is not an organisation type"),
+    ("page=9223372036854775808", "whole number from 1 to 1,000,000"),
+])
+def test_bad_organisation_filters_are_a_400_page(client, query, says):
+    resp = client.get(f"/organisations?{query}")
+    assert resp.status_code == 400 and resp.mimetype == "text/html" and says in _text(resp)
+
+
+def test_projects_are_filtered_by_country_challenge_and_words(client):
+    titles = lambda html: re.findall(r'<h2><a href="/projects/[^"]+">([^<]+)</a></h2>', html)  # noqa: E731
+    assert titles(_text(client.get("/projects?country=GB"))) == ["Cobalt from mine tailings"]
+    assert titles(_text(client.get("/projects?challenge=1"))) == ["Cobalt from mine tailings"]
+    assert len(titles(_text(client.get("/projects?challenge=2")))) == 2
+    assert titles(_text(client.get("/projects?q=e-waste"))) == ["Recycling rare earth magnets from e-waste"]
+    assert "No project brief matches these filters." in _text(client.get("/projects?q=zeppelin"))
+    assert client.get("/projects?challenge=3").status_code == 400
+
+
+def test_unknown_addresses_are_html_for_browsers_and_json_for_the_api(client):
+    browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    page = client.get("/no-such-page", headers=browser)
+    assert page.status_code == 404 and page.mimetype == "text/html" and "Page not found" in _text(page)
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+    for path, headers in (("/v1/no-such-thing", browser), ("/no-such-page", {"Accept": "application/json"}),
+                          ("/no-such-page", {})):
+        resp = client.get(path, headers=headers)
+        assert resp.status_code == 404 and resp.json["error"]["code"] == "not_found", path
+
+
+def test_a_project_offers_refine_and_shortlist(client, matcher: PartnerMatcher):
+    html = _text(client.get("/projects/fx-brief-magnets"))
+    assert 'href="/search?project=fx-brief-magnets">Refine this search</a>' in html
+    assert 'href="/shortlists?project=fx-brief-magnets">Shortlist this project</a>' in html
+    refine = _text(client.get("/search?project=fx-brief-magnets"))
+    brief = matcher.get_project("fx-brief-magnets")
+    page = _Page(refine)
+    assert f">{brief.query_text()}</textarea>" in unescape(refine)
+    assert page.all("input", name="team", value="CA", checked=None)
+    assert {a["value"] for a in page.all("input", name="countries", checked=None)} == {"GB"}
+    assert '<details class="refine" open>' in refine  # come to edit: the form is open
+    core = matcher.match(MatchRequest(text=brief.query_text(), countries=["GB"], lead_country="CA"))
+    assert _names(refine) == [r["organisation"]["name"] for r in core["results"]]
+    assert client.get("/search?project=no-such-brief").status_code == 404
+    shortlist = _Page(_text(client.get("/shortlists?project=fx-brief-magnets")))
+    assert shortlist.all("option", value="fx-brief-magnets", selected=None)
+    assert shortlist.all("input", name="scope", value="chosen", checked=None)
+    assert not shortlist.all("input", name="scope", value="all", checked=None)
+
+
+def test_seed_sources_show_as_titles(client, matcher: PartnerMatcher):
+    ref = "seed:innovate-uk-gem-critical-materials-canada-us-report.txt#mine-tailings"
+    matcher.save_organisation(matcher.get_organisation("fx-tailings-lab").model_copy(update={
+        "sources": [Source(ref=ref, note="tailings")]}))
+    html = unescape(_text(client.get("/organisations/fx-tailings-lab")))
+    assert "Innovate UK Global Expert Mission report: critical materials in Canada and the US: Mine tailings" in html
+    assert ref not in html
+
+
+def test_a_project_without_seeking_countries_gets_the_other_side(client, matcher: PartnerMatcher):
+    matcher.save_project(matcher.get_project("fx-brief-tailings").model_copy(update={"seeking_countries": []}))
+    html = _text(client.get("/projects/fx-brief-tailings"))  # a UK team's brief: Canadian partners
+    core = matcher.project_matches("fx-brief-tailings", countries=["CA"])
+    assert _names(html) == [r["organisation"]["name"] for r in core["results"]] and core["results"]
+    assert _countries_searched(html.partition('id="results-heading"')[2]) == {"Canada"}

@@ -249,3 +249,15 @@ def test_plain_english_skips_language_detection_only_where_detection_would_say_e
                  "procédé de lixiviation pour le cuivre et le cobalt des résidus miniers"):
         assert not plainly_english(text)
     assert detect_language("lixiviation minerai cuivre").language == "fr"
+
+
+def test_key_terms_leave_out_generic_and_function_words():
+    analyser = QueryAnalyser(QueryVocabulary())
+    short = analyser.analyse("University team will develop methods used for cobalt recovery from mine tailings")
+    assert short.key_terms == {"cobalt", "recoveri", "mine", "tail"}
+    # A long brief: only its field terms (the ones TermWeights weighs fully), never the proposal's own words.
+    long_text = ("The university project will develop new approaches and train students with industry partners. "
+                 * 8 + "We need partners in rare earth separation by solvent extraction from mine tailings.")
+    long = analyser.analyse(long_text)
+    assert long.long and {"rare", "earth", "solvent", "extract", "tail"} <= long.key_terms
+    assert {"univers", "develop", "student", "partner", "train", "from"}.isdisjoint(long.key_terms)

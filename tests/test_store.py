@@ -38,6 +38,28 @@ def test_pagination_and_filters(store):
     assert total == 1 and gb[0].id == "fx-magnet-maker"
 
 
+def test_browse_filters_by_mineral_stage_and_phrase(store):
+    orgs = load_organisations(FIXTURE_CORPUS)
+    # Non-ASCII and LIKE's own characters in the text: the database's narrowing must not lose or invent a match.
+    accented = orgs[0].model_copy(update={"id": "fx-quebec", "name": "Fixture Québec 100%_Lab", "aliases": []})
+    store.seed([*orgs, accented], load_projects(FIXTURE_CORPUS))
+    ids = lambda page: [o.id for o in page.items]  # noqa: E731
+    assert ids(store.list_organisations(minerals=["cobalt"])) == ["fx-battery-recycling", "fx-tailings-lab"]
+    assert ids(store.list_organisations(minerals=["cobalt", "graphite"], countries=["CA", "US"])) == [
+        "fx-tailings-lab", "fx-us-lab"]
+    assert ids(store.list_organisations(stages=["manufacturing"], org_types=["company"])) == ["fx-magnet-maker"]
+    assert ids(store.list_organisations(text="québec")) == ids(store.list_organisations(text="QUÉBEC")) == ["fx-quebec"]
+    assert ids(store.list_organisations(text="100%_lab")) == ["fx-quebec"]
+    assert ids(store.list_organisations(text="100%xlab")) == ids(store.list_organisations(text="0_%")) == []
+    # "minerals" is a key of every record: a phrase is looked for in the fields' text, not in the JSON.
+    assert store.list_organisations(text='"minerals"').total == 0
+    page = store.list_organisations(minerals=["nickel"], page=2, per_page=2)
+    assert page.total == 3 and ids(page) == ["fx-tailings-lab"]
+    assert ids(store.list_projects(challenges=[1])) == ["fx-brief-tailings"]
+    assert ids(store.list_projects(text="E-WASTE")) == ["fx-brief-magnets"]
+    assert ids(store.list_projects(challenges=[2], countries=["CA"])) == ["fx-brief-magnets"]
+
+
 def test_upsert_replaces_without_duplicating(store):
     orgs = load_organisations(FIXTURE_CORPUS)
     store.upsert_organisations(orgs)

@@ -44,6 +44,15 @@ GENERIC = frozenset(tokens(
 
 
 @cache
+def function_stems() -> frozenset[str]:
+    """BM25 stems of English function words (bm25s' fuller stop list), which BM25's own list keeps."""
+    import Stemmer
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    return frozenset(Stemmer.Stemmer("english").stemWords([w.lower() for w in STOPWORDS_EN_PLUS]))
+
+
+@cache
 def domain_stems() -> frozenset[str]:
     """BM25 stems of the field's words (see the module docstring)."""
     texts: list[str] = []

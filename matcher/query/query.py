@@ -51,6 +51,18 @@ class AnalysedQuery:
         return len(self.domain_terms)
 
     @property
+    def key_terms(self) -> frozenset[str]:
+        """The BM25 stems worth pointing at in evidence: a long brief's field terms (the ones ``TermWeights``
+        weighs fully), any other brief's terms less the words every proposal uses (``domain.GENERIC``) and
+        English function words (bm25s' fuller list: BM25 keeps "from", "with", but they say nothing)."""
+        from matcher.query.domain import GENERIC, domain_stems, function_stems
+        from matcher.retrieval.lexical import tokens
+
+        terms = set(self.lexical_terms) if self.lexical_terms is not None else set(tokens(self.lexical_text))
+        kept = terms & domain_stems() if self.long else terms - GENERIC
+        return frozenset(kept - function_stems())
+
+    @property
     def dense_texts(self) -> tuple[str, ...]:
         """What the model encodes: the passages of a long brief, else the one dense text."""
         return self.passages or (self.dense_text,)

@@ -12,13 +12,13 @@ import datetime as dt
 import fcntl
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from alembic.util import CommandError
 from pydantic import BaseModel
-from sqlalchemy import Select, create_engine, event, func, select
+from sqlalchemy import Select, Text, cast, create_engine, event, func, or_, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -316,20 +316,48 @@ class Store:
             return Project.model_validate(row.record) if row else None
 
     def list_organisations(
-        self, *, page: int = 1, per_page: int = 20, countries: Sequence[str] = (), org_types: Sequence[str] = ()
+        self, *, page: int = 1, per_page: int = 20, countries: Sequence[str] = (), org_types: Sequence[str] = (),
+        minerals: Sequence[str] = (), stages: Sequence[str] = (), text: str = "",
     ) -> Page:
+        """A page of organisations in id order; each filter keeps records with any of its values (``text``: a
+        case-insensitive phrase in the name, aliases, place, description or keywords)."""
         query = select(OrganisationRow)
         if countries:
             query = query.where(OrganisationRow.country.in_(countries))
         if org_types:
             query = query.where(OrganisationRow.org_type.in_(org_types))
-        return self._page(query, OrganisationRow, Organisation, page, per_page)
+        if not (minerals or stages or text.strip()):
+            return self._page(query, OrganisationRow, Organisation, page, per_page)
+        phrase = text.strip().casefold()
 
-    def list_projects(self, *, page: int = 1, per_page: int = 20, countries: Sequence[str] = ()) -> Page:
+        def keep(record: dict) -> bool:
+            return ((not minerals or any(m in record.get("minerals", ()) for m in minerals))
+                    and (not stages or any(s in record.get("value_chain_stages", ()) for s in stages))
+                    and (not phrase or any(phrase in value.casefold() for value in _organisation_texts(record))))
+
+        # The database narrows by the ids' and the phrase's JSON text; ``keep`` then decides exactly.
+        query = _narrowed(query, OrganisationRow, [[f'"{m}"' for m in minerals], [f'"{s}"' for s in stages],
+                                                   [phrase] if phrase else []])
+        return self._kept_page(query, OrganisationRow, Organisation, page, per_page, keep)
+
+    def list_projects(self, *, page: int = 1, per_page: int = 20, countries: Sequence[str] = (),
+                      challenges: Sequence[int] = (), text: str = "") -> Page:
+        """A page of project briefs in id order; ``challenges`` keeps briefs in any of these challenge areas,
+        ``text`` a case-insensitive phrase in the title, summary, lead, sought expertise or keywords."""
         query = select(ProjectRow)
         if countries:
             query = query.where(ProjectRow.country.in_(countries))
-        return self._page(query, ProjectRow, Project, page, per_page)
+        if not (challenges or text.strip()):
+            return self._page(query, ProjectRow, Project, page, per_page)
+        phrase = text.strip().casefold()
+
+        def keep(record: dict) -> bool:
+            texts = [record.get(k) or "" for k in ("title", "summary", "lead_organisation", "sought_expertise")]
+            return ((not challenges or any(c in record.get("challenge_areas", ()) for c in challenges))
+                    and (not phrase or any(phrase in v.casefold() for v in [*texts, *record.get("keywords", ())])))
+
+        query = _narrowed(query, ProjectRow, [[phrase] if phrase else []])
+        return self._kept_page(query, ProjectRow, Project, page, per_page, keep)
 
     def _page(self, query: Select, row_type: type[OrganisationRow] | type[ProjectRow], model: type[BaseModel],
               page: int, per_page: int) -> Page:
@@ -337,6 +365,18 @@ class Store:
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
             rows = session.scalars(query.order_by(row_type.id).offset((page - 1) * per_page).limit(per_page))
             return Page(([model.model_validate(r.record) for r in rows], total))
+
+    def _kept_page(self, query: Select, row_type: type[OrganisationRow] | type[ProjectRow], model: type[BaseModel],
+                   page: int, per_page: int, keep: Callable[[dict], bool]) -> Page:
+        """A page of the rows ``keep`` accepts, counted and sliced here (the filter reads the JSON record)."""
+        start, items, total = (page - 1) * per_page, [], 0
+        with self.session() as session:
+            for row in session.scalars(query.order_by(row_type.id)):
+                if keep(row.record):
+                    if start <= total < start + per_page:
+                        items.append(model.model_validate(row.record))
+                    total += 1
+        return Page((items, total))
 
     def close(self) -> None:
         with self._readers_lock:
@@ -347,6 +387,28 @@ class Store:
                     connection.close()
         self._readers = threading.local()
         self.engine.dispose()
+
+
+def _organisation_texts(record: dict) -> list[str]:
+    return [record.get(k) or "" for k in ("name", "city", "region", "description")] + [
+        *record.get("aliases", ()), *record.get("keywords", ())]
+
+
+def _narrowed(query: Select, row_type: type[OrganisationRow] | type[ProjectRow], groups: list[list[str]]) -> Select:
+    """``query`` narrowed to records whose JSON text holds one string of each non-empty group (case-insensitive).
+
+    Only plain ASCII strings narrow: the JSON text escapes other characters, so for those the exact filter in
+    Python alone decides. Never wrong, only a cheaper first pass."""
+    record_text = cast(row_type.record, Text)
+    for group in groups:
+        plain = [s for s in group if s.isascii() and s.isprintable() and not ({'\\', '"'} & set(s.strip('"')))]
+        if plain and len(plain) == len(group):
+            query = query.where(or_(*(record_text.ilike(f"%{_like_escape(s)}%", escape="!") for s in plain)))
+    return query
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 def _finish(step: Any, what: str) -> None:
