@@ -17,7 +17,8 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel
 from sqlalchemy import CursorResult, func, select, update
 
-from matcher.errors import AssignmentNotFound, ShortlistNotFound
+from corpus.schema import control_character_problem
+from matcher.errors import AssignmentNotFound, InvalidRequest, ShortlistNotFound
 from matcher.storage.store import Page, Store
 from matcher.storage.tables import AssignmentRow, DecisionRow, ShortlistRow, iso_utc, utc_now
 
@@ -177,6 +178,9 @@ class ShortlistStore:
     def decide(self, shortlist_id: str, project_id: str, organisation_id: str, decision: str,
                note: str) -> ShortlistAssignment:
         """Record an officer's decision on one assignment (and append it to the history) in one transaction."""
+        problem = control_character_problem("note", note)
+        if problem:
+            raise InvalidRequest(f"the decision was not saved: {problem}")
         with self._store.transaction("the decision was not saved") as session:
             if session.get(ShortlistRow, shortlist_id) is None:
                 raise ShortlistNotFound(f"no shortlist with id {shortlist_id!r}; GET /v1/shortlists lists them")

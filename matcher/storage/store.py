@@ -24,8 +24,8 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
-from corpus.schema import Organisation, Project
-from matcher.errors import StorageError
+from corpus.schema import Organisation, Project, control_character_problem
+from matcher.errors import InvalidRequest, StorageError
 from matcher.storage.migrations import upgrade_to_head
 from matcher.storage.tables import ChangeRow, OrganisationRow, ProjectRow, as_utc, utc_now
 
@@ -135,6 +135,8 @@ class Store:
     # ------------------------------------------------------------------ writes
     def upsert(self, organisations: Iterable[Organisation] = (), projects: Iterable[Project] = ()) -> tuple[int, int]:
         """Insert or replace organisations and projects in one transaction: all of them are written, or none."""
+        organisations, projects = list(organisations), list(projects)
+        refuse_control_characters(organisations, projects)
         orgs = projects_written = 0
         try:
             with self.session() as session, session.begin():
@@ -347,6 +349,20 @@ class Store:
                     connection.close()
         self._readers = threading.local()
         self.engine.dispose()
+
+
+def refuse_control_characters(organisations: Iterable[Organisation] = (), projects: Iterable[Project] = ()) -> None:
+    """Refuse names holding control characters (``InvalidRequest``), checked where every door writes; records
+    stored before this check are read as they are and escaped on export."""
+    problems = [f"organisation {org.id!r}: {problem}" for org in organisations
+                for field, text in [("name", org.name), *(("aliases", a) for a in org.aliases)]
+                if (problem := control_character_problem(field, text))]
+    problems += [f"project {project.id!r}: {problem}" for project in projects
+                 if (problem := control_character_problem("title", project.title))]
+    if problems:
+        raise InvalidRequest(f"nothing was written: {problems[0]}"
+                             + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
+                             {"problems": problems[:100]})
 
 
 def _finish(step: Any, what: str) -> None:

@@ -1,0 +1,157 @@
+"""Hostile input and concurrency (issue 24): each test reproduces one defect an adversarial run found.
+
+Exports that a spreadsheet would split or run, control characters an XLSX cell cannot hold, lost updates under
+concurrent PATCH, bodies and query strings the API did not expect, paths that earned an HTML redirect, jobs left
+"running" by a killed process, and decisions on deleted organisations.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from matcher import shortlist_to_csv, shortlist_to_xlsx
+from matcher.shortlists import ShortlistRequest
+from matcher.shortlists.export import decisions_to_csv
+from matcher.storage.shortlist_store import DecisionRecord
+from matcher.storage.tables import AssignmentRow
+from tests.conftest import EXTRA_PROJECTS
+from tests.test_api import assert_error
+
+KEY = {"X-API-Key": "officer-key"}
+FORMULA = "=cmd|' /C calc'!A0"
+SPREADSHEET_PREFIXES = ("=", "+", "-", "@")
+
+
+def _request(**kw) -> ShortlistRequest:
+    base = {"project_ids": [p[0] for p in EXTRA_PROJECTS], "per_project": 3, "max_per_organisation": 1,
+            "min_per_type": {"company": 1}}
+    return ShortlistRequest(**{**base, **kw})
+
+
+@pytest.fixture
+def officer(call):
+    from service import create_app
+
+    return create_app({"MATCHER": call, "API_KEYS": ["officer-key"]}).test_client()
+
+
+def _cells(text: str) -> list[list[str]]:
+    """What a spreadsheet's CSV reader sees: rows of cells."""
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+def _no_formula(cells: list[list[str]]) -> None:
+    for row in cells:
+        for cell in row:
+            assert not cell.startswith(SPREADSHEET_PREFIXES), f"a spreadsheet would run {cell!r}"
+
+
+# ---------------------------------------------------------------------------------------------- 1: CSV injection
+def test_a_carriage_return_in_a_name_or_note_never_splits_a_csv_row(call):
+    org = call.get_organisation("fx-gb-tailings-co")
+    call.save_organisation(org.model_copy(update={"name": f"Acme Ltd\r{FORMULA}"}))
+    job = call.shortlists.run_now(_request())
+    assert any(a.organisation_name.startswith("Acme Ltd\r") for a in job.assignments)
+    cells = _cells(shortlist_to_csv(job))
+    assert len(cells) == 1 + len(job.assignments)  # no row was split
+    assert all(len(row) == len(cells[0]) for row in cells)
+    assert any(cell == f"Acme Ltd\r{FORMULA}" for row in cells for cell in row)  # one cell, kept whole
+    _no_formula(cells)
+
+    first = job.assignments[0]
+    call.shortlists.decide(job.id, first.project_id, first.organisation_id, "accepted", "\r=1+1")
+    call.shortlists.decide(job.id, first.project_id, first.organisation_id, "rejected", "=1+1\nsecond line")
+    history = _cells(decisions_to_csv(call.shortlists.history(job.id)))
+    assert len(history) == 3 and all(len(row) == len(history[0]) for row in history)
+    _no_formula(history)
+    assert history[1][-1] == "'\r=1+1" and history[2][-1] == "'=1+1\nsecond line"
+
+
+def test_every_formula_prefix_is_defused_in_csv_and_xlsx(call):
+    job = call.shortlists.run_now(_request())
+    for prefix in ("=", "+", "-", "@", "\t", "\r", "\n"):
+        job.assignments[0].organisation_name = f"{prefix}SUM(A1:A9)"
+        _no_formula(_cells(shortlist_to_csv(job)))
+        sheet = load_workbook(io.BytesIO(shortlist_to_xlsx(job, decisions=[])))["assignments"]
+        values = [c.value for row in sheet.iter_rows() for c in row if isinstance(c.value, str)]
+        assert f"'{prefix}SUM(A1:A9)".replace("\r", "\n") in [v.replace("\r", "\n") for v in values]
+        assert not any(v.startswith(SPREADSHEET_PREFIXES) for v in values)
+
+
+# ------------------------------------------------------------------------------------- 2: XLSX control characters
+def test_control_characters_in_old_records_are_escaped_in_every_export(call):
+    job = call.shortlists.run_now(_request())
+    job.assignments[0].organisation_name = "Bell\x07Org"
+    job.assignments[1].organisation_name = "Nul\x00Org"
+    note = DecisionRecord(shortlist_id=job.id, project_id="p", organisation_id="o", decision="accepted",
+                          note="see\x0bbelow", decided_at=None)
+    book = load_workbook(io.BytesIO(shortlist_to_xlsx(job, decisions=[note])))
+    values = {c.value for sheet in book for row in sheet.iter_rows() for c in row}
+    assert {"Bell\\x07Org", "Nul\\x00Org", "see\\x0bbelow"} <= values
+    assert "Bell\\x07Org" in shortlist_to_csv(job) and "see\\x0bbelow" in decisions_to_csv([note])
+
+
+def test_old_control_characters_do_not_break_the_xlsx_download(officer, call):
+    job = call.shortlists.run_now(_request())
+    with call.store_.transaction("test: an old record") as session:  # written before input was checked
+        row = session.query(AssignmentRow).filter_by(shortlist_id=job.id).first()
+        row.organisation_name, row.note = "Bell\x07Org", "see\x0bbelow"
+    response = officer.get(f"/v1/shortlists/{job.id}.xlsx", headers=KEY)
+    assert response.status_code == 200
+    values = {c.value for row in load_workbook(io.BytesIO(response.get_data()))["assignments"].iter_rows()
+              for c in row}
+    assert {"Bell\\x07Org", "see\\x0bbelow"} <= values
+
+
+def test_control_characters_are_refused_in_names_and_notes(officer, call):
+    org = call.get_organisation("fx-gb-tailings-co").model_dump(mode="json")
+    for name in ("Bell\x07Org", "Nul\x00Org"):
+        error = assert_error(officer.put("/v1/organisations/fx-gb-tailings-co", json={**org, "name": name},
+                                         headers=KEY), 400, "invalid_request")
+        assert "control character" in error["message"] and "name" in error["message"]
+    error = assert_error(officer.patch("/v1/organisations/fx-gb-tailings-co", json={"aliases": ["A\x1bB"]},
+                                       headers=KEY), 400, "invalid_request")
+    assert "U+001B" in error["message"]
+    assert call.get_organisation("fx-gb-tailings-co").name == org["name"]  # nothing was written
+    bulk = officer.post("/v1/import", json={"organisations": [{**org, "id": "fx-new", "name": "New\x0cOrg"}]},
+                        headers=KEY)
+    assert_error(bulk, 400, "invalid_request")
+    # Tabs and line breaks are text, not control: allowed.
+    assert officer.patch("/v1/organisations/fx-gb-tailings-co", json={"name": "Tailings\tCo"},
+                         headers=KEY).status_code == 200
+
+    job = call.shortlists.run_now(_request())
+    first = job.assignments[0]
+    path = f"/v1/shortlists/{job.id}/assignments/{first.project_id}/{first.organisation_id}"
+    error = assert_error(officer.patch(path, json={"decision": "accepted", "note": "see\x0bbelow"}, headers=KEY),
+                         400, "invalid_request")
+    assert "control character" in error["message"]
+    assert officer.patch(path, json={"decision": "accepted", "note": "line one\r\nline two"},
+                         headers=KEY).status_code == 200
+
+
+def test_cli_shortlist_out_never_leaves_a_partial_file(pm_env, tmp_path, monkeypatch):
+    from matcher.cli import main
+    import matcher.shortlists
+
+    out = tmp_path / "x.xlsx"
+    out.write_bytes(b"the previous export")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the workbook could not be written")
+
+    monkeypatch.setattr(matcher.shortlists, "shortlist_to_xlsx", broken)
+    args = ["shortlist", "--projects", "all", "--per-project", "1", "--max-per-org", "5", "--out", str(out)]
+    failed = CliRunner().invoke(main, args)
+    assert failed.exit_code != 0
+    assert out.read_bytes() == b"the previous export"  # the old file is intact, not truncated to 0 bytes
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".x.xlsx")] == []  # no temporary left
+    monkeypatch.undo()
+    done = CliRunner().invoke(main, args)
+    assert done.exit_code == 0, done.output
+    assert load_workbook(out).sheetnames == ["assignments", "load", "decisions"]
