@@ -19,8 +19,10 @@ from matcher.errors import (
     MatcherError,
     ModelLoadError,
     NotFound,
+    OrganisationDeleted,
     OrganisationNotFound,
     PartnerMatcherError,
+    PreconditionFailed,
     ProjectNotFound,
     ShortlistNotFound,
     StorageError,
@@ -29,7 +31,7 @@ from matcher.index import PartnerIndex
 from matcher.ranking import SIGNALS
 from matcher.requests import MAX_K, MAX_TEXT_CHARS, MatchRequest
 from matcher.results import Match, ScoreWeights
-from matcher.storage import Store
+from matcher.storage import Store, record_etag
 
 if TYPE_CHECKING:
     from matcher.shortlists import (
@@ -75,10 +77,12 @@ __all__ = [
     "ModelLoadError",
     "NotFound",
     "Organisation",
+    "OrganisationDeleted",
     "OrganisationNotFound",
     "PartnerIndex",
     "PartnerMatcher",
     "PartnerMatcherError",
+    "PreconditionFailed",
     "Project",
     "ProjectNotFound",
     "SIGNALS",
@@ -94,6 +98,7 @@ __all__ = [
     "decisions_to_csv",
     "load_configured_embedder",
     "open_matcher",
+    "record_etag",
     "shortlist_to_csv",
     "shortlist_to_xlsx",
 ]

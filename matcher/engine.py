@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -314,14 +314,19 @@ class PartnerMatcher:
             self.sync()
         return org
 
-    def patch_organisation(self, org_id: str, changes: dict) -> Organisation:
-        """Change some fields of an organisation; the result is validated whole before anything is written."""
+    def patch_organisation(self, org_id: str, changes: dict, *, if_match: Collection[str] | None = None) -> Organisation:
+        """Change some fields of an organisation; the result is validated whole before anything is written.
+
+        Atomic across processes (the store merges under the record's lock); ``if_match`` (entity tags or ``*``)
+        makes the change conditional on the stored version (``PreconditionFailed`` otherwise)."""
+        if "id" in changes and changes["id"] != org_id:
+            raise InvalidRequest("the id of an organisation cannot be changed; create a new one instead")
         with self._write_lock:
-            current = self.get_organisation(org_id)
-            if "id" in changes and changes["id"] != org_id:
-                raise InvalidRequest("the id of an organisation cannot be changed; create a new one instead")
-            updated = Organisation.model_validate({**current.model_dump(), **changes})
-            self.store_.upsert(organisations=[updated])
+            updated = self.store_.patch_organisation(
+                org_id, lambda current: Organisation.model_validate({**current.model_dump(), **changes}),
+                if_match=if_match)
+            if updated is None:
+                raise OrganisationNotFound(f"no organisation with id {org_id!r}; list them at /v1/organisations")
             self.sync()
         return updated
 
@@ -339,13 +344,16 @@ class PartnerMatcher:
             self.sync()
         return project
 
-    def patch_project(self, project_id: str, changes: dict) -> Project:
+    def patch_project(self, project_id: str, changes: dict, *, if_match: Collection[str] | None = None) -> Project:
+        """Change some fields of a project, atomically across processes (as ``patch_organisation``)."""
+        if "id" in changes and changes["id"] != project_id:
+            raise InvalidRequest("the id of a project cannot be changed; create a new one instead")
         with self._write_lock:
-            current = self.get_project(project_id)
-            if "id" in changes and changes["id"] != project_id:
-                raise InvalidRequest("the id of a project cannot be changed; create a new one instead")
-            updated = Project.model_validate({**current.model_dump(), **changes})
-            self.store_.upsert(projects=[updated])
+            updated = self.store_.patch_project(
+                project_id, lambda current: Project.model_validate({**current.model_dump(), **changes}),
+                if_match=if_match)
+            if updated is None:
+                raise ProjectNotFound(f"no project with id {project_id!r}; list them at /v1/projects")
             self.sync()
         return updated
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Annotated
 
 from flask import Blueprint, Response, jsonify, request
@@ -11,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from corpus.schema import CountryCode, Organisation, OrgType, Project
-from matcher import MAX_K, MatchRequest
+from matcher import MAX_K, MatchRequest, record_etag
 from service.deps import current_matcher
 from service.openapi import documented
 from service.parsing import MAX_PER_PAGE, json_body, parse_query
@@ -87,10 +85,8 @@ def list_organisations() -> Response:
 @documented(summary="One organisation, with sources and documents; ETag and Last-Modified", response=Organisation, errors=(404,), tags=("organisations",))
 def get_organisation(org_id: str) -> ResponseReturnValue:
     org, changed = current_matcher().get_organisation_stamped(org_id)
-    body = org.model_dump(mode="json")
-    etag = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
-    response = jsonify(body)
-    response.set_etag(etag)
+    response = jsonify(org.model_dump(mode="json"))
+    response.set_etag(record_etag(org))
     response.last_modified = changed
     # 304 when the caller's copy is current (If-None-Match / If-Modified-Since): the portal re-syncs cheaply.
     return response.make_conditional(request)

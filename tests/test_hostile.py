@@ -155,3 +155,74 @@ def test_cli_shortlist_out_never_leaves_a_partial_file(pm_env, tmp_path, monkeyp
     done = CliRunner().invoke(main, args)
     assert done.exit_code == 0, done.output
     assert load_workbook(out).sheetnames == ["assignments", "load", "decisions"]
+
+
+# -------------------------------------------------------------------------------------- 3: concurrent PATCH, If-Match
+PATCHED_FIELDS = ("region", "city", "website", "description")
+PATCHES_EACH = 15
+
+
+def _patch_own_field(settings, field: str, results) -> None:
+    """One writer, in a process or thread of its own with its own connections: PATCH one field again and again."""
+    from embeddings import FakeEmbedder
+    from matcher import PartnerMatcher
+
+    writer = PartnerMatcher(settings, embedder=FakeEmbedder(dim=256)).open()
+    try:
+        for n in range(PATCHES_EACH):
+            value = f"{field} value {n}" if field != "website" else f"https://example.org/{n}"
+            writer.patch_organisation("fx-tailings-lab", {field: value})
+            results.put((field, value))  # acknowledged
+    finally:
+        writer.close()
+        writer.store_.close()
+
+
+@pytest.mark.parametrize("workers", ["threads", "processes"])
+def test_concurrent_patches_of_one_organisation_lose_no_field(database_url, tmp_path, workers):
+    import multiprocessing
+    import queue
+    import threading
+
+    from embeddings import FakeEmbedder
+    from matcher import PartnerMatcher, Settings
+    from tests.conftest import FIXTURE_CORPUS
+
+    settings = Settings(data_dir=tmp_path / "var", corpus_dir=FIXTURE_CORPUS, database_url=database_url)
+    seeded = PartnerMatcher(settings, embedder=FakeEmbedder(dim=256)).open()  # seeds the database once
+    if workers == "threads":
+        results: queue.Queue | multiprocessing.queues.Queue = queue.Queue()
+        runners = [threading.Thread(target=_patch_own_field, args=(settings, f, results)) for f in PATCHED_FIELDS]
+    else:
+        context = multiprocessing.get_context("fork")
+        results = context.Queue()
+        runners = [context.Process(target=_patch_own_field, args=(settings, f, results)) for f in PATCHED_FIELDS]
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join(300)
+    acknowledged: dict[str, list[str]] = {}
+    for _ in range(len(PATCHED_FIELDS) * PATCHES_EACH):
+        field, value = results.get(timeout=10)
+        acknowledged.setdefault(field, []).append(value)
+    final = seeded.store_.get_organisation("fx-tailings-lab")
+    for field in PATCHED_FIELDS:  # every writer's last acknowledged value survived every other writer's patches
+        assert getattr(final, field) == acknowledged[field][-1], field
+    seeded.store_.close()
+
+
+def test_if_match_makes_a_patch_conditional(officer, call):
+    path = "/v1/organisations/fx-tailings-lab"
+    etag = officer.get(path).headers["ETag"]
+    error = assert_error(officer.patch(path, json={"city": "Val-d'Or"}, headers={**KEY, "If-Match": '"not-the-etag"'}),
+                         412, "precondition_failed")
+    assert "changed" in error["message"] and error["details"]["etag"] == etag.strip('"')
+    assert call.get_organisation("fx-tailings-lab").city != "Val-d'Or"  # nothing was written
+    done = officer.patch(path, json={"city": "Val-d'Or"}, headers={**KEY, "If-Match": etag})
+    assert done.status_code == 200 and done.headers["ETag"] != etag
+    assert done.headers["ETag"] == officer.get(path).headers["ETag"]  # the new ETag is the one a GET gives
+    stale = officer.patch(path, json={"city": "Rouyn-Noranda"}, headers={**KEY, "If-Match": etag})
+    assert_error(stale, 412, "precondition_failed")  # the ETag read before the change is stale now
+    assert officer.patch(path, json={"city": "Rouyn-Noranda"}, headers={**KEY, "If-Match": "*"}).status_code == 200
+    assert_error(officer.patch("/v1/organisations/nobody", json={"city": "x"}, headers={**KEY, "If-Match": "*"}),
+                 404, "organisation_not_found")

@@ -10,26 +10,34 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import hashlib
+import json
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from alembic.util import CommandError
 from pydantic import BaseModel
-from sqlalchemy import Select, create_engine, event, func, select
+from sqlalchemy import CursorResult, Select, create_engine, event, func, select, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from corpus.schema import Organisation, Project, control_character_problem
-from matcher.errors import InvalidRequest, StorageError
+from matcher.errors import InvalidRequest, PreconditionFailed, StorageError
 from matcher.storage.migrations import upgrade_to_head
 from matcher.storage.tables import ChangeRow, OrganisationRow, ProjectRow, as_utc, utc_now
 
 T = TypeVar("T")
+R = TypeVar("R", Organisation, Project)
+
+
+def record_etag(record: BaseModel) -> str:
+    """The entity tag of a record as the API serves it: a hash of its JSON (GET's ETag, PATCH's If-Match)."""
+    return hashlib.sha256(json.dumps(record.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:32]
 
 
 class Page(tuple, Generic[T]):
@@ -153,6 +161,46 @@ class Store:
         except SQLAlchemyError as e:
             raise StorageError(f"nothing was written: the database refused the change ({type(e).__name__}: {e})") from e
         return orgs, projects_written
+
+    def patch_organisation(self, org_id: str, merge: Callable[[Organisation], Organisation], *,
+                           if_match: Collection[str] | None = None) -> Organisation | None:
+        """Replace an organisation by ``merge(current)`` atomically across processes; None when there is none."""
+        return self._patch(OrganisationRow, Organisation, "organisation", org_id, merge, if_match)
+
+    def patch_project(self, project_id: str, merge: Callable[[Project], Project], *,
+                      if_match: Collection[str] | None = None) -> Project | None:
+        """Replace a project by ``merge(current)`` atomically across processes; None when there is none."""
+        return self._patch(ProjectRow, Project, "project", project_id, merge, if_match)
+
+    def _patch(self, row_type: type[OrganisationRow] | type[ProjectRow], model: type[R], kind: str, record_id: str,
+               merge: Callable[[R], R], if_match: Collection[str] | None) -> R | None:
+        """Read, merge and write one record in one transaction that holds the record's write lock throughout.
+
+        The transaction's first statement writes the row: PostgreSQL locks it, SQLite takes the database's write
+        lock, so a concurrent patch (any process) waits there and then merges into the record this one wrote,
+        never into the copy both read. ``if_match`` (entity tags, or ``*``) is checked against the locked record.
+        """
+        with self.transaction(f"{kind} {record_id!r} was not changed") as session:
+            touched = session.execute(update(row_type).where(row_type.id == record_id).values(updated_at=utc_now()))
+            if cast(CursorResult, touched).rowcount == 0:
+                return None
+            row: Any = session.get(row_type, record_id, populate_existing=True)  # locked by this transaction
+            current = model.model_validate(row.record)
+            etag = record_etag(current)
+            if if_match is not None and "*" not in if_match and etag not in if_match:
+                raise PreconditionFailed(f"{kind} {record_id!r} has changed since the version your If-Match names "
+                                         f"(its ETag is now \"{etag}\"); GET it again and re-apply your change",
+                                         {"etag": etag})
+            updated = merge(current)
+            if isinstance(updated, Organisation):
+                refuse_control_characters(organisations=[updated])
+                row.name, row.country, row.org_type = updated.name, updated.country, updated.org_type
+            else:
+                refuse_control_characters(projects=[updated])
+                row.title, row.country = updated.title, updated.country
+            row.record = updated.model_dump(mode="json")
+            session.add(ChangeRow(kind=kind, record_id=record_id))
+        return updated
 
     def upsert_organisations(self, organisations: Iterable[Organisation]) -> int:
         return self.upsert(organisations=organisations)[0]
