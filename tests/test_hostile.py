@@ -226,3 +226,91 @@ def test_if_match_makes_a_patch_conditional(officer, call):
     assert officer.patch(path, json={"city": "Rouyn-Noranda"}, headers={**KEY, "If-Match": "*"}).status_code == 200
     assert_error(officer.patch("/v1/organisations/nobody", json={"city": "x"}, headers={**KEY, "If-Match": "*"}),
                  404, "organisation_not_found")
+
+
+# --------------------------------------------------------------------------------------------- 7: unsized bodies
+def _unsized_post(client, path: str, body: bytes):
+    """A POST whose body has no Content-Length (chunked, as gunicorn hands it over: the stream ends itself)."""
+    environ = {"wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True, "HTTP_TRANSFER_ENCODING": "chunked"}
+    return client.open(path, method="POST", content_type="application/json", environ_overrides=environ)
+
+
+def test_a_chunked_body_over_the_limit_is_a_413_never_cut(client):
+    import json
+
+    limit = client.application.config["MAX_CONTENT_LENGTH"]
+    small = _unsized_post(client, "/v1/match", json.dumps({"text": "cobalt from mine tailings"}).encode())
+    assert small.status_code == 200 and small.get_json()["results"]
+    # Valid JSON at the limit followed by more: a silent cut at the limit would answer 200.
+    padded = b'{"text": "cobalt"}' + b" " * (limit - 18) + b"garbage"
+    error = assert_error(_unsized_post(client, "/v1/match", padded), 413, "payload_too_large")
+    assert error["details"]["max_bytes"] == limit
+    long_string = json.dumps({"text": "a" * limit}).encode()  # cut, this was a 400 "Unterminated string"
+    assert_error(_unsized_post(client, "/v1/match", long_string), 413, "payload_too_large")
+    exactly = b'{"text": "cobalt"}' + b" " * (limit - 18)
+    assert _unsized_post(client, "/v1/match", exactly).status_code == 200  # the limit itself is allowed
+
+
+# ---------------------------------------------------------------------------------- 8: unknown query parameters
+def _sample_path(rule) -> str:
+    values = {"org_id": "fx-tailings-lab", "project_id": "fx-call-cobalt", "shortlist_id": "0" * 32,
+              "organisation_id": "fx-tailings-lab", "filename": "swagger-ui.css"}
+    path = rule.rule
+    for argument in rule.arguments:
+        path = path.replace(f"<{argument}>", values[argument])
+    return path
+
+
+def test_every_api_endpoint_refuses_unknown_query_parameters(app, client):
+    checked = []
+    for rule in app.url_map.iter_rules():
+        meta = getattr(app.view_functions[rule.endpoint], "openapi", None)
+        if meta is None:
+            continue
+        allowed = sorted(meta["query"].model_fields) if meta["query"] is not None else []
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            response = client.open(f"{_sample_path(rule)}?not_a_param=1", method=method, json={})
+            error = assert_error(response, 400, "invalid_request")
+            assert "'not_a_param'" in error["message"], (method, rule.rule)
+            assert error["details"]["unknown"] == ["not_a_param"]
+            assert set(allowed) <= set(error["details"]["allowed"])
+            checked.append(f"{method} {rule.rule}")
+    assert {"POST /v1/match", "GET /v1/organisations/<org_id>", "GET /v1/projects/<project_id>",
+            "GET /v1/challenges", "GET /healthz", "POST /v1/import"} <= set(checked)
+
+
+def test_unknown_parameters_write_nothing_and_known_ones_still_work(app, client, matcher):
+    from service.guards import EXTRA_PARAMS
+
+    writer = app.test_client()
+    app.config["API_KEYS"] = ["officer-key"]
+    new = {"id": "fx-new-org", "name": "New Org", "country": "GB", "org_type": "company",
+           "description": "Fixture record for tests. Hydrometallurgy."}
+    error = assert_error(writer.post("/v1/import?dryrun=1", json={"organisations": [new]}, headers=KEY),
+                         400, "invalid_request")
+    assert "dryrun" in error["message"] and "dry_run" in error["details"]["allowed"]
+    assert matcher.store_.get_organisation("fx-new-org") is None  # refused before anything was written
+    assert "dry_run" in EXTRA_PARAMS["v1_writes.bulk_import"]
+    assert client.get("/v1/organisations?page=1&per_page=2&countries=GB").status_code == 200
+    assert client.get("/v1/projects/fx-nothing?k=3").get_json()["error"]["details"]["unknown"] == ["k"]
+
+
+# ------------------------------------------------------------------------------- 9: slashes and odd bytes in paths
+@pytest.mark.parametrize(("method", "path", "fixed"), [
+    ("GET", "/v1//organisations", "/v1/organisations"),
+    ("GET", "/v1/organisations/", "/v1/organisations"),
+    ("GET", "/healthz/", "/healthz"),
+    ("POST", "/v1/match/", "/v1/match"),
+    ("PATCH", "/v1/organisations//fx-tailings-lab", "/v1/organisations/fx-tailings-lab"),
+    ("PATCH", "/v1/organisations/fx-tailings-lab/", "/v1/organisations/fx-tailings-lab"),
+])
+def test_doubled_and_trailing_slashes_answer_json_never_a_redirect(client, method, path, fixed):
+    response = client.open(path, method=method, json={"text": "cobalt"})
+    error = assert_error(response, 404, "not_found")
+    assert "Location" not in response.headers and error["details"] == {"path": fixed}
+
+
+def test_raw_bytes_in_a_path_answer_json(client):
+    for raw in ("/v1/\xff", "/v1/organisations/\xff\xfe", "/\xff", "/v1/projects/%FF"):
+        response = client.get("/", environ_overrides={"PATH_INFO": raw})
+        assert response.status_code in (400, 404) and response.mimetype == "application/json", raw
