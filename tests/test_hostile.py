@@ -314,3 +314,52 @@ def test_raw_bytes_in_a_path_answer_json(client):
     for raw in ("/v1/\xff", "/v1/organisations/\xff\xfe", "/\xff", "/v1/projects/%FF"):
         response = client.get("/", environ_overrides={"PATH_INFO": raw})
         assert response.status_code in (400, 404) and response.mimetype == "application/json", raw
+
+
+# -------------------------------------------------------------------------------- 10: a job whose process was killed
+CLAIM_AND_HANG = """
+import sys, time
+from matcher.storage import ShortlistStore, Store
+jobs = ShortlistStore(Store(sys.argv[1]))
+assert jobs.claim(sys.argv[2])
+print("running", flush=True)
+time.sleep(600)
+"""
+
+
+def _running_in_child(database_url: str, jobs, request) -> tuple[str, object]:
+    """A job claimed (status running, heartbeat fresh) by a process of its own, which then hangs."""
+    import os
+    import subprocess
+    import sys
+
+    shortlist_id = jobs.store.create(request.model_dump(mode="json"))
+    child = subprocess.Popen([sys.executable, "-c", CLAIM_AND_HANG, database_url, shortlist_id],
+                             stdout=subprocess.PIPE, text=True, env={**os.environ})
+    assert child.stdout.readline().strip() == "running"
+    return shortlist_id, child
+
+
+def test_a_job_of_a_killed_process_is_failed_as_soon_as_the_service_is_back(call, settings, fake_embedder):
+    import signal
+
+    from matcher import PartnerMatcher
+    from service import create_app
+
+    url = settings.resolved_database_url
+    killed, victim = _running_in_child(url, call.shortlists, _request())
+    alive, survivor = _running_in_child(url, call.shortlists, _request())  # another worker's job, still running
+    try:
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(30)
+        assert call.shortlists.store.get(killed, with_assignments=False).status == "running"  # as the kill left it
+        restarted = PartnerMatcher(settings, embedder=fake_embedder).open()  # the service comes back
+        app = create_app({"MATCHER": restarted, "API_KEYS": ["officer-key"], "LOAD_IN_BACKGROUND": False})
+        job = app.test_client().get(f"/v1/shortlists/{killed}", headers=KEY).get_json()
+        assert job["status"] == "failed" and job["error"]["code"] == "interrupted"  # at once, not after 120 s
+        assert restarted.shortlists.store.get(alive, with_assignments=False).status == "running"  # owner alive
+        restarted.close()
+    finally:
+        survivor.kill()
+        survivor.wait(30)
+    assert call.shortlists.get(alive).status == "failed"  # its process is gone now too

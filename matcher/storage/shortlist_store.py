@@ -1,8 +1,9 @@
 """Shortlist jobs, their assignments and officers' decisions in the database (tables: ``matcher.storage.tables``).
 
 A shortlist is a job: its request, status and progress are rows, so it survives restarts and every worker process
-sees it. A running job writes a heartbeat; one whose heartbeat stopped (its process was killed or restarted) is
-marked failed with a reason when read, never left "running" for ever. Decisions are an append-only history; the
+sees it. A running job records the process running it and writes a heartbeat. A job is marked failed with a reason, never
+left "running", as soon as a process of the same host and boot sees its owner gone (killed, restarted: checked when
+the service starts and whenever jobs are read), and on any host once its heartbeat stopped. Decisions are an append-only history; the
 assignment row holds the latest one. Reads return typed records whose ``to_dict()`` is the API's JSON.
 """
 
@@ -10,6 +11,9 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import functools
+import os
+import socket
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, cast
@@ -24,6 +28,58 @@ from matcher.storage.tables import AssignmentRow, DecisionRow, ShortlistRow, iso
 
 HEARTBEAT_SECONDS = 5.0  # a running job touches its row at least this often
 STALE_AFTER_SECONDS = 120.0  # no heartbeat for this long: the process running it is gone
+
+
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as handle:
+            return handle.read().strip()
+    except OSError:  # not Linux: processes are told apart by pid alone
+        return "-"
+
+
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot), "-" where /proc is absent, None if there is none."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rpartition(")")[2].split()[19]
+    except FileNotFoundError:
+        return None
+    except OSError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, another user's
+    return "-"
+
+
+@functools.cache
+def _machine() -> tuple[str, str]:
+    return socket.gethostname(), _boot_id()
+
+
+def process_identity() -> str:
+    """``host/boot id/pid/start``: names this process among every process, past and present, of every host."""
+    host, boot = _machine()
+    pid = os.getpid()
+    return f"{host}/{boot}/{pid}/{_started(pid) or '-'}"
+
+
+def owner_is_gone(owner: str | None) -> bool:
+    """Whether the process ``owner`` (a ``process_identity``) has certainly ended: it ran on this host and the
+    host rebooted since, or its pid is dead or now names another process. Unknown (another host): False."""
+    if not owner:
+        return False
+    host, boot, pid, started = (owner.split("/") + ["", "", "", ""])[:4]
+    if host != _machine()[0] or not pid.isdigit():
+        return False
+    if boot != _machine()[1]:
+        return True
+    now = _started(int(pid))
+    return now is None or (started != "-" and now != "-" and now != started)
 
 
 # The API documents these two models as they are (service/shortlists.py): a docstring here would become part of
@@ -116,7 +172,7 @@ class ShortlistStore:
         with self._store.transaction("the shortlist could not start") as session:
             result = session.execute(update(ShortlistRow).where(ShortlistRow.id == shortlist_id,
                                                                  ShortlistRow.status == "queued")
-                                     .values(status="running", updated_at=utc_now()))
+                                     .values(status="running", owner=process_identity(), updated_at=utc_now()))
             return cast(CursorResult, result).rowcount == 1
 
     def heartbeat(self, shortlist_id: str, progress: float) -> None:
@@ -140,13 +196,22 @@ class ShortlistStore:
                             .values(status="failed", error=error, updated_at=utc_now()))
 
     def fail_abandoned(self, *, older_than: float = STALE_AFTER_SECONDS) -> int:
-        """Mark failed the running jobs whose process stopped sending heartbeats (killed, restarted)."""
+        """Mark failed the running jobs whose process is gone: at once when it ran on this host (its pid ended or
+        names another process), else when it stopped sending heartbeats."""
         cutoff = utc_now() - dt.timedelta(seconds=older_than)
         error = {"code": "interrupted", "message": "the process running this shortlist stopped (a restart or a "
                                                    "crash) before it finished; start it again"}
+        with self._store.session() as session:
+            running = session.execute(select(ShortlistRow.id, ShortlistRow.owner)
+                                      .where(ShortlistRow.status == "running")).all()
+        if not running:
+            return 0
+        abandoned = ShortlistRow.updated_at < cutoff
+        gone = [shortlist_id for shortlist_id, owner in running if owner_is_gone(owner)]
+        if gone:
+            abandoned = abandoned | ShortlistRow.id.in_(gone)
         with self._store.transaction("abandoned shortlists could not be marked") as session:
-            result = session.execute(update(ShortlistRow).where(ShortlistRow.status == "running",
-                                                                ShortlistRow.updated_at < cutoff)
+            result = session.execute(update(ShortlistRow).where(ShortlistRow.status == "running", abandoned)
                                      .values(status="failed", error=error, updated_at=utc_now()))
             return cast(CursorResult, result).rowcount
 
@@ -224,4 +289,4 @@ class ShortlistStore:
 
 
 __all__ = ["HEARTBEAT_SECONDS", "STALE_AFTER_SECONDS", "DecisionRecord", "ShortlistAssignment", "ShortlistJob",
-           "ShortlistStore"]
+           "ShortlistStore", "owner_is_gone", "process_identity"]
