@@ -363,3 +363,35 @@ def test_a_job_of_a_killed_process_is_failed_as_soon_as_the_service_is_back(call
         survivor.kill()
         survivor.wait(30)
     assert call.shortlists.get(alive).status == "failed"  # its process is gone now too
+
+
+# ------------------------------------------------------------------- 11: an organisation deleted after its shortlist
+def test_an_organisation_deleted_after_its_shortlist_is_flagged_and_not_decidable(officer, call):
+    job = call.shortlists.run_now(_request())
+    gone, kept = job.assignments[0], job.assignments[1]
+    path = f"/v1/shortlists/{job.id}/assignments/{gone.project_id}/{gone.organisation_id}"
+    assert officer.patch(path, json={"decision": "accepted", "note": "before"}, headers=KEY).status_code == 200
+    assert officer.delete(f"/v1/organisations/{gone.organisation_id}", headers=KEY).status_code == 204
+
+    shown = officer.get(f"/v1/shortlists/{job.id}", headers=KEY).get_json()["assignments"]
+    flagged = {(a["project_id"], a["organisation_id"]): a["organisation_deleted"] for a in shown}
+    assert flagged[(gone.project_id, gone.organisation_id)] is True
+    assert flagged[(kept.project_id, kept.organisation_id)] is False
+    assert sum(flagged.values()) == sum(a.organisation_id == gone.organisation_id for a in job.assignments)
+    before = next(a for a in shown if a["organisation_id"] == gone.organisation_id)
+    assert before["decision"] == "accepted" and before["note"] == "before"  # the record is kept
+
+    error = assert_error(officer.patch(path, json={"decision": "rejected"}, headers=KEY), 409, "organisation_deleted")
+    assert "was deleted" in error["message"] and gone.organisation_id in error["message"]
+    assert [d["decision"] for d in officer.get(f"/v1/shortlists/{job.id}/decisions", headers=KEY).get_json()["items"]
+            ] == ["accepted"]  # nothing was recorded
+
+    rows = _cells(officer.get(f"/v1/shortlists/{job.id}.csv", headers=KEY).get_data(as_text=True))
+    column = rows[0].index("organisation_deleted")
+    by_org = {row[rows[0].index("organisation_id")]: row[column] for row in rows[1:]}
+    assert by_org[gone.organisation_id] == "True" and by_org[kept.organisation_id] == "False"
+    sheet = load_workbook(io.BytesIO(officer.get(f"/v1/shortlists/{job.id}.xlsx", headers=KEY).get_data()))
+    header = [c.value for c in sheet["assignments"][1]]
+    flags = {row[header.index("organisation_id")]: row[header.index("organisation_deleted")]
+             for row in sheet["assignments"].iter_rows(min_row=2, values_only=True)}
+    assert flags[gone.organisation_id] is True and flags[kept.organisation_id] is False

@@ -12,7 +12,7 @@ from typing import Any
 from matcher.storage.shortlist_store import DecisionRecord, ShortlistJob
 
 EXPORT_COLUMNS = ["project_id", "rank", "organisation_id", "organisation_name", "country", "org_type", "score",
-                  "reason", "decision", "note", "decided_at"]
+                  "reason", "decision", "note", "decided_at", "organisation_deleted"]
 DECISION_COLUMNS = ["decided_at", "shortlist_id", "project_id", "organisation_id", "decision", "note"]
 LOAD_COLUMNS = ["organisation_id", "lists"]
 

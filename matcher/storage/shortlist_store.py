@@ -22,9 +22,9 @@ from pydantic import BaseModel
 from sqlalchemy import CursorResult, func, select, update
 
 from corpus.schema import control_character_problem
-from matcher.errors import AssignmentNotFound, InvalidRequest, ShortlistNotFound
+from matcher.errors import AssignmentNotFound, InvalidRequest, OrganisationDeleted, ShortlistNotFound
 from matcher.storage.store import Page, Store
-from matcher.storage.tables import AssignmentRow, DecisionRow, ShortlistRow, iso_utc, utc_now
+from matcher.storage.tables import AssignmentRow, DecisionRow, OrganisationRow, ShortlistRow, iso_utc, utc_now
 
 HEARTBEAT_SECONDS = 5.0  # a running job touches its row at least this often
 STALE_AFTER_SECONDS = 120.0  # no heartbeat for this long: the process running it is gone
@@ -99,6 +99,8 @@ class ShortlistAssignment(BaseModel):
     decision: Literal["accepted", "rejected"] | None
     note: str
     decided_at: str | None
+    # The organisation was deleted after the shortlist was made: kept for the record, no longer decidable.
+    organisation_deleted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump()
@@ -142,10 +144,10 @@ ASSIGNMENT_FIELDS = ("project_id", "organisation_id", "organisation_name", "coun
                      "reason", "decision", "note", "decided_at")
 
 
-def _assignment(row: AssignmentRow) -> ShortlistAssignment:
+def _assignment(row: AssignmentRow, *, deleted: bool = False) -> ShortlistAssignment:
     values = {name: getattr(row, name) for name in ASSIGNMENT_FIELDS}
     values["decided_at"] = iso_utc(row.decided_at)
-    return ShortlistAssignment.model_validate(values)
+    return ShortlistAssignment.model_validate({**values, "organisation_deleted": deleted})
 
 
 def _job(row: ShortlistRow, assignments: list[ShortlistAssignment] | None = None) -> ShortlistJob:
@@ -184,9 +186,8 @@ class ShortlistStore:
         """Store the result in one transaction: the job is done with all its assignments, or not at all.
         The assignments are stored undecided, whatever decision they carry."""
         with self._store.transaction("the shortlist result was not saved") as session:
-            session.add_all(AssignmentRow(shortlist_id=shortlist_id, note="",
-                                          **a.model_dump(exclude={"decision", "note", "decided_at"}))
-                            for a in assignments)
+            session.add_all(AssignmentRow(shortlist_id=shortlist_id, note="", **a.model_dump(
+                exclude={"decision", "note", "decided_at", "organisation_deleted"})) for a in assignments)
             session.execute(update(ShortlistRow).where(ShortlistRow.id == shortlist_id)
                             .values(status="done", progress=1.0, summary=summary, updated_at=utc_now()))
 
@@ -228,9 +229,11 @@ class ShortlistStore:
                 raise ShortlistNotFound(f"no shortlist with id {shortlist_id!r}; GET /v1/shortlists lists them")
             if not with_assignments:
                 return _job(row)
-            rows = session.scalars(select(AssignmentRow).where(AssignmentRow.shortlist_id == shortlist_id)
+            rows = session.execute(select(AssignmentRow, OrganisationRow.id)
+                                   .outerjoin(OrganisationRow, OrganisationRow.id == AssignmentRow.organisation_id)
+                                   .where(AssignmentRow.shortlist_id == shortlist_id)
                                    .order_by(AssignmentRow.project_id, AssignmentRow.rank))
-            return _job(row, [_assignment(r) for r in rows])
+            return _job(row, [_assignment(r, deleted=present is None) for r, present in rows])
 
     def list(self, *, page: int = 1, per_page: int = 20) -> Page[ShortlistJob]:
         with self._store.session() as session:
@@ -255,6 +258,10 @@ class ShortlistStore:
             if row is None:
                 raise AssignmentNotFound(f"shortlist {shortlist_id!r} does not assign {organisation_id!r} to project "
                                          f"{project_id!r}; GET /v1/shortlists/{shortlist_id} lists its assignments")
+            if session.get(OrganisationRow, organisation_id) is None:
+                raise OrganisationDeleted(f"organisation {organisation_id!r} ({row.organisation_name}) was deleted "
+                                          "after this shortlist was made; its assignment is kept for the record but "
+                                          "can no longer be accepted or rejected", {"organisation_id": organisation_id})
             now = utc_now()
             row.decision, row.note, row.decided_at = decision, note, now
             session.add(DecisionRow(shortlist_id=shortlist_id, project_id=project_id, organisation_id=organisation_id,
