@@ -395,3 +395,44 @@ def test_an_organisation_deleted_after_its_shortlist_is_flagged_and_not_decidabl
     flags = {row[header.index("organisation_id")]: row[header.index("organisation_deleted")]
              for row in sheet["assignments"].iter_rows(min_row=2, values_only=True)}
     assert flags[gone.organisation_id] is True and flags[kept.organisation_id] is False
+
+
+def _raw(port: int, request: bytes) -> tuple[int, str, bytes]:
+    """Send bytes as they are (no client library tidies them); returns status, content type and body."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+    return int(lines[0].split()[1]), headers.get("Content-Type", ""), body
+
+
+def test_gunicorn_refuses_what_it_cannot_parse_in_json(tmp_path):
+    import json
+
+    from tests.test_faults import Server
+
+    server = Server(tmp_path / "var")
+    end = b"Host: x\r\nConnection: close\r\n\r\n"
+    try:
+        cases = {
+            "request line over 8,190 bytes": (b"GET /v1/organisations?q=" + b"a" * 9000 + b" HTTP/1.1\r\n" + end, 414),
+            "200 headers": (b"GET /healthz HTTP/1.1\r\n" + b"".join(b"X-H%d: 1\r\n" % i for i in range(200)) + end,
+                            431),
+            "a 10 KB header": (b"GET /healthz HTTP/1.1\r\nX-Big: " + b"b" * 10_000 + b"\r\n" + end, 431),
+            "raw \\xff in the path": (b"GET /v1/\xff HTTP/1.1\r\n" + end, 400),
+        }
+        for what, (request, status) in cases.items():
+            got, content_type, body = _raw(server.port, request)
+            assert (got, content_type) == (status, "application/json"), what
+            error = json.loads(body)["error"]
+            assert set(error) == {"code", "message", "details"} and error["message"], what
+        got, content_type, _ = _raw(server.port, b"GET /v1/%FF HTTP/1.1\r\n" + end)  # reaches the app
+        assert got == 404 and content_type == "application/json"
+    finally:
+        server.kill()
