@@ -434,5 +434,13 @@ def test_gunicorn_refuses_what_it_cannot_parse_in_json(tmp_path):
             assert set(error) == {"code", "message", "details"} and error["message"], what
         got, content_type, _ = _raw(server.port, b"GET /v1/%FF HTTP/1.1\r\n" + end)  # reaches the app
         assert got == 404 and content_type == "application/json"
+        # A chunked body over the limit, through gunicorn's own chunked reader: a 413, not a body cut at 1 MiB.
+        body = b'{"text": "cobalt"}' + b" " * (1 << 20) + b"garbage"
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 65536]), body[i:i + 65536])
+                          for i in range(0, len(body), 65536)) + b"0\r\n\r\n"
+        got, content_type, body = _raw(server.port, b"POST /v1/match HTTP/1.1\r\nContent-Type: application/json\r\n"
+                                       b"Transfer-Encoding: chunked\r\n" + end + chunks)
+        assert (got, content_type) == (413, "application/json")
+        assert json.loads(body)["error"]["code"] == "payload_too_large"
     finally:
         server.kill()
