@@ -100,9 +100,12 @@ def list_projects() -> Response:
 
 
 @bp.get("/projects/<project_id>")
-@documented(summary="One project brief", response=Project, errors=(404,), tags=("projects",))
-def get_project(project_id: str) -> Response:
-    return jsonify(current_matcher().get_project(project_id).model_dump(mode="json"))
+@documented(summary="One project brief; ETag (for If-Match on writes)", response=Project, errors=(404,), tags=("projects",))
+def get_project(project_id: str) -> ResponseReturnValue:
+    project = current_matcher().get_project(project_id)
+    response = jsonify(project.model_dump(mode="json"))
+    response.set_etag(record_etag(project))
+    return response.make_conditional(request)
 
 
 @bp.get("/challenges")

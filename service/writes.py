@@ -74,11 +74,14 @@ def create_organisation() -> ResponseReturnValue:
 
 
 @bp.put("/organisations/<org_id>")
-@documented(summary="Create or replace an organisation", body=Organisation, response=Organisation, write=True, tags=("organisations",))
+@documented(summary="Create or replace an organisation (conditional with If-Match)", body=Organisation, response=Organisation, errors=(412,), write=True, tags=("organisations",))
 @require_api_key
 def replace_organisation(org_id: str) -> Response:
-    org = current_matcher().save_organisation(Organisation.model_validate(_same_id(json_body(), org_id)))
-    return jsonify(org.model_dump(mode="json"))
+    org = current_matcher().save_organisation(Organisation.model_validate(_same_id(json_body(), org_id)),
+                                              if_match=_if_match())
+    response = jsonify(org.model_dump(mode="json"))
+    response.set_etag(record_etag(org))
+    return response
 
 
 @bp.patch("/organisations/<org_id>")
@@ -92,10 +95,10 @@ def patch_organisation(org_id: str) -> Response:
 
 
 @bp.delete("/organisations/<org_id>")
-@documented(summary="Delete an organisation", status=204, errors=(404,), write=True, tags=("organisations",))
+@documented(summary="Delete an organisation (conditional with If-Match)", status=204, errors=(404, 412), write=True, tags=("organisations",))
 @require_api_key
 def delete_organisation(org_id: str) -> ResponseReturnValue:
-    current_matcher().delete_organisation(org_id)
+    current_matcher().delete_organisation(org_id, if_match=_if_match())
     return "", 204
 
 
@@ -110,11 +113,14 @@ def create_project() -> ResponseReturnValue:
 
 
 @bp.put("/projects/<project_id>")
-@documented(summary="Create or replace a project brief", body=Project, response=Project, write=True, tags=("projects",))
+@documented(summary="Create or replace a project brief (conditional with If-Match)", body=Project, response=Project, errors=(412,), write=True, tags=("projects",))
 @require_api_key
 def replace_project(project_id: str) -> Response:
-    project = current_matcher().save_project(Project.model_validate(_same_id(json_body(), project_id)))
-    return jsonify(project.model_dump(mode="json"))
+    project = current_matcher().save_project(Project.model_validate(_same_id(json_body(), project_id)),
+                                             if_match=_if_match())
+    response = jsonify(project.model_dump(mode="json"))
+    response.set_etag(record_etag(project))
+    return response
 
 
 @bp.patch("/projects/<project_id>")
@@ -128,10 +134,10 @@ def patch_project(project_id: str) -> Response:
 
 
 @bp.delete("/projects/<project_id>")
-@documented(summary="Delete a project brief", status=204, errors=(404,), write=True, tags=("projects",))
+@documented(summary="Delete a project brief (conditional with If-Match)", status=204, errors=(404, 412), write=True, tags=("projects",))
 @require_api_key
 def delete_project(project_id: str) -> ResponseReturnValue:
-    current_matcher().delete_project(project_id)
+    current_matcher().delete_project(project_id, if_match=_if_match())
     return "", 204
 
 

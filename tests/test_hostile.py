@@ -444,3 +444,22 @@ def test_gunicorn_refuses_what_it_cannot_parse_in_json(tmp_path):
         assert json.loads(body)["error"]["code"] == "payload_too_large"
     finally:
         server.kill()
+
+
+def test_if_match_makes_a_replace_or_a_delete_conditional(officer, call):
+    for path in ("/v1/organisations/fx-tailings-lab", "/v1/projects/fx-call-cobalt"):
+        record = officer.get(path).get_json()
+        etag = officer.get(path).headers["ETag"]
+        stale = {**KEY, "If-Match": '"not-the-etag"'}
+        changed = {**record, "city": "Val-d'Or"} if "organisations" in path else {**record, "title": "Renamed"}
+        assert_error(officer.put(path, json=changed, headers=stale), 412, "precondition_failed")
+        assert_error(officer.delete(path, headers=stale), 412, "precondition_failed")
+        assert officer.get(path).get_json() == record  # neither was done
+        replaced = officer.put(path, json=changed, headers={**KEY, "If-Match": etag})
+        assert replaced.status_code == 200 and replaced.headers["ETag"] != etag
+        assert_error(officer.delete(path, headers={**KEY, "If-Match": etag}), 412, "precondition_failed")  # stale
+        assert officer.delete(path, headers={**KEY, "If-Match": replaced.headers["ETag"]}).status_code == 204
+        missing = officer.put(path, json=changed, headers={**KEY, "If-Match": "*"})  # no version exists to match
+        assert "does not exist" in assert_error(missing, 412, "precondition_failed")["message"]
+        assert officer.put(path, json=changed, headers=KEY).status_code == 200  # without If-Match: created
+

@@ -162,19 +162,28 @@ class Store:
             raise StorageError(f"nothing was written: the database refused the change ({type(e).__name__}: {e})") from e
         return orgs, projects_written
 
-    def patch_organisation(self, org_id: str, merge: Callable[[Organisation], Organisation], *,
+    def patch_organisation(self, org_id: str, merge: Callable[[Organisation], Organisation | None], *,
                            if_match: Collection[str] | None = None) -> Organisation | None:
         """Replace an organisation by ``merge(current)`` atomically across processes; None when there is none."""
         return self._patch(OrganisationRow, Organisation, "organisation", org_id, merge, if_match)
 
-    def patch_project(self, project_id: str, merge: Callable[[Project], Project], *,
+    def patch_project(self, project_id: str, merge: Callable[[Project], Project | None], *,
                       if_match: Collection[str] | None = None) -> Project | None:
         """Replace a project by ``merge(current)`` atomically across processes; None when there is none."""
         return self._patch(ProjectRow, Project, "project", project_id, merge, if_match)
 
+    def delete_checked(self, kind: str, record_id: str, *, if_match: Collection[str]) -> bool:
+        """Delete one organisation or project (``kind``) if its entity tag is in ``if_match`` (or that is ``*``),
+        atomically; False when there is none, ``PreconditionFailed`` when the tag is stale."""
+        if kind == "organisation":
+            return self._patch(OrganisationRow, Organisation, kind, record_id, lambda _: None, if_match) is not None
+        return self._patch(ProjectRow, Project, kind, record_id, lambda _: None, if_match) is not None
+
     def _patch(self, row_type: type[OrganisationRow] | type[ProjectRow], model: type[R], kind: str, record_id: str,
-               merge: Callable[[R], R], if_match: Collection[str] | None) -> R | None:
-        """Read, merge and write one record in one transaction that holds the record's write lock throughout.
+               merge: Callable[[R], R | None], if_match: Collection[str] | None) -> R | None:
+        """Read, merge and write one record in one transaction that holds the record's write lock throughout;
+        ``merge`` returns the new record, or None to delete it. Returns what was written (or deleted), None when
+        there is no such record.
 
         The transaction's first statement writes the row: PostgreSQL locks it, SQLite takes the database's write
         lock, so a concurrent patch (any process) waits there and then merges into the record this one wrote,
@@ -192,6 +201,10 @@ class Store:
                                          f"(its ETag is now \"{etag}\"); GET it again and re-apply your change",
                                          {"etag": etag})
             updated = merge(current)
+            session.add(ChangeRow(kind=kind, record_id=record_id))
+            if updated is None:
+                session.delete(row)
+                return current
             if isinstance(updated, Organisation):
                 refuse_control_characters(organisations=[updated])
                 row.name, row.country, row.org_type = updated.name, updated.country, updated.org_type
@@ -199,7 +212,6 @@ class Store:
                 refuse_control_characters(projects=[updated])
                 row.title, row.country = updated.title, updated.country
             row.record = updated.model_dump(mode="json")
-            session.add(ChangeRow(kind=kind, record_id=record_id))
         return updated
 
     def upsert_organisations(self, organisations: Iterable[Organisation]) -> int:
