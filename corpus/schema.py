@@ -66,6 +66,20 @@ Stage = Literal[
 ]
 
 
+# Control characters refused in names and notes when written (an XLSX cell cannot hold them, and they only ever
+# arrive by mistake or attack); tab, LF and CR are text.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def control_character_problem(field: str, text: str) -> str | None:
+    """Why ``text`` may not be stored in ``field`` (a control character, named with its position), or None."""
+    found = CONTROL_CHARACTERS.search(text)
+    if found is None:
+        return None
+    return (f"{field} contains the control character U+{ord(found.group()):04X} at position {found.start() + 1}; "
+            "remove it (tabs and line breaks are allowed)")
+
+
 def slugify(text: str) -> str:
     """A stable id fragment from a name: 'Camborne School of Mines' -> 'camborne-school-of-mines'."""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()  # Université -> Universite

@@ -21,8 +21,10 @@ from matcher.errors import (
     MatcherError,
     ModelLoadError,
     NotFound,
+    OrganisationDeleted,
     OrganisationNotFound,
     PartnerMatcherError,
+    PreconditionFailed,
     ProjectNotFound,
     ShortlistNotFound,
     StorageError,
@@ -31,7 +33,7 @@ from matcher.index import PartnerIndex
 from matcher.ranking import SIGNALS
 from matcher.requests import MAX_K, MAX_TEXT_CHARS, MatchRequest
 from matcher.results import Match, ScoreWeights
-from matcher.storage import Store
+from matcher.storage import Store, record_etag
 
 if TYPE_CHECKING:
     from matcher.shortlists import (
@@ -79,10 +81,12 @@ __all__ = [
     "ModelLoadError",
     "NotFound",
     "Organisation",
+    "OrganisationDeleted",
     "OrganisationNotFound",
     "PartnerIndex",
     "PartnerMatcher",
     "PartnerMatcherError",
+    "PreconditionFailed",
     "Project",
     "ProjectNotFound",
     "SIGNALS",
@@ -100,6 +104,7 @@ __all__ = [
     "open_matcher",
     "plan_import_dry",
     "read_mapping",
+    "record_etag",
     "shortlist_to_csv",
     "shortlist_to_xlsx",
     "write_report",

@@ -8,6 +8,8 @@ import json
 import logging
 import os
 import sys
+import tempfile
+from pathlib import Path
 
 import click
 from pydantic import ValidationError
@@ -42,6 +44,19 @@ def _friendly_errors(func):
             raise click.ClickException(str(e)) from e
 
     return wrapper
+
+
+def _write_whole(path: Path, content: bytes) -> None:
+    """Write a file whole or not at all: a temporary file beside it, renamed over it once written, so a failure
+    never leaves a truncated or empty file (nor harms one already there)."""
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    try:
+        with handle:
+            handle.write(content)
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
 
 
 def _open(ctx: click.Context, *, need_index: bool = True, rebuild: bool = False) -> PartnerMatcher:
@@ -334,14 +349,12 @@ def shortlist(ctx: click.Context, projects, per_project, max_per_org, countries,
                f"organisation {summary['max_load']} ({summary['seconds']}s).")
     if out:
         if out.lower().endswith(".csv"):
-            with open(out, "w", encoding="utf-8", newline="") as handle:
-                handle.write(shortlist_to_csv(job))
+            content: bytes = shortlist_to_csv(job).encode("utf-8")
         elif out.lower().endswith(".xlsx"):
-            with open(out, "wb") as binary:  # a shortlist just made has no decisions yet
-                binary.write(shortlist_to_xlsx(job, decisions=[]))
+            content = shortlist_to_xlsx(job, decisions=[])  # a shortlist just made has no decisions yet
         else:
-            with open(out, "w", encoding="utf-8") as handle:
-                json.dump(job.to_dict(), handle, indent=2)
+            content = json.dumps(job.to_dict(), indent=2).encode("utf-8")
+        _write_whole(Path(out), content)
         click.echo(f"Wrote {out}")
     matcher.close()
 

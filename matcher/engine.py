@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -30,6 +30,7 @@ from matcher.errors import (
     IndexNotReady,
     InvalidRequest,
     OrganisationNotFound,
+    PreconditionFailed,
     ProjectNotFound,
 )
 from matcher.index import PartnerIndex, labels_hash
@@ -83,6 +84,11 @@ def plan_import_dry(settings: Settings, path, fmt: str, **options: Any) -> Impor
 def open_matcher(settings: Settings | None = None, *, embedder: Embedder | None = None) -> PartnerMatcher:
     """The engine both doors drive, connected and seeded; ``embedder`` defaults to ``load_configured_embedder``."""
     return PartnerMatcher(settings, embedder=embedder).open()
+
+
+def _no_version(kind: str, record_id: str) -> str:
+    return (f"{kind} {record_id!r} does not exist, so no version of it matches If-Match; send the PUT without "
+            "If-Match to create it")
 
 
 class PartnerMatcher:
@@ -346,53 +352,80 @@ class PartnerMatcher:
         return plan
 
     # ------------------------------------------------------------------ writes
-    def save_organisation(self, org: Organisation, *, create_only: bool = False) -> Organisation:
-        """Create or replace an organisation, then refresh the index so matches reflect it at once."""
+    def save_organisation(self, org: Organisation, *, create_only: bool = False,
+                          if_match: Collection[str] | None = None) -> Organisation:
+        """Create or replace an organisation, then refresh the index so matches reflect it at once. With
+        ``if_match``, replace only the stored version it names (``PreconditionFailed`` otherwise)."""
         with self._write_lock:
             if create_only and self.store_.get_organisation(org.id) is not None:
                 raise Conflict(f"organisation {org.id!r} already exists; PUT /v1/organisations/{org.id} replaces it")
-            self.store_.upsert(organisations=[org])
+            if if_match is not None:
+                if self.store_.patch_organisation(org.id, lambda _current: org, if_match=if_match) is None:
+                    raise PreconditionFailed(_no_version("organisation", org.id))
+            else:
+                self.store_.upsert(organisations=[org])
             self.sync()
         return org
 
-    def patch_organisation(self, org_id: str, changes: dict) -> Organisation:
-        """Change some fields of an organisation; the result is validated whole before anything is written."""
+    def patch_organisation(self, org_id: str, changes: dict, *, if_match: Collection[str] | None = None) -> Organisation:
+        """Change some fields of an organisation; the result is validated whole before anything is written.
+
+        Atomic across processes (the store merges under the record's lock); ``if_match`` (entity tags or ``*``)
+        makes the change conditional on the stored version (``PreconditionFailed`` otherwise)."""
+        if "id" in changes and changes["id"] != org_id:
+            raise InvalidRequest("the id of an organisation cannot be changed; create a new one instead")
         with self._write_lock:
-            current = self.get_organisation(org_id)
-            if "id" in changes and changes["id"] != org_id:
-                raise InvalidRequest("the id of an organisation cannot be changed; create a new one instead")
-            updated = Organisation.model_validate({**current.model_dump(), **changes})
-            self.store_.upsert(organisations=[updated])
+            updated = self.store_.patch_organisation(
+                org_id, lambda current: Organisation.model_validate({**current.model_dump(), **changes}),
+                if_match=if_match)
+            if updated is None:
+                raise OrganisationNotFound(f"no organisation with id {org_id!r}; list them at /v1/organisations")
             self.sync()
         return updated
 
-    def delete_organisation(self, org_id: str) -> None:
+    def delete_organisation(self, org_id: str, *, if_match: Collection[str] | None = None) -> None:
         with self._write_lock:
-            if not self.store_.delete(organisation_ids=[org_id]):
+            if if_match is not None:
+                deleted = self.store_.delete_checked("organisation", org_id, if_match=if_match)
+            else:
+                deleted = bool(self.store_.delete(organisation_ids=[org_id]))
+            if not deleted:
                 raise OrganisationNotFound(f"no organisation with id {org_id!r}")
             self.sync()
 
-    def save_project(self, project: Project, *, create_only: bool = False) -> Project:
+    def save_project(self, project: Project, *, create_only: bool = False,
+                     if_match: Collection[str] | None = None) -> Project:
         with self._write_lock:
             if create_only and self.store_.get_project(project.id) is not None:
                 raise Conflict(f"project {project.id!r} already exists; PUT /v1/projects/{project.id} replaces it")
-            self.store_.upsert(projects=[project])
+            if if_match is not None:
+                if self.store_.patch_project(project.id, lambda _current: project, if_match=if_match) is None:
+                    raise PreconditionFailed(_no_version("project", project.id))
+            else:
+                self.store_.upsert(projects=[project])
             self.sync()
         return project
 
-    def patch_project(self, project_id: str, changes: dict) -> Project:
+    def patch_project(self, project_id: str, changes: dict, *, if_match: Collection[str] | None = None) -> Project:
+        """Change some fields of a project, atomically across processes (as ``patch_organisation``)."""
+        if "id" in changes and changes["id"] != project_id:
+            raise InvalidRequest("the id of a project cannot be changed; create a new one instead")
         with self._write_lock:
-            current = self.get_project(project_id)
-            if "id" in changes and changes["id"] != project_id:
-                raise InvalidRequest("the id of a project cannot be changed; create a new one instead")
-            updated = Project.model_validate({**current.model_dump(), **changes})
-            self.store_.upsert(projects=[updated])
+            updated = self.store_.patch_project(
+                project_id, lambda current: Project.model_validate({**current.model_dump(), **changes}),
+                if_match=if_match)
+            if updated is None:
+                raise ProjectNotFound(f"no project with id {project_id!r}; list them at /v1/projects")
             self.sync()
         return updated
 
-    def delete_project(self, project_id: str) -> None:
+    def delete_project(self, project_id: str, *, if_match: Collection[str] | None = None) -> None:
         with self._write_lock:
-            if not self.store_.delete(project_ids=[project_id]):
+            if if_match is not None:
+                deleted = self.store_.delete_checked("project", project_id, if_match=if_match)
+            else:
+                deleted = bool(self.store_.delete(project_ids=[project_id]))
+            if not deleted:
                 raise ProjectNotFound(f"no project with id {project_id!r}")
             self.sync()
 

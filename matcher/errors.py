@@ -5,7 +5,8 @@ lowest layer); the HTTP door and the CLI each catch that one class and map it on
     ├── CorpusError            (corpus: a file or record is invalid)
     ├── ModelLoadError         (embeddings: the model cannot be loaded)
     └── MatcherError           (the core)
-        ├── InvalidRequest, Conflict, Infeasible
+        ├── InvalidRequest, Infeasible
+        ├── Conflict: PreconditionFailed, OrganisationDeleted
         ├── NotFound: OrganisationNotFound, ProjectNotFound, ShortlistNotFound, AssignmentNotFound
         └── IndexNotReady, IndexFileError, StorageError
 """
@@ -54,6 +55,18 @@ class Conflict(MatcherError):
     code = "conflict"
 
 
+class PreconditionFailed(Conflict):
+    """A conditional write (``If-Match``) named a version of the record that is no longer the stored one."""
+
+    code = "precondition_failed"
+
+
+class OrganisationDeleted(Conflict):
+    """The change names an organisation that has been deleted since (a decision on a stored shortlist)."""
+
+    code = "organisation_deleted"
+
+
 class IndexNotReady(MatcherError):
     """The index is still loading or building; try again shortly."""
 
@@ -93,8 +106,10 @@ __all__ = [
     "MatcherError",
     "ModelLoadError",
     "NotFound",
+    "OrganisationDeleted",
     "OrganisationNotFound",
     "PartnerMatcherError",
+    "PreconditionFailed",
     "ProjectNotFound",
     "ShortlistNotFound",
     "StorageError",

@@ -24,7 +24,7 @@ def create_app(config: dict | None = None) -> Flask:
     - ``API_KEYS``, ``RATE_LIMIT``, ``CORS_ORIGINS``: default from the settings.
     """
     # Blueprints are imported here, not at module level, so that importing the package stays cheap.
-    from service import conditional, cors, limits, observability
+    from service import conditional, cors, guards, limits, observability
     from service.api import bp as api_bp
     from service.deps import LOADER, MATCHER
     from service.errors import register_error_handlers
@@ -50,6 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
         observability.configure_json_logging(settings.log_level.upper())
 
     register_error_handlers(app)
+    guards.init_app(app)
     # The order is the OpenAPI document's order of paths.
     for blueprint in (api_bp, writes_bp, shortlists_bp, docs_bp, pages_bp, health_bp):
         app.register_blueprint(blueprint)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field
 
 from corpus.schema import CountryCode, Eligibility, Organisation, OrgType, Project
-from matcher import MAX_K, MatchRequest
+from matcher import MAX_K, MatchRequest, record_etag
 from service.deps import current_matcher
 from service.openapi import documented
 from service.paging import page_response
@@ -83,8 +83,10 @@ def list_organisations() -> Response:
 def get_organisation(org_id: str) -> ResponseReturnValue:
     org, changed = current_matcher().get_organisation_stamped(org_id)
     response = jsonify(org.model_dump(mode="json"))
-    response.last_modified = changed  # the ETag and the 304 are service/conditional.py's, as for every GET
-    return response
+    # The record's own tag (what If-Match compares on PATCH, PUT and DELETE); 304 when the caller's copy is current.
+    response.set_etag(record_etag(org))
+    response.last_modified = changed
+    return response.make_conditional(request)
 
 
 @bp.get("/projects")
@@ -95,9 +97,12 @@ def list_projects() -> Response:
 
 
 @bp.get("/projects/<project_id>")
-@documented(summary="One project brief", response=Project, errors=(404,), tags=("projects",))
-def get_project(project_id: str) -> Response:
-    return jsonify(current_matcher().get_project(project_id).model_dump(mode="json"))
+@documented(summary="One project brief; ETag (for If-Match on writes)", response=Project, errors=(404,), tags=("projects",))
+def get_project(project_id: str) -> ResponseReturnValue:
+    project = current_matcher().get_project(project_id)
+    response = jsonify(project.model_dump(mode="json"))
+    response.set_etag(record_etag(project))
+    return response.make_conditional(request)
 
 
 @bp.get("/challenges")

@@ -23,6 +23,7 @@ from matcher import (
     ModelLoadError,
     NotFound,
     PartnerMatcherError,
+    PreconditionFailed,
     StorageError,
 )
 
@@ -31,6 +32,7 @@ log = logging.getLogger("service")
 # Errors -> HTTP status; the first matching class wins, and any other PartnerMatcherError is a 500.
 STATUS_OF: list[tuple[type[PartnerMatcherError], int]] = [
     (NotFound, 404),
+    (PreconditionFailed, 412),
     (Conflict, 409),
     (Infeasible, 422),
     (InvalidRequest, 400),
@@ -52,6 +54,7 @@ HTTP_CODES = {
     405: "method_not_allowed",
     406: "not_acceptable",
     409: "conflict",
+    412: "precondition_failed",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "unprocessable_entity",

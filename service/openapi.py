@@ -33,7 +33,7 @@ ERROR_SCHEMA = {
         "code": {"type": "string"}, "message": {"type": "string"}, "details": {}}}},
 }
 STATUS_TEXT = {400: "Invalid request", 401: "No API key", 403: "Wrong API key", 404: "Not found", 409: "Conflict",
-               413: "Body too large", 415: "Not JSON", 422: "Constraints cannot be met",
+               412: "Stale If-Match", 413: "Body too large", 415: "Not JSON", 422: "Constraints cannot be met",
                429: "Rate limited: wait the Retry-After seconds",
                503: "Index not ready"}
 

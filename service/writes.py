@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 
-from flask import Blueprint, Response, jsonify, url_for
+from flask import Blueprint, Response, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from corpus.schema import Organisation, Project
-from matcher import InvalidRequest
+from matcher import InvalidRequest, record_etag
 from service.auth import require_api_key
 from service.deps import current_matcher
 from service.openapi import documented
@@ -55,6 +55,14 @@ class ProjectPatch(OrganisationPatch):
     """Any subset of a project's fields; the merged record is validated whole."""
 
 
+def _if_match() -> list[str] | None:
+    """The entity tags of an ``If-Match`` header (``["*"]`` for any), or None without one."""
+    if "If-Match" not in request.headers:
+        return None
+    tags = request.if_match
+    return ["*"] if tags.star_tag else list(tags)
+
+
 def _same_id(body: dict, record_id: str) -> dict:
     # The URL names the record: a body naming another would silently write to the wrong one.
     if body.get("id", record_id) != record_id:
@@ -73,25 +81,31 @@ def create_organisation() -> ResponseReturnValue:
 
 
 @bp.put("/organisations/<org_id>")
-@documented(summary="Create or replace an organisation", body=Organisation, response=Organisation, write=True, tags=("organisations",))
+@documented(summary="Create or replace an organisation (conditional with If-Match)", body=Organisation, response=Organisation, errors=(412,), write=True, tags=("organisations",))
 @require_api_key
 def replace_organisation(org_id: str) -> Response:
-    org = current_matcher().save_organisation(Organisation.model_validate(_same_id(json_body(), org_id)))
-    return jsonify(org.model_dump(mode="json"))
+    org = current_matcher().save_organisation(Organisation.model_validate(_same_id(json_body(), org_id)),
+                                              if_match=_if_match())
+    response = jsonify(org.model_dump(mode="json"))
+    response.set_etag(record_etag(org))
+    return response
 
 
 @bp.patch("/organisations/<org_id>")
-@documented(summary="Change some fields of an organisation", body=OrganisationPatch, response=Organisation, errors=(404,), write=True, tags=("organisations",))
+@documented(summary="Change some fields of an organisation (conditional with If-Match: 412 when stale)", body=OrganisationPatch, response=Organisation, errors=(404, 412), write=True, tags=("organisations",))
 @require_api_key
 def patch_organisation(org_id: str) -> Response:
-    return jsonify(current_matcher().patch_organisation(org_id, json_body()).model_dump(mode="json"))
+    org = current_matcher().patch_organisation(org_id, json_body(), if_match=_if_match())
+    response = jsonify(org.model_dump(mode="json"))
+    response.set_etag(record_etag(org))
+    return response
 
 
 @bp.delete("/organisations/<org_id>")
-@documented(summary="Delete an organisation", status=204, errors=(404,), write=True, tags=("organisations",))
+@documented(summary="Delete an organisation (conditional with If-Match)", status=204, errors=(404, 412), write=True, tags=("organisations",))
 @require_api_key
 def delete_organisation(org_id: str) -> ResponseReturnValue:
-    current_matcher().delete_organisation(org_id)
+    current_matcher().delete_organisation(org_id, if_match=_if_match())
     return "", 204
 
 
@@ -106,25 +120,31 @@ def create_project() -> ResponseReturnValue:
 
 
 @bp.put("/projects/<project_id>")
-@documented(summary="Create or replace a project brief", body=Project, response=Project, write=True, tags=("projects",))
+@documented(summary="Create or replace a project brief (conditional with If-Match)", body=Project, response=Project, errors=(412,), write=True, tags=("projects",))
 @require_api_key
 def replace_project(project_id: str) -> Response:
-    project = current_matcher().save_project(Project.model_validate(_same_id(json_body(), project_id)))
-    return jsonify(project.model_dump(mode="json"))
+    project = current_matcher().save_project(Project.model_validate(_same_id(json_body(), project_id)),
+                                             if_match=_if_match())
+    response = jsonify(project.model_dump(mode="json"))
+    response.set_etag(record_etag(project))
+    return response
 
 
 @bp.patch("/projects/<project_id>")
-@documented(summary="Change some fields of a project brief", body=ProjectPatch, response=Project, errors=(404,), write=True, tags=("projects",))
+@documented(summary="Change some fields of a project brief (conditional with If-Match: 412 when stale)", body=ProjectPatch, response=Project, errors=(404, 412), write=True, tags=("projects",))
 @require_api_key
 def patch_project(project_id: str) -> Response:
-    return jsonify(current_matcher().patch_project(project_id, json_body()).model_dump(mode="json"))
+    project = current_matcher().patch_project(project_id, json_body(), if_match=_if_match())
+    response = jsonify(project.model_dump(mode="json"))
+    response.set_etag(record_etag(project))
+    return response
 
 
 @bp.delete("/projects/<project_id>")
-@documented(summary="Delete a project brief", status=204, errors=(404,), write=True, tags=("projects",))
+@documented(summary="Delete a project brief (conditional with If-Match)", status=204, errors=(404, 412), write=True, tags=("projects",))
 @require_api_key
 def delete_project(project_id: str) -> ResponseReturnValue:
-    current_matcher().delete_project(project_id)
+    current_matcher().delete_project(project_id, if_match=_if_match())
     return "", 204
 
 

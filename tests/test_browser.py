@@ -678,3 +678,26 @@ def test_officer_pages_fit_a_phone(browser, officer, name):
         screenshot(tab, f"{name}-375")
     finally:
         context.close()
+
+
+def test_an_organisation_deleted_after_its_shortlist_is_shown_deleted_not_linked(page, officer):
+    base, matcher = officer
+    page.goto(base + "/shortlists")
+    enter_key(page)
+    job = start_job(page, base, matcher, SMALL_CALL)
+    gone = job["assignments"][0]
+    record = matcher.get_organisation(gone["organisation_id"])
+    matcher.delete_organisation(record.id)
+    try:
+        page.goto(f"{base}/shortlists/{job['id']}")
+        sync_api.expect(page.locator("article.assignment")).to_have_count(9)
+        card = page.locator("article.assignment").filter(has_text=gone["organisation_name"]).first
+        sync_api.expect(card.locator(".org-deleted")).to_have_text(f"{gone['organisation_name']} (deleted)")
+        assert card.locator("a.org-link").count() == 0  # no link to a page that is gone
+        assert card.locator("[data-decision]").evaluate_all("buttons => buttons.map(b => b.disabled)") == [True, True]
+        sync_api.expect(card.locator(".deleted-note")).to_contain_text("deleted after this shortlist was made")
+        assert page.locator("a.org-link").count() == 8
+        load_row = page.locator("#load-rows tr", has_text=gone["organisation_name"])
+        assert load_row.locator("a").count() == 0 and "(deleted)" in load_row.inner_text()
+    finally:
+        matcher.save_organisation(record)  # the module's other tests share this corpus

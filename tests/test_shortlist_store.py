@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from embeddings import FakeEmbedder
-from matcher import PartnerMatcher, Settings
+from matcher import Organisation, PartnerMatcher, Settings
 from matcher.errors import AssignmentNotFound, ShortlistNotFound
 from matcher.storage import ShortlistAssignment, ShortlistStore
 from tests.conftest import FIXTURE_CORPUS
@@ -35,6 +35,9 @@ def test_a_job_goes_queued_running_done_with_its_assignments(store):  # noqa: F8
 
 
 def test_decisions_are_recorded_in_order_and_rejections_feed_back(store):  # noqa: F811
+    # Decisions are taken on organisations that exist (one deleted since is refused: tests/test_hostile.py).
+    store.upsert(organisations=[Organisation(id="o1", name="Org One", country="GB", org_type="university",
+                                             description="Fixture record for tests.")])
     jobs = ShortlistStore(store)
     sid = jobs.create({})
     jobs.claim(sid)

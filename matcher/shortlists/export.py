@@ -5,30 +5,44 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from matcher.storage.shortlist_store import DecisionRecord, ShortlistJob
 
 EXPORT_COLUMNS = ["project_id", "rank", "organisation_id", "organisation_name", "country", "org_type", "score",
-                  "reason", "decision", "note", "decided_at"]
+                  "reason", "decision", "note", "decided_at", "organisation_deleted"]
 DECISION_COLUMNS = ["decided_at", "shortlist_id", "project_id", "organisation_id", "decision", "note"]
 LOAD_COLUMNS = ["organisation_id", "lists"]
 
 
-def _safe_cell(value: Any) -> Any:
-    """Spreadsheet programs run cells that start with = + - @ as formulas; prefix such text with a quote."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+# The control characters an XLSX (XML 1.0) cell cannot hold; tab, LF and CR are allowed.
+ILLEGAL_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def safe_cell(value: Any) -> Any:
+    """Every exported cell passes here, whatever the columns: control characters an XLSX cell cannot hold are
+    written as visible escapes (``\\x07``: old records may hold them, and an export must never fail), and text a
+    spreadsheet would run as a formula (starting with = + - @ or a tab or line break) gets a quote prefix."""
+    if not isinstance(value, str):
+        return value
+    value = ILLEGAL_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+    if value[:1] in FORMULA_PREFIXES:
         return "'" + value
     return value
 
 
 def rows_to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    # CRLF rows (RFC 4180): the csv module quotes a cell holding any character of the line terminator, so with
+    # CRLF every cell holding a CR or a LF is quoted and a reader never splits a row inside one.
+    writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore", lineterminator="\r\n",
+                            quoting=csv.QUOTE_MINIMAL)
     writer.writeheader()
     for row in rows:
-        writer.writerow({c: _safe_cell(row.get(c)) for c in columns})
+        writer.writerow({c: safe_cell(row.get(c)) for c in columns})
     return out.getvalue()
 
 
@@ -39,7 +53,7 @@ def rows_to_xlsx(sheets: Mapping[str, tuple[Sequence[Mapping[str, Any]], Sequenc
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         for name, (rows, columns) in sheets.items():
-            frame = pd.DataFrame([{c: _safe_cell(r.get(c)) for c in columns} for r in rows], columns=list(columns))
+            frame = pd.DataFrame([{c: safe_cell(r.get(c)) for c in columns} for r in rows], columns=list(columns))
             frame.to_excel(writer, sheet_name=name[:31], index=False)
     return buffer.getvalue()
 
@@ -65,4 +79,4 @@ def shortlist_to_xlsx(job: ShortlistJob, decisions: Sequence[DecisionRecord]) ->
 
 
 __all__ = ["DECISION_COLUMNS", "EXPORT_COLUMNS", "LOAD_COLUMNS", "decisions_to_csv", "rows_to_csv",
-           "rows_to_xlsx", "shortlist_to_csv", "shortlist_to_xlsx"]
+           "rows_to_xlsx", "safe_cell", "shortlist_to_csv", "shortlist_to_xlsx"]

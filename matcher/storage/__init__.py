@@ -8,6 +8,7 @@ from matcher.storage.shortlist_store import (
     ShortlistJob,
     ShortlistStore,
 )
-from matcher.storage.store import Page, Store
+from matcher.storage.store import Page, Store, record_etag
 
-__all__ = ["DecisionRecord", "Page", "ShortlistAssignment", "ShortlistJob", "ShortlistStore", "Store"]
+__all__ = ["DecisionRecord", "Page", "ShortlistAssignment", "ShortlistJob", "ShortlistStore", "Store",
+           "record_etag"]

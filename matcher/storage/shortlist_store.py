@@ -1,8 +1,9 @@
 """Shortlist jobs, their assignments and officers' decisions in the database (tables: ``matcher.storage.tables``).
 
 A shortlist is a job: its request, status and progress are rows, so it survives restarts and every worker process
-sees it. A running job writes a heartbeat; one whose heartbeat stopped (its process was killed or restarted) is
-marked failed with a reason when read, never left "running" for ever. Decisions are an append-only history; the
+sees it. A running job records the process running it and writes a heartbeat. A job is marked failed with a reason, never
+left "running", as soon as a process of the same host and boot sees its owner gone (killed, restarted: checked when
+the service starts and whenever jobs are read), and on any host once its heartbeat stopped. Decisions are an append-only history; the
 assignment row holds the latest one. Reads return typed records whose ``to_dict()`` is the API's JSON.
 """
 
@@ -10,6 +11,9 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import functools
+import os
+import socket
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, cast
@@ -17,12 +21,65 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel
 from sqlalchemy import CursorResult, func, select, update
 
-from matcher.errors import AssignmentNotFound, ShortlistNotFound
+from corpus.schema import control_character_problem
+from matcher.errors import AssignmentNotFound, InvalidRequest, OrganisationDeleted, ShortlistNotFound
 from matcher.storage.store import Page, Store
-from matcher.storage.tables import AssignmentRow, DecisionRow, ShortlistRow, iso_utc, utc_now
+from matcher.storage.tables import AssignmentRow, DecisionRow, OrganisationRow, ShortlistRow, iso_utc, utc_now
 
 HEARTBEAT_SECONDS = 5.0  # a running job touches its row at least this often
 STALE_AFTER_SECONDS = 120.0  # no heartbeat for this long: the process running it is gone
+
+
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as handle:
+            return handle.read().strip()
+    except OSError:  # not Linux: processes are told apart by pid alone
+        return "-"
+
+
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot), "-" where /proc is absent, None if there is none."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rpartition(")")[2].split()[19]
+    except FileNotFoundError:
+        return None
+    except OSError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, another user's
+    return "-"
+
+
+@functools.cache
+def _machine() -> tuple[str, str]:
+    return socket.gethostname(), _boot_id()
+
+
+def process_identity() -> str:
+    """``host/boot id/pid/start``: names this process among every process, past and present, of every host."""
+    host, boot = _machine()
+    pid = os.getpid()
+    return f"{host}/{boot}/{pid}/{_started(pid) or '-'}"
+
+
+def owner_is_gone(owner: str | None) -> bool:
+    """Whether the process ``owner`` (a ``process_identity``) has certainly ended: it ran on this host and the
+    host rebooted since, or its pid is dead or now names another process. Unknown (another host): False."""
+    if not owner:
+        return False
+    host, boot, pid, started = (owner.split("/") + ["", "", "", ""])[:4]
+    if host != _machine()[0] or not pid.isdigit():
+        return False
+    if boot != _machine()[1]:
+        return True
+    now = _started(int(pid))
+    return now is None or (started != "-" and now != "-" and now != started)
 
 
 # The API documents these two models as they are (service/shortlists.py): a docstring here would become part of
@@ -42,6 +99,8 @@ class ShortlistAssignment(BaseModel):
     decision: Literal["accepted", "rejected"] | None
     note: str
     decided_at: str | None
+    # The organisation was deleted after the shortlist was made: kept for the record, no longer decidable.
+    organisation_deleted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump()
@@ -85,10 +144,10 @@ ASSIGNMENT_FIELDS = ("project_id", "organisation_id", "organisation_name", "coun
                      "reason", "decision", "note", "decided_at")
 
 
-def _assignment(row: AssignmentRow) -> ShortlistAssignment:
+def _assignment(row: AssignmentRow, *, deleted: bool = False) -> ShortlistAssignment:
     values = {name: getattr(row, name) for name in ASSIGNMENT_FIELDS}
     values["decided_at"] = iso_utc(row.decided_at)
-    return ShortlistAssignment.model_validate(values)
+    return ShortlistAssignment.model_validate({**values, "organisation_deleted": deleted})
 
 
 def _job(row: ShortlistRow, assignments: list[ShortlistAssignment] | None = None) -> ShortlistJob:
@@ -115,7 +174,7 @@ class ShortlistStore:
         with self._store.transaction("the shortlist could not start") as session:
             result = session.execute(update(ShortlistRow).where(ShortlistRow.id == shortlist_id,
                                                                  ShortlistRow.status == "queued")
-                                     .values(status="running", updated_at=utc_now()))
+                                     .values(status="running", owner=process_identity(), updated_at=utc_now()))
             return cast(CursorResult, result).rowcount == 1
 
     def heartbeat(self, shortlist_id: str, progress: float) -> None:
@@ -127,9 +186,8 @@ class ShortlistStore:
         """Store the result in one transaction: the job is done with all its assignments, or not at all.
         The assignments are stored undecided, whatever decision they carry."""
         with self._store.transaction("the shortlist result was not saved") as session:
-            session.add_all(AssignmentRow(shortlist_id=shortlist_id, note="",
-                                          **a.model_dump(exclude={"decision", "note", "decided_at"}))
-                            for a in assignments)
+            session.add_all(AssignmentRow(shortlist_id=shortlist_id, note="", **a.model_dump(
+                exclude={"decision", "note", "decided_at", "organisation_deleted"})) for a in assignments)
             session.execute(update(ShortlistRow).where(ShortlistRow.id == shortlist_id)
                             .values(status="done", progress=1.0, summary=summary, updated_at=utc_now()))
 
@@ -139,13 +197,22 @@ class ShortlistStore:
                             .values(status="failed", error=error, updated_at=utc_now()))
 
     def fail_abandoned(self, *, older_than: float = STALE_AFTER_SECONDS) -> int:
-        """Mark failed the running jobs whose process stopped sending heartbeats (killed, restarted)."""
+        """Mark failed the running jobs whose process is gone: at once when it ran on this host (its pid ended or
+        names another process), else when it stopped sending heartbeats."""
         cutoff = utc_now() - dt.timedelta(seconds=older_than)
         error = {"code": "interrupted", "message": "the process running this shortlist stopped (a restart or a "
                                                    "crash) before it finished; start it again"}
+        with self._store.session() as session:
+            running = session.execute(select(ShortlistRow.id, ShortlistRow.owner)
+                                      .where(ShortlistRow.status == "running")).all()
+        if not running:
+            return 0
+        abandoned = ShortlistRow.updated_at < cutoff
+        gone = [shortlist_id for shortlist_id, owner in running if owner_is_gone(owner)]
+        if gone:
+            abandoned = abandoned | ShortlistRow.id.in_(gone)
         with self._store.transaction("abandoned shortlists could not be marked") as session:
-            result = session.execute(update(ShortlistRow).where(ShortlistRow.status == "running",
-                                                                ShortlistRow.updated_at < cutoff)
+            result = session.execute(update(ShortlistRow).where(ShortlistRow.status == "running", abandoned)
                                      .values(status="failed", error=error, updated_at=utc_now()))
             return cast(CursorResult, result).rowcount
 
@@ -162,9 +229,11 @@ class ShortlistStore:
                 raise ShortlistNotFound(f"no shortlist with id {shortlist_id!r}; GET /v1/shortlists lists them")
             if not with_assignments:
                 return _job(row)
-            rows = session.scalars(select(AssignmentRow).where(AssignmentRow.shortlist_id == shortlist_id)
+            rows = session.execute(select(AssignmentRow, OrganisationRow.id)
+                                   .outerjoin(OrganisationRow, OrganisationRow.id == AssignmentRow.organisation_id)
+                                   .where(AssignmentRow.shortlist_id == shortlist_id)
                                    .order_by(AssignmentRow.project_id, AssignmentRow.rank))
-            return _job(row, [_assignment(r) for r in rows])
+            return _job(row, [_assignment(r, deleted=present is None) for r, present in rows])
 
     def list(self, *, page: int = 1, per_page: int = 20) -> Page[ShortlistJob]:
         with self._store.session() as session:
@@ -177,6 +246,9 @@ class ShortlistStore:
     def decide(self, shortlist_id: str, project_id: str, organisation_id: str, decision: str,
                note: str) -> ShortlistAssignment:
         """Record an officer's decision on one assignment (and append it to the history) in one transaction."""
+        problem = control_character_problem("note", note)
+        if problem:
+            raise InvalidRequest(f"the decision was not saved: {problem}")
         with self._store.transaction("the decision was not saved") as session:
             if session.get(ShortlistRow, shortlist_id) is None:
                 raise ShortlistNotFound(f"no shortlist with id {shortlist_id!r}; GET /v1/shortlists lists them")
@@ -186,6 +258,10 @@ class ShortlistStore:
             if row is None:
                 raise AssignmentNotFound(f"shortlist {shortlist_id!r} does not assign {organisation_id!r} to project "
                                          f"{project_id!r}; GET /v1/shortlists/{shortlist_id} lists its assignments")
+            if session.get(OrganisationRow, organisation_id) is None:
+                raise OrganisationDeleted(f"organisation {organisation_id!r} ({row.organisation_name}) was deleted "
+                                          "after this shortlist was made; its assignment is kept for the record but "
+                                          "can no longer be accepted or rejected", {"organisation_id": organisation_id})
             now = utc_now()
             row.decision, row.note, row.decided_at = decision, note, now
             session.add(DecisionRow(shortlist_id=shortlist_id, project_id=project_id, organisation_id=organisation_id,
@@ -220,4 +296,4 @@ class ShortlistStore:
 
 
 __all__ = ["HEARTBEAT_SECONDS", "STALE_AFTER_SECONDS", "DecisionRecord", "ShortlistAssignment", "ShortlistJob",
-           "ShortlistStore"]
+           "ShortlistStore", "owner_is_gone", "process_identity"]

@@ -10,26 +10,35 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import hashlib
+import json
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from alembic.util import CommandError
 from pydantic import BaseModel
-from sqlalchemy import Select, Text, cast, create_engine, event, func, or_, select
+from sqlalchemy import CursorResult, Select, Text, create_engine, event, func, or_, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
-from corpus.schema import Organisation, Project
-from matcher.errors import StorageError
+from corpus.schema import Organisation, Project, control_character_problem
+from matcher.errors import InvalidRequest, PreconditionFailed, StorageError
 from matcher.storage.migrations import upgrade_to_head
 from matcher.storage.tables import ChangeRow, OrganisationRow, ProjectRow, as_utc, utc_now
 
 T = TypeVar("T")
+R = TypeVar("R", Organisation, Project)
+
+
+def record_etag(record: BaseModel) -> str:
+    """The entity tag of a record as the API serves it: a hash of its JSON (GET's ETag, PATCH's If-Match)."""
+    return hashlib.sha256(json.dumps(record.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:32]
 
 
 class Page(tuple, Generic[T]):
@@ -135,6 +144,8 @@ class Store:
     # ------------------------------------------------------------------ writes
     def upsert(self, organisations: Iterable[Organisation] = (), projects: Iterable[Project] = ()) -> tuple[int, int]:
         """Insert or replace organisations and projects in one transaction: all of them are written, or none."""
+        organisations, projects = list(organisations), list(projects)
+        refuse_control_characters(organisations, projects)
         orgs = projects_written = 0
         try:
             with self.session() as session, session.begin():
@@ -151,6 +162,58 @@ class Store:
         except SQLAlchemyError as e:
             raise StorageError(f"nothing was written: the database refused the change ({type(e).__name__}: {e})") from e
         return orgs, projects_written
+
+    def patch_organisation(self, org_id: str, merge: Callable[[Organisation], Organisation | None], *,
+                           if_match: Collection[str] | None = None) -> Organisation | None:
+        """Replace an organisation by ``merge(current)`` atomically across processes; None when there is none."""
+        return self._patch(OrganisationRow, Organisation, "organisation", org_id, merge, if_match)
+
+    def patch_project(self, project_id: str, merge: Callable[[Project], Project | None], *,
+                      if_match: Collection[str] | None = None) -> Project | None:
+        """Replace a project by ``merge(current)`` atomically across processes; None when there is none."""
+        return self._patch(ProjectRow, Project, "project", project_id, merge, if_match)
+
+    def delete_checked(self, kind: str, record_id: str, *, if_match: Collection[str]) -> bool:
+        """Delete one organisation or project (``kind``) if its entity tag is in ``if_match`` (or that is ``*``),
+        atomically; False when there is none, ``PreconditionFailed`` when the tag is stale."""
+        if kind == "organisation":
+            return self._patch(OrganisationRow, Organisation, kind, record_id, lambda _: None, if_match) is not None
+        return self._patch(ProjectRow, Project, kind, record_id, lambda _: None, if_match) is not None
+
+    def _patch(self, row_type: type[OrganisationRow] | type[ProjectRow], model: type[R], kind: str, record_id: str,
+               merge: Callable[[R], R | None], if_match: Collection[str] | None) -> R | None:
+        """Read, merge and write one record in one transaction that holds the record's write lock throughout;
+        ``merge`` returns the new record, or None to delete it. Returns what was written (or deleted), None when
+        there is no such record.
+
+        The transaction's first statement writes the row: PostgreSQL locks it, SQLite takes the database's write
+        lock, so a concurrent patch (any process) waits there and then merges into the record this one wrote,
+        never into the copy both read. ``if_match`` (entity tags, or ``*``) is checked against the locked record.
+        """
+        with self.transaction(f"{kind} {record_id!r} was not changed") as session:
+            touched = session.execute(update(row_type).where(row_type.id == record_id).values(updated_at=utc_now()))
+            if cast(CursorResult, touched).rowcount == 0:
+                return None
+            row: Any = session.get(row_type, record_id, populate_existing=True)  # locked by this transaction
+            current = model.model_validate(row.record)
+            etag = record_etag(current)
+            if if_match is not None and "*" not in if_match and etag not in if_match:
+                raise PreconditionFailed(f"{kind} {record_id!r} has changed since the version your If-Match names "
+                                         f"(its ETag is now \"{etag}\"); GET it again and re-apply your change",
+                                         {"etag": etag})
+            updated = merge(current)
+            session.add(ChangeRow(kind=kind, record_id=record_id))
+            if updated is None:
+                session.delete(row)
+                return current
+            if isinstance(updated, Organisation):
+                refuse_control_characters(organisations=[updated])
+                row.name, row.country, row.org_type = updated.name, updated.country, updated.org_type
+            else:
+                refuse_control_characters(projects=[updated])
+                row.title, row.country = updated.title, updated.country
+            row.record = updated.model_dump(mode="json")
+        return updated
 
     def upsert_organisations(self, organisations: Iterable[Organisation]) -> int:
         return self.upsert(organisations=organisations)[0]
@@ -399,7 +462,7 @@ def _narrowed(query: Select, row_type: type[OrganisationRow] | type[ProjectRow],
 
     Only plain ASCII strings narrow: the JSON text escapes other characters, so for those the exact filter in
     Python alone decides. Never wrong, only a cheaper first pass."""
-    record_text = cast(row_type.record, Text)
+    record_text = sql_cast(row_type.record, Text)
     for group in groups:
         plain = [s for s in group if s.isascii() and s.isprintable() and not ({'\\', '"'} & set(s.strip('"')))]
         if plain and len(plain) == len(group):
@@ -409,6 +472,20 @@ def _narrowed(query: Select, row_type: type[OrganisationRow] | type[ProjectRow],
 
 def _like_escape(value: str) -> str:
     return value.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
+def refuse_control_characters(organisations: Iterable[Organisation] = (), projects: Iterable[Project] = ()) -> None:
+    """Refuse names holding control characters (``InvalidRequest``), checked where every door writes; records
+    stored before this check are read as they are and escaped on export."""
+    problems = [f"organisation {org.id!r}: {problem}" for org in organisations
+                for field, text in [("name", org.name), *(("aliases", a) for a in org.aliases)]
+                if (problem := control_character_problem(field, text))]
+    problems += [f"project {project.id!r}: {problem}" for project in projects
+                 if (problem := control_character_problem("title", project.title))]
+    if problems:
+        raise InvalidRequest(f"nothing was written: {problems[0]}"
+                             + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
+                             {"problems": problems[:100]})
 
 
 def _finish(step: Any, what: str) -> None:

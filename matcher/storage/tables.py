@@ -82,6 +82,7 @@ class ShortlistRow(Base):
     request: Mapped[dict] = mapped_column(JSON)
     summary: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     error: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(300), nullable=True)  # the running process (process_identity)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 

@@ -62,13 +62,14 @@ export function start(root) {
 
   function showLoad(job) {
     const names = Object.fromEntries(job.assignments.map((a) => [a.organisation_id, a.organisation_name]));
+    const deleted = new Set(job.assignments.filter((a) => a.organisation_deleted).map((a) => a.organisation_id));
     const limit = job.request.max_per_organisation;
     document.getElementById("load-note").textContent =
       "How many project lists each organisation is on; no organisation may be on more than " +
       `${plural(limit, "list", "lists")}.`;
     const rows = Object.entries(job.summary.load || {}).map(([orgId, lists]) =>
       el("tr", {},
-        el("th", { scope: "row" }, el("a", { href: organisationUrl(orgId), text: names[orgId] || orgId })),
+        el("th", { scope: "row" }, orgName(orgId, names[orgId] || orgId, deleted.has(orgId))),
         el("td", { class: "chart-bar" }, bar(lists / Math.max(limit, 1), "load")),
         el("td", { class: "num", text: String(lists) })));
     document.getElementById("load-rows").replaceChildren(...rows);
@@ -102,6 +103,14 @@ export function start(root) {
     }
   }
 
+  // An organisation deleted after the shortlist was made has no page any more: its name, marked deleted.
+  function orgName(orgId, name, isDeleted, attrs = {}) {
+    if (isDeleted) {
+      return el("span", { ...attrs, class: "org-deleted" }, name, " ", el("em", { text: "(deleted)" }));
+    }
+    return el("a", { ...attrs, href: organisationUrl(orgId), text: name });
+  }
+
   function assignmentCard(a, n) {
     const who = ` ${a.organisation_name} for ${titleOf(a.project_id)}`;
     const card = el("article", { class: "card assignment", "aria-labelledby": `a-${n}-name` },
@@ -109,7 +118,8 @@ export function start(root) {
         el("span", { class: "rank", "aria-label": `Rank ${a.rank}`, text: String(a.rank) }),
         el("div", { class: "card-title" },
           el("h4", { id: `a-${n}-name` },
-            el("a", { class: "org-link", href: organisationUrl(a.organisation_id), text: a.organisation_name })),
+            a.organisation_deleted ? orgName(a.organisation_id, a.organisation_name, true)
+              : el("a", { class: "org-link", href: organisationUrl(a.organisation_id), text: a.organisation_name })),
           el("p", { class: "meta" },
             el("span", { text: countryName(a.country) }), el("span", { text: typeName(a.org_type) }))),
         el("div", { class: "overall" },
@@ -133,6 +143,11 @@ export function start(root) {
       button.addEventListener("click", () => decide(a, button.dataset.decision, card));
     }
     showDecision(card, a);
+    if (a.organisation_deleted) {  // kept for the record; the API refuses new decisions on it (409)
+      card.querySelectorAll("[data-decision], .decision-note").forEach((control) => { control.disabled = true; });
+      card.querySelector(".decision-state").append(" ", el("span", { class: "deleted-note",
+        text: "The organisation was deleted after this shortlist was made; its decision can no longer change." }));
+    }
     return el("li", {}, card);
   }
 
