@@ -34,6 +34,7 @@ function readStartForm(form) {
     if (n) minimums[input.dataset.minType] = n;
   }
   const body = {
+    name: form.elements.name.value.trim(),
     project_ids: all ? "all" : chosen,
     per_project: wholeNumber(form.elements.per_project, problems),
     max_per_organisation: wholeNumber(form.elements.max_per_organisation, problems),
@@ -56,9 +57,11 @@ function jobItem(job) {
   return el("li", { class: "job" },
     el("div", { class: "job-head" },
       el("a", { class: "job-link", href: `/shortlists/${encodeURIComponent(job.id)}` },
-        "Shortlist of ", started || job.id),
+        ...(job.name ? [job.name] : ["Shortlist of ", started || job.id])),
       statusBadge(job)),
-    el("p", { class: "meta" }, ...[...settingsInWords(job.request), ...summary].map((text) => el("span", { text }))));
+    el("p", { class: "meta" }, ...(job.name && started ? [el("span", {}, "Started ", started)] : []),
+      ...(job.created_by ? [el("span", { text: `by ${job.created_by}` })] : []),
+      ...[...settingsInWords(job.request), ...summary].map((text) => el("span", { text }))));
 }
 
 export function start() {
@@ -119,5 +122,5 @@ export function start() {
   document.getElementById("refresh-list").addEventListener("click", () => loadJobs());
   more.addEventListener("click", () => loadJobs(true));
   setUpKey(() => loadJobs(), () => loadJobs());
-  loadJobs();
+  if (!apiKey.get()) loadJobs(); // with a key, loadJobs runs once the key is accepted
 }
