@@ -361,7 +361,8 @@ def import_(ctx: click.Context, file, fmt, kind, mappings, dry_run):
             raise click.BadParameter(f"{item!r}: write COLUMN=FIELD", param_hint="--map")
         mapping[source.strip()] = target.strip()
     matcher = _open(ctx, need_index=False)
-    plan = matcher.import_file(file, fmt, kind=kind, mapping=mapping, dry_run=dry_run, show_progress=sys.stderr.isatty())
+    plan = matcher.import_file(file, fmt, kind=kind, mapping=mapping, dry_run=dry_run, show_progress=sys.stderr.isatty(),
+                               by=f"cli ({getpass.getuser()})")
     verb = "Would import" if dry_run else "Imported"
     click.echo(f"{verb} {plan.summary()} from {file}")
     if not dry_run:

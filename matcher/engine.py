@@ -296,69 +296,71 @@ class PartnerMatcher:
         return project
 
     def import_file(self, path, fmt: str, *, kind: str = "organisations", mapping: dict[str, str] | None = None,
-                    dry_run: bool = False, show_progress: bool = False) -> ImportPlan:
+                    dry_run: bool = False, show_progress: bool = False, by: str | None = None) -> ImportPlan:
         """Validate a whole file, then write it in one transaction (nothing on any error). Re-imports update."""
         plan = plan_import(path, fmt, self.store_.all_organisations(), kind=kind, mapping=mapping,
                            show_progress=show_progress)
         if not dry_run:
-            self.store_.upsert(plan.organisations, plan.projects)
+            self.store_.upsert(plan.organisations, plan.projects, by=by)
         return plan
 
     # ------------------------------------------------------------------ writes
-    def save_organisation(self, org: Organisation, *, create_only: bool = False) -> Organisation:
-        """Create or replace an organisation, then refresh the index so matches reflect it at once."""
+    def save_organisation(self, org: Organisation, *, create_only: bool = False, by: str | None = None) -> Organisation:
+        """Create or replace an organisation, then refresh the index so matches reflect it at once. ``by`` (who
+        wrote it: an API key's name) goes into the change log, as for every write below."""
         with self._write_lock:
             if create_only and self.store_.get_organisation(org.id) is not None:
                 raise Conflict(f"organisation {org.id!r} already exists; PUT /v1/organisations/{org.id} replaces it")
-            self.store_.upsert(organisations=[org])
+            self.store_.upsert(organisations=[org], by=by)
             self.sync()
         return org
 
-    def patch_organisation(self, org_id: str, changes: dict) -> Organisation:
+    def patch_organisation(self, org_id: str, changes: dict, *, by: str | None = None) -> Organisation:
         """Change some fields of an organisation; the result is validated whole before anything is written."""
         with self._write_lock:
             current = self.get_organisation(org_id)
             if "id" in changes and changes["id"] != org_id:
                 raise InvalidRequest("the id of an organisation cannot be changed; create a new one instead")
             updated = Organisation.model_validate({**current.model_dump(), **changes})
-            self.store_.upsert(organisations=[updated])
+            self.store_.upsert(organisations=[updated], by=by)
             self.sync()
         return updated
 
-    def delete_organisation(self, org_id: str) -> None:
+    def delete_organisation(self, org_id: str, *, by: str | None = None) -> None:
         with self._write_lock:
-            if not self.store_.delete(organisation_ids=[org_id]):
+            if not self.store_.delete(organisation_ids=[org_id], by=by):
                 raise OrganisationNotFound(f"no organisation with id {org_id!r}")
             self.sync()
 
-    def save_project(self, project: Project, *, create_only: bool = False) -> Project:
+    def save_project(self, project: Project, *, create_only: bool = False, by: str | None = None) -> Project:
         with self._write_lock:
             if create_only and self.store_.get_project(project.id) is not None:
                 raise Conflict(f"project {project.id!r} already exists; PUT /v1/projects/{project.id} replaces it")
-            self.store_.upsert(projects=[project])
+            self.store_.upsert(projects=[project], by=by)
             self.sync()
         return project
 
-    def patch_project(self, project_id: str, changes: dict) -> Project:
+    def patch_project(self, project_id: str, changes: dict, *, by: str | None = None) -> Project:
         with self._write_lock:
             current = self.get_project(project_id)
             if "id" in changes and changes["id"] != project_id:
                 raise InvalidRequest("the id of a project cannot be changed; create a new one instead")
             updated = Project.model_validate({**current.model_dump(), **changes})
-            self.store_.upsert(projects=[updated])
+            self.store_.upsert(projects=[updated], by=by)
             self.sync()
         return updated
 
-    def delete_project(self, project_id: str) -> None:
+    def delete_project(self, project_id: str, *, by: str | None = None) -> None:
         with self._write_lock:
-            if not self.store_.delete(project_ids=[project_id]):
+            if not self.store_.delete(project_ids=[project_id], by=by):
                 raise ProjectNotFound(f"no project with id {project_id!r}")
             self.sync()
 
-    def import_records(self, organisations: list[Organisation], projects: list[Project]) -> dict:
+    def import_records(self, organisations: list[Organisation], projects: list[Project], *,
+                       by: str | None = None) -> dict:
         """Bulk write already-validated records in one transaction, then refresh the index once."""
         with self._write_lock:
-            written = self.store_.upsert(organisations, projects)
+            written = self.store_.upsert(organisations, projects, by=by)
             self.sync()
         return {"organisations": written[0], "projects": written[1]}
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from corpus.schema import Organisation, Project
 from matcher import InvalidRequest
-from service.auth import require_api_key
+from service.auth import caller, require_api_key
 from service.deps import current_matcher
 from service.openapi import documented
 from service.parsing import json_body
@@ -59,7 +59,8 @@ def _same_id(body: dict, record_id: str) -> dict:
 @documented(summary="Create an organisation", body=Organisation, response=Organisation, status=201, errors=(409,), write=True, tags=("organisations",))
 @require_api_key
 def create_organisation() -> ResponseReturnValue:
-    org = current_matcher().save_organisation(Organisation.model_validate(json_body()), create_only=True)
+    org = current_matcher().save_organisation(Organisation.model_validate(json_body()), create_only=True,
+                                              by=caller())
     response = jsonify(org.model_dump(mode="json"))
     response.headers["Location"] = url_for("v1.get_organisation", org_id=org.id)
     return response, 201
@@ -69,7 +70,8 @@ def create_organisation() -> ResponseReturnValue:
 @documented(summary="Create or replace an organisation", body=Organisation, response=Organisation, write=True, tags=("organisations",))
 @require_api_key
 def replace_organisation(org_id: str) -> Response:
-    org = current_matcher().save_organisation(Organisation.model_validate(_same_id(json_body(), org_id)))
+    org = current_matcher().save_organisation(Organisation.model_validate(_same_id(json_body(), org_id)),
+                                              by=caller())
     return jsonify(org.model_dump(mode="json"))
 
 
@@ -77,14 +79,14 @@ def replace_organisation(org_id: str) -> Response:
 @documented(summary="Change some fields of an organisation", body=OrganisationPatch, response=Organisation, errors=(404,), write=True, tags=("organisations",))
 @require_api_key
 def patch_organisation(org_id: str) -> Response:
-    return jsonify(current_matcher().patch_organisation(org_id, json_body()).model_dump(mode="json"))
+    return jsonify(current_matcher().patch_organisation(org_id, json_body(), by=caller()).model_dump(mode="json"))
 
 
 @bp.delete("/organisations/<org_id>")
 @documented(summary="Delete an organisation", status=204, errors=(404,), write=True, tags=("organisations",))
 @require_api_key
 def delete_organisation(org_id: str) -> ResponseReturnValue:
-    current_matcher().delete_organisation(org_id)
+    current_matcher().delete_organisation(org_id, by=caller())
     return "", 204
 
 
@@ -92,7 +94,8 @@ def delete_organisation(org_id: str) -> ResponseReturnValue:
 @documented(summary="Create a project brief", body=Project, response=Project, status=201, errors=(409,), write=True, tags=("projects",))
 @require_api_key
 def create_project() -> ResponseReturnValue:
-    project = current_matcher().save_project(Project.model_validate(json_body()), create_only=True)
+    project = current_matcher().save_project(Project.model_validate(json_body()), create_only=True,
+                                             by=caller())
     response = jsonify(project.model_dump(mode="json"))
     response.headers["Location"] = url_for("v1.get_project", project_id=project.id)
     return response, 201
@@ -102,7 +105,8 @@ def create_project() -> ResponseReturnValue:
 @documented(summary="Create or replace a project brief", body=Project, response=Project, write=True, tags=("projects",))
 @require_api_key
 def replace_project(project_id: str) -> Response:
-    project = current_matcher().save_project(Project.model_validate(_same_id(json_body(), project_id)))
+    project = current_matcher().save_project(Project.model_validate(_same_id(json_body(), project_id)),
+                                             by=caller())
     return jsonify(project.model_dump(mode="json"))
 
 
@@ -110,14 +114,14 @@ def replace_project(project_id: str) -> Response:
 @documented(summary="Change some fields of a project brief", body=ProjectPatch, response=Project, errors=(404,), write=True, tags=("projects",))
 @require_api_key
 def patch_project(project_id: str) -> Response:
-    return jsonify(current_matcher().patch_project(project_id, json_body()).model_dump(mode="json"))
+    return jsonify(current_matcher().patch_project(project_id, json_body(), by=caller()).model_dump(mode="json"))
 
 
 @bp.delete("/projects/<project_id>")
 @documented(summary="Delete a project brief", status=204, errors=(404,), write=True, tags=("projects",))
 @require_api_key
 def delete_project(project_id: str) -> ResponseReturnValue:
-    current_matcher().delete_project(project_id)
+    current_matcher().delete_project(project_id, by=caller())
     return "", 204
 
 
@@ -128,4 +132,5 @@ def bulk_import() -> Response:
     payload = BulkImport.model_validate(json_body())
     if not payload.organisations and not payload.projects:
         raise InvalidRequest("nothing to import: send {\"organisations\": [...], \"projects\": [...]}")
-    return jsonify({"imported": current_matcher().import_records(payload.organisations, payload.projects)})
+    return jsonify({"imported": current_matcher().import_records(payload.organisations, payload.projects,
+                                                                      by=caller())})

@@ -126,3 +126,23 @@ def test_errors_are_in_the_one_shape(officer):
     assert_error(officer.get("/v1/shortlists/0123456789abcdef0123456789abcdef", headers=KEY),
                  404, "shortlist_not_found")
     assert_error(officer.get("/v1/shortlists/unknown.csv", headers=KEY), 404, "shortlist_not_found")
+
+
+def test_every_record_write_records_the_key_name_never_the_key(call):  # noqa: F811
+    from sqlalchemy import select
+
+    from matcher.storage.tables import ChangeRow
+    from service import create_app
+
+    client = create_app({"MATCHER": call, "API_KEYS": "portal:key-of-portal"}).test_client()
+    key = {"X-API-Key": "key-of-portal"}
+    body = {"id": "fx-who-wrote", "name": "Who Wrote Lab", "country": "GB", "org_type": "university",
+            "description": "Fixture record for tests."}
+    assert client.post("/v1/organisations", json=body, headers=key).status_code == 201
+    assert client.patch("/v1/organisations/fx-who-wrote", json={"name": "Who Wrote It Lab"}, headers=key).status_code \
+        == 200
+    assert client.delete("/v1/organisations/fx-who-wrote", headers=key).status_code == 204
+    with call.store_.session() as session:
+        rows = session.execute(select(ChangeRow.kind, ChangeRow.by).where(ChangeRow.record_id == "fx-who-wrote")
+                               .order_by(ChangeRow.seq)).all()
+    assert [tuple(r) for r in rows] == [("organisation", "portal")] * 3

@@ -133,20 +133,22 @@ class Store:
             session.close()
 
     # ------------------------------------------------------------------ writes
-    def upsert(self, organisations: Iterable[Organisation] = (), projects: Iterable[Project] = ()) -> tuple[int, int]:
-        """Insert or replace organisations and projects in one transaction: all of them are written, or none."""
+    def upsert(self, organisations: Iterable[Organisation] = (), projects: Iterable[Project] = (), *,
+               by: str | None = None) -> tuple[int, int]:
+        """Insert or replace organisations and projects in one transaction: all of them are written, or none.
+        ``by`` (an API key's name) is recorded with each change."""
         orgs = projects_written = 0
         try:
             with self.session() as session, session.begin():
                 for org in organisations:
                     session.merge(OrganisationRow(id=org.id, name=org.name, country=org.country, org_type=org.org_type,
                                                   record=org.model_dump(mode="json"), updated_at=utc_now()))
-                    session.add(ChangeRow(kind="organisation", record_id=org.id))
+                    session.add(ChangeRow(kind="organisation", record_id=org.id, by=by))
                     orgs += 1
                 for project in projects:
                     session.merge(ProjectRow(id=project.id, title=project.title, country=project.country,
                                              record=project.model_dump(mode="json"), updated_at=utc_now()))
-                    session.add(ChangeRow(kind="project", record_id=project.id))
+                    session.add(ChangeRow(kind="project", record_id=project.id, by=by))
                     projects_written += 1
         except SQLAlchemyError as e:
             raise StorageError(f"nothing was written: the database refused the change ({type(e).__name__}: {e})") from e
@@ -289,7 +291,8 @@ class Store:
                 return None
             return Organisation.model_validate(row.record), as_utc(row.updated_at)
 
-    def delete(self, *, organisation_ids: Iterable[str] = (), project_ids: Iterable[str] = ()) -> int:
+    def delete(self, *, organisation_ids: Iterable[str] = (), project_ids: Iterable[str] = (),
+               by: str | None = None) -> int:
         """Delete records in one transaction; returns how many rows went."""
         gone = 0
         try:
@@ -298,13 +301,13 @@ class Store:
                     row = session.get(OrganisationRow, oid)
                     if row is not None:
                         session.delete(row)
-                        session.add(ChangeRow(kind="organisation", record_id=oid))
+                        session.add(ChangeRow(kind="organisation", record_id=oid, by=by))
                         gone += 1
                 for pid in project_ids:
                     project = session.get(ProjectRow, pid)
                     if project is not None:
                         session.delete(project)
-                        session.add(ChangeRow(kind="project", record_id=pid))
+                        session.add(ChangeRow(kind="project", record_id=pid, by=by))
                         gone += 1
         except SQLAlchemyError as e:
             raise StorageError(f"nothing was deleted: the database refused the change ({type(e).__name__}: {e})") from e

@@ -69,6 +69,7 @@ class ChangeRow(Base):
     kind: Mapped[str] = mapped_column(String(16))  # "organisation" or "project"
     record_id: Mapped[str] = mapped_column(String(128))
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    by: Mapped[str | None] = mapped_column(String(100), nullable=True)  # the API key's name (None: seeding, tests)
 
 
 # ------------------------------------------------------------------------------------------------- shortlists

@@ -6,7 +6,7 @@ Create Date: 2026-12-05
 
 - ``shortlists.name`` (the officer's name for it, editable) and ``shortlists.created_by``;
 - ``shortlist_assignments.fit`` and ``.band`` (the calibrated fit), ``.decided_by``;
-- ``shortlist_decisions.decided_by``. Names are API key names (``PM_API_KEYS=name:key``), never keys.
+- ``shortlist_decisions.decided_by`` and ``changes.by`` (who wrote each organisation or project). Names are API key names (``PM_API_KEYS=name:key``), never keys.
 Every column is nullable or has a server default, so existing rows stay valid on SQLite and PostgreSQL.
 """
 
@@ -30,9 +30,12 @@ def upgrade() -> None:
     op.add_column("shortlist_assignments", sa.Column("band", sa.String(16), nullable=True))
     op.add_column("shortlist_assignments", sa.Column("decided_by", sa.String(100), nullable=True))
     op.add_column("shortlist_decisions", sa.Column("decided_by", sa.String(100), nullable=True))
+    op.add_column("changes", sa.Column("by", sa.String(100), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("changes") as batch:
+        batch.drop_column("by")
     with op.batch_alter_table("shortlist_decisions") as batch:
         batch.drop_column("decided_by")
     with op.batch_alter_table("shortlist_assignments") as batch:
