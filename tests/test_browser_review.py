@@ -159,6 +159,7 @@ def test_a_40_project_shortlist_reviewed_end_to_end_by_keyboard(tab, call):
     assert order == sorted(order)
     assert tab.locator("#load-panel").get_attribute("open") is None
     screenshot(tab, "shortlist-review-1366")
+    tab.screenshot(path=str(SCREENSHOTS / "shortlist-review-1366-first-screen.png"))  # what an officer sees first
     assert axe_violations(tab) == []
 
     # From the skip link, the first decision is a few Tabs away: back link, the folded key, three filters, the
@@ -250,6 +251,7 @@ def test_a_40_project_shortlist_reviewed_end_to_end_by_keyboard(tab, call):
         widths = small.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         assert widths[0] <= widths[1] == PHONE["width"]
         screenshot(small, "shortlist-review-390")
+        small.screenshot(path=str(SCREENSHOTS / "shortlist-review-390-first-screen.png"))
     finally:
         phone.close()
 

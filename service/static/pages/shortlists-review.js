@@ -222,7 +222,7 @@ export function start(root) {
   function assignmentRow(a, n) {
     const who = ` ${a.organisation_name} for ${titleOf(a.project_id)}`;
     const note = el("input", { id: `note-${n}`, class: "decision-note", type: "text", maxlength: 2000,
-      autocomplete: "off", "aria-describedby": `note-${n}-state` });
+      autocomplete: "off", placeholder: "Add a note", "aria-describedby": `note-${n}-state` });
     note.value = a.note || "";
     note.dataset.saved = note.value;
     const state = el("span", { id: `note-${n}-state`, class: "note-state", text: "" });
