@@ -128,6 +128,11 @@ def _all_projects() -> list:
     return _every(current_matcher().list_projects)
 
 
+def _organisations_by_name() -> list:
+    """Every stored organisation, by name: the choices for a conflict of interest."""
+    return sorted(_every(current_matcher().list_organisations), key=lambda o: o.name.casefold())
+
+
 def _every(pages) -> list:
     records, page = [], 1
     while True:
@@ -152,16 +157,15 @@ def _officer_page(template: str, **context) -> Response:
 @bp.get("/shortlists")
 def shortlists() -> Response:
     return _officer_page("pages/shortlists.html", projects=_all_projects(), countries=COUNTRY_NAMES,
-                         minimum_types=MINIMUM_TYPES)
+                         minimum_types=MINIMUM_TYPES, organisations=_organisations_by_name())
 
 
 @bp.get("/shortlists/<shortlist_id>")
 def shortlist(shortlist_id: str) -> Response:
     # Whether the shortlist exists is the API's answer, given only with the key: the script shows its 404.
     titles = {p.id: p.title for p in _all_projects()}
-    organisations = sorted(_every(current_matcher().list_organisations), key=lambda o: o.name.casefold())
     return _officer_page("pages/shortlist.html", shortlist_id=shortlist_id, project_titles=titles,
-                         organisations=organisations)
+                         organisations=_organisations_by_name())
 
 
 @bp.get("/shortlists/<shortlist_id>/print")

@@ -380,3 +380,35 @@ def test_rejected_partners_replaced_with_a_conflict_then_exported_and_printed(ta
     assert tab.locator(".key-panel").is_hidden() and tab.locator(".site-header").is_hidden()
     breaks = tab.evaluate("getComputedStyle(document.querySelector('.print-block')).breakInside")
     assert breaks == "avoid"
+
+
+def test_a_shortlist_is_named_when_started_and_the_list_shows_the_name(tab, call):
+    base, matcher = call
+    tab.goto(base + "/shortlists")
+    use_key(tab, BOB, "bob")
+    tab.get_by_label("Name", exact=True).fill("Call 40, three projects")
+    tab.get_by_label("Only the projects I choose").check()
+    tab.get_by_label("Projects to shortlist").select_option([f"fx-review-{i:02d}" for i in range(3)])
+    tab.get_by_label("Partners per project", exact=True).fill("3")
+    tab.get_by_label("Project", exact=True).select_option("fx-review-00")  # a conflict of interest
+    tab.get_by_label("Organisation in conflict").select_option("fx-review-org-00")
+    tab.get_by_role("button", name="Add conflict").click()
+    sync_api.expect(tab.locator("#start-conflict-list li")).to_have_text(
+        "Fixture Lab 00 for Review project 00: cobalt from tailings Remove the conflict Fixture Lab 00 for Review "
+        "project 00: cobalt from tailings")
+    assert axe_violations(tab) == []
+    screenshot(tab, "shortlists-start-named")
+    tab.get_by_role("button", name="Start shortlist").click()
+    tab.wait_for_url(re.compile(r"/shortlists/[0-9a-f]{32}$"))
+    sync_api.expect(tab.locator("h1")).to_have_text("Call 40, three projects")
+    sync_api.expect(tab.locator("#assignments-panel")).to_be_visible(timeout=30_000)
+    assert "by bob" in tab.locator("#job-meta").inner_text() and "1 conflict excluded" in \
+        tab.locator("#job-meta").inner_text()
+    job = api(tab, base, "GET", "/v1/shortlists/" + tab.url.rsplit("/", 1)[1])
+    assert job["request"]["exclude"] == {"fx-review-00": ["fx-review-org-00"]}
+    assert ("fx-review-00", "fx-review-org-00") not in {(a["project_id"], a["organisation_id"])
+                                                         for a in job["assignments"]}
+    tab.get_by_role("link", name="All shortlists").click()
+    link = tab.get_by_role("link", name="Call 40, three projects")
+    sync_api.expect(link).to_have_count(1)
+    assert "by bob" in tab.locator(".job", has=link).inner_text()

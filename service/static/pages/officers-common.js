@@ -87,6 +87,37 @@ export function settingsInWords(request) {
   return words;
 }
 
+/* Conflicts of interest chosen with two selects (project, organisation) and listed with a Remove button each;
+   ``asRequest()`` gives them as the API's ``exclude`` ({project id: [organisation ids]}). */
+export function conflictList(projectSelect, organisationSelect, list, onChange = () => {}) {
+  const chosen = new Map();
+  const label = (select, value) => ([...select.options].find((o) => o.value === value) || {}).textContent || value;
+  const show = () => {
+    list.replaceChildren(...[...chosen].map(([key, [p, o]]) => {
+      const words = `${label(organisationSelect, o)} for ${label(projectSelect, p)}`;
+      const remove = el("button", { class: "button button-quiet button-small", type: "button" }, "Remove",
+        hidden(` the conflict ${words}`));
+      remove.addEventListener("click", () => { chosen.delete(key); show(); onChange(); });
+      return el("li", {}, `${words} `, remove);
+    }));
+  };
+  return {
+    add() {
+      const [p, o] = [projectSelect.value, organisationSelect.value];
+      if (!p || !o) return;
+      chosen.set(`${p}|${o}`, [p, o]);
+      show();
+      onChange();
+    },
+    get size() { return chosen.size; },
+    asRequest() {
+      const exclude = {};
+      for (const [p, o] of chosen.values()) (exclude[p] = exclude[p] || []).push(o);
+      return exclude;
+    },
+  };
+}
+
 // ------------------------------------------------------------------ the key (this tab only)
 export const apiKey = {
   get() {

@@ -3,7 +3,9 @@
  * Started by shortlists.js only when the page's root says data-officer-page="shortlists". Nothing runs when this
  * module loads: it only defines functions.
  */
-import { API, api, apiKey, el, plural, report, say, settingsInWords, setUpKey, statusBadge, when } from "./officers-common.js";
+import {
+  API, api, apiKey, conflictList, el, plural, report, say, settingsInWords, setUpKey, statusBadge, when,
+} from "./officers-common.js";
 
 const PER_PAGE = 20;
 
@@ -20,7 +22,7 @@ function wholeNumber(input, problems) {
   return value;
 }
 
-function readStartForm(form) {
+function readStartForm(form, conflicts) {
   const problems = [];
   const select = form.elements.project_ids;
   const chosen = [...select.selectedOptions].map((option) => option.value);
@@ -40,6 +42,7 @@ function readStartForm(form) {
     max_per_organisation: wholeNumber(form.elements.max_per_organisation, problems),
     countries: [...form.querySelectorAll("input[name=countries]:checked")].map((box) => box.value),
     min_per_type: minimums,
+    exclude: conflicts.asRequest(),
     method: form.elements.method.value,
   };
   for (const control of form.querySelectorAll("[aria-invalid]")) control.removeAttribute("aria-invalid");
@@ -77,6 +80,10 @@ export function start() {
     fieldWords[name] = `“${form.elements[name].labels[0].textContent.trim()}”`;
   }
 
+  const conflicts = conflictList(document.getElementById("start-conflict-project"),
+    document.getElementById("start-conflict-organisation"), document.getElementById("start-conflict-list"));
+  document.getElementById("add-start-conflict").addEventListener("click", () => conflicts.add());
+
   select.addEventListener("change", () => {
     if (select.selectedOptions.length) document.getElementById("scope-chosen").checked = true;
   });
@@ -105,7 +112,7 @@ export function start() {
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const body = readStartForm(form);
+    const body = readStartForm(form, conflicts);
     if (!body) return;
     const button = form.querySelector("[type=submit]");
     button.disabled = true;

@@ -7,7 +7,7 @@
  * Nothing runs when this module loads: it only defines functions.
  */
 import {
-  API, api, apiKey, bar, countryName, el, fixed, hidden, organisationUrl, plural, report, say, sentence,
+  API, api, apiKey, bar, conflictList, countryName, el, fixed, hidden, organisationUrl, plural, report, say, sentence,
   settingsInWords, setUpKey, statusBadge, typeName, when,
 } from "./officers-common.js";
 
@@ -61,7 +61,6 @@ export function start(root) {
   let watched = false; // the page saw the job unfinished: announce when it is done
   let job = null;
   let page = 1;
-  const conflicts = new Map(); // "project|organisation" -> [projectId, organisationId]
 
   function showProgress(current) {
     const percent = Math.round((current.progress || 0) * 100);
@@ -310,34 +309,18 @@ export function start(root) {
     document.getElementById("replace-rejected").disabled = !rejected && !conflicts.size;
   }
 
-  function showConflicts() {
-    const names = Object.fromEntries([...document.getElementById("conflict-organisation").options]
-      .map((o) => [o.value, o.textContent]));
-    document.getElementById("conflict-list").replaceChildren(...[...conflicts].map(([key, [p, o]]) => {
-      const remove = el("button", { class: "button button-quiet button-small", type: "button" }, "Remove",
-        hidden(` the conflict ${names[o] || o} for ${titleOf(p)}`));
-      remove.addEventListener("click", () => { conflicts.delete(key); showConflicts(); showReplaceNote(); });
-      return el("li", {}, `${names[o] || o} — ${titleOf(p)} `, remove);
-    }));
-  }
-
+  const conflicts = conflictList(document.getElementById("conflict-project"),
+    document.getElementById("conflict-organisation"), document.getElementById("conflict-list"), showReplaceNote);
   document.getElementById("conflict-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    const p = document.getElementById("conflict-project").value;
-    const o = document.getElementById("conflict-organisation").value;
-    if (!p || !o) return;
-    conflicts.set(`${p}|${o}`, [p, o]);
-    showConflicts();
-    showReplaceNote();
+    conflicts.add();
   });
 
   document.getElementById("replace-rejected").addEventListener("click", async (event) => {
     const button = event.currentTarget;
-    const exclude = {};
-    for (const [p, o] of conflicts.values()) (exclude[p] = exclude[p] || []).push(o);
     button.disabled = true;
     try {
-      const created = await api("POST", `${path}/replace-rejected`, { exclude });
+      const created = await api("POST", `${path}/replace-rejected`, { exclude: conflicts.asRequest() });
       say("info", "New shortlist started.", "Opening its page…");
       window.location.assign(`/shortlists/${encodeURIComponent(created.id)}`);
     } catch (error) {
