@@ -385,7 +385,10 @@ def test_shortlists_page_renders_the_form_and_the_key_field(client, matcher: Par
         assert control in labels, control
     # Every project from the core is offered, by id; every country as a labelled checkbox; both methods.
     projects, _ = matcher.list_projects(per_page=100)
-    assert {o["value"] for o in page.all("option")} == {p.id for p in projects}
+    # (projects twice: to shortlist, and for a conflict of interest, whose organisation may be any organisation)
+    organisations, _ = matcher.list_organisations(per_page=100)
+    values = [o["value"] for o in page.all("option")]
+    assert sorted(values) == sorted([p.id for p in projects] * 2 + [o.id for o in organisations])
     assert "All projects (2)" in html and ">Recycling rare earth magnets from e-waste (CA)</option>" in html
     assert {a["value"] for a in page.all("input", type="checkbox", name="countries")} >= {"GB", "CA"}
     assert {a["value"] for a in page.all("input", type="radio", name="method")} == {"optimal", "greedy"}
