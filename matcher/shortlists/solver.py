@@ -341,11 +341,18 @@ class _Problem:
         return self.per_project + (self.n_projects - 1) * self.per_project // self.cap
 
     def check_counts(self, project_ids: Sequence[str] | None = None) -> None:
-        """Raise ``Infeasible`` for the shortfalls simple counting can prove (``matcher.shortlists.feasibility``)."""
+        """Raise ``Infeasible`` for the shortfalls simple counting can prove (``matcher.shortlists.feasibility``),
+        and when a project's fixed pairs leave too few places for its type minimums."""
         eligibility = Eligibility.of_matrix(self.allowed, self.types, self.type_names, self.minimums)
         shortfall = find_shortfall(eligibility, self.per_project, self.cap, self.minimums)
         if shortfall is not None:
             raise shortfall.error(project_ids)
+        open_free = self.open_places()[0]
+        if (open_free < 0).any():
+            row, k = int(np.flatnonzero(open_free < 0)[0]), self.per_project
+            raise Shortfall("fixed", k, int(k + open_free[row]), lambda name: (
+                f"the partners kept for project {name} leave no room for its minimum per type; keep fewer partners "
+                "of other types or lower the minimum"), project=row).error(project_ids)
 
 
 # --- the optimal method: min-cost flow ---------------------------------------------------------------------------
@@ -370,11 +377,6 @@ class _Network:
         min_types = [problem.type_names.index(t) for t in problem.minimums]
         free = k - sum(problem.minimums.values())  # places per project not reserved for a type minimum
         open_free, reserved, room = problem.open_places()  # the same, once the fixed pairs are placed
-        if (open_free < 0).any():
-            row = int(np.flatnonzero(open_free < 0)[0])
-            raise Shortfall("fixed", k, int(k + open_free[row]), lambda name: (
-                f"the partners kept for project {name} leave no room for its minimum per type; keep fewer partners "
-                "of other types or lower the minimum"), project=row).error()
         _, open_allowed = problem.open_pairs()
         # Nodes: projects 0..P-1, then one node per (project, type with a minimum), organisations, the sink.
         type_base, org_base = P, P + P * len(min_types)
