@@ -57,6 +57,8 @@ export function start(root) {
     organisation: document.getElementById("filter-organisation"),
   };
   const table = document.querySelector("table.review");
+  const unsaved = new Map(); // note field -> send it now (the rows shown; replaced with them)
+  window.addEventListener("pagehide", () => { for (const send of unsaved.values()) send(); });
   let timer = null;
   let watched = false; // the page saw the job unfinished: announce when it is done
   let job = null;
@@ -167,6 +169,7 @@ export function start(root) {
       Object.assign(a, await api("PATCH", target(a), { decision, note: note.value }));
       note.dataset.saved = a.note;
       showDecision(row, a);
+      showSummary();
       const done = decision ? `${decision}` : "undecided again";
       say("info", "Decision saved.", `${a.organisation_name}: ${done} for “${titleOf(a.project_id)}”.`);
       showReplaceNote();
@@ -210,9 +213,9 @@ export function start(root) {
     });
     input.addEventListener("blur", () => { if (pending) save(); });
     input.flush = save;
-    window.addEventListener("pagehide", () => {
+    // If the page goes before the pause, the note is sent with keepalive, which outlives the page.
+    unsaved.set(input, () => {
       if (!pending) return;
-      // The page is going: send the note with keepalive, which outlives the page.
       fetch(target(a), { method: "PATCH", keepalive: true, headers: { "X-API-Key": apiKey.get(),
         "Content-Type": "application/json" }, body: JSON.stringify({ note: input.value }) });
     });
@@ -285,6 +288,8 @@ export function start(root) {
       ? `${plural(partners, "partner", "partners")} in ${plural(groups.length, "project", "projects")} match; ` +
         `${undecided} of ${job.assignments.length} are undecided.`
       : "No partner matches these filters.";
+    for (const input of unsaved.keys()) input.flush(); // rows about to go: their unsaved notes are saved first
+    unsaved.clear();
     for (const body of table.querySelectorAll("tbody")) body.remove();
     let n = (page - 1) * 1000;
     table.append(...shown.map(([projectId, rows], g) => el("tbody", { class: "project-group" },
@@ -404,6 +409,7 @@ export function start(root) {
     }
   }
 
+  panels.history.addEventListener("toggle", () => { if (panels.history.open && job) showHistory(); });
   for (const select of Object.values(filters)) {
     select.addEventListener("change", () => { page = 1; showTable(); });
   }
