@@ -350,6 +350,8 @@ def test_rejected_partners_replaced_with_a_conflict_then_exported_and_printed(ta
                     assert cell.number_format == "yyyy-mm-dd hh:mm"
             else:
                 assert (cell.value or None) == (value or None), (column, cell.value, value)
+    profile = sheet.cell(row=2, column=EXPORT_COLUMNS.index("profile_url") + 1)
+    assert profile.hyperlink.target == profile.value == f"{base}/organisations/{new['assignments'][0]['organisation_id']}"
     load = {r[0].value: r[4].value for r in book["load"].iter_rows(min_row=2)}
     names = {a["organisation_id"]: a["organisation_name"] for a in new["assignments"]}
     assert load == {names[o]: n for o, n in new["summary"]["load"].items()}  # names, not ids

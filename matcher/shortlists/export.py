@@ -37,6 +37,7 @@ HEADERS = {
     "shortlist_id": ("Shortlist id", 34), "lists": ("Lists", 7), "setting": ("Setting", 30), "value": ("Value", 80),
 }
 WRAPPED = {"reason", "note", "value"}  # long text: wrapped in its cell rather than one very wide line
+LINKED = {"website", "profile_url"}  # http(s) addresses: clickable in the workbook
 DATE_FORMAT = "yyyy-mm-dd hh:mm"
 CELL_LIMIT = 32_767
 
@@ -183,6 +184,9 @@ def rows_to_xlsx(sheets: Mapping[str, tuple[Sequence[Mapping[str, Any]], Sequenc
                     cell.number_format = DATE_FORMAT
                 elif column in WRAPPED:
                     cell.alignment = wrap
+                elif column in LINKED and isinstance(cell.value, str) and cell.value.startswith(("http://",
+                                                                                                  "https://")):
+                    cell.hyperlink, cell.style = cell.value, "Hyperlink"
         sheet.freeze_panes = "A2"
         sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, len(rows) + 1)}"
     buffer = io.BytesIO()
