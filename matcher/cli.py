@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import getpass
 import importlib.util
 import json
 import logging
@@ -304,10 +305,13 @@ def corpus_check(ctx: click.Context, directory, as_json: bool, warnings: bool):
               help="Never shortlist ORG for PROJECT (a conflict; repeatable).")
 @click.option("--method", type=click.Choice(["optimal", "greedy"]), default="optimal", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the shortlist to .csv, .xlsx or .json.")
+@click.option("--name", default="", help="A name for the shortlist (shown on its page and in exports).")
+@click.option("--base-url", default="", help="The service's address, for absolute profile links in exports "
+                                             "(default: links relative to the site).")
 @click.pass_context
 @_friendly_errors
 def shortlist(ctx: click.Context, projects, per_project, max_per_org, countries, org_types, min_types, excludes,
-              method, out):
+              method, out, name, base_url):
     """Shortlist partners for many projects at once: a fair optimal assignment (recorded in the database)."""
     from tqdm import tqdm
 
@@ -335,13 +339,13 @@ def shortlist(ctx: click.Context, projects, per_project, max_per_org, countries,
     ids = "all" if projects.strip() == "all" else [p.strip() for p in projects.split(",") if p.strip()]
     request = ShortlistRequest(project_ids=ids, per_project=per_project, max_per_organisation=max_per_org,
                                countries=[c.upper() for c in countries], org_types=list(org_types),
-                               min_per_type=min_per_type, exclude=exclude, method=method)
+                               min_per_type=min_per_type, exclude=exclude, method=method, name=name)
     matcher = _open(ctx)
     with tqdm(total=100, desc="Shortlisting", unit="%", file=sys.stderr, disable=None) as bar:
         def progress(fraction: float) -> None:
             bar.update(max(0, round(fraction * 100) - bar.n))
 
-        job = matcher.shortlists.run_now(request, progress)
+        job = matcher.shortlists.run_now(request, progress, by=f"cli ({getpass.getuser()})")
     summary = job.summary or {}
     click.echo(f"Shortlist {job.id}: {summary['assignments']} assignments over {summary['projects']} projects, "
                f"total score {summary['total_score']} (greedy {summary['greedy_total_score']}), lowest "
@@ -349,9 +353,10 @@ def shortlist(ctx: click.Context, projects, per_project, max_per_org, countries,
                f"organisation {summary['max_load']} ({summary['seconds']}s).")
     if out:
         if out.lower().endswith(".csv"):
-            content: bytes = shortlist_to_csv(job).encode("utf-8")
+            content: bytes = shortlist_to_csv(job, matcher.shortlists.export_context(job, base_url)).encode("utf-8")
         elif out.lower().endswith(".xlsx"):
-            content = shortlist_to_xlsx(job, decisions=[])  # a shortlist just made has no decisions yet
+            # a shortlist just made has no decisions yet
+            content = shortlist_to_xlsx(job, [], matcher.shortlists.export_context(job, base_url))
         else:
             content = json.dumps(job.to_dict(), indent=2).encode("utf-8")
         _write_whole(Path(out), content)
@@ -417,7 +422,7 @@ def import_(ctx: click.Context, file, fmt, kind, mappings, accept, keep_off_topi
     else:
         matcher = _open(ctx, need_index=False)
         try:
-            plan = matcher.import_file(file, fmt, **options)
+            plan = matcher.import_file(file, fmt, by=f"cli ({getpass.getuser()})", **options)
         finally:
             matcher.close()
     for r in plan.resolutions:

@@ -6,11 +6,15 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from corpus.loaders import default_data_dir
 
 ENV_PREFIX = "PM_"
+KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$")  # shown in histories and exports
 
 
 class Settings(BaseModel):
@@ -24,7 +28,8 @@ class Settings(BaseModel):
     )
     database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite under data_dir.")
     model: str | None = Field(None, description="sentence-transformers model name or folder; default bundled.")
-    api_keys: list[str] = Field(default_factory=list, repr=False)  # never printed with the settings
+    # Name -> key. The name is recorded with every write and decision; the key never is, nor printed.
+    api_keys: dict[str, str] = Field(default_factory=dict, repr=False)
     # Off by default: it did not raise nDCG@10 on the train split by 0.005 (docs/ranking.md), and off, the list is
     # simply in score order.
     diversity: float = Field(0.0, ge=0, le=1, description="MMR trade-off; 0 (default) ranks by score alone.")
@@ -44,6 +49,37 @@ class Settings(BaseModel):
     cors_origins: list[str] = Field(default_factory=list, description="Origins whose browsers may call the API.")
     log_json: bool = Field(False, description="The HTTP service logs one JSON object per line, with request ids.")
     log_level: str = Field("INFO", description="Level of the HTTP service's JSON logs (and gunicorn's).")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _named_keys(cls, value: Any) -> dict[str, str]:
+        return cls.named_api_keys(value)
+
+    @staticmethod
+    def named_api_keys(value: Any) -> dict[str, str]:
+        """Keys by name from ``PM_API_KEYS``'s form: ``name:key`` entries, comma-separated (a string or a list);
+        a plain ``key`` (no colon) is named ``key-N`` by its place in the list. A mapping is taken as it is."""
+        if isinstance(value, Mapping):
+            entries = [(str(name), str(key)) for name, key in value.items()]
+        else:
+            items = value.split(",") if isinstance(value, str) else list(value or [])
+            entries = []
+            for item in (str(i).strip() for i in items):
+                if not item:
+                    continue
+                name, sep, key = item.partition(":")
+                entries.append((name.strip(), key.strip()) if sep else (f"key-{len(entries) + 1}", item))
+        keys: dict[str, str] = {}
+        for name, key in entries:
+            if not KEY_NAME.match(name):
+                raise ValueError(f"API key name {name!r} must be 1-64 letters, digits, spaces or . _ @ - (in "
+                                 "PM_API_KEYS=name:key,...)")
+            if not key:
+                raise ValueError(f"API key {name!r} is empty; write PM_API_KEYS=name:key,...")
+            if name in keys:
+                raise ValueError(f"API key name {name!r} is given twice in PM_API_KEYS; names must be unique")
+            keys[name] = key
+        return keys
 
     @property
     def resolved_corpus_dir(self) -> Path:
@@ -95,7 +131,7 @@ class Settings(BaseModel):
             if env.get(name):
                 values[field] = env[name]
         if env.get("PM_API_KEYS"):
-            values["api_keys"] = [k.strip() for k in env["PM_API_KEYS"].split(",") if k.strip()]
+            values["api_keys"] = env["PM_API_KEYS"]  # name:key,... or plain keys (see named_api_keys)
         if "PM_RATE_LIMIT" in env:  # set but empty turns the limit off
             values["rate_limit"] = env["PM_RATE_LIMIT"]
         if env.get("PM_CORS_ORIGINS"):

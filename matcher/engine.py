@@ -341,33 +341,37 @@ class PartnerMatcher:
         return project
 
     def import_file(self, path, fmt: str, *, kind: str = "organisations", mapping: dict[str, str] | None = None,
-                    dry_run: bool = False, show_progress: bool = False, **options: Any) -> ImportPlan:
+                    dry_run: bool = False, show_progress: bool = False, by: str | None = None,
+                    **options: Any) -> ImportPlan:
         """Validate a whole file, then write it in one transaction (nothing on any error). Re-imports update.
 
-        ``options``: ``organisation_map``, ``accept``, ``keep_off_topic``, ``related`` (see ``plan_import``)."""
+        ``options``: ``organisation_map``, ``accept``, ``keep_off_topic``, ``related`` (see ``plan_import``);
+        ``by``: who imported it, for the change log."""
         plan = plan_import(path, fmt, self.store_.all_organisations(), kind=kind, mapping=mapping,
                            show_progress=show_progress, existing_projects=self.store_.all_projects(), **options)
         if not dry_run:
-            self.store_.upsert(plan.organisations, plan.projects)
+            self.store_.upsert(plan.organisations, plan.projects, by=by)
         return plan
 
     # ------------------------------------------------------------------ writes
     def save_organisation(self, org: Organisation, *, create_only: bool = False,
-                          if_match: Collection[str] | None = None) -> Organisation:
+                          if_match: Collection[str] | None = None, by: str | None = None) -> Organisation:
         """Create or replace an organisation, then refresh the index so matches reflect it at once. With
-        ``if_match``, replace only the stored version it names (``PreconditionFailed`` otherwise)."""
+        ``if_match``, replace only the stored version it names (``PreconditionFailed`` otherwise). ``by`` (who
+        wrote it: an API key's name) goes into the change log, as for every write below."""
         with self._write_lock:
             if create_only and self.store_.get_organisation(org.id) is not None:
                 raise Conflict(f"organisation {org.id!r} already exists; PUT /v1/organisations/{org.id} replaces it")
             if if_match is not None:
-                if self.store_.patch_organisation(org.id, lambda _current: org, if_match=if_match) is None:
+                if self.store_.patch_organisation(org.id, lambda _current: org, if_match=if_match, by=by) is None:
                     raise PreconditionFailed(_no_version("organisation", org.id))
             else:
-                self.store_.upsert(organisations=[org])
+                self.store_.upsert(organisations=[org], by=by)
             self.sync()
         return org
 
-    def patch_organisation(self, org_id: str, changes: dict, *, if_match: Collection[str] | None = None) -> Organisation:
+    def patch_organisation(self, org_id: str, changes: dict, *, if_match: Collection[str] | None = None,
+                           by: str | None = None) -> Organisation:
         """Change some fields of an organisation; the result is validated whole before anything is written.
 
         Atomic across processes (the store merges under the record's lock); ``if_match`` (entity tags or ``*``)
@@ -377,62 +381,66 @@ class PartnerMatcher:
         with self._write_lock:
             updated = self.store_.patch_organisation(
                 org_id, lambda current: Organisation.model_validate({**current.model_dump(), **changes}),
-                if_match=if_match)
+                if_match=if_match, by=by)
             if updated is None:
                 raise OrganisationNotFound(f"no organisation with id {org_id!r}; list them at /v1/organisations")
             self.sync()
         return updated
 
-    def delete_organisation(self, org_id: str, *, if_match: Collection[str] | None = None) -> None:
+    def delete_organisation(self, org_id: str, *, if_match: Collection[str] | None = None,
+                            by: str | None = None) -> None:
         with self._write_lock:
             if if_match is not None:
-                deleted = self.store_.delete_checked("organisation", org_id, if_match=if_match)
+                deleted = self.store_.delete_checked("organisation", org_id, if_match=if_match, by=by)
             else:
-                deleted = bool(self.store_.delete(organisation_ids=[org_id]))
+                deleted = bool(self.store_.delete(organisation_ids=[org_id], by=by))
             if not deleted:
                 raise OrganisationNotFound(f"no organisation with id {org_id!r}")
             self.sync()
 
     def save_project(self, project: Project, *, create_only: bool = False,
-                     if_match: Collection[str] | None = None) -> Project:
+                     if_match: Collection[str] | None = None, by: str | None = None) -> Project:
         with self._write_lock:
             if create_only and self.store_.get_project(project.id) is not None:
                 raise Conflict(f"project {project.id!r} already exists; PUT /v1/projects/{project.id} replaces it")
             if if_match is not None:
-                if self.store_.patch_project(project.id, lambda _current: project, if_match=if_match) is None:
+                if self.store_.patch_project(project.id, lambda _current: project, if_match=if_match, by=by) is None:
                     raise PreconditionFailed(_no_version("project", project.id))
             else:
-                self.store_.upsert(projects=[project])
+                self.store_.upsert(projects=[project], by=by)
             self.sync()
         return project
 
-    def patch_project(self, project_id: str, changes: dict, *, if_match: Collection[str] | None = None) -> Project:
+    def patch_project(self, project_id: str, changes: dict, *, if_match: Collection[str] | None = None,
+                      by: str | None = None) -> Project:
         """Change some fields of a project, atomically across processes (as ``patch_organisation``)."""
         if "id" in changes and changes["id"] != project_id:
             raise InvalidRequest("the id of a project cannot be changed; create a new one instead")
         with self._write_lock:
             updated = self.store_.patch_project(
                 project_id, lambda current: Project.model_validate({**current.model_dump(), **changes}),
-                if_match=if_match)
+                if_match=if_match, by=by)
             if updated is None:
                 raise ProjectNotFound(f"no project with id {project_id!r}; list them at /v1/projects")
             self.sync()
         return updated
 
-    def delete_project(self, project_id: str, *, if_match: Collection[str] | None = None) -> None:
+    def delete_project(self, project_id: str, *, if_match: Collection[str] | None = None,
+                       by: str | None = None) -> None:
         with self._write_lock:
             if if_match is not None:
-                deleted = self.store_.delete_checked("project", project_id, if_match=if_match)
+                deleted = self.store_.delete_checked("project", project_id, if_match=if_match, by=by)
             else:
-                deleted = bool(self.store_.delete(project_ids=[project_id]))
+                deleted = bool(self.store_.delete(project_ids=[project_id], by=by))
             if not deleted:
                 raise ProjectNotFound(f"no project with id {project_id!r}")
             self.sync()
 
-    def import_records(self, organisations: list[Organisation], projects: list[Project]) -> dict:
+    def import_records(self, organisations: list[Organisation], projects: list[Project], *,
+                       by: str | None = None) -> dict:
         """Bulk write already-validated records in one transaction, then refresh the index once."""
         with self._write_lock:
-            written = self.store_.upsert(organisations, projects)
+            written = self.store_.upsert(organisations, projects, by=by)
             self.sync()
         return {"organisations": written[0], "projects": written[1]}
 

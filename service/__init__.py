@@ -43,7 +43,8 @@ def create_app(config: dict | None = None) -> Flask:
     settings: Settings = app.config.get("SETTINGS") or Settings.from_env()
     matcher: PartnerMatcher = app.config.get("MATCHER") or PartnerMatcher(settings).open()
     app.extensions[MATCHER] = matcher
-    app.config.setdefault("API_KEYS", list(matcher.settings.api_keys))
+    # Name -> key, whichever form was passed (tests pass plain lists, as PM_API_KEYS may hold plain keys).
+    app.config["API_KEYS"] = Settings.named_api_keys(app.config.get("API_KEYS", matcher.settings.api_keys))
     app.config.setdefault("RATE_LIMIT", settings.rate_limit)
     app.config.setdefault("CORS_ORIGINS", list(settings.cors_origins))
     if settings.log_json:

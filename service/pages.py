@@ -206,12 +206,21 @@ def project(project_id: str) -> str:
 # ---------------------------------------------------------------------------------------------- officers' shortlists
 def _all_projects() -> list:
     """Every stored project brief, read a page at a time (the core's pages, as the API reads them)."""
-    matcher, projects, page = current_matcher(), [], 1
+    return _every(current_matcher().list_projects)
+
+
+def _organisations_by_name() -> list:
+    """Every stored organisation, by name: the choices for a conflict of interest."""
+    return sorted(_every(current_matcher().list_organisations), key=lambda o: o.name.casefold())
+
+
+def _every(pages) -> list:
+    records, page = [], 1
     while True:
-        items, total = matcher.list_projects(page=page, per_page=100)
-        projects.extend(items)
-        if not items or len(projects) >= total:
-            return projects
+        items, total = pages(page=page, per_page=100)
+        records.extend(items)
+        if not items or len(records) >= total:
+            return records
         page += 1
 
 
@@ -230,14 +239,22 @@ def _officer_page(template: str, **context) -> Response:
 def shortlists() -> Response:
     # ?project=<id>: "shortlist this project" on a project page, that project chosen in the form.
     return _officer_page("pages/shortlists.html", projects=_all_projects(), countries=COUNTRY_NAMES,
-                         minimum_types=MINIMUM_TYPES, chosen_project=request.args.get("project", ""))
+                         minimum_types=MINIMUM_TYPES, chosen_project=request.args.get("project", ""),
+                         organisations=_organisations_by_name())
 
 
 @bp.get("/shortlists/<shortlist_id>")
 def shortlist(shortlist_id: str) -> Response:
     # Whether the shortlist exists is the API's answer, given only with the key: the script shows its 404.
     titles = {p.id: p.title for p in _all_projects()}
-    return _officer_page("pages/shortlist.html", shortlist_id=shortlist_id, project_titles=titles)
+    return _officer_page("pages/shortlist.html", shortlist_id=shortlist_id, project_titles=titles,
+                         organisations=_organisations_by_name())
+
+
+@bp.get("/shortlists/<shortlist_id>/print")
+def shortlist_print(shortlist_id: str) -> Response:
+    titles = {p.id: p.title for p in _all_projects()}
+    return _officer_page("pages/shortlist_print.html", shortlist_id=shortlist_id, project_titles=titles)
 
 
 # ---------------------------------------------------------------------------------------------- errors and headers

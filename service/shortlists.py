@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from flask import Blueprint, Response, jsonify, url_for
-from pydantic import BaseModel, ConfigDict, Field
+from flask import Blueprint, Response, jsonify, request, url_for
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from matcher import (
     ShortlistAssignment,
@@ -16,7 +16,8 @@ from matcher import (
     shortlist_to_csv,
     shortlist_to_xlsx,
 )
-from service.auth import require_api_key
+from corpus.schema import Id
+from service.auth import caller, require_api_key
 from service.deps import current_matcher
 from service.openapi import documented
 from service.paging import PageLinks, page_response
@@ -37,11 +38,42 @@ class PageQuery(BaseModel):
 
 
 class Decision(BaseModel):
-    """An officer's decision on one assignment. Rejected pairs never reappear in later shortlists of the project."""
+    """A change to one assignment: its decision ("accepted", "rejected", or null to clear it), its note, or both;
+    a field left out stays as it is. Rejected pairs never reappear in later shortlists of the project."""
 
     model_config = ConfigDict(extra="forbid")
-    decision: Literal["accepted", "rejected"]
-    note: str = Field("", max_length=2000)
+    decision: Literal["accepted", "rejected"] | None = None
+    note: str | None = Field(None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _something(self) -> Decision:
+        if not self.model_fields_set:
+            raise ValueError('send "decision" (accepted, rejected or null to clear it), "note", or both')
+        if "note" in self.model_fields_set and self.note is None:
+            raise ValueError('"note" must be text; send "" to empty it')
+        return self
+
+
+class Rename(BaseModel):
+    """A shortlist's new name."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=200)
+
+
+class Replacement(BaseModel):
+    """What replacing the rejected partners may add: new conflicts of interest (project id -> organisation ids
+    never shortlisted for it) and the new shortlist's name (default: the old name, "(rejected replaced)")."""
+
+    model_config = ConfigDict(extra="forbid")
+    exclude: dict[Id, list[Id]] = Field(default_factory=dict)
+    name: str | None = Field(None, max_length=200)
+
+
+class Caller(BaseModel):
+    """The name of the API key sent (recorded with writes and decisions); the key itself is never shown."""
+
+    key_name: str
 
 
 class DecisionHistory(BaseModel):
@@ -57,8 +89,8 @@ def _jobs() -> ShortlistJobs:
             status=202, errors=(404, 422, 503), write=True, tags=("shortlists",))
 @require_api_key
 def create_shortlist() -> tuple[Response, int]:
-    request = ShortlistRequest.model_validate(json_body())
-    job = _jobs().submit(request)
+    body = ShortlistRequest.model_validate(json_body())
+    job = _jobs().submit(body, by=caller())
     response = jsonify(job.to_dict())
     response.headers["Location"] = url_for("v1_shortlists.get_shortlist", shortlist_id=job.id)
     return response, 202
@@ -82,6 +114,36 @@ def get_shortlist(shortlist_id: str) -> Response:
     return jsonify(_jobs().get(shortlist_id).to_dict())
 
 
+@bp.patch("/shortlists/<shortlist_id>")
+@documented(summary="Rename a shortlist", body=Rename, response=ShortlistJob, errors=(404,), write=True,
+            tags=("shortlists",))
+@require_api_key
+def rename_shortlist(shortlist_id: str) -> Response:
+    body = Rename.model_validate(json_body())
+    return jsonify(_jobs().rename(shortlist_id, body.name.strip()).to_dict())
+
+
+@bp.post("/shortlists/<shortlist_id>/replace-rejected")
+@documented(summary="Start a new shortlist that keeps the accepted partners and replaces the rejected ones",
+            body=Replacement, response=ShortlistJob, status=202, errors=(404, 422, 503), write=True,
+            tags=("shortlists",))
+@require_api_key
+def replace_rejected(shortlist_id: str) -> tuple[Response, int]:
+    body = Replacement.model_validate(json_body())
+    job = _jobs().replace_rejected(shortlist_id, exclude=body.exclude, name=body.name, by=caller())
+    response = jsonify(job.to_dict())
+    response.headers["Location"] = url_for("v1_shortlists.get_shortlist", shortlist_id=job.id)
+    return response, 202
+
+
+@bp.get("/whoami")
+@documented(summary="The name of the API key sent: check a key before using it", response=Caller, write=True,
+            tags=("shortlists",))
+@require_api_key
+def whoami() -> Response:
+    return jsonify({"key_name": caller()})
+
+
 def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -93,30 +155,32 @@ def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
             media_type="text/csv", errors=(404,), write=True, tags=("shortlists",))
 @require_api_key
 def shortlist_csv(shortlist_id: str) -> Response:
-    job = _jobs().get(shortlist_id)
-    return _download(shortlist_to_csv(job), "text/csv", f"shortlist-{shortlist_id}.csv")
+    jobs = _jobs()
+    job = jobs.get(shortlist_id)
+    return _download(shortlist_to_csv(job, jobs.export_context(job, request.host_url)), "text/csv",
+                     f"shortlist-{shortlist_id}.csv")
 
 
 @bp.get("/shortlists/<shortlist_id>.xlsx")
-@documented(summary="A shortlist as an Excel workbook (assignments, load, decisions)", media_type=XLSX,
+@documented(summary="A shortlist as an Excel workbook (assignments, load, decisions, settings)", media_type=XLSX,
             response={"type": "string", "contentMediaType": XLSX},
             errors=(404,), write=True, tags=("shortlists",))
 @require_api_key
 def shortlist_xlsx(shortlist_id: str) -> Response:
     jobs = _jobs()
     job = jobs.get(shortlist_id)
-    workbook = shortlist_to_xlsx(job, jobs.history(shortlist_id))
+    workbook = shortlist_to_xlsx(job, jobs.history(shortlist_id), jobs.export_context(job, request.host_url))
     return _download(workbook, XLSX, f"shortlist-{shortlist_id}.xlsx")
 
 
 @bp.patch("/shortlists/<shortlist_id>/assignments/<project_id>/<organisation_id>")
-@documented(summary="Accept or reject one assignment, with a note", body=Decision, response=ShortlistAssignment,
-            errors=(404,), write=True, tags=("shortlists",))
+@documented(summary="Accept, reject or clear one assignment's decision, or change its note alone",
+            body=Decision, response=ShortlistAssignment, errors=(404,), write=True, tags=("shortlists",))
 @require_api_key
 def decide(shortlist_id: str, project_id: str, organisation_id: str) -> Response:
-    decision = Decision.model_validate(json_body())
-    assignment = _jobs().decide(shortlist_id, project_id, organisation_id, decision.decision,
-                                              decision.note)
+    change = Decision.model_validate(json_body())
+    decision = change.decision if "decision" in change.model_fields_set else ...
+    assignment = _jobs().decide(shortlist_id, project_id, organisation_id, decision, change.note, by=caller())
     return jsonify(assignment.to_dict())
 
 
@@ -133,5 +197,7 @@ def decisions(shortlist_id: str) -> Response:
             media_type="text/csv", write=True, tags=("shortlists",))
 @require_api_key
 def decisions_csv(shortlist_id: str) -> Response:
-    history = _jobs().history(shortlist_id)
-    return _download(decisions_to_csv(history), "text/csv", f"decisions-{shortlist_id}.csv")
+    jobs = _jobs()
+    job = jobs.get(shortlist_id)
+    text = decisions_to_csv(jobs.history(shortlist_id), job, jobs.export_context(job, request.host_url))
+    return _download(text, "text/csv", f"decisions-{shortlist_id}.csv")

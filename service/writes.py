@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from corpus.schema import Organisation, Project
 from matcher import InvalidRequest, record_etag
-from service.auth import require_api_key
+from service.auth import caller, require_api_key
 from service.deps import current_matcher
 from service.openapi import documented
 from service.parsing import json_body, parse_query
@@ -74,7 +74,8 @@ def _same_id(body: dict, record_id: str) -> dict:
 @documented(summary="Create an organisation", body=Organisation, response=Organisation, status=201, errors=(409,), write=True, tags=("organisations",))
 @require_api_key
 def create_organisation() -> ResponseReturnValue:
-    org = current_matcher().save_organisation(Organisation.model_validate(json_body()), create_only=True)
+    org = current_matcher().save_organisation(Organisation.model_validate(json_body()), create_only=True,
+                                              by=caller())
     response = jsonify(org.model_dump(mode="json"))
     response.headers["Location"] = url_for("v1.get_organisation", org_id=org.id)
     return response, 201
@@ -85,7 +86,7 @@ def create_organisation() -> ResponseReturnValue:
 @require_api_key
 def replace_organisation(org_id: str) -> Response:
     org = current_matcher().save_organisation(Organisation.model_validate(_same_id(json_body(), org_id)),
-                                              if_match=_if_match())
+                                              if_match=_if_match(), by=caller())
     response = jsonify(org.model_dump(mode="json"))
     response.set_etag(record_etag(org))
     return response
@@ -95,7 +96,7 @@ def replace_organisation(org_id: str) -> Response:
 @documented(summary="Change some fields of an organisation (conditional with If-Match: 412 when stale)", body=OrganisationPatch, response=Organisation, errors=(404, 412), write=True, tags=("organisations",))
 @require_api_key
 def patch_organisation(org_id: str) -> Response:
-    org = current_matcher().patch_organisation(org_id, json_body(), if_match=_if_match())
+    org = current_matcher().patch_organisation(org_id, json_body(), if_match=_if_match(), by=caller())
     response = jsonify(org.model_dump(mode="json"))
     response.set_etag(record_etag(org))
     return response
@@ -105,7 +106,7 @@ def patch_organisation(org_id: str) -> Response:
 @documented(summary="Delete an organisation (conditional with If-Match)", status=204, errors=(404, 412), write=True, tags=("organisations",))
 @require_api_key
 def delete_organisation(org_id: str) -> ResponseReturnValue:
-    current_matcher().delete_organisation(org_id, if_match=_if_match())
+    current_matcher().delete_organisation(org_id, if_match=_if_match(), by=caller())
     return "", 204
 
 
@@ -113,7 +114,8 @@ def delete_organisation(org_id: str) -> ResponseReturnValue:
 @documented(summary="Create a project brief", body=Project, response=Project, status=201, errors=(409,), write=True, tags=("projects",))
 @require_api_key
 def create_project() -> ResponseReturnValue:
-    project = current_matcher().save_project(Project.model_validate(json_body()), create_only=True)
+    project = current_matcher().save_project(Project.model_validate(json_body()), create_only=True,
+                                             by=caller())
     response = jsonify(project.model_dump(mode="json"))
     response.headers["Location"] = url_for("v1.get_project", project_id=project.id)
     return response, 201
@@ -124,7 +126,7 @@ def create_project() -> ResponseReturnValue:
 @require_api_key
 def replace_project(project_id: str) -> Response:
     project = current_matcher().save_project(Project.model_validate(_same_id(json_body(), project_id)),
-                                             if_match=_if_match())
+                                             if_match=_if_match(), by=caller())
     response = jsonify(project.model_dump(mode="json"))
     response.set_etag(record_etag(project))
     return response
@@ -134,7 +136,7 @@ def replace_project(project_id: str) -> Response:
 @documented(summary="Change some fields of a project brief (conditional with If-Match: 412 when stale)", body=ProjectPatch, response=Project, errors=(404, 412), write=True, tags=("projects",))
 @require_api_key
 def patch_project(project_id: str) -> Response:
-    project = current_matcher().patch_project(project_id, json_body(), if_match=_if_match())
+    project = current_matcher().patch_project(project_id, json_body(), if_match=_if_match(), by=caller())
     response = jsonify(project.model_dump(mode="json"))
     response.set_etag(record_etag(project))
     return response
@@ -144,7 +146,7 @@ def patch_project(project_id: str) -> Response:
 @documented(summary="Delete a project brief (conditional with If-Match)", status=204, errors=(404, 412), write=True, tags=("projects",))
 @require_api_key
 def delete_project(project_id: str) -> ResponseReturnValue:
-    current_matcher().delete_project(project_id, if_match=_if_match())
+    current_matcher().delete_project(project_id, if_match=_if_match(), by=caller())
     return "", 204
 
 
@@ -159,5 +161,6 @@ def bulk_import() -> Response:
     if dry_run:  # validated whole, counted, and nothing written
         return jsonify({"imported": {"organisations": len(payload.organisations), "projects": len(payload.projects)},
                         "dry_run": True})
-    return jsonify({"imported": current_matcher().import_records(payload.organisations, payload.projects)})
+    return jsonify({"imported": current_matcher().import_records(payload.organisations, payload.projects,
+                                                                      by=caller())})
 

@@ -26,8 +26,10 @@ def scaled_total(result, scores) -> int:
     return int(sum(np.rint(scores[p.project, p.organisation] * SCORE_SCALE) for p in result.pairs))
 
 
-def milp_optimum(scores: np.ndarray, org_types, constraints: ShortlistConstraints) -> int | None:
-    """An independent exact formulation over every allowed pair (binary x[p, o]); None when infeasible."""
+def milp_optimum(scores: np.ndarray, org_types, constraints: ShortlistConstraints,
+                 fixed: tuple[tuple[int, int], ...] = ()) -> int | None:
+    """An independent exact formulation over every allowed pair (binary x[p, o], 1 for the fixed pairs); None
+    when infeasible."""
     n_projects, n_orgs = scores.shape
     rows, cols = np.nonzero(np.isfinite(scores))
     if rows.size == 0:
@@ -48,8 +50,9 @@ def milp_optimum(scores: np.ndarray, org_types, constraints: ShortlistConstraint
             lower.append(need)
             upper.append(np.inf)
     value = np.rint(scores[rows, cols] * SCORE_SCALE)
+    low = np.array([1.0 if (int(r), int(c)) in set(fixed) else 0.0 for r, c in zip(rows, cols)])
     res = milp(-value, constraints=LinearConstraint(np.array(matrix, dtype=float), lower, upper),
-               integrality=np.ones(rows.size), bounds=Bounds(0, 1))
+               integrality=np.ones(rows.size), bounds=Bounds(low, 1))
     if res.status == 2:
         return None
     assert res.status == 0, res.message
@@ -109,6 +112,45 @@ def test_optimal_meets_every_constraint_and_equals_the_milp_optimum(instance):
     assert_valid(result, scores, org_types, constraints)
     assert scaled_total(result, scores) == reference
     assert result.method == "optimal" and result.exact
+
+
+@settings(max_examples=150, deadline=None)
+@given(instances(), st.randoms(use_true_random=False))
+def test_fixed_pairs_are_kept_and_the_rest_is_optimal(instance, random):
+    """Pairs fixed before solving (accepted partners kept when rejected ones are replaced) are in every result,
+    and the rest is the MILP's optimum with those pairs forced to 1."""
+    scores, org_types, constraints = instance
+    allowed = [(int(r), int(c)) for r, c in zip(*np.nonzero(np.isfinite(scores)))]
+    fixed: list[tuple[int, int]] = []
+    for pair in random.sample(allowed, min(len(allowed), random.randint(0, 4))):
+        rows, cols = Counter(p for p, _ in fixed), Counter(o for _, o in fixed)
+        if rows[pair[0]] < constraints.per_project and cols[pair[1]] < constraints.max_per_organisation:
+            fixed.append(pair)
+    reference = milp_optimum(scores, org_types, constraints, tuple(fixed))
+    for method in ("optimal", "greedy"):
+        try:
+            result = assign(scores, org_types, constraints, method=method, fixed=fixed)
+        except Infeasible as exc:
+            assert method == "greedy" or reference is None
+            assert exc.details["constraint"] in CONSTRAINT_NAMES | {"fixed", "greedy"}
+            continue
+        assert_valid(result, scores, org_types, constraints)
+        assert set(fixed) <= {(p.project, p.organisation) for p in result.pairs}
+        if method == "optimal":
+            assert reference is not None and scaled_total(result, scores) == reference
+
+
+def test_fixed_pairs_are_checked():
+    scores = np.array([[0.9, 0.5, NAN], [0.4, 0.8, 0.7]])
+    c = ShortlistConstraints(1, 1)
+    with pytest.raises(InvalidRequest, match="forbidden"):
+        assign(scores, TYPES[:3], c, fixed=[(0, 2)])
+    with pytest.raises(InvalidRequest, match="more fixed pairs for one project"):
+        assign(scores, TYPES[:3], c, fixed=[(0, 0), (0, 1)])
+    with pytest.raises(InvalidRequest, match="max_per_organisation"):
+        assign(scores, TYPES[:3], c, fixed=[(0, 0), (1, 0)])
+    result = assign(scores, TYPES[:3], c, fixed=[(0, 1)])  # not the best pair for project 0, but kept
+    assert {(p.project, p.organisation) for p in result.pairs} == {(0, 1), (1, 2)}
 
 
 @settings(max_examples=150, deadline=None)

@@ -466,7 +466,8 @@ def start_job(tab, base: str, matcher: PartnerMatcher, body: dict) -> dict:
 def enter_key(tab, key: str = KEY) -> None:
     tab.get_by_label("Officer API key").fill(key)
     tab.get_by_role("button", name="Use this key").click()
-    sync_api.expect(tab.locator("#key-status")).to_have_text("A key is set for this tab.")
+    sync_api.expect(tab.locator("#key-status")).to_have_text(
+        "Key accepted: your decisions are recorded as “key-1”." if key == KEY else "This key was refused.")
 
 
 def fill_call(tab, per_project: str) -> None:
@@ -508,7 +509,7 @@ def test_officer_starts_watches_decides_and_exports(page, officer):
     job = page.request.get(f"{base}/v1/shortlists/{job_id}", headers={"X-API-Key": KEY}).json()
     assert job["status"] == "done" and job["request"]["project_ids"] == CALL and len(job["assignments"]) == 9
     # The page shows the API's shortlist: grouped by project, each partner linked, its load charted.
-    assert page.locator(".project-group h3").all_inner_texts() == [p[1] for p in sorted(EXTRA_PROJECTS)]
+    assert page.locator(".group-head th").all_inner_texts() == [f"{p[1]} 3 partners" for p in sorted(EXTRA_PROJECTS)]
     assert page.locator(".org-link").all_inner_texts() == [a["organisation_name"] for a in job["assignments"]]
     first = job["assignments"][0]
     assert page.locator(".org-link").first.get_attribute("href") == f"/organisations/{first['organisation_id']}"
@@ -520,15 +521,15 @@ def test_officer_starts_watches_decides_and_exports(page, officer):
 
     # Accept the first partner with a note; the decision is still there after a reload.
     note = "Strong fit: confirmed with the project lead"
-    card = page.locator("article.assignment").first
-    card.get_by_label("Note").fill(note)
+    card = page.locator("tr.assignment").first
+    card.locator(".decision-note").fill(note)
     card.get_by_role("button", name="Accept").click()
     expect(card.locator(".decision-badge")).to_have_text("Accepted")
     expect(page.locator("#messages")).to_contain_text("Decision saved.")
     page.reload()
-    card = page.locator("article.assignment").first
+    card = page.locator("tr.assignment").first
     expect(card.locator(".decision-badge")).to_have_text("Accepted")
-    expect(card.get_by_label("Note")).to_have_value(note)
+    expect(card.locator(".decision-note")).to_have_value(note)
     expect(card.get_by_role("button", name="Accept")).to_have_attribute("aria-pressed", "true")
     assert page.locator(".decision-badge", has_text="Undecided").count() == 8
     screenshot(page, "shortlist-decided")
@@ -547,14 +548,15 @@ def test_officer_starts_watches_decides_and_exports(page, officer):
         (a["project_id"], a["organisation_id"]) for a in job["assignments"]]
     assert (rows[0]["decision"], rows[0]["note"]) == ("accepted", note)
     history = list(csv.DictReader(io.StringIO(Path(download("Decision history (CSV)").path()).read_text())))
-    assert [(h["organisation_id"], h["decision"], h["note"]) for h in history] == [
-        (first["organisation_id"], "accepted", note)]
+    assert [(h["organisation_id"], h["decision"], h["note"]) for h in history] == [  # saved as typed, then decided
+        (first["organisation_id"], "note", note), (first["organisation_id"], "accepted", note)]
     from openpyxl import load_workbook
 
     book = download("Workbook (XLSX)")
     assert book.suggested_filename == f"shortlist-{job_id}.xlsx"
     workbook = load_workbook(io.BytesIO(Path(book.path()).read_bytes()))  # the saved file has no extension
-    assert workbook.sheetnames == ["assignments", "load", "decisions"] and workbook["assignments"].max_row == 10
+    assert workbook.sheetnames == ["assignments", "load", "decisions", "settings"]
+    assert workbook["assignments"].max_row == 10
 
     # The list of earlier shortlists shows it, done; the key never left the tab's session storage.
     page.get_by_role("link", name="All shortlists").click()
@@ -572,8 +574,8 @@ def test_the_api_errors_are_shown_in_the_live_region(page, officer):
     page.goto(base + "/shortlists")
     messages = page.locator("#messages")
     assert messages.get_attribute("role") == "status" and messages.get_attribute("aria-live") == "polite"
-    enter_key(page, "not-the-key")  # the list is fetched at once, and refused
-    expect(messages).to_contain_text("The list of shortlists could not be loaded (error 403). "
+    enter_key(page, "not-the-key")  # checked at once, and refused
+    expect(messages).to_contain_text("The key was not accepted (error 403). "
                                      "The X-API-Key is not valid for this service.")
     expect(messages).to_contain_text("check it for typing mistakes")
     enter_key(page)
@@ -613,6 +615,7 @@ def test_the_api_errors_are_shown_in_the_live_region(page, officer):
         "Change the settings and start a new shortlist from the Shortlists page.")
     expect(page.locator(".officer .intro .status")).to_have_text("Failed")
     assert page.locator("#summary-panel").is_hidden() and page.locator("#progress-panel").is_hidden()
+    page.locator("#key-panel summary").click()  # folded once the key was accepted
     page.get_by_role("button", name="Forget key").click()
     page.reload()
     expect(messages).to_contain_text("Enter your API key to see this shortlist.")
@@ -628,7 +631,7 @@ def test_hostile_names_in_a_shortlist_show_as_text(page, officer, dialogs):
     enter_key(page)
     page.goto(f"{base}/shortlists/{job['id']}")
     sync_api.expect(page.locator(".org-link", has_text=XSS_SCRIPT)).to_have_count(1)
-    assert XSS_SCRIPT in page.locator(".project-group h3").inner_text()
+    assert XSS_SCRIPT in page.locator(".group-head th").inner_text()
     assert page.locator("#load-rows a", has_text=XSS_SCRIPT).count() == 1
     screenshot(page, "shortlist-hostile")
     page.wait_for_timeout(300)  # the time an injected handler would need
@@ -643,14 +646,14 @@ def test_a_decision_by_keyboard(page, officer):
     page.get_by_label("Officer API key").focus()
     page.keyboard.type(KEY)
     page.keyboard.press("Enter")  # submits the key form
-    sync_api.expect(page.locator("#key-status")).to_have_text("A key is set for this tab.")
+    sync_api.expect(page.locator("#key-status")).to_have_text("Key accepted: your decisions are recorded as “key-1”.")
     page.goto(f"{base}/shortlists/{job['id']}")
-    card = page.locator("article.assignment").nth(1)
-    card.get_by_label("Note").focus()
+    card = page.locator("tr.assignment").nth(1)
+    card.locator(".decision-note").focus()
     page.keyboard.type("second choice")
-    page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.dataset.decision") == "accepted"
-    page.keyboard.press("Tab")
+    page.keyboard.press("Shift+Tab")  # the row reads Accept, Reject, Clear, then the note
+    assert page.evaluate("document.activeElement.textContent").startswith("Clear")
+    page.keyboard.press("Shift+Tab")
     assert page.evaluate("document.activeElement.dataset.decision") == "rejected"
     assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
     page.keyboard.press("Enter")
@@ -672,7 +675,7 @@ def test_officer_pages_fit_a_phone(browser, officer, name):
         if name == "shortlist":
             job = start_job(tab, base, matcher, SMALL_CALL)
             tab.goto(f"{base}/shortlists/{job['id']}")
-            sync_api.expect(tab.locator("article.assignment")).to_have_count(9)
+            sync_api.expect(tab.locator("tr.assignment")).to_have_count(9)
         widths = tab.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         assert widths[0] <= widths[1] == 375, f"{name} is {widths[0]}px wide at a 375px viewport"
         screenshot(tab, f"{name}-375")

@@ -98,3 +98,21 @@ def test_core_errors_become_one_line(pm_env, monkeypatch):
     assert result.exit_code == 1
     assert "Error: PM_MODEL='fake:abc': use 'fake' or 'fake:DIM'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_shortlist_writes_the_officers_exports_with_its_name(pm_env, tmp_path):
+    import csv
+
+    from openpyxl import load_workbook
+
+    book, table = tmp_path / "call.xlsx", tmp_path / "call.csv"
+    args = ["shortlist", "--projects", "fx-brief-magnets", "--per-project", "2", "--country", "GB", "--name",
+            "CLI call", "--base-url", "https://pm.example.org"]
+    assert run(*args, "--out", str(book)).exit_code == 0 and run(*args, "--out", str(table)).exit_code == 0
+    workbook = load_workbook(book)
+    settings = {r[0].value: r[1].value for r in workbook["settings"].iter_rows(min_row=2)}
+    assert settings["Name"] == "CLI call" and settings["Created by"].startswith("cli (")
+    rows = list(csv.DictReader(table.open(encoding="utf-8")))
+    assert len(rows) == 2 and rows[0]["project_title"] == "Recycling rare earth magnets from e-waste"
+    assert rows[0]["profile_url"] == f"https://pm.example.org/organisations/{rows[0]['organisation_id']}"
+    assert [c.value for c in workbook["assignments"][2]][1] == rows[0]["project_title"]

@@ -1,11 +1,13 @@
 """Settings read at the doors, and the environment the HTTP server is started with."""
 
+import pytest
+
 from matcher.config import HUGEPAGE_MALLOC, Settings, serving_environment
 
 
 def test_settings_from_env_reads_only_what_it_is_given(tmp_path):
     settings = Settings.from_env({"PM_DATA_DIR": str(tmp_path), "PM_BACKEND": "onnx", "PM_API_KEYS": " a, ,b "})
-    assert settings.data_dir == tmp_path and settings.backend == "onnx" and settings.api_keys == ["a", "b"]
+    assert settings.data_dir == tmp_path and settings.backend == "onnx" and settings.api_keys == {"key-1": "a", "key-2": "b"}
 
 
 
@@ -32,3 +34,12 @@ def test_server_gets_glibc_huge_page_malloc_unless_told_otherwise():
     source = {"A": "1"}
     serving_environment(source)
     assert source == {"A": "1"}  # a copy: the caller's environment is not changed
+
+
+def test_api_keys_are_named_and_plain_keys_still_work():
+    named = Settings.from_env({"PM_API_KEYS": "ann:k1, portal backend:k2,k3"}).api_keys
+    assert named == {"ann": "k1", "portal backend": "k2", "key-3": "k3"}
+    assert "k1" not in repr(Settings.from_env({"PM_API_KEYS": "ann:k1"}))  # never printed
+    for bad, says in (("ann:k1,ann:k2", "given twice"), ("ann:", "is empty"), ("<b>:k", "must be 1-64")):
+        with pytest.raises(ValueError, match=says):
+            Settings.from_env({"PM_API_KEYS": bad})

@@ -67,7 +67,52 @@ def test_start_poll_decide_and_export(officer, call):  # noqa: F811
     from openpyxl import load_workbook
 
     book = load_workbook(io.BytesIO(xlsx.get_data()))
-    assert book.sheetnames == ["assignments", "load", "decisions"] and book["assignments"].max_row == 10
+    assert book.sheetnames == ["assignments", "load", "decisions", "settings"]
+    assert book["assignments"].max_row == 10
+    profile = [c.value for c in book["assignments"][2]][8]
+    assert profile == f"http://localhost/organisations/{first['organisation_id']}"  # absolute, from the request
+
+
+def test_named_keys_clear_decisions_notes_alone_rename_and_replace_rejected(call):  # noqa: F811
+    from service import create_app
+
+    officer = create_app({"MATCHER": call, "API_KEYS": "ann:key-of-ann,plain-key"}).test_client()
+    ann, plain = {"X-API-Key": "key-of-ann"}, {"X-API-Key": "plain-key"}
+    assert officer.get("/v1/whoami", headers=ann).get_json() == {"key_name": "ann"}
+    assert officer.get("/v1/whoami", headers=plain).get_json() == {"key_name": "key-2"}  # plain keys still work
+    assert_error(officer.get("/v1/whoami", headers={"X-API-Key": "ann"}), 403, "forbidden")
+    started = officer.post("/v1/shortlists", json={**BODY, "name": "Call 7"}, headers=ann).get_json()
+    assert (started["name"], started["created_by"]) == ("Call 7", "ann")
+    call.shortlists.wait()
+    job = officer.get(f"/v1/shortlists/{started['id']}", headers=ann).get_json()
+    first, second = job["assignments"][0], job["assignments"][1]
+    path = f"/v1/shortlists/{job['id']}/assignments/{first['project_id']}/{first['organisation_id']}"
+    assert officer.patch(path, json={"decision": "rejected", "note": "n"}, headers=ann).get_json()["decided_by"] \
+        == "ann"
+    cleared = officer.patch(path, json={"decision": None}, headers=plain).get_json()
+    assert (cleared["decision"], cleared["note"], cleared["decided_by"]) == (None, "n", "key-2")
+    noted = officer.patch(path, json={"note": "call back"}, headers=plain).get_json()
+    assert (noted["decision"], noted["note"]) == (None, "call back")
+    assert_error(officer.patch(path, json={}, headers=plain), 400, "invalid_request")
+    assert_error(officer.patch(path, json={"note": None}, headers=plain), 400, "invalid_request")
+    history = officer.get(f"/v1/shortlists/{job['id']}/decisions", headers=ann).get_json()["items"]
+    assert [(h["decision"], h["decided_by"]) for h in history] == [("rejected", "ann"), ("cleared", "key-2"),
+                                                                   ("note", "key-2")]
+    assert "key-of-ann" not in officer.get(f"/v1/shortlists/{job['id']}/decisions.csv", headers=ann).get_data(
+        as_text=True)
+    renamed = officer.patch(f"/v1/shortlists/{job['id']}", json={"name": " Call 7, final "}, headers=ann)
+    assert renamed.get_json()["name"] == "Call 7, final"
+    second_path = f"/v1/shortlists/{job['id']}/assignments/{second['project_id']}/{second['organisation_id']}"
+    officer.patch(second_path, json={"decision": "accepted"}, headers=ann)
+    officer.patch(path, json={"decision": "rejected"}, headers=ann)
+    replaced = officer.post(f"/v1/shortlists/{job['id']}/replace-rejected", json={}, headers=ann)
+    assert replaced.status_code == 202 and replaced.get_json()["name"] == "Call 7, final (rejected replaced)"
+    call.shortlists.wait()
+    new = officer.get(f"/v1/shortlists/{replaced.get_json()['id']}", headers=ann).get_json()
+    pairs = {(a["project_id"], a["organisation_id"]): a for a in new["assignments"]}
+    assert (first["project_id"], first["organisation_id"]) not in pairs
+    assert pairs[(second["project_id"], second["organisation_id"])]["decision"] == "accepted"
+    assert new["request"]["keep"] == {second["project_id"]: [second["organisation_id"]]}
 
 
 def test_errors_are_in_the_one_shape(officer):
@@ -81,3 +126,23 @@ def test_errors_are_in_the_one_shape(officer):
     assert_error(officer.get("/v1/shortlists/0123456789abcdef0123456789abcdef", headers=KEY),
                  404, "shortlist_not_found")
     assert_error(officer.get("/v1/shortlists/unknown.csv", headers=KEY), 404, "shortlist_not_found")
+
+
+def test_every_record_write_records_the_key_name_never_the_key(call):  # noqa: F811
+    from sqlalchemy import select
+
+    from matcher.storage.tables import ChangeRow
+    from service import create_app
+
+    client = create_app({"MATCHER": call, "API_KEYS": "portal:key-of-portal"}).test_client()
+    key = {"X-API-Key": "key-of-portal"}
+    body = {"id": "fx-who-wrote", "name": "Who Wrote Lab", "country": "GB", "org_type": "university",
+            "description": "Fixture record for tests."}
+    assert client.post("/v1/organisations", json=body, headers=key).status_code == 201
+    assert client.patch("/v1/organisations/fx-who-wrote", json={"name": "Who Wrote It Lab"}, headers=key).status_code \
+        == 200
+    assert client.delete("/v1/organisations/fx-who-wrote", headers=key).status_code == 204
+    with call.store_.session() as session:
+        rows = session.execute(select(ChangeRow.kind, ChangeRow.by).where(ChangeRow.record_id == "fx-who-wrote")
+                               .order_by(ChangeRow.seq)).all()
+    assert [tuple(r) for r in rows] == [("organisation", "portal")] * 3

@@ -28,8 +28,8 @@ def test_a_job_goes_queued_running_done_with_its_assignments(store):  # noqa: F8
     done = jobs.get(sid)
     assert done.status == "done" and done.summary == {"total_score": 1.82} and len(done.assignments) == 2
     assert done.created_at.endswith("Z") and done.assignments[0].decision is None
-    assert list(done.to_dict()) == ["id", "status", "progress", "request", "summary", "error", "created_at",
-                                    "updated_at", "assignments"]
+    assert list(done.to_dict()) == ["id", "name", "created_by", "status", "progress", "request", "summary", "error",
+                                    "created_at", "updated_at", "assignments"]
     items, total = jobs.list(per_page=10)
     assert total == 1 and items[0].id == sid and "assignments" not in items[0].to_dict()
 
@@ -51,6 +51,36 @@ def test_decisions_are_recorded_in_order_and_rejections_feed_back(store):  # noq
         jobs.decide(sid, "p1", "nobody", "accepted", "")
     with pytest.raises(ShortlistNotFound):
         jobs.decide("0" * 32, "p1", "o1", "accepted", "")
+
+
+def test_who_decided_is_stored_and_decisions_can_be_cleared_or_noted(store):  # noqa: F811
+    jobs = ShortlistStore(store)
+    sid = jobs.create({}, name="Call 7", by="officer-a")
+    assert (jobs.get(sid).name, jobs.get(sid).created_by) == ("Call 7", "officer-a")
+    assert jobs.rename(sid, "Call 7, round 2").name == "Call 7, round 2"
+    jobs.claim(sid)
+    jobs.finish(sid, [ROW.model_copy(update={"fit": 0.71, "band": "good"})], {})
+    assert (jobs.get(sid).assignments[0].fit, jobs.get(sid).assignments[0].band) == (0.71, "good")
+    jobs.decide(sid, "p1", "o1", "accepted", "first thoughts", by="officer-a")
+    cleared = jobs.decide(sid, "p1", "o1", None, by="officer-b")
+    assert (cleared.decision, cleared.note, cleared.decided_by) == (None, "first thoughts", "officer-b")
+    jobs.decide(sid, "p1", "o1", note="ask about", by="officer-b")
+    noted = jobs.decide(sid, "p1", "o1", note="ask about capacity", by="officer-b")  # merged with the last
+    assert (noted.decision, noted.note) == (None, "ask about capacity")
+    jobs.decide(sid, "p1", "o1", note="ask about capacity first", by="officer-a")  # someone else: a new entry
+    assert [(d.decision, d.note, d.decided_by) for d in jobs.decisions(sid)] == [
+        ("accepted", "first thoughts", "officer-a"), ("cleared", "first thoughts", "officer-b"),
+        ("note", "ask about capacity", "officer-b"), ("note", "ask about capacity first", "officer-a")]
+    assert jobs.rejected_pairs(["p1"]) == {} and jobs.accepted_pairs(sid) == {}
+    jobs.decide(sid, "p1", "o1", "accepted", by="officer-a")
+    assert jobs.accepted_pairs(sid) == {"p1": ["o1"]}
+    again = jobs.create({}, by="officer-c")
+    jobs.claim(again)
+    jobs.finish(again, [ROW], {}, based_on=sid)  # a replacement carries the acceptance over, with who and when
+    carried = jobs.get(again).assignments[0]
+    assert (carried.decision, carried.note, carried.decided_by) == ("accepted", "ask about capacity first",
+                                                                    "officer-a")
+    assert [d.decision for d in jobs.decisions(again)] == ["accepted"]
 
 
 def test_a_job_whose_process_stopped_is_failed_not_left_running(store):  # noqa: F811

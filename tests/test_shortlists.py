@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import csv
 import io
+import json
 
 import pytest
 from pydantic import ValidationError
 
 from matcher import Infeasible, PartnerMatcher, ProjectNotFound, shortlist_to_csv, shortlist_to_xlsx
 from matcher.shortlists import ShortlistRequest, Shortlister
-from matcher.shortlists.export import EXPORT_COLUMNS, rows_to_csv, rows_to_xlsx
+from matcher.shortlists.export import EXPORT_COLUMNS, assignment_rows, rows_to_csv
 from tests.conftest import EXTRA_PROJECTS
+
+EXTRA_PROJECTS_TITLES = [(p[0], p[1]) for p in EXTRA_PROJECTS]
 
 
 def _request(**kw) -> ShortlistRequest:
@@ -109,22 +113,116 @@ def test_unknown_projects_are_named(call):
 
 
 def test_exports_have_one_row_per_assignment_and_defuse_formulas(call):
-    job = call.shortlists.run_now(_request())
-    text = shortlist_to_csv(job)
-    assert text == rows_to_csv([a.to_dict() for a in job.assignments], EXPORT_COLUMNS)
-    lines = text.strip().split("\n")
-    assert lines[0].split(",")[:3] == ["project_id", "rank", "organisation_id"] and len(lines) == 1 + 9
+    job = call.shortlists.run_now(_request(name="Call 7 - first pass"), by="officer-a")
+    context = call.shortlists.export_context(job, "http://pm.example/")
+    text = shortlist_to_csv(job, context)
+    assert text == rows_to_csv(assignment_rows(job, context), EXPORT_COLUMNS)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0])[:3] == ["project_id", "project_title", "rank"] and len(rows) == 9
+    titles = {p[0]: p[1] for p in EXTRA_PROJECTS}
+    for row, a in zip(rows, job.assignments):
+        assert row["project_title"] == titles[a.project_id] and row["organisation_name"] == a.organisation_name
+        assert row["profile_url"] == f"http://pm.example/organisations/{a.organisation_id}"
+        assert row["band"] == (a.band or "") and row["decided_by"] == ""
     assert "'=cmd" in rows_to_csv([{"project_id": "=cmd|' /C calc'!A0"}], EXPORT_COLUMNS)
+
+
+def test_the_workbook_is_one_an_officer_can_hand_on(call):
+    import datetime as dt
+
     from openpyxl import load_workbook
 
-    book = load_workbook(io.BytesIO(shortlist_to_xlsx(job, decisions=[])))
-    assert book.sheetnames == ["assignments", "load", "decisions"]
+    job = call.shortlists.run_now(_request(name="Call 7", exclude={"fx-call-cobalt": ["fx-gb-rto-a"]}),
+                                  by="officer-a")
+    first = job.assignments[0]
+    call.shortlists.decide(job.id, first.project_id, first.organisation_id, "accepted", "Good fit", by="officer-b")
+    job = call.shortlists.get(job.id)
+    book = load_workbook(io.BytesIO(shortlist_to_xlsx(job, call.shortlists.history(job.id),
+                                                      call.shortlists.export_context(job))))
+    assert book.sheetnames == ["assignments", "load", "decisions", "settings"]
     sheet = book["assignments"]
-    assert sheet.max_row == 1 + 9 and [c.value for c in sheet[1]][:3] == ["project_id", "rank", "organisation_id"]
-    assert book["load"].max_row == 1 + 9 and book["decisions"].max_row == 1
-    single = load_workbook(io.BytesIO(rows_to_xlsx({"assignments": ([a.to_dict() for a in job.assignments],
-                                                                    EXPORT_COLUMNS)})))
-    assert single.sheetnames == ["assignments"]
+    headers = [c.value for c in sheet[1]]
+    assert headers[:5] == ["Project id", "Project", "Rank", "Organisation id", "Organisation"]
+    assert sheet.max_row == 1 + 9 and sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:Q10"
+    assert all(c.font.bold for c in sheet[1]) and sheet.column_dimensions["M"].width == 60  # the reason
+    row = {h: c.value for h, c in zip(headers, sheet[2])}
+    assert (row["Decision"], row["Note"], row["Decided by"]) == ("accepted", "Good fit", "officer-b")
+    decided = row["Decided (UTC)"]
+    assert isinstance(decided, dt.datetime) and abs(decided - dt.datetime.now(dt.UTC).replace(tzinfo=None)) < \
+        dt.timedelta(minutes=5)
+    assert sheet.cell(row=2, column=headers.index("Decided (UTC)") + 1).number_format == "yyyy-mm-dd hh:mm"
+    load = book["load"]
+    assert [c.value for c in load[1]] == ["Organisation", "Organisation id", "Country", "Type", "Lists"]
+    names = {a.organisation_name for a in job.assignments}
+    assert {load.cell(row=r, column=1).value for r in range(2, load.max_row + 1)} == names  # names, not ids
+    decisions = book["decisions"]
+    assert [c.value for c in decisions[2]][1:] == ["officer-b", job.id, first.project_id,
+                                                    dict(EXTRA_PROJECTS_TITLES)[first.project_id],
+                                                    first.organisation_id, first.organisation_name, "accepted",
+                                                    "Good fit"]
+    settings = {r[0].value: r[1].value for r in book["settings"].iter_rows(min_row=2)}
+    assert settings["Name"] == "Call 7" and settings["Created by"] == "officer-a"
+    assert settings["Partners per project"] == 3 and settings["Conflicts of interest (excluded)"] == \
+        "fx-call-cobalt: fx-gb-rto-a"
+    assert json.loads(settings["Request (JSON)"])["exclude"] == {"fx-call-cobalt": ["fx-gb-rto-a"]}
+
+
+def test_replacing_rejected_keeps_accepted_and_their_decisions(call):
+    jobs = call.shortlists
+    job = jobs.run_now(_request(name="Round 1"), by="officer-a")
+    by_project: dict[str, list] = {}
+    for a in job.assignments:
+        by_project.setdefault(a.project_id, []).append(a)
+    accepted = [rows[0] for rows in by_project.values()]
+    rejected = [rows[1] for rows in by_project.values()]
+    for a in accepted:
+        jobs.decide(job.id, a.project_id, a.organisation_id, "accepted", "keep", by="officer-a")
+    for a in rejected:
+        jobs.decide(job.id, a.project_id, a.organisation_id, "rejected", "no", by="officer-b")
+    conflict = by_project["fx-call-cobalt"][2]
+    new = jobs.replace_rejected(job.id, exclude={"fx-call-cobalt": [conflict.organisation_id]}, by="officer-c")
+    jobs.wait()
+    new = jobs.get(new.id)
+    assert new.status == "done", new.error
+    assert new.name == "Round 1 (rejected replaced)" and new.created_by == "officer-c"
+    assert new.request["based_on"] == job.id
+    pairs = {(a.project_id, a.organisation_id): a for a in new.assignments}
+    for a in accepted:  # kept, with the officer's decision, note and name
+        kept = pairs[(a.project_id, a.organisation_id)]
+        assert (kept.decision, kept.note, kept.decided_by) == ("accepted", "keep", "officer-a")
+    for a in rejected:
+        assert (a.project_id, a.organisation_id) not in pairs
+    assert ("fx-call-cobalt", conflict.organisation_id) not in pairs
+    assert len(new.assignments) == 9 and max(new.summary["load"].values()) <= 1
+    assert [h.decision for h in jobs.history(new.id)] == ["accepted"] * 3
+
+
+def test_a_decision_can_be_cleared_and_a_note_changed_alone(call):
+    jobs = call.shortlists
+    job = jobs.run_now(_request())
+    a = job.assignments[0]
+    jobs.decide(job.id, a.project_id, a.organisation_id, "rejected", "too far", by="officer-a")
+    cleared = jobs.decide(job.id, a.project_id, a.organisation_id, None, by="officer-a")
+    assert (cleared.decision, cleared.note, cleared.decided_by) == (None, "too far", "officer-a")
+    for text in ("Call", "Call them", "Call them on Monday"):  # typed in several saves: one history entry
+        noted = jobs.decide(job.id, a.project_id, a.organisation_id, note=text, by="officer-b")
+    assert (noted.decision, noted.note, noted.decided_by) == (None, "Call them on Monday", "officer-b")
+    history = [(h.decision, h.note, h.decided_by) for h in jobs.history(job.id)]
+    assert history == [("rejected", "too far", "officer-a"), ("cleared", "too far", "officer-a"),
+                       ("note", "Call them on Monday", "officer-b")]
+    assert a.organisation_id not in jobs.store.rejected_pairs([a.project_id]).get(a.project_id, set())
+
+
+def test_a_shortlist_is_named_and_renamed(call):
+    jobs = call.shortlists
+    job = jobs.run_now(_request(name="Magnets call, first pass"))
+    assert job.name == "Magnets call, first pass" and "name" not in job.request
+    assert jobs.rename(job.id, "Magnets call").name == "Magnets call" == jobs.get(job.id).name
+
+
+def test_kept_partners_that_are_also_excluded_are_refused():
+    with pytest.raises(ValidationError, match="both keeps and excludes"):
+        _request(keep={"fx-call-cobalt": ["fx-gb-rto-a"]}, exclude={"fx-call-cobalt": ["fx-gb-rto-a"]})
 
 
 def test_one_feasibility_check_counts_the_same_from_filter_rows_or_a_score_matrix():

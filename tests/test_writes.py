@@ -244,7 +244,7 @@ def test_api_keys_never_reach_the_logs(matcher, monkeypatch, capsys):
         headers = {"X-API-Key": secret, "X-Request-ID": "keys-test"}
         assert valid.post("/v1/organisations", json=NEW, headers=headers).status_code == 201
         assert valid.post("/v1/organisations", json=NEW, headers=headers).status_code == 409
-        monkeypatch.setattr(matcher, "delete_organisation", lambda org_id, **_: 1 / 0)  # a 500: logged with traceback
+        monkeypatch.setattr(matcher, "delete_organisation", lambda org_id, **kw: 1 / 0)  # a 500: logged with traceback
         assert valid.delete(f"/v1/organisations/{NEW['id']}", headers=headers).status_code == 500
         assert valid.post("/v1/organisations", json=NEW, headers=headers).status_code == 409  # 3rd: the limit (per route)
         assert valid.post("/v1/organisations", json=NEW, headers=headers).status_code == 429  # limiter logs a breach

@@ -1,20 +1,62 @@
 """Shortlist exports, the one recipe for both doors (the CLI's ``--out`` and the HTTP downloads): CSV with one
-row per assignment or decision, and an XLSX workbook (assignments, load, decisions)."""
+row per assignment or decision, and an XLSX workbook an officer can hand on (assignments, load, decisions and the
+settings that made the shortlist).
+
+Every cell of every file goes through one function, ``safe_cell``, whatever the format: that is where what a
+spreadsheet program must not run or cannot hold is made safe. Rows are built once (``assignment_rows``,
+``decision_rows``, ``load_rows``) with Python values, timestamps as ``datetime``: CSV writes them as ISO 8601 UTC,
+XLSX as real Excel dates. CSV headers are the field names (for scripts); XLSX headers are words (``HEADERS``).
+"""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from matcher.storage.shortlist_store import DecisionRecord, ShortlistJob
 
-EXPORT_COLUMNS = ["project_id", "rank", "organisation_id", "organisation_name", "country", "org_type", "score",
-                  "reason", "decision", "note", "decided_at", "organisation_deleted"]
-DECISION_COLUMNS = ["decided_at", "shortlist_id", "project_id", "organisation_id", "decision", "note"]
-LOAD_COLUMNS = ["organisation_id", "lists"]
+EXPORT_COLUMNS = ["project_id", "project_title", "rank", "organisation_id", "organisation_name", "country",
+                  "org_type", "website", "profile_url", "band", "fit", "score", "reason", "decision", "note",
+                  "decided_by", "decided_at", "organisation_deleted"]
+DECISION_COLUMNS = ["decided_at", "decided_by", "shortlist_id", "project_id", "project_title", "organisation_id",
+                    "organisation_name", "decision", "note"]
+LOAD_COLUMNS = ["organisation_name", "organisation_id", "country", "org_type", "lists"]
+SETTINGS_COLUMNS = ["setting", "value"]
+# XLSX headers and column widths (in characters); a column not listed keeps its name and a width of 14.
+HEADERS = {
+    "project_id": ("Project id", 18), "project_title": ("Project", 40), "rank": ("Rank", 7),
+    "organisation_id": ("Organisation id", 20), "organisation_name": ("Organisation", 36), "country": ("Country", 9),
+    "org_type": ("Type", 16), "website": ("Website", 30), "profile_url": ("Profile", 36), "band": ("Fit band", 10),
+    "fit": ("Fit", 7), "score": ("Score", 8), "reason": ("Reason", 60), "decision": ("Decision", 11),
+    "note": ("Note", 40), "decided_by": ("Decided by", 14), "decided_at": ("Decided (UTC)", 18),
+    "shortlist_id": ("Shortlist id", 34),
+    "organisation_deleted": ("Organisation deleted", 12), "lists": ("Lists", 7), "setting": ("Setting", 30), "value": ("Value", 80),
+}
+WRAPPED = {"reason", "note", "value"}  # long text: wrapped in its cell rather than one very wide line
+LINKED = {"website", "profile_url"}  # http(s) addresses: clickable in the workbook
+DATE_FORMAT = "yyyy-mm-dd hh:mm"
+CELL_LIMIT = 32_767
+
+
+@dataclass(frozen=True)
+class ExportContext:
+    """What an export adds to the stored shortlist: project titles, organisation websites (by id) and the service's
+    address, so that profile links are absolute ("" gives site-relative links, as the CLI has no address)."""
+
+    project_titles: Mapping[str, str] = field(default_factory=dict)
+    websites: Mapping[str, str] = field(default_factory=dict)
+    base_url: str = ""
+
+    def profile_url(self, organisation_id: str) -> str:
+        from urllib.parse import quote
+
+        return f"{self.base_url.rstrip('/')}/organisations/{quote(organisation_id, safe='')}"
 
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -34,6 +76,92 @@ def safe_cell(value: Any) -> Any:
     return value
 
 
+def _when(value: str | None) -> dt.datetime | None:
+    """An API timestamp (ISO 8601, ``Z``) as a naive UTC datetime: Excel dates carry no zone."""
+    if not value:
+        return None
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _text(value: Any) -> Any:
+    """A CSV field: timestamps back to ISO 8601 UTC with ``Z``, the API's form."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat(timespec="seconds") + "Z"
+    return value
+
+
+# ------------------------------------------------------------------------------------------------ the rows
+def assignment_rows(job: ShortlistJob, context: ExportContext | None = None) -> list[dict[str, Any]]:
+    ctx = context or ExportContext()
+    return [{**a.to_dict(), "project_title": ctx.project_titles.get(a.project_id, ""),
+             "website": ctx.websites.get(a.organisation_id, ""), "profile_url": ctx.profile_url(a.organisation_id),
+             "decided_at": _when(a.decided_at)}
+            for a in job.assignments or ()]
+
+
+def decision_rows(decisions: Sequence[DecisionRecord], job: ShortlistJob | None = None,
+                  context: ExportContext | None = None) -> list[dict[str, Any]]:
+    ctx = context or ExportContext()
+    names = {a.organisation_id: a.organisation_name for a in (job.assignments or ())} if job else {}
+    return [{**d.to_dict(), "project_title": ctx.project_titles.get(d.project_id, ""),
+             "organisation_name": names.get(d.organisation_id, ""), "decided_at": _when(d.decided_at)}
+            for d in decisions]
+
+
+def load_rows(job: ShortlistJob) -> list[dict[str, Any]]:
+    """Lists per organisation, most first, by name (the summary keeps ids)."""
+    orgs = {a.organisation_id: a for a in job.assignments or ()}
+    rows = []
+    for org_id, lists in ((job.summary or {}).get("load") or {}).items():
+        a = orgs.get(org_id)
+        rows.append({"organisation_name": a.organisation_name if a else org_id, "organisation_id": org_id,
+                     "country": a.country if a else "", "org_type": a.org_type if a else "", "lists": lists})
+    return rows
+
+
+def settings_rows(job: ShortlistJob) -> list[dict[str, Any]]:
+    """The request that made the shortlist, in words, then the whole request as JSON (to start it again)."""
+    r, s = job.request, job.summary or {}
+
+    def listed(values: Any) -> str:
+        return ", ".join(values) if values else ""
+
+    def pairs(mapping: Mapping[str, Sequence[str]]) -> str:
+        return "; ".join(f"{project}: {', '.join(orgs)}" for project, orgs in mapping.items())
+
+    projects = r.get("project_ids")
+    rows: list[tuple[str, Any]] = [
+        ("Name", job.name), ("Shortlist id", job.id), ("Created (UTC)", _when(job.created_at)),
+        ("Created by", job.created_by or ""), ("Status", job.status),
+        ("Replaces the rejected partners of", r.get("based_on") or ""),
+        ("Projects", "all" if projects == "all" else listed(projects)),
+        ("Partners per project", r.get("per_project")),
+        ("Max lists per organisation", r.get("max_per_organisation")),
+        ("Partner countries", listed(r.get("countries")) or "each project's sought countries"),
+        ("Organisation types", listed(r.get("org_types")) or "all but funders"),
+        ("Minimum per type", "; ".join(f"{t}: {n}" for t, n in (r.get("min_per_type") or {}).items())),
+        ("Conflicts of interest (excluded)", pairs(r.get("exclude") or {})),
+        ("Organisations on no list", listed(r.get("exclude_organisations"))),
+        ("Partners kept", pairs(r.get("keep") or {})),
+        ("Method", r.get("method")),
+        ("Assignments", s.get("assignments")), ("Total score", s.get("total_score")),
+        ("Greedy total score", s.get("greedy_total_score")), ("Organisations used", s.get("organisations_used")),
+        ("Most lists on one organisation", s.get("max_load")),
+        ("Request (JSON)", json.dumps({**r, "name": job.name}, sort_keys=True)),
+    ]
+    return [{"setting": k, "value": _fits(v)} for k, v in rows]
+
+
+def _fits(value: Any) -> Any:
+    """Spreadsheet cells hold at most 32,767 characters: longer text is cut, and says where the whole is."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and len(value) > CELL_LIMIT:
+        return value[: CELL_LIMIT - 80] + " … (cut: the whole request is in GET /v1/shortlists/<id>)"
+    return value
+
+
+# ------------------------------------------------------------------------------------------------ the writers
 def rows_to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     out = io.StringIO()
     # CRLF rows (RFC 4180): the csv module quotes a cell holding any character of the line terminator, so with
@@ -42,41 +170,69 @@ def rows_to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> st
                             quoting=csv.QUOTE_MINIMAL)
     writer.writeheader()
     for row in rows:
-        writer.writerow({c: safe_cell(row.get(c)) for c in columns})
+        writer.writerow({c: safe_cell(_text(row.get(c))) for c in columns})
     return out.getvalue()
 
 
 def rows_to_xlsx(sheets: Mapping[str, tuple[Sequence[Mapping[str, Any]], Sequence[str]]]) -> bytes:
-    """An .xlsx workbook with one sheet per entry (pandas + openpyxl)."""
-    import pandas as pd
+    """An .xlsx workbook with one sheet per entry: worded bold headers, set widths, the header row frozen, a
+    filter on every column, dates as Excel dates, long text wrapped."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
 
+    book = Workbook()
+    book.remove(book.active)
+    bold, wrap = Font(bold=True), Alignment(wrap_text=True, vertical="top")
+    for name, (rows, columns) in sheets.items():
+        sheet = book.create_sheet(name[:31])
+        sheet.append([safe_cell(HEADERS.get(c, (c, 0))[0]) for c in columns])
+        for cell in sheet[1]:
+            cell.font = bold
+        for row in rows:
+            sheet.append([safe_cell(row.get(c)) for c in columns])
+        for i, column in enumerate(columns, start=1):
+            letter = get_column_letter(i)
+            sheet.column_dimensions[letter].width = HEADERS.get(column, (column, 14))[1]
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=i, max_col=i):
+                if isinstance(cell.value, dt.datetime):
+                    cell.number_format = DATE_FORMAT
+                elif column in WRAPPED:
+                    cell.alignment = wrap
+                elif column in LINKED and isinstance(cell.value, str) and cell.value.startswith(("http://",
+                                                                                                  "https://")):
+                    cell.hyperlink, cell.style = cell.value, "Hyperlink"
+        sheet.freeze_panes = "A2"
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, len(rows) + 1)}"
     buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        for name, (rows, columns) in sheets.items():
-            frame = pd.DataFrame([{c: safe_cell(r.get(c)) for c in columns} for r in rows], columns=list(columns))
-            frame.to_excel(writer, sheet_name=name[:31], index=False)
+    book.save(buffer)
     return buffer.getvalue()
 
 
-def shortlist_to_csv(job: ShortlistJob) -> str:
+# ------------------------------------------------------------------------------------------------ the exports
+def shortlist_to_csv(job: ShortlistJob, context: ExportContext | None = None) -> str:
     """A shortlist's assignments, one row each."""
-    return rows_to_csv([a.to_dict() for a in job.assignments or ()], EXPORT_COLUMNS)
+    return rows_to_csv(assignment_rows(job, context), EXPORT_COLUMNS)
 
 
-def decisions_to_csv(decisions: Sequence[DecisionRecord]) -> str:
+def decisions_to_csv(decisions: Sequence[DecisionRecord], job: ShortlistJob | None = None,
+                     context: ExportContext | None = None) -> str:
     """A decision history, one row per decision."""
-    return rows_to_csv([d.to_dict() for d in decisions], DECISION_COLUMNS)
+    return rows_to_csv(decision_rows(decisions, job, context), DECISION_COLUMNS)
 
 
-def shortlist_to_xlsx(job: ShortlistJob, decisions: Sequence[DecisionRecord]) -> bytes:
-    """A shortlist as a workbook: its assignments, the load (lists per organisation) and the decisions."""
-    load = [{"organisation_id": k, "lists": v} for k, v in ((job.summary or {}).get("load") or {}).items()]
+def shortlist_to_xlsx(job: ShortlistJob, decisions: Sequence[DecisionRecord],
+                      context: ExportContext | None = None) -> bytes:
+    """A shortlist as a workbook: its assignments, the load (lists per organisation, by name), the decisions and
+    the settings (the request that made it)."""
     return rows_to_xlsx({
-        "assignments": ([a.to_dict() for a in job.assignments or ()], EXPORT_COLUMNS),
-        "load": (load, LOAD_COLUMNS),
-        "decisions": ([d.to_dict() for d in decisions], DECISION_COLUMNS),
+        "assignments": (assignment_rows(job, context), EXPORT_COLUMNS),
+        "load": (load_rows(job), LOAD_COLUMNS),
+        "decisions": (decision_rows(decisions, job, context), DECISION_COLUMNS),
+        "settings": (settings_rows(job), SETTINGS_COLUMNS),
     })
 
 
-__all__ = ["DECISION_COLUMNS", "EXPORT_COLUMNS", "LOAD_COLUMNS", "decisions_to_csv", "rows_to_csv",
-           "rows_to_xlsx", "safe_cell", "shortlist_to_csv", "shortlist_to_xlsx"]
+__all__ = ["DECISION_COLUMNS", "EXPORT_COLUMNS", "HEADERS", "LOAD_COLUMNS", "SETTINGS_COLUMNS", "ExportContext",
+           "assignment_rows", "decision_rows", "decisions_to_csv", "load_rows", "rows_to_csv", "rows_to_xlsx",
+           "safe_cell", "settings_rows", "shortlist_to_csv", "shortlist_to_xlsx"]

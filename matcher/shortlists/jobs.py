@@ -8,10 +8,12 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from types import EllipsisType
+from typing import TYPE_CHECKING, Literal
 
 from corpus.schema import Project
 from matcher.errors import InvalidRequest, MatcherError, ProjectNotFound
+from matcher.shortlists.export import ExportContext
 from matcher.shortlists.request import ShortlistRequest
 from matcher.shortlists.shortlister import Shortlister
 from matcher.storage import Page
@@ -53,16 +55,19 @@ class ShortlistJobs:
                                   {"missing": missing[:100]})
         return [by_id[pid] for pid in dict.fromkeys(request.project_ids)]
 
-    def _checked(self, request: ShortlistRequest) -> str:
+    def _checked(self, request: ShortlistRequest, by: str | None) -> str:
         """Refuse an impossible request at once (404/422), else store it as a queued job; returns its id."""
         projects = self.projects_for(request)
+        if request.based_on is not None:
+            self.store.get(request.based_on, with_assignments=False)  # 404 when it does not exist
         shortlister = Shortlister(self.matcher.current_index())
         shortlister.precheck(request, projects, self.store.rejected_pairs(p.id for p in projects))
-        return self.store.create(request.model_dump(mode="json"))
+        return self.store.create(request.model_dump(mode="json", exclude={"name"}), name=request.name, by=by)
 
-    def submit(self, request: ShortlistRequest) -> ShortlistJob:
-        """Check the request, store it as a queued job and start it in the background; returns the job."""
-        shortlist_id = self._checked(request)
+    def submit(self, request: ShortlistRequest, *, by: str | None = None) -> ShortlistJob:
+        """Check the request, store it as a queued job and start it in the background; returns the job. ``by`` is
+        who asked (an API key's name)."""
+        shortlist_id = self._checked(request, by)
         self._executor.submit(self._run, shortlist_id)
         return self.store.get(shortlist_id, with_assignments=False)
 
@@ -74,10 +79,11 @@ class ShortlistJobs:
             self._executor.submit(self._run, shortlist_id)
         return len(queued)
 
-    def run_now(self, request: ShortlistRequest, progress: Callable[[float], None] | None = None) -> ShortlistJob:
+    def run_now(self, request: ShortlistRequest, progress: Callable[[float], None] | None = None, *,
+                by: str | None = None) -> ShortlistJob:
         """Run a shortlist in this thread (the CLI), recorded like any job; returns it with its assignments.
         A failure is recorded on the job and raised."""
-        shortlist_id = self._checked(request)
+        shortlist_id = self._checked(request, by)
         self._run(shortlist_id, progress, reraise=True)
         return self.store.get(shortlist_id)
 
@@ -100,7 +106,8 @@ class ShortlistJobs:
             projects = self.projects_for(request)
             rejected = self.store.rejected_pairs(p.id for p in projects)
             outcome = Shortlister(self.matcher.current_index()).run(request, projects, rejected, progress)
-            self.store.finish(shortlist_id, outcome.assignments, outcome.summary.model_dump())
+            self.store.finish(shortlist_id, outcome.assignments, outcome.summary.model_dump(),
+                              based_on=request.based_on)
         except MatcherError as e:
             log.warning("shortlist %s failed: %s", shortlist_id, e)
             self.store.fail(shortlist_id, {"code": e.code, "message": e.message, "details": e.details})
@@ -128,17 +135,53 @@ class ShortlistJobs:
         self.store.fail_abandoned()
         return self.store.list(page=page, per_page=per_page)
 
-    def decide(self, shortlist_id: str, project_id: str, organisation_id: str, decision: str,
-               note: str) -> ShortlistAssignment:
-        """Record an officer's decision on one assignment; a rejected pair never reappears for that project."""
-        return self.store.decide(shortlist_id, project_id, organisation_id, decision, note)
+    def decide(self, shortlist_id: str, project_id: str, organisation_id: str,
+               decision: Literal["accepted", "rejected"] | None | EllipsisType = ..., note: str | None = None, *,
+               by: str | None = None) -> ShortlistAssignment:
+        """Record an officer's decision on one assignment (None clears it, ``...`` leaves it; a note alone may
+        change); a rejected pair never reappears for that project while it stays rejected."""
+        return self.store.decide(shortlist_id, project_id, organisation_id, decision, note, by=by)
+
+    def rename(self, shortlist_id: str, name: str) -> ShortlistJob:
+        return self.store.rename(shortlist_id, name)
+
+    def replace_rejected(self, shortlist_id: str, *, exclude: dict[str, builtins.list[str]] | None = None,
+                         name: str | None = None, by: str | None = None) -> ShortlistJob:
+        """A new shortlist from the same request that keeps this one's accepted partners (and their decisions),
+        leaves out every rejected pair (as every new shortlist does) and the new conflicts in ``exclude``, and
+        fills the places left. Returns the new job, started in the background."""
+        base = self.store.get(shortlist_id, with_assignments=False)
+        if base.status != "done":
+            raise InvalidRequest(f"shortlist {shortlist_id!r} is {base.status}; only a finished shortlist's rejected "
+                                 "partners can be replaced")
+        request = ShortlistRequest.model_validate(base.request)
+        conflicts = {p: sorted({*request.exclude.get(p, ()), *orgs}) for p, orgs in (exclude or {}).items()}
+        keep = {p: [o for o in orgs if o not in conflicts.get(p, ())]
+                for p, orgs in self.store.accepted_pairs(shortlist_id).items()}
+        replacement = request.model_copy(update={
+            "exclude": {**request.exclude, **conflicts}, "keep": {p: o for p, o in keep.items() if o},
+            "based_on": shortlist_id, "name": name if name is not None else _replacement_name(base)})
+        return self.submit(ShortlistRequest.model_validate(replacement.model_dump()), by=by)
 
     def history(self, shortlist_id: str) -> builtins.list[DecisionRecord]:
         """The decisions made on a shortlist, oldest first."""
         return self.store.decisions(shortlist_id)
 
+    def export_context(self, job: ShortlistJob, base_url: str = "") -> ExportContext:
+        """What the exports add to a job: its projects' titles and its organisations' websites, as stored now."""
+        assignments = job.assignments or []
+        wanted = {a.project_id for a in assignments}
+        titles = {p.id: p.title for p in self.matcher.store_.all_projects() if p.id in wanted}
+        organisations = self.matcher.store_.get_organisations({a.organisation_id for a in assignments})
+        return ExportContext(titles, {o.id: o.website for o in organisations if o.website}, base_url)
+
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=False)
+
+
+def _replacement_name(base: ShortlistJob) -> str:
+    own = base.name or f"shortlist {base.id[:8]}"
+    return (own if own.endswith("(rejected replaced)") else f"{own} (rejected replaced)")[:200]
 
 
 __all__ = ["ShortlistJobs"]

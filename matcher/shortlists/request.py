@@ -30,6 +30,12 @@ class ShortlistRequest(BaseModel):
     exclude_organisations: list[Id] = Field(default_factory=list, max_length=10_000,
                                             description="organisations on no list")
     method: Literal["optimal", "greedy"] = "optimal"
+    name: str = Field("", max_length=200, description="the officer's name for the shortlist (editable later)")
+    keep: dict[Id, list[Id]] = Field(default_factory=dict, description="partners kept: project id -> organisation "
+                                                                       "ids placed on its list before solving")
+    based_on: str | None = Field(None, max_length=32, pattern="^[0-9a-f]+$",
+                                 description="the shortlist whose accepted partners this one keeps (its decisions "
+                                             "are carried over)")
 
     @model_validator(mode="after")
     def _coherent(self) -> ShortlistRequest:
@@ -44,6 +50,14 @@ class ShortlistRequest(BaseModel):
                              f"{self.per_project}; raise per_project or lower the minimums")
         if self.org_types and (missing := set(self.min_per_type) - set(self.org_types)):
             raise ValueError(f"min_per_type names {sorted(missing)}, which org_types leaves out")
+        for project_id, kept in self.keep.items():
+            if len(set(kept)) > self.per_project:
+                raise ValueError(f"keep lists {len(set(kept))} partners for project {project_id!r} but per_project "
+                                 f"is {self.per_project}; keep fewer or raise per_project")
+            excluded = (set(self.exclude.get(project_id, ())) | set(self.exclude_organisations)) & set(kept)
+            if excluded:
+                raise ValueError(f"project {project_id!r} both keeps and excludes {sorted(excluded)}; a conflict "
+                                 "of interest cannot stay on the list: remove it from keep")
         return self
 
 

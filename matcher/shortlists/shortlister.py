@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from corpus.schema import Project
 from embeddings.base import encode_queries
-from matcher.errors import MatcherError
+from matcher.errors import MatcherError, OrganisationNotFound
 from matcher.results import Match
 from matcher.shortlists.feasibility import FILTER_REMEDIES, Eligibility, find_shortfall
 from matcher.shortlists.request import ShortlistRequest
@@ -67,12 +67,24 @@ class Shortlister:
             out.add(project.lead_organisation_id)
         return out
 
+    def _kept(self, request: ShortlistRequest, project: Project, rejected: dict[str, set[str]]) -> list[str]:
+        """The organisations kept on a project's list (accepted before): stored, not rejected since, not its lead."""
+        kept = list(dict.fromkeys(request.keep.get(project.id, ())))
+        missing = [o for o in kept if o not in self.index.positions_]
+        if missing:
+            raise OrganisationNotFound(f"project {project.id!r} keeps {', '.join(missing)}, which is not stored (any "
+                                       "more); remove it from keep", {"missing": missing})
+        return [o for o in kept if o not in rejected.get(project.id, ()) and o != project.lead_organisation_id]
+
     def precheck(self, request: ShortlistRequest, projects: Sequence[Project], rejected: dict[str, set[str]]) -> None:
         """Refuse an impossible request at once (422), before any ranking: the feasibility check over every
-        organisation each project's filters allow. Passing it is necessary, not sufficient: the solver reports
-        the rest."""
-        rows = [self.index.allowed_positions(request.countries or project.seeking_countries, request.org_types,
-                                             self._exclusions(request, project, rejected))
+        organisation each project's filters allow (and its kept partners). Passing it is necessary, not
+        sufficient: the solver reports the rest."""
+        rows = [np.union1d(self.index.allowed_positions(request.countries or project.seeking_countries,
+                                                        request.org_types,
+                                                        self._exclusions(request, project, rejected)),
+                           np.array([self.index.positions_[o] for o in self._kept(request, project, rejected)],
+                                    dtype=np.int64))
                 for project in projects]
         constraints = constraints_of(request)
         eligibility = Eligibility.of_rows(rows, self.index.org_types_, constraints.min_per_type)
@@ -98,10 +110,11 @@ class Shortlister:
             k = min(len(index), 4 * k)
 
     def scores(self, request: ShortlistRequest, projects: Sequence[Project], rejected: dict[str, set[str]],
-               progress: Progress | None = None) -> tuple[np.ndarray, list[int], np.ndarray]:
+               progress: Progress | None = None) -> tuple[np.ndarray, list[int], np.ndarray, list[tuple[int, int]]]:
         """The score of every (project, candidate) pair: each project's retrieved candidates scored by the
         product's ranking (one query per project, comparable within the project); other pairs are forbidden.
-        Returns (scores, index positions of the columns, the projects' query vectors)."""
+        A kept partner that retrieval did not bring back is scored on its own. Returns (scores, index positions of
+        the columns, the projects' query vectors, the kept pairs as (row, column))."""
         index = self.index
         columns: dict[int, int] = {}
         cells: list[tuple[int, int, float]] = []
@@ -111,17 +124,26 @@ class Shortlister:
         vectors = encode_queries(index.embedder, texts, batch_size=32)
         report = _checkpoint(progress, 0.2, 0.8)
         report(0.0)
+        fixed: list[tuple[int, int]] = []
         for row, project in enumerate(projects):
-            for m in self._candidates(request, project, rejected, vectors[row]):
+            found = self._candidates(request, project, rejected, vectors[row])
+            kept = self._kept(request, project, rejected)
+            seen = {m.organisation.id for m in found}
+            if missing := [o for o in kept if o not in seen]:
+                found += index.rank(project, k=len(missing), only=missing, explain=False, diversify=False,
+                                    query_vector=vectors[row])
+            for m in found:
                 position = index.positions_[m.organisation.id]
                 # The solver optimises each project's relative ranking score, as the project's own list is ordered.
                 relevance = m.relevance if m.relevance is not None else m.score
                 cells.append((row, columns.setdefault(position, len(columns)), relevance))
+            fixed.extend((row, columns[index.positions_[o]]) for o in kept
+                         if index.positions_[o] in columns)
             report((row + 1) / len(projects))
         matrix = np.full((len(projects), len(columns)), -np.inf)
         for row, column, score in cells:
             matrix[row, column] = score
-        return matrix, list(columns), vectors
+        return matrix, list(columns), vectors, fixed
 
     def run(self, request: ShortlistRequest, projects: Sequence[Project], rejected: dict[str, set[str]] | None = None,
             progress: Progress | None = None) -> ShortlistOutcome:
@@ -129,16 +151,16 @@ class Shortlister:
         started = time.perf_counter()
         rejected = rejected or {}
         self.precheck(request, projects, rejected)
-        matrix, positions, vectors = self.scores(request, projects, rejected, _checkpoint(progress, 0.0, 0.7))
+        matrix, positions, vectors, fixed = self.scores(request, projects, rejected, _checkpoint(progress, 0.0, 0.7))
         index = self.index
         types = [str(index.org_types_[p]) for p in positions]
         constraints = constraints_of(request)
         result = assign(matrix, types, constraints, method=request.method, progress=_checkpoint(progress, 0.7, 0.2),
-                        project_ids=[p.id for p in projects])
+                        project_ids=[p.id for p in projects], fixed=fixed)
         greedy_total = None
         if request.method == "optimal":  # the baseline, for comparison: what ranking greedily would have given
             try:
-                greedy_total = round(assign(matrix, types, constraints, method="greedy").total_score, 4)
+                greedy_total = round(assign(matrix, types, constraints, method="greedy", fixed=fixed).total_score, 4)
             except MatcherError:
                 greedy_total = None
         assignments: list[ShortlistAssignment] = []
@@ -148,15 +170,16 @@ class Shortlister:
             project = projects[row]
             pairs = sorted(pairs, key=lambda p: p.rank)
             chosen = [index.ids_[positions[p.organisation]] for p in pairs]
-            reasons = {m.organisation.id: m.explanation["reason"] for m in index.rank(
-                project, k=len(chosen), only=chosen, explain=True, diversify=False, query_vector=vectors[row],
-                countries=request.countries or project.seeking_countries, org_types=request.org_types)
-                if m.explanation is not None}
+            explained = {m.organisation.id: m for m in index.rank(
+                project, k=len(chosen), only=chosen, explain=True, diversify=False, query_vector=vectors[row])}
+            reasons = {o: m.explanation["reason"] for o, m in explained.items() if m.explanation is not None}
             for pair, org_id in zip(pairs, chosen):
                 org = index.organisations_[index.positions_[org_id]]
                 assignments.append(ShortlistAssignment(
                     project_id=project.id, organisation_id=org.id, organisation_name=org.name, country=org.country,
                     org_type=org.org_type, rank=pair.rank, score=round(float(pair.score), 4),
+                    fit=None if (m := explained.get(org.id)) is None or m.fit is None else round(float(m.fit), 4),
+                    band=m.band if m is not None else None,
                     reason=reasons.get(org.id, ""), decision=None, note="", decided_at=None))
             report((done + 1) / max(len(by_project), 1))
         scores = [a.score for a in assignments]

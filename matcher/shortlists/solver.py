@@ -28,6 +28,11 @@ does not lower the objective (o' ranks above o: a higher score, or an equal one 
 removes one pruned pair, so repeating it reaches an optimum that uses only kept pairs; pruning also never turns
 a feasible call infeasible. The ``max_candidates`` argument can prune harder for very large calls; the result
 is then optimal over the pruned candidate set only, and ``AssignmentResult.exact`` says so.
+
+Fixed pairs (``fixed``: pairs an officer accepted, kept when the rejected ones are replaced) are placed before
+solving: each uses one of its project's places (a place of its type's minimum first) and one of its
+organisation's ``max_per_organisation``; the flow fills the rest. The pruning argument above still holds, as a
+fixed pair counts as one of the lists that can fill an organisation.
 """
 
 from __future__ import annotations
@@ -132,7 +137,8 @@ class AssignmentResult:
 
 def assign(scores: np.ndarray, org_types: Sequence[str], constraints: ShortlistConstraints, *,
            method: str = "optimal", progress: Progress | None = None,
-           max_candidates: int | None = None, project_ids: Sequence[str] | None = None) -> AssignmentResult:
+           max_candidates: int | None = None, project_ids: Sequence[str] | None = None,
+           fixed: Sequence[tuple[int, int]] = ()) -> AssignmentResult:
     """Allocate shortlists for every project (rows of ``scores``) from the organisations (columns).
 
     ``method="optimal"`` maximises the total score exactly (see the module docstring for the formulation and why
@@ -142,16 +148,18 @@ def assign(scores: np.ndarray, org_types: Sequence[str], constraints: ShortlistC
     ``progress(fraction)`` is called with values from
     0 to 1. Raises ``InvalidRequest`` for malformed input and ``Infeasible`` when no allocation exists; its
     message and details name a project by ``project_ids[row]`` when given, else by its row number.
+    ``fixed`` lists (row, column) pairs that must be in the result (allowed pairs, within the limits).
     """
     if method not in METHODS:
         raise InvalidRequest(f"unknown assignment method {method!r}; use one of {', '.join(METHODS)}",
                              {"field": "method", "allowed": list(METHODS)})
     if method == "greedy":
-        return greedy_assign(scores, org_types, constraints, progress=progress, project_ids=project_ids)
+        return greedy_assign(scores, org_types, constraints, progress=progress, project_ids=project_ids,
+                             fixed=fixed)
     started = time.perf_counter()
     report = _reporter(progress)
     report(0.0)
-    problem = _Problem.build(scores, org_types, constraints)
+    problem = _Problem.build(scores, org_types, constraints, fixed)
     if max_candidates is not None and (not _is_int(max_candidates) or max_candidates < constraints.per_project):
         raise InvalidRequest(f"max_candidates must be a whole number >= per_project ({constraints.per_project}), "
                              f"got {max_candidates!r}; leave it unset for the lossless default",
@@ -166,6 +174,7 @@ def assign(scores: np.ndarray, org_types: Sequence[str], constraints: ShortlistC
     network = _Network.build(problem, keep)
     report(0.4)
     rows, cols = network.solve(problem, pruned=keep < lossless, project_ids=project_ids)
+    rows, cols = np.concatenate([rows, problem.fixed_rows]), np.concatenate([cols, problem.fixed_cols])
     report(0.95)
     result = _result(problem, rows, cols, "optimal", started, exact=keep >= lossless,
                      candidate_pairs=network.n_candidates)
@@ -174,7 +183,8 @@ def assign(scores: np.ndarray, org_types: Sequence[str], constraints: ShortlistC
 
 
 def greedy_assign(scores: np.ndarray, org_types: Sequence[str], constraints: ShortlistConstraints, *,
-                  progress: Progress | None = None, project_ids: Sequence[str] | None = None) -> AssignmentResult:
+                  progress: Progress | None = None, project_ids: Sequence[str] | None = None,
+                  fixed: Sequence[tuple[int, int]] = ()) -> AssignmentResult:
     """Baseline kept for comparison: repeatedly take the best remaining allowed pair.
 
     A pair is allowed when its project is not full, its organisation is below its cap, and, once a project's
@@ -188,21 +198,23 @@ def greedy_assign(scores: np.ndarray, org_types: Sequence[str], constraints: Sho
     started = time.perf_counter()
     report = _reporter(progress)
     report(0.0)
-    problem = _Problem.build(scores, org_types, constraints)
+    problem = _Problem.build(scores, org_types, constraints, fixed)
     problem.check_counts(project_ids)
     k, cap = problem.per_project, problem.cap
     minimum = problem.type_minimums()  # per type code, 0 when none
-    taken = np.zeros(problem.n_projects, dtype=np.int64)
+    taken = np.bincount(problem.fixed_rows, minlength=problem.n_projects).astype(np.int64)
     have = np.zeros((problem.n_projects, len(problem.type_names)), dtype=np.int64)
-    unmet = np.full(problem.n_projects, int(minimum.sum()), dtype=np.int64)
-    load = np.zeros(problem.n_orgs, dtype=np.int64)
+    np.add.at(have, (problem.fixed_rows, problem.types[problem.fixed_cols]), 1)
+    unmet = np.maximum(minimum[None, :] - have, 0).sum(axis=1).astype(np.int64)
+    load = np.bincount(problem.fixed_cols, minlength=problem.n_orgs).astype(np.int64)
+    open_scores, open_allowed = problem.open_pairs()
     # Each project walks its own candidates best first; a heap holds every open project's current best, so the
     # heap top is the globally best remaining pair. A rejected pair never becomes allowed again (caps only fill,
     # and a project that must fill minimums stays in that state), so each pair is looked at once.
-    walkers = [_CandidateWalk(problem.scores[p], problem.allowed[p], k) for p in range(problem.n_projects)]
+    walkers = [_CandidateWalk(open_scores[p], open_allowed[p], k) for p in range(problem.n_projects)]
     heap = []
     for p, walk in enumerate(walkers):
-        if (col := walk.next()) is not None:
+        if taken[p] < k and (col := walk.next()) is not None:
             heap.append((-problem.scores[p, col], col, p))
     heapq.heapify(heap)
     rows, cols = [], []
@@ -225,6 +237,8 @@ def greedy_assign(scores: np.ndarray, org_types: Sequence[str], constraints: Sho
         if taken[p] < k and (nxt := walkers[p].next()) is not None:
             heapq.heappush(heap, (-problem.scores[p, nxt], nxt, p))
     required = problem.n_projects * k
+    rows.extend(int(r) for r in problem.fixed_rows)
+    cols.extend(int(c) for c in problem.fixed_cols)
     if len(rows) < required:
         stuck, placed = int(np.flatnonzero(taken < k)[0]), len(rows)
         found = int(taken[stuck])
@@ -251,6 +265,8 @@ class _Problem:
     minimums: dict[str, int]  # from the constraints (positive entries only)
     per_project: int
     cap: int
+    fixed_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # pairs placed before solving
+    fixed_cols: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @property
     def n_projects(self) -> int:
@@ -261,7 +277,8 @@ class _Problem:
         return self.scores.shape[1]
 
     @classmethod
-    def build(cls, scores, org_types: Sequence[str], constraints: ShortlistConstraints) -> _Problem:
+    def build(cls, scores, org_types: Sequence[str], constraints: ShortlistConstraints,
+              fixed: Sequence[tuple[int, int]] = ()) -> _Problem:
         if not isinstance(constraints, ShortlistConstraints):
             raise InvalidRequest("constraints must be a ShortlistConstraints", {"field": "constraints"})
         try:
@@ -290,8 +307,30 @@ class _Problem:
                                  "[0, 1]); rescale them", {"field": "scores"})
         matrix[~allowed] = -np.inf
         type_names, codes = np.unique(np.asarray(list(org_types), dtype=str), return_inverse=True)
+        fixed_rows, fixed_cols = _fixed_pairs(fixed, allowed, constraints)
         return cls(matrix, allowed, codes.astype(np.int64).reshape(-1), [str(t) for t in type_names],
-                   dict(constraints.min_per_type), constraints.per_project, constraints.max_per_organisation)
+                   dict(constraints.min_per_type), constraints.per_project, constraints.max_per_organisation,
+                   fixed_rows, fixed_cols)
+
+    def open_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and allowed mask of the pairs still to choose from: the fixed ones are already placed."""
+        scores, allowed = self.scores.copy(), self.allowed.copy()
+        scores[self.fixed_rows, self.fixed_cols] = -np.inf
+        allowed[self.fixed_rows, self.fixed_cols] = False
+        return scores, allowed
+
+    def open_places(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """After the fixed pairs: each project's places not reserved for a minimum, (projects, min types) places
+        still reserved, and each organisation's remaining room. Fixed pairs fill their type's minimum first."""
+        min_codes = [self.type_names.index(t) for t in self.minimums]
+        have = np.zeros((self.n_projects, len(self.type_names)), dtype=np.int64)
+        np.add.at(have, (self.fixed_rows, self.types[self.fixed_cols]), 1)
+        need = np.array([self.minimums[t] for t in self.minimums], dtype=np.int64)
+        reserved = np.maximum(need[None, :] - have[:, min_codes], 0) if min_codes else np.zeros((self.n_projects, 0),
+                                                                                                  np.int64)
+        free = self.per_project - have.sum(axis=1) - reserved.sum(axis=1)
+        room = self.cap - np.bincount(self.fixed_cols, minlength=self.n_orgs)
+        return free.astype(np.int64), reserved.astype(np.int64), room.astype(np.int64)
 
     def type_minimums(self) -> np.ndarray:
         """Minimum per type code (0 for types without one)."""
@@ -302,11 +341,18 @@ class _Problem:
         return self.per_project + (self.n_projects - 1) * self.per_project // self.cap
 
     def check_counts(self, project_ids: Sequence[str] | None = None) -> None:
-        """Raise ``Infeasible`` for the shortfalls simple counting can prove (``matcher.shortlists.feasibility``)."""
+        """Raise ``Infeasible`` for the shortfalls simple counting can prove (``matcher.shortlists.feasibility``),
+        and when a project's fixed pairs leave too few places for its type minimums."""
         eligibility = Eligibility.of_matrix(self.allowed, self.types, self.type_names, self.minimums)
         shortfall = find_shortfall(eligibility, self.per_project, self.cap, self.minimums)
         if shortfall is not None:
             raise shortfall.error(project_ids)
+        open_free = self.open_places()[0]
+        if (open_free < 0).any():
+            row, k = int(np.flatnonzero(open_free < 0)[0]), self.per_project
+            raise Shortfall("fixed", k, int(k + open_free[row]), lambda name: (
+                f"the partners kept for project {name} leave no room for its minimum per type; keep fewer partners "
+                "of other types or lower the minimum"), project=row).error(project_ids)
 
 
 # --- the optimal method: min-cost flow ---------------------------------------------------------------------------
@@ -330,6 +376,8 @@ class _Network:
         P, n_orgs, k = problem.n_projects, problem.n_orgs, problem.per_project
         min_types = [problem.type_names.index(t) for t in problem.minimums]
         free = k - sum(problem.minimums.values())  # places per project not reserved for a type minimum
+        open_free, reserved, room = problem.open_places()  # the same, once the fixed pairs are placed
+        _, open_allowed = problem.open_pairs()
         # Nodes: projects 0..P-1, then one node per (project, type with a minimum), organisations, the sink.
         type_base, org_base = P, P + P * len(min_types)
         sink = org_base + n_orgs
@@ -341,7 +389,7 @@ class _Network:
         rows, cols, tails = [], [], []
         for in_pool, pool_nodes in pools:
             pool_cols = np.flatnonzero(in_pool)
-            r, c = _top_candidates(scaled[:, pool_cols], problem.allowed[:, pool_cols], keep)
+            r, c = _top_candidates(scaled[:, pool_cols], open_allowed[:, pool_cols], keep)
             rows.append(r)
             cols.append(pool_cols[c])
             tails.append(pool_nodes[r])
@@ -354,15 +402,15 @@ class _Network:
         if min_types and free > 0:  # the part of each project's flow not reserved may also go to any type
             for j in range(len(min_types)):
                 type_nodes = type_base + np.arange(P) * len(min_types) + j
-                flow.add_arcs_with_capacity_and_unit_cost(np.arange(P), type_nodes, np.full(P, free, np.int64),
+                flow.add_arcs_with_capacity_and_unit_cost(np.arange(P), type_nodes, open_free,
                                                           np.zeros(P, np.int64))
-        flow.add_arcs_with_capacity_and_unit_cost(org_base + np.arange(n_orgs), np.full(n_orgs, sink),
-                                                  np.full(n_orgs, problem.cap, np.int64), np.zeros(n_orgs, np.int64))
+        flow.add_arcs_with_capacity_and_unit_cost(org_base + np.arange(n_orgs), np.full(n_orgs, sink), room,
+                                                  np.zeros(n_orgs, np.int64))
         supplies = np.zeros(n_nodes, np.int64)
-        supplies[:P] = free
-        for j, name in enumerate(problem.minimums):
-            supplies[type_base + np.arange(P) * len(min_types) + j] = problem.minimums[name]
-        supplies[sink] = -P * k
+        supplies[:P] = open_free
+        for j in range(len(min_types)):
+            supplies[type_base + np.arange(P) * len(min_types) + j] = reserved[:, j]
+        supplies[sink] = -int(supplies[:sink].sum())
         flow.set_nodes_supplies(np.arange(n_nodes), supplies)
         return cls(flow, arc_rows, arc_cols, keep)
 
@@ -463,6 +511,30 @@ def _best_columns(scores: np.ndarray, count: int) -> np.ndarray:
         cols = np.arange(scores.size)
     cols = cols[np.isfinite(scores[cols])]
     return cols[np.argsort(-scores[cols], kind="stable")]
+
+
+def _fixed_pairs(fixed: Sequence[tuple[int, int]], allowed: np.ndarray,
+                 constraints: ShortlistConstraints) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed pairs as (rows, columns), refused with ``InvalidRequest`` unless each is an allowed pair, none is
+    given twice, and they fit every project's and organisation's limit."""
+    pairs = np.asarray(list(fixed), dtype=np.int64).reshape(-1, 2)
+    rows, cols = pairs[:, 0], pairs[:, 1]
+    n_projects, n_orgs = allowed.shape
+    if ((rows < 0) | (rows >= n_projects) | (cols < 0) | (cols >= n_orgs)).any():
+        raise InvalidRequest("a fixed pair is outside the score matrix", {"field": "fixed"})
+    if pairs.size and not allowed[rows, cols].all():
+        bad = int(np.flatnonzero(~allowed[rows, cols])[0])
+        raise InvalidRequest(f"fixed pair ({int(rows[bad])}, {int(cols[bad])}) is forbidden (excluded or "
+                             "filtered out); lift the exclusion or do not keep it", {"field": "fixed"})
+    if len({(int(r), int(c)) for r, c in pairs}) < len(pairs):
+        raise InvalidRequest("a fixed pair is given twice", {"field": "fixed"})
+    if pairs.size and np.bincount(rows).max() > constraints.per_project:
+        raise InvalidRequest(f"more fixed pairs for one project than per_project ({constraints.per_project})",
+                             {"field": "fixed"})
+    if pairs.size and np.bincount(cols).max() > constraints.max_per_organisation:
+        raise InvalidRequest("an organisation is fixed on more lists than max_per_organisation "
+                             f"({constraints.max_per_organisation}); raise it", {"field": "fixed"})
+    return rows.copy(), cols.copy()
 
 
 def _reporter(progress: Progress | None) -> Progress:

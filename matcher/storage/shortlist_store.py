@@ -16,6 +16,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterable, Sequence
+from types import EllipsisType
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel
@@ -24,10 +25,13 @@ from sqlalchemy import CursorResult, func, select, update
 from corpus.schema import control_character_problem
 from matcher.errors import AssignmentNotFound, InvalidRequest, OrganisationDeleted, ShortlistNotFound
 from matcher.storage.store import Page, Store
-from matcher.storage.tables import AssignmentRow, DecisionRow, OrganisationRow, ShortlistRow, iso_utc, utc_now
+from matcher.storage.tables import AssignmentRow, DecisionRow, OrganisationRow, ShortlistRow, as_utc, iso_utc, utc_now
 
 HEARTBEAT_SECONDS = 5.0  # a running job touches its row at least this often
 STALE_AFTER_SECONDS = 120.0  # no heartbeat for this long: the process running it is gone
+# A note typed in several saves (the page saves as the officer types) is one history entry: a note-only change
+# by the same person within this many seconds of their last note-only entry on the pair replaces its text.
+NOTE_MERGE_SECONDS = 120.0
 
 
 def _boot_id() -> str:
@@ -95,10 +99,13 @@ class ShortlistAssignment(BaseModel):
     org_type: str
     rank: int
     score: float
+    fit: float | None = None
+    band: str | None = None
     reason: str
     decision: Literal["accepted", "rejected"] | None
     note: str
     decided_at: str | None
+    decided_by: str | None = None
     # The organisation was deleted after the shortlist was made: kept for the record, no longer decidable.
     organisation_deleted: bool = False
 
@@ -109,6 +116,8 @@ class ShortlistAssignment(BaseModel):
 # A shortlist job; ``assignments`` is None when it was read without them (lists, a fresh job).
 class ShortlistJob(BaseModel):
     id: str
+    name: str = ""
+    created_by: str | None = None
     status: Literal["queued", "running", "done", "failed"]
     progress: float
     request: dict[str, Any]
@@ -132,16 +141,17 @@ class DecisionRecord(BaseModel):
     shortlist_id: str
     project_id: str
     organisation_id: str
-    decision: str
+    decision: str  # accepted, rejected, cleared (back to undecided) or note (the note changed alone)
     note: str
     decided_at: str | None
+    decided_by: str | None = None  # the API key's name
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump()
 
 
 ASSIGNMENT_FIELDS = ("project_id", "organisation_id", "organisation_name", "country", "org_type", "rank", "score",
-                     "reason", "decision", "note", "decided_at")
+                     "fit", "band", "reason", "decision", "note", "decided_at", "decided_by")
 
 
 def _assignment(row: AssignmentRow, *, deleted: bool = False) -> ShortlistAssignment:
@@ -151,7 +161,7 @@ def _assignment(row: AssignmentRow, *, deleted: bool = False) -> ShortlistAssign
 
 
 def _job(row: ShortlistRow, assignments: list[ShortlistAssignment] | None = None) -> ShortlistJob:
-    return ShortlistJob(id=row.id, status=row.status, progress=row.progress, request=row.request,
+    return ShortlistJob(id=row.id, name=row.name or "", created_by=row.created_by, status=row.status, progress=row.progress, request=row.request,
                         summary=row.summary, error=row.error, created_at=iso_utc(row.created_at),
                         updated_at=iso_utc(row.updated_at), assignments=assignments)
 
@@ -163,11 +173,22 @@ class ShortlistStore:
         self._store = store
 
     # ------------------------------------------------------------------ jobs
-    def create(self, request: dict[str, Any]) -> str:
+    def create(self, request: dict[str, Any], *, name: str = "", by: str | None = None) -> str:
         shortlist_id = uuid.uuid4().hex
         with self._store.transaction("the shortlist was not created") as session:
-            session.add(ShortlistRow(id=shortlist_id, status="queued", progress=0.0, request=request))
+            session.add(ShortlistRow(id=shortlist_id, name=name, created_by=by, status="queued", progress=0.0,
+                                     request=request))
         return shortlist_id
+
+    def rename(self, shortlist_id: str, name: str) -> ShortlistJob:
+        with self._store.transaction("the new name was not saved") as session:
+            row = session.get(ShortlistRow, shortlist_id)
+            if row is None:
+                raise ShortlistNotFound(f"no shortlist with id {shortlist_id!r}; GET /v1/shortlists lists them")
+            row.name = name
+            row.updated_at = utc_now()
+            session.flush()
+            return _job(row)
 
     def claim(self, shortlist_id: str) -> bool:
         """queued → running, atomically: only one process runs a job, even with several workers."""
@@ -182,12 +203,28 @@ class ShortlistStore:
             session.execute(update(ShortlistRow).where(ShortlistRow.id == shortlist_id)
                             .values(progress=round(float(progress), 4), updated_at=utc_now()))
 
-    def finish(self, shortlist_id: str, assignments: Sequence[ShortlistAssignment], summary: dict[str, Any]) -> None:
+    def finish(self, shortlist_id: str, assignments: Sequence[ShortlistAssignment], summary: dict[str, Any],
+               *, based_on: str | None = None) -> None:
         """Store the result in one transaction: the job is done with all its assignments, or not at all.
-        The assignments are stored undecided, whatever decision they carry."""
+        The assignments are stored undecided, whatever decision they carry, except the pairs accepted in
+        ``based_on`` (the shortlist this one replaces the rejected partners of): they keep that acceptance, its
+        note, who and when, and it opens this shortlist's history."""
+        kept: dict[tuple[str, str], AssignmentRow] = {}
         with self._store.transaction("the shortlist result was not saved") as session:
-            session.add_all(AssignmentRow(shortlist_id=shortlist_id, note="", **a.model_dump(
-                exclude={"decision", "note", "decided_at", "organisation_deleted"})) for a in assignments)
+            if based_on is not None:
+                kept = {(r.project_id, r.organisation_id): r for r in session.scalars(
+                    select(AssignmentRow).where(AssignmentRow.shortlist_id == based_on,
+                                                AssignmentRow.decision == "accepted"))}
+            for a in assignments:
+                row = AssignmentRow(shortlist_id=shortlist_id, note="", **a.model_dump(
+                    exclude={"decision", "note", "decided_at", "decided_by", "organisation_deleted"}))
+                if (old := kept.get((a.project_id, a.organisation_id))) is not None:
+                    row.decision, row.note, row.decided_at, row.decided_by = ("accepted", old.note, old.decided_at,
+                                                                              old.decided_by)
+                    session.add(DecisionRow(shortlist_id=shortlist_id, project_id=a.project_id,
+                                            organisation_id=a.organisation_id, decision="accepted", note=old.note,
+                                            decided_at=old.decided_at or utc_now(), decided_by=old.decided_by))
+                session.add(row)
             session.execute(update(ShortlistRow).where(ShortlistRow.id == shortlist_id)
                             .values(status="done", progress=1.0, summary=summary, updated_at=utc_now()))
 
@@ -243,10 +280,14 @@ class ShortlistStore:
             return Page(([_job(r) for r in rows], total))
 
     # ------------------------------------------------------------------ decisions
-    def decide(self, shortlist_id: str, project_id: str, organisation_id: str, decision: str,
-               note: str) -> ShortlistAssignment:
-        """Record an officer's decision on one assignment (and append it to the history) in one transaction."""
-        problem = control_character_problem("note", note)
+    def decide(self, shortlist_id: str, project_id: str, organisation_id: str,
+               decision: Literal["accepted", "rejected"] | None | EllipsisType = ..., note: str | None = None, *,
+               by: str | None = None) -> ShortlistAssignment:
+        """Change an officer's decision on one assignment and append it to the history, in one transaction.
+
+        ``decision`` is "accepted", "rejected", None (cleared: undecided again) or ``...`` (unchanged); ``note``
+        None leaves the note as it is. ``by`` is who made the change (an API key's name)."""
+        problem = control_character_problem("note", note) if note is not None else None
         if problem:
             raise InvalidRequest(f"the decision was not saved: {problem}")
         with self._store.transaction("the decision was not saved") as session:
@@ -263,11 +304,38 @@ class ShortlistStore:
                                           "after this shortlist was made; its assignment is kept for the record but "
                                           "can no longer be accepted or rejected", {"organisation_id": organisation_id})
             now = utc_now()
-            row.decision, row.note, row.decided_at = decision, note, now
+            if not isinstance(decision, EllipsisType):
+                row.decision = decision
+            if note is not None:
+                row.note = note
+            row.decided_at, row.decided_by = now, by
+            if isinstance(decision, EllipsisType):
+                last = session.scalar(select(DecisionRow).where(DecisionRow.shortlist_id == shortlist_id,
+                                                                DecisionRow.project_id == project_id,
+                                                                DecisionRow.organisation_id == organisation_id)
+                                      .order_by(DecisionRow.id.desc()).limit(1))
+                if (last is not None and last.decision == "note" and last.decided_by == by
+                        and (now - as_utc(last.decided_at)).total_seconds() <= NOTE_MERGE_SECONDS):
+                    last.note, last.decided_at = row.note, now
+                    session.flush()
+                    return _assignment(row)
+            kind = "note" if isinstance(decision, EllipsisType) else decision or "cleared"
             session.add(DecisionRow(shortlist_id=shortlist_id, project_id=project_id, organisation_id=organisation_id,
-                                    decision=decision, note=note, decided_at=now))
+                                    decision=kind, note=row.note, decided_at=now, decided_by=by))
             session.flush()
             return _assignment(row)
+
+    def accepted_pairs(self, shortlist_id: str) -> dict[str, builtins.list[str]]:
+        """Project id -> organisations accepted for it in this shortlist (their current decision)."""
+        out: dict[str, builtins.list[str]] = {}
+        with self._store.session() as session:
+            rows = session.execute(select(AssignmentRow.project_id, AssignmentRow.organisation_id)
+                                   .where(AssignmentRow.shortlist_id == shortlist_id,
+                                          AssignmentRow.decision == "accepted")
+                                   .order_by(AssignmentRow.project_id, AssignmentRow.rank))
+            for project_id, organisation_id in rows:
+                out.setdefault(project_id, []).append(organisation_id)
+        return out
 
     def decisions(self, shortlist_id: str | None = None) -> builtins.list[DecisionRecord]:
         """The decision history (of one shortlist, or of all), oldest first."""
@@ -278,7 +346,7 @@ class ShortlistStore:
         with self._store.session() as session:
             return [DecisionRecord(shortlist_id=r.shortlist_id, project_id=r.project_id,
                                    organisation_id=r.organisation_id, decision=r.decision, note=r.note,
-                                   decided_at=iso_utc(r.decided_at))
+                                   decided_at=iso_utc(r.decided_at), decided_by=r.decided_by)
                     for r in session.scalars(query)]
 
     def rejected_pairs(self, project_ids: Iterable[str]) -> dict[str, set[str]]:
@@ -295,5 +363,5 @@ class ShortlistStore:
         return out
 
 
-__all__ = ["HEARTBEAT_SECONDS", "STALE_AFTER_SECONDS", "DecisionRecord", "ShortlistAssignment", "ShortlistJob",
-           "ShortlistStore", "owner_is_gone", "process_identity"]
+__all__ = ["HEARTBEAT_SECONDS", "NOTE_MERGE_SECONDS", "STALE_AFTER_SECONDS", "DecisionRecord", "ShortlistAssignment",
+           "ShortlistJob", "ShortlistStore", "owner_is_gone", "process_identity"]

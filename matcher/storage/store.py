@@ -142,8 +142,10 @@ class Store:
             session.close()
 
     # ------------------------------------------------------------------ writes
-    def upsert(self, organisations: Iterable[Organisation] = (), projects: Iterable[Project] = ()) -> tuple[int, int]:
-        """Insert or replace organisations and projects in one transaction: all of them are written, or none."""
+    def upsert(self, organisations: Iterable[Organisation] = (), projects: Iterable[Project] = (), *,
+               by: str | None = None) -> tuple[int, int]:
+        """Insert or replace organisations and projects in one transaction: all of them are written, or none.
+        ``by`` (an API key's name) is recorded with each change."""
         organisations, projects = list(organisations), list(projects)
         refuse_control_characters(organisations, projects)
         orgs = projects_written = 0
@@ -152,36 +154,36 @@ class Store:
                 for org in organisations:
                     session.merge(OrganisationRow(id=org.id, name=org.name, country=org.country, org_type=org.org_type,
                                                   record=org.model_dump(mode="json"), updated_at=utc_now()))
-                    session.add(ChangeRow(kind="organisation", record_id=org.id))
+                    session.add(ChangeRow(kind="organisation", record_id=org.id, by=by))
                     orgs += 1
                 for project in projects:
                     session.merge(ProjectRow(id=project.id, title=project.title, country=project.country,
                                              record=project.model_dump(mode="json"), updated_at=utc_now()))
-                    session.add(ChangeRow(kind="project", record_id=project.id))
+                    session.add(ChangeRow(kind="project", record_id=project.id, by=by))
                     projects_written += 1
         except SQLAlchemyError as e:
             raise StorageError(f"nothing was written: the database refused the change ({type(e).__name__}: {e})") from e
         return orgs, projects_written
 
     def patch_organisation(self, org_id: str, merge: Callable[[Organisation], Organisation | None], *,
-                           if_match: Collection[str] | None = None) -> Organisation | None:
+                           if_match: Collection[str] | None = None, by: str | None = None) -> Organisation | None:
         """Replace an organisation by ``merge(current)`` atomically across processes; None when there is none."""
-        return self._patch(OrganisationRow, Organisation, "organisation", org_id, merge, if_match)
+        return self._patch(OrganisationRow, Organisation, "organisation", org_id, merge, if_match, by)
 
     def patch_project(self, project_id: str, merge: Callable[[Project], Project | None], *,
-                      if_match: Collection[str] | None = None) -> Project | None:
+                      if_match: Collection[str] | None = None, by: str | None = None) -> Project | None:
         """Replace a project by ``merge(current)`` atomically across processes; None when there is none."""
-        return self._patch(ProjectRow, Project, "project", project_id, merge, if_match)
+        return self._patch(ProjectRow, Project, "project", project_id, merge, if_match, by)
 
-    def delete_checked(self, kind: str, record_id: str, *, if_match: Collection[str]) -> bool:
+    def delete_checked(self, kind: str, record_id: str, *, if_match: Collection[str], by: str | None = None) -> bool:
         """Delete one organisation or project (``kind``) if its entity tag is in ``if_match`` (or that is ``*``),
         atomically; False when there is none, ``PreconditionFailed`` when the tag is stale."""
         if kind == "organisation":
-            return self._patch(OrganisationRow, Organisation, kind, record_id, lambda _: None, if_match) is not None
-        return self._patch(ProjectRow, Project, kind, record_id, lambda _: None, if_match) is not None
+            return self._patch(OrganisationRow, Organisation, kind, record_id, lambda _: None, if_match, by) is not None
+        return self._patch(ProjectRow, Project, kind, record_id, lambda _: None, if_match, by) is not None
 
     def _patch(self, row_type: type[OrganisationRow] | type[ProjectRow], model: type[R], kind: str, record_id: str,
-               merge: Callable[[R], R | None], if_match: Collection[str] | None) -> R | None:
+               merge: Callable[[R], R | None], if_match: Collection[str] | None, by: str | None = None) -> R | None:
         """Read, merge and write one record in one transaction that holds the record's write lock throughout;
         ``merge`` returns the new record, or None to delete it. Returns what was written (or deleted), None when
         there is no such record.
@@ -202,7 +204,7 @@ class Store:
                                          f"(its ETag is now \"{etag}\"); GET it again and re-apply your change",
                                          {"etag": etag})
             updated = merge(current)
-            session.add(ChangeRow(kind=kind, record_id=record_id))
+            session.add(ChangeRow(kind=kind, record_id=record_id, by=by))
             if updated is None:
                 session.delete(row)
                 return current
@@ -352,7 +354,8 @@ class Store:
                 return None
             return Organisation.model_validate(row.record), as_utc(row.updated_at)
 
-    def delete(self, *, organisation_ids: Iterable[str] = (), project_ids: Iterable[str] = ()) -> int:
+    def delete(self, *, organisation_ids: Iterable[str] = (), project_ids: Iterable[str] = (),
+               by: str | None = None) -> int:
         """Delete records in one transaction; returns how many rows went."""
         gone = 0
         try:
@@ -361,13 +364,13 @@ class Store:
                     row = session.get(OrganisationRow, oid)
                     if row is not None:
                         session.delete(row)
-                        session.add(ChangeRow(kind="organisation", record_id=oid))
+                        session.add(ChangeRow(kind="organisation", record_id=oid, by=by))
                         gone += 1
                 for pid in project_ids:
                     project = session.get(ProjectRow, pid)
                     if project is not None:
                         session.delete(project)
-                        session.add(ChangeRow(kind="project", record_id=pid))
+                        session.add(ChangeRow(kind="project", record_id=pid, by=by))
                         gone += 1
         except SQLAlchemyError as e:
             raise StorageError(f"nothing was deleted: the database refused the change ({type(e).__name__}: {e})") from e

@@ -69,6 +69,7 @@ class ChangeRow(Base):
     kind: Mapped[str] = mapped_column(String(16))  # "organisation" or "project"
     record_id: Mapped[str] = mapped_column(String(128))
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    by: Mapped[str | None] = mapped_column(String(100), nullable=True)  # the API key's name (None: seeding, tests)
 
 
 # ------------------------------------------------------------------------------------------------- shortlists
@@ -77,6 +78,8 @@ class ShortlistRow(Base):
 
     __tablename__ = "shortlists"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="", server_default="")  # the officer's, editable
+    created_by: Mapped[str | None] = mapped_column(String(100), nullable=True)  # the API key's name, never the key
     status: Mapped[str] = mapped_column(String(16), index=True)  # queued, running, done, failed
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     request: Mapped[dict] = mapped_column(JSON)
@@ -101,23 +104,28 @@ class AssignmentRow(Base):
     org_type: Mapped[str] = mapped_column(String(32))
     rank: Mapped[int] = mapped_column(Integer)
     score: Mapped[float] = mapped_column(Float)
+    fit: Mapped[float | None] = mapped_column(Float, nullable=True)  # calibrated fit when the model has one
+    band: Mapped[str | None] = mapped_column(String(16), nullable=True)  # strong / good / possible / weak
     reason: Mapped[str] = mapped_column(Text)
     decision: Mapped[str | None] = mapped_column(String(16), nullable=True)  # accepted, rejected, or none yet
     note: Mapped[str] = mapped_column(Text, default="")
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)  # who changed decision or note last
 
 
 class DecisionRow(Base):
-    """Every decision ever made, in order (the exportable history); never updated or deleted."""
+    """Every decision ever made, in order (the exportable history); never deleted. Only a note typed in several
+    saves is merged into its own last entry (``NOTE_MERGE_SECONDS``), so one note is one entry."""
 
     __tablename__ = "shortlist_decisions"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     shortlist_id: Mapped[str] = mapped_column(ForeignKey("shortlists.id", ondelete="CASCADE"), index=True)
     project_id: Mapped[str] = mapped_column(String(128), index=True)
     organisation_id: Mapped[str] = mapped_column(String(128))
-    decision: Mapped[str] = mapped_column(String(16))
+    decision: Mapped[str] = mapped_column(String(16))  # accepted, rejected, cleared, or note (the note alone)
     note: Mapped[str] = mapped_column(Text, default="")
     decided_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)  # the API key's name
 
 
 __all__ = ["AssignmentRow", "Base", "ChangeRow", "DecisionRow", "OrganisationRow", "ProjectRow", "ShortlistRow",

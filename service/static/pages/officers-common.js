@@ -80,8 +80,42 @@ export function settingsInWords(request) {
     r.countries && r.countries.length ? `in ${r.countries.map(countryName).join(", ")}`
       : "in each project's sought countries"];
   for (const [type, n] of Object.entries(r.min_per_type || {})) words.push(`${typeName(type)}: at least ${n} each`);
+  const count = (mapping) => Object.values(mapping || {}).reduce((n, ids) => n + ids.length, 0);
+  if (count(r.exclude)) words.push(plural(count(r.exclude), "conflict excluded", "conflicts excluded"));
+  if (count(r.keep)) words.push(plural(count(r.keep), "accepted partner kept", "accepted partners kept"));
   words.push(r.method === "greedy" ? "greedy" : "optimal");
   return words;
+}
+
+/* Conflicts of interest chosen with two selects (project, organisation) and listed with a Remove button each;
+   ``asRequest()`` gives them as the API's ``exclude`` ({project id: [organisation ids]}). */
+export function conflictList(projectSelect, organisationSelect, list, onChange = () => {}) {
+  const chosen = new Map();
+  const label = (select, value) => ([...select.options].find((o) => o.value === value) || {}).textContent || value;
+  const show = () => {
+    list.replaceChildren(...[...chosen].map(([key, [p, o]]) => {
+      const words = `${label(organisationSelect, o)} for ${label(projectSelect, p)}`;
+      const remove = el("button", { class: "button button-quiet button-small", type: "button" }, "Remove",
+        hidden(` the conflict ${words}`));
+      remove.addEventListener("click", () => { chosen.delete(key); show(); onChange(); });
+      return el("li", {}, `${words} `, remove);
+    }));
+  };
+  return {
+    add() {
+      const [p, o] = [projectSelect.value, organisationSelect.value];
+      if (!p || !o) return;
+      chosen.set(`${p}|${o}`, [p, o]);
+      show();
+      onChange();
+    },
+    get size() { return chosen.size; },
+    asRequest() {
+      const exclude = {};
+      for (const [p, o] of chosen.values()) (exclude[p] = exclude[p] || []).push(o);
+      return exclude;
+    },
+  };
 }
 
 // ------------------------------------------------------------------ the key (this tab only)
@@ -95,15 +129,43 @@ export const apiKey = {
   },
 };
 
+/* The key form. A key is checked with the API (GET /v1/whoami) before the page calls it anything: the status says
+   "accepted" with the key's name, or "refused", never "set" beside a 403. ``onKey(name)`` runs once a key is
+   accepted (at load too, when the tab already holds one); ``onForget()`` when the officer forgets it. */
 export function setUpKey(onKey, onForget) {
   const form = document.getElementById("key-form");
   const input = document.getElementById("api-key");
   const status = document.getElementById("key-status");
-  const showStatus = () => {
-    status.textContent = apiKey.get() ? "A key is set for this tab." : "No key is set for this tab yet.";
+  const panel = document.getElementById("key-panel");
+  const summary = document.getElementById("key-summary");
+  const show = (state, text, short) => {
+    status.textContent = text;
+    status.className = `key-status key-${state}`;
+    summary.textContent = short;
+    summary.className = `key-summary key-${state}`;
   };
+
+  async function check() {
+    if (!apiKey.get()) {
+      show("none", "No key is set for this tab yet.", "no key yet");
+      panel.open = true;
+      return;
+    }
+    show("checking", "Checking the key…", "checking…");
+    try {
+      const { key_name: name } = await api("GET", "/v1/whoami");
+      show("ok", `Key accepted: your decisions are recorded as “${name}”.`, `key “${name}” accepted`);
+      panel.open = false;
+      onKey(name);
+    } catch (error) {
+      show("refused", error.status === 403 ? "This key was refused." : "The key could not be checked.",
+        error.status === 403 ? "key refused" : "key not checked");
+      panel.open = true;
+      report("The key was not accepted", error);
+    }
+  }
+
   input.value = apiKey.get();
-  showStatus();
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const value = input.value.trim();
@@ -120,16 +182,16 @@ export function setUpKey(onKey, onForget) {
         "Allow site data (session storage) for this site, then try again.");
       return;
     }
-    showStatus();
     messages.replaceChildren();
-    onKey();
+    check();
   });
   document.getElementById("forget-key").addEventListener("click", () => {
     apiKey.clear();
     input.value = "";
-    showStatus();
+    show("none", "No key is set for this tab yet.", "no key yet");
     onForget();
   });
+  check();
 }
 
 // ------------------------------------------------------------------ the API

@@ -3,7 +3,9 @@
  * Started by shortlists.js only when the page's root says data-officer-page="shortlists". Nothing runs when this
  * module loads: it only defines functions.
  */
-import { API, api, apiKey, el, plural, report, say, settingsInWords, setUpKey, statusBadge, when } from "./officers-common.js";
+import {
+  API, api, apiKey, conflictList, el, plural, report, say, settingsInWords, setUpKey, statusBadge, when,
+} from "./officers-common.js";
 
 const PER_PAGE = 20;
 
@@ -20,7 +22,7 @@ function wholeNumber(input, problems) {
   return value;
 }
 
-function readStartForm(form) {
+function readStartForm(form, conflicts) {
   const problems = [];
   const select = form.elements.project_ids;
   const chosen = [...select.selectedOptions].map((option) => option.value);
@@ -34,11 +36,13 @@ function readStartForm(form) {
     if (n) minimums[input.dataset.minType] = n;
   }
   const body = {
+    name: form.elements.name.value.trim(),
     project_ids: all ? "all" : chosen,
     per_project: wholeNumber(form.elements.per_project, problems),
     max_per_organisation: wholeNumber(form.elements.max_per_organisation, problems),
     countries: [...form.querySelectorAll("input[name=countries]:checked")].map((box) => box.value),
     min_per_type: minimums,
+    exclude: conflicts.asRequest(),
     method: form.elements.method.value,
   };
   for (const control of form.querySelectorAll("[aria-invalid]")) control.removeAttribute("aria-invalid");
@@ -56,9 +60,11 @@ function jobItem(job) {
   return el("li", { class: "job" },
     el("div", { class: "job-head" },
       el("a", { class: "job-link", href: `/shortlists/${encodeURIComponent(job.id)}` },
-        "Shortlist of ", started || job.id),
+        ...(job.name ? [job.name] : ["Shortlist of ", started || job.id])),
       statusBadge(job)),
-    el("p", { class: "meta" }, ...[...settingsInWords(job.request), ...summary].map((text) => el("span", { text }))));
+    el("p", { class: "meta" }, ...(job.name && started ? [el("span", {}, "Started ", started)] : []),
+      ...(job.created_by ? [el("span", { text: `by ${job.created_by}` })] : []),
+      ...[...settingsInWords(job.request), ...summary].map((text) => el("span", { text }))));
 }
 
 export function start() {
@@ -73,6 +79,10 @@ export function start() {
   for (const name of ["per_project", "max_per_organisation"]) {
     fieldWords[name] = `“${form.elements[name].labels[0].textContent.trim()}”`;
   }
+
+  const conflicts = conflictList(document.getElementById("start-conflict-project"),
+    document.getElementById("start-conflict-organisation"), document.getElementById("start-conflict-list"));
+  document.getElementById("add-start-conflict").addEventListener("click", () => conflicts.add());
 
   select.addEventListener("change", () => {
     if (select.selectedOptions.length) document.getElementById("scope-chosen").checked = true;
@@ -102,7 +112,7 @@ export function start() {
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const body = readStartForm(form);
+    const body = readStartForm(form, conflicts);
     if (!body) return;
     const button = form.querySelector("[type=submit]");
     button.disabled = true;
@@ -119,5 +129,5 @@ export function start() {
   document.getElementById("refresh-list").addEventListener("click", () => loadJobs());
   more.addEventListener("click", () => loadJobs(true));
   setUpKey(() => loadJobs(), () => loadJobs());
-  loadJobs();
+  if (!apiKey.get()) loadJobs(); // with a key, loadJobs runs once the key is accepted
 }
