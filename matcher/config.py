@@ -42,6 +42,9 @@ class Settings(BaseModel):
         None, pattern="^(torch|onnx|onnx-int8)$",
         description="Embedding backend: torch, onnx or onnx-int8; default: the fastest that meets the quality bar.")
     onnx_threads: int | None = Field(None, ge=1, description="ONNX Runtime threads per query; default: usable cores.")
+    blas_threads: int | None = Field(1, ge=1, description="numpy's BLAS threads in a process that serves queries: "
+                                                          "their products are small, and a second thread costs more "
+                                                          "than it saves; empty: the library's default.")
     ann_threshold: int = Field(50_000, ge=1, description="Search units from which dense search is approximate (IVF).")
     ann_nprobe: int | None = Field(None, ge=1, description="IVF lists scanned per query; default: 1/16 of them.")
     query_cache_size: int = Field(1024, ge=0, description="Query embeddings kept in memory (least recently used).")
@@ -125,6 +128,8 @@ class Settings(BaseModel):
             values["diversity"] = env["PM_DIVERSITY"]
         if env.get("PM_WEAK_BELOW"):
             values["weak_below"] = env["PM_WEAK_BELOW"]
+        if "PM_BLAS_THREADS" in env:  # set but empty: the library's default
+            values["blas_threads"] = env["PM_BLAS_THREADS"] or None
         for name, field in (("PM_BACKEND", "backend"), ("PM_ONNX_THREADS", "onnx_threads"),
                             ("PM_ANN_THRESHOLD", "ann_threshold"), ("PM_ANN_NPROBE", "ann_nprobe"),
                             ("PM_QUERY_CACHE", "query_cache_size")):

@@ -82,8 +82,22 @@ def plan_import_dry(settings: Settings, path, fmt: str, **options: Any) -> Impor
 
 
 def open_matcher(settings: Settings | None = None, *, embedder: Embedder | None = None) -> PartnerMatcher:
-    """The engine both doors drive, connected and seeded; ``embedder`` defaults to ``load_configured_embedder``."""
-    return PartnerMatcher(settings, embedder=embedder).open()
+    """The engine both doors drive, connected and seeded; ``embedder`` defaults to ``load_configured_embedder``.
+    Sets numpy's BLAS threads for the process (``settings.blas_threads``): both doors serve queries."""
+    matcher = PartnerMatcher(settings, embedder=embedder)
+    limit_blas_threads(matcher.settings.blas_threads)
+    return matcher.open()
+
+
+def limit_blas_threads(threads: int | None) -> None:
+    """numpy's (and scipy's) OpenBLAS threads, for this process; FAISS keeps its own, which its index builds use.
+    A query multiplies a few thousand sentence vectors by one vector: with two threads the hand-off costs more
+    than the work (docs/performance.md)."""
+    if threads is None:
+        return
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits={"libscipy_openblas": threads})
 
 
 def _no_version(kind: str, record_id: str) -> str:

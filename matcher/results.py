@@ -59,13 +59,14 @@ class Unit:
     """Another member of a result's family (its parent or a sub-unit, see ``matcher.ranking.grouping``) that also
     matched: listed under the result instead of taking a place of its own."""
 
-    score: float
+    score: float  # its own calibrated fit (as a result's ``score``, but not pooled down a list: it has no place)
     organisation: Organisation
     eligibility: str | None = None
+    relevance: float | None = None  # its relative ranking score, as a result's
 
     def to_dict(self) -> dict:
         org = self.organisation
-        return {"score": self.score, "eligibility": self.eligibility,
+        return {"score": self.score, "relevance": self.relevance, "eligibility": self.eligibility,
                 "organisation": {"id": org.id, "name": org.name, "country": org.country, "org_type": org.org_type,
                                  "parent_id": org.parent_id}}
 

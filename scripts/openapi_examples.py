@@ -128,6 +128,19 @@ def record(model: str) -> dict[str, Any]:
              headers=auth)
         call("v1_shortlists_decisions_csv", "GET", f"/v1/shortlists/{job['id']}/decisions.csv", path=shortlist,
              headers=auth)
+        call("v1_shortlists_rename_shortlist", "PATCH", f"/v1/shortlists/{job['id']}", path=shortlist,
+             body={"name": "Critical minerals call, first round"}, headers=auth)
+        call("v1_shortlists_whoami", "GET", "/v1/whoami", headers=auth)
+        second = done["assignments"][1]
+        client.patch(f"/v1/shortlists/{job['id']}/assignments/{second['project_id']}/{second['organisation_id']}",
+                     json={"decision": "rejected", "note": "Already a partner on a competing bid."}, headers=auth)
+        replacement = call("v1_shortlists_replace_rejected", "POST", f"/v1/shortlists/{job['id']}/replace-rejected",
+                           path=shortlist, body={"name": "Critical minerals call, second round"}, headers=auth)
+        for _ in range(600):  # let it finish before the temporary folder goes
+            if client.get(f"/v1/shortlists/{replacement['id']}", headers=auth).get_json()["status"] in ("done",
+                                                                                                      "failed"):
+                break
+            time.sleep(0.1)
 
         # One error of each status, as the service words it.
         error(400, "POST", "/v1/match", json={"text": "cobalt from tailings", "countries": ["UK"]})

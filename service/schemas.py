@@ -39,7 +39,8 @@ class UnitSummary(BaseModel):
 
 
 class MatchUnit(BaseModel):
-    score: float = Field(description="its own score, on the same scale as the result's")
+    score: float = Field(description="its own calibrated fit, on the same scale as the result's")
+    relevance: float | None = Field(None, description="its relative ranking score, as the result's")
     eligibility: Eligibility | None = Field(None, description=ELIGIBILITY_HELP)
     organisation: UnitSummary
 

@@ -4,6 +4,7 @@ results (matcher.ranking.grouping), and the parents set in the bundled corpus.""
 import json
 import shutil
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
@@ -12,6 +13,7 @@ from corpus.quality import check_corpus
 from corpus.schema import Organisation
 from embeddings import FakeEmbedder
 from matcher import MatchRequest, PartnerMatcher, Settings
+from matcher.ranking import calibration
 from matcher.ranking.grouping import collapse, family_root
 from tests.conftest import FIXTURE_CORPUS
 from tests.test_quality import org, write
@@ -94,7 +96,15 @@ def test_a_sub_unit_is_listed_under_its_family_not_in_a_place_of_its_own(family_
     (unit,) = leader["units"]
     other = ({"fx-magnet-recyclers", "fx-magnet-unit"} - {leader["organisation"]["id"]}).pop()
     assert unit["organisation"]["id"] == other and unit["eligibility"] == "funded"
-    assert unit["score"] == next(r["score"] for r in apart if r["organisation"]["id"] == other)
+    listed_apart = next(r for r in apart if r["organisation"]["id"] == other)
+    assert unit["relevance"] == listed_apart["relevance"]  # the same ranking evidence as when it had a place
+    # Its score is its own calibrated fit, from the evidence it had in the ungrouped list (not pooled: no place).
+    ungrouped = family_matcher.index_.rank(brief, k=5, group_units=False)
+    cal = calibration.load()
+    on_topic = cal.on_topic(max(m.features["semantic"] for m in ungrouped), ungrouped.evidence)
+    own = next(m for m in ungrouped if m.organisation.id == other)
+    expected = float(cal.fit({name: np.array([v]) for name, v in own.features.items()}, on_topic)[0])
+    assert unit["score"] == pytest.approx(expected, abs=1e-4)
     # The place freed is taken by the next organisation, so the list still has k results, ranked 1..k.
     assert [r["rank"] for r in grouped] == [1, 2, 3, 4, 5] and len(set(grouped_ids)) == 5
     assert all(r["units"] == [] for r in apart)

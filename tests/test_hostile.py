@@ -154,7 +154,7 @@ def test_cli_shortlist_out_never_leaves_a_partial_file(pm_env, tmp_path, monkeyp
     monkeypatch.undo()
     done = CliRunner().invoke(main, args)
     assert done.exit_code == 0, done.output
-    assert load_workbook(out).sheetnames == ["assignments", "load", "decisions"]
+    assert load_workbook(out).sheetnames == ["assignments", "load", "decisions", "settings"]
 
 
 # -------------------------------------------------------------------------------------- 3: concurrent PATCH, If-Match
@@ -392,7 +392,7 @@ def test_an_organisation_deleted_after_its_shortlist_is_flagged_and_not_decidabl
     assert by_org[gone.organisation_id] == "True" and by_org[kept.organisation_id] == "False"
     sheet = load_workbook(io.BytesIO(officer.get(f"/v1/shortlists/{job.id}.xlsx", headers=KEY).get_data()))
     header = [c.value for c in sheet["assignments"][1]]
-    flags = {row[header.index("organisation_id")]: row[header.index("organisation_deleted")]
+    flags = {row[header.index("Organisation id")]: row[header.index("Organisation deleted")]
              for row in sheet["assignments"].iter_rows(min_row=2, values_only=True)}
     assert flags[gone.organisation_id] is True and flags[kept.organisation_id] is False
 

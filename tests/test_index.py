@@ -32,18 +32,18 @@ def synthetic_orgs(n: int, seed: int = 7) -> list[Organisation]:
 def test_faiss_ranking_equals_brute_force_numpy_cosine(fake_embedder):
     orgs = synthetic_orgs(300)
     idx = PartnerIndex(fake_embedder, fusion="dense", diversity=0).fit(orgs, load_challenges())
-    query = "geology sensor water battery"  # no mineral or stage terms, dense only: the score is the cosine
+    query = "geology sensor water battery"  # no mineral or stage terms, dense only: the relevance is the cosine
     matches = idx.rank(query, k=25)
     q = fake_embedder.encode([query])[0]
     # Dense relevance = the better of the whole profile and its best sentence (the description is one sentence).
     cosine = np.maximum(fake_embedder.encode([o.profile_text() for o in orgs]) @ q,
                         fake_embedder.encode([o.description for o in orgs]) @ q)
     expected = np.argsort(-cosine, kind="stable")[:25]
-    np.testing.assert_allclose([m.score for m in matches], cosine[expected], atol=1e-4)
+    np.testing.assert_allclose([m.relevance for m in matches], cosine[expected], atol=1e-4)
     assert {m.organisation.id for m in matches} == {f"o{i}" for i in expected} or np.isclose(
         cosine[expected[-1]], sorted(cosine)[-26], atol=1e-6)  # equal only up to ties at the cut-off
     for m in matches:
-        assert m.score == pytest.approx(m.scores["semantic"]) == pytest.approx(float(cosine[int(m.organisation.id[1:])]), abs=1e-4)
+        assert m.relevance == pytest.approx(m.scores["semantic"]) == pytest.approx(float(cosine[int(m.organisation.id[1:])]), abs=1e-4)
 
 
 def test_hybrid_fuses_bm25_and_dense_and_reports_both(index):

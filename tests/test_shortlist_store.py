@@ -54,6 +54,8 @@ def test_decisions_are_recorded_in_order_and_rejections_feed_back(store):  # noq
 
 
 def test_who_decided_is_stored_and_decisions_can_be_cleared_or_noted(store):  # noqa: F811
+    store.upsert(organisations=[Organisation(id="o1", name="Org One", country="GB", org_type="university",
+                                             description="Fixture record for tests.")])
     jobs = ShortlistStore(store)
     sid = jobs.create({}, name="Call 7", by="officer-a")
     assert (jobs.get(sid).name, jobs.get(sid).created_by) == ("Call 7", "officer-a")

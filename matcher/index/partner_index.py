@@ -565,6 +565,8 @@ class PartnerIndex:
         raw = fitted.fit(features, fitted.on_topic(best_semantic, evidence))
         # The score shown is the fit, made non-increasing down the list: absolute, and in the order of the list.
         fits = np.round(calibration.shown(raw), 4).tolist()
+        unit_fits = self._unit_fits(units_of, positions, found, signals, text, evidence,
+                                    fitted.on_topic(best_semantic, evidence))
         # Off topic as a whole (the calibrated gate): every result is flagged weak; none is hidden here.
         gated = self.weak_below is not None and fitted.gated(best_semantic, evidence)
         explanations_ = self._explanations(positions.tolist(), qvec, signals, text) if explain else None
@@ -577,7 +579,8 @@ class PartnerIndex:
                            if explanations_ is not None else None)
             weak = self.weak_below is not None and (gated or fit < self.weak_below)
             band = "weak" if weak else fitted.band(fit)  # the band never contradicts the flag
-            units = [self._unit(unit_score, p, scope) for unit_score, p, _ in units_of.get(int(positions[rank - 1]), ())]
+            units = [self._unit(unit_fits[p], unit_score, p, scope)
+                     for unit_score, p, _ in units_of.get(int(positions[rank - 1]), ())]
             matches.append(Match(rank, fit, organisation, components, explanation, weak, fit, band,
                                  {name: round(float(v[rank - 1]), 4) for name, v in features.items()},
                                  relevance=round(score, 4),
@@ -588,10 +591,26 @@ class PartnerIndex:
         matches.nothing_found = matches.all_weak and fitted.nothing_found(evidence, best_semantic, best_lexical)
         return matches
 
-    def _unit(self, score: float, position: int, scope: Scope | None) -> Unit:
-        """A family member listed under a result (grouping), with its own score and eligibility."""
+    def _unit(self, fit: float, relevance: float, position: int, scope: Scope | None) -> Unit:
+        """A family member listed under a result (grouping), with its own fit, relevance and eligibility."""
         org = self.organisations_[position]
-        return Unit(round(score, 4), org, scope.label(org.country, org.org_type) if scope else None)
+        return Unit(round(fit, 4), org, scope.label(org.country, org.org_type) if scope else None, round(relevance, 4))
+
+    def _unit_fits(self, units_of: dict[int, list[tuple[float, int, int]]], shown: np.ndarray, found: Candidates,
+                   signals: QuerySignals, text: str, evidence: int, on_topic: float) -> dict[int, float]:
+        """The calibrated fit of each family member listed under a shown result (position -> fit), from the same
+        evidence as the results' own."""
+        listed = [(p, row) for leader in shown.tolist() for _, p, row in units_of.get(int(leader), ())]
+        if not listed:
+            return {}
+        positions = np.array([p for p, _ in listed], dtype=np.int64)
+        rows = np.array([row for _, row in listed], dtype=np.int64)
+        plain = found.plain_lexical[rows] if found.plain_lexical is not None else None
+        lexical_abs = calibration.absolute_lexical(self.lexical_, self.layout_, text, positions, plain)
+        features = calibration.features(found.dense[rows], lexical_abs, calibration.minerals_shared(
+            signals, [self.organisations_[p].minerals for p in positions.tolist()]), evidence)
+        fits = calibration.load().fit(features, on_topic)
+        return dict(zip(positions.tolist(), fits.tolist()))
 
     def _family(self, position: int) -> str:
         """The family an organisation belongs to, for grouping: the id of its top-most ancestor in the index."""
