@@ -147,6 +147,8 @@ def record(model: str) -> dict[str, Any]:
         error(401, "DELETE", f"/v1/organisations/{ORGANISATION}")
         error(403, "DELETE", f"/v1/organisations/{ORGANISATION}", headers={"X-API-Key": "not-the-key"})
         error(404, "GET", "/v1/organisations/gb-no-such-organisation")
+        error(412, "PATCH", f"/v1/organisations/{ORGANISATION}", json={"city": "Keyworth"},
+              headers={**auth, "If-Match": '"a-version-since-replaced"'})
         error(413, "POST", "/v1/match", data=b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1),
               content_type="application/json")
         error(415, "POST", "/v1/match", data="cobalt", content_type="text/plain")
