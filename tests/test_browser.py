@@ -510,10 +510,17 @@ def test_officer_starts_watches_decides_and_exports(page, officer):
     assert job["status"] == "done" and job["request"]["project_ids"] == CALL and len(job["assignments"]) == 9
     # The page shows the API's shortlist: grouped by project, each partner linked, its load charted.
     assert page.locator(".group-head th").all_inner_texts() == [f"{p[1]} 3 partners" for p in sorted(EXTRA_PROJECTS)]
-    assert page.locator(".org-link").all_inner_texts() == [a["organisation_name"] for a in job["assignments"]]
+    partners = page.locator("tr.assignment .org-link")  # the table's; the load chart (after it) links them too
+    assert partners.all_inner_texts() == [a["organisation_name"] for a in job["assignments"]]
     first = job["assignments"][0]
-    assert page.locator(".org-link").first.get_attribute("href") == f"/organisations/{first['organisation_id']}"
+    assert partners.first.get_attribute("href") == f"/organisations/{first['organisation_id']}"
     assert page.locator("#load-rows tr").count() == job["summary"]["organisations_used"] == 9
+    # The load chart, folded after the table, names each organisation (linked to its page), never its id.
+    page.locator("#load-panel summary").click()
+    names = {a["organisation_id"]: a["organisation_name"] for a in job["assignments"]}
+    assert page.locator("#load-rows th").all_inner_texts() == [names[o] for o in job["summary"]["load"]]
+    assert page.locator("#load-rows th a").evaluate_all("links => links.map(a => a.getAttribute('href'))") == [
+        f"/organisations/{o}" for o in job["summary"]["load"]]
     assert page.locator(".stat", has_text="Partners").locator(".stat-value").inner_text() == "9"
     assert page.locator(".stat", has_text="Max load").locator(".stat-value").inner_text() == "1 list"
     assert page.locator("#greedy-note").inner_text().startswith("Compared with greedy")
@@ -630,9 +637,20 @@ def test_hostile_names_in_a_shortlist_show_as_text(page, officer, dialogs):
     page.goto(base + "/shortlists")
     enter_key(page)
     page.goto(f"{base}/shortlists/{job['id']}")
-    sync_api.expect(page.locator(".org-link", has_text=XSS_SCRIPT)).to_have_count(1)
-    assert XSS_SCRIPT in page.locator(".group-head th").inner_text()
-    assert page.locator("#load-rows a", has_text=XSS_SCRIPT).count() == 1
+    name, title = hostile_organisation().name, hostile_project().title
+    # Wherever the names appear they are the literal text: the table's link and project heading, the filters' and
+    # the conflict picker's options, and the load chart (folded after the table; opened to be seen).
+    link = page.locator("tr.assignment .org-link", has_text=XSS_SCRIPT)
+    sync_api.expect(link).to_have_count(1)
+    assert link.inner_text() == name and link.get_attribute("href") == "/organisations/fx-hostile-lab"
+    assert page.locator(".group-head th").inner_text() == f"{title} {eligible} partners"
+    assert page.locator("#filter-organisation option", has_text=XSS_SCRIPT).all_inner_texts() == [name]
+    assert page.locator("#filter-project option", has_text=XSS_SCRIPT).all_inner_texts() == [title]
+    assert page.locator("#conflict-project option").all_inner_texts() == [title]
+    page.locator("#load-panel summary").click()
+    load_link = page.locator("#load-rows a", has_text=XSS_SCRIPT)
+    assert load_link.count() == 1 and load_link.inner_text() == name
+    assert load_link.get_attribute("href") == "/organisations/fx-hostile-lab"
     screenshot(page, "shortlist-hostile")
     page.wait_for_timeout(300)  # the time an injected handler would need
     assert dialogs == [] and page.locator("img").count() == 0 and page.locator("script").count() == 1
@@ -693,14 +711,20 @@ def test_an_organisation_deleted_after_its_shortlist_is_shown_deleted_not_linked
     matcher.delete_organisation(record.id)
     try:
         page.goto(f"{base}/shortlists/{job['id']}")
-        sync_api.expect(page.locator("article.assignment")).to_have_count(9)
-        card = page.locator("article.assignment").filter(has_text=gone["organisation_name"]).first
-        sync_api.expect(card.locator(".org-deleted")).to_have_text(f"{gone['organisation_name']} (deleted)")
-        assert card.locator("a.org-link").count() == 0  # no link to a page that is gone
-        assert card.locator("[data-decision]").evaluate_all("buttons => buttons.map(b => b.disabled)") == [True, True]
-        sync_api.expect(card.locator(".deleted-note")).to_contain_text("deleted after this shortlist was made")
-        assert page.locator("a.org-link").count() == 8
+        sync_api.expect(page.locator("tr.assignment")).to_have_count(9)
+        row = page.locator(f'tr.assignment[data-pair="{gone["project_id"]}|{gone["organisation_id"]}"]')
+        sync_api.expect(row.locator(".org-deleted")).to_have_text(f"{gone['organisation_name']} (deleted)")
+        assert row.locator("a").count() == 0  # no link to a page that is gone
+        # Its decision can no longer change: Accept, Reject and Clear, and the note, all disabled.
+        assert row.locator("[data-decision]").evaluate_all("buttons => buttons.map(b => b.disabled)") == [True, True]
+        assert row.locator("button").evaluate_all("buttons => buttons.map(b => b.disabled)") == [True, True, True]
+        sync_api.expect(row.locator(".decision-note")).to_be_disabled()
+        sync_api.expect(row.locator(".deleted-note")).to_contain_text("deleted after this shortlist was made")
+        assert page.locator("tr.assignment a.org-link").count() == 8
+        page.locator("#load-panel summary").click()  # the load chart, folded after the table
         load_row = page.locator("#load-rows tr", has_text=gone["organisation_name"])
-        assert load_row.locator("a").count() == 0 and "(deleted)" in load_row.inner_text()
+        assert load_row.count() == 1 and load_row.locator("a").count() == 0
+        assert load_row.locator("th").inner_text() == f"{gone['organisation_name']} (deleted)"
+        assert page.locator("#load-rows a").count() == 8
     finally:
         matcher.save_organisation(record)  # the module's other tests share this corpus

@@ -117,7 +117,8 @@ export function start(root) {
       `${plural(limit, "list", "lists")}.`;
     const rows = load.map(([orgId, lists]) =>
       el("tr", {},
-        el("th", { scope: "row" }, orgName(orgId, names[orgId] || orgId, deleted.has(orgId))),
+        el("th", { scope: "row" }, orgName({ organisation_id: orgId, organisation_name: names[orgId] || orgId,
+          organisation_deleted: deleted.has(orgId) })),
         el("td", { class: "chart-bar" }, bar(lists / Math.max(limit, 1), "load")),
         el("td", { class: "num", text: String(lists) })));
     document.getElementById("load-rows").replaceChildren(...rows);
