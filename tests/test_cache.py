@@ -28,3 +28,44 @@ def test_cache_handles_more_keys_than_sqlite_parameters(tmp_path):
     cached = CachedEmbedder(fake, EmbeddingCache(tmp_path / "c.sqlite"))
     np.testing.assert_array_equal(cached.encode(texts), cached.encode(texts))
     assert fake.texts_encoded == 1200
+
+
+def test_database_cache_round_trips_and_keeps_the_first_vector(database_url):
+    from matcher.storage import DatabaseEmbeddingCache, Store
+
+    store = Store(database_url).migrate()
+    cache = DatabaseEmbeddingCache(store)
+    fake = FakeEmbedder(16)
+    texts = [f"text {i}" for i in range(1200)]  # more keys than one SELECT or INSERT chunk
+    first = CachedEmbedder(fake, cache).encode(texts)
+    assert len(cache) == 1200 and fake.texts_encoded == 1200
+    again = CachedEmbedder(fake, DatabaseEmbeddingCache(store)).encode(texts[::-1])
+    assert fake.texts_encoded == 1200  # every vector read back from the database
+    np.testing.assert_array_equal(again, first[::-1])  # bit for bit
+    key = _key(fake, "text 0")
+    cache.put_many({key: np.zeros(16, np.float32)})  # a replica writing the same key again: the first one stays
+    np.testing.assert_array_equal(cache.get_many([key])[key], first[0])
+    store.close()
+
+
+def test_a_replica_joining_the_database_reads_vectors_instead_of_embedding(database_url, tmp_path):
+    from matcher import PartnerMatcher, Settings
+    from tests.conftest import FIXTURE_CORPUS
+
+    built = []
+    for folder in ("first", "joining"):  # each replica its own data folder, one database
+        fake = FakeEmbedder(64)
+        m = PartnerMatcher(Settings(data_dir=tmp_path / folder, corpus_dir=FIXTURE_CORPUS, database_url=database_url),
+                           embedder=fake).open()
+        index, was_built = m.ensure_index()
+        built.append((fake.texts_encoded, was_built, len(index)))
+        m.close()
+    (first_texts, first_built, size), (joining_texts, joining_built, joined_size) = built
+    assert first_built and joining_built and size == joined_size  # no index file in the new folder: built
+    assert first_texts > size and joining_texts == 0
+
+
+def _key(embedder: FakeEmbedder, text: str) -> str:
+    from embeddings.cache import text_key
+
+    return text_key(embedder.model_id, text)

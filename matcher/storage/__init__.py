@@ -1,7 +1,8 @@
 """The database: its tables (``tables``), the ``Store`` of organisations and projects (``store``), the store of
-shortlist jobs and decisions (``shortlist_store``) and the Alembic migrations that version the schema
+shortlist jobs and decisions (``shortlist_store``), the shared embedding cache (``embedding_cache``) and the Alembic migrations that version the schema
 (``migrations``)."""
 
+from matcher.storage.embedding_cache import DatabaseEmbeddingCache
 from matcher.storage.shortlist_store import (
     DecisionRecord,
     ShortlistAssignment,
@@ -10,4 +11,4 @@ from matcher.storage.shortlist_store import (
 )
 from matcher.storage.store import Page, Store
 
-__all__ = ["DecisionRecord", "Page", "ShortlistAssignment", "ShortlistJob", "ShortlistStore", "Store"]
+__all__ = ["DatabaseEmbeddingCache", "DecisionRecord", "Page", "ShortlistAssignment", "ShortlistJob", "ShortlistStore", "Store"]
