@@ -17,6 +17,7 @@
 # 1 MiB body limit; JSON errors, in the API's shape, for everything nginx answers itself; a replica that fails
 # to connect is skipped, and POST /v1/match (a read) is retried on another replica even once sent.
 #
+# PM_PROXY_FOREGROUND=1 makes start exec nginx in the foreground (the proxy container of compose.yaml).
 # nginx runs unprivileged (as root: as www-data, the user Debian's package creates) on a high port, with its pid
 # file, logs and temporary files under var/proxy/ (or PM_PROXY_DIR). Only the URL goes to stdout.
 set -euo pipefail
@@ -220,6 +221,13 @@ start() {
         say "already running (pid $(cat "$DIR/nginx.pid")): configuration reloaded"
         url
         return 0
+    fi
+    if [ "${PM_PROXY_FOREGROUND:-0}" = 1 ]; then  # a container's main process (compose.yaml): nginx in its place
+        say "nginx on $HOST:$PORT in front of $UPSTREAMS (foreground)"
+        if is_root; then
+            exec runuser -u "$OWNER" -- "$NGINX" -p "$DIR" -c "$DIR/nginx.conf" -e "$DIR/error.log" -g "daemon off;"
+        fi
+        exec "$NGINX" -p "$DIR" -c "$DIR/nginx.conf" -e "$DIR/error.log" -g "daemon off;"
     fi
     as_owner "$NGINX" -p "$DIR" -c "$DIR/nginx.conf" -e "$DIR/error.log" ||
         { tail -n 20 "$DIR/error.log" >&2 || true; die "nginx did not start (log above). If port $PORT is in use, choose another: PM_PROXY_PORT=8081 scripts/proxy.sh start"; }
