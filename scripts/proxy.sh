@@ -158,11 +158,24 @@ $servers        keepalive 32;
         proxy_next_upstream_tries $tries;
         proxy_next_upstream_timeout 15s;
 
+        # In each location below (not the server: its error page would run the check again): raw bytes outside
+        # printable ASCII in the request line are refused in JSON; clients send them percent-encoded, and gunicorn
+        # would answer them with an HTML 400.
         location / {
+            if (\$request_uri ~ "[^\\x21-\\x7e]") {
+                return 400;
+            }
+            # A path with '//' goes on merged (a changed URI is passed normalised), so no replica redirects it.
+            if (\$request_uri ~ "^[^?]*//") {
+                rewrite ^(.*)\$ \$1 break;
+            }
             proxy_pass http://partner_matcher;
         }
         # A match is a read: safe to send again to another replica when the first died holding it.
         location = /v1/match {
+            if (\$request_uri ~ "[^\\x21-\\x7e]") {
+                return 400;
+            }
             proxy_next_upstream error timeout http_502 http_503 http_504 non_idempotent;
             proxy_pass http://partner_matcher;
         }

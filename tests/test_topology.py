@@ -140,9 +140,14 @@ def test_the_proxy_answers_its_own_errors_in_json(topology):
     few = b"".join(b"X-H%d: v\r\n" % i for i in range(200))
     status, body = raw(b"GET /healthz HTTP/1.1\r\n" + few + end)
     assert status == 200 and body == {"status": "ok"}
+    # Raw bytes outside ASCII in the request line: refused by the proxy in JSON, not by gunicorn in HTML.
+    assert raw(b"GET /v1/organisations/\xff HTTP/1.1\r\n" + end)[0] == 400
+    assert raw(b"GET /v1/organisations?countries=\xff HTTP/1.1\r\n" + end)[0] == 400
     # `//` is merged by the proxy: no redirect, even for a write.
-    status, body = raw(b"GET //healthz HTTP/1.1\r\n" + end)
-    assert status == 200
+    assert raw(b"GET //healthz HTTP/1.1\r\n" + end) == (200, {"status": "ok"})
+    status, body = raw(b"PATCH /v1//organisations/nobody HTTP/1.1\r\nContent-Type: application/json\r\n"
+                       b"Content-Length: 2\r\nX-API-Key: " + KEY.encode() + b"\r\n" + end + b"{}")
+    assert status == 404 and body["error"]["code"] == "organisation_not_found"
 
 
 def test_slow_clients_do_not_stop_readiness(topology):
