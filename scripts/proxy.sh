@@ -262,12 +262,19 @@ stop() {
     local pid
     pid="$(cat "$DIR/nginx.pid")"
     kill -QUIT "$pid"  # graceful: finish the requests in flight
+    local waited=""
     for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || { say "stopped (pid $pid)"; return 0; }
+        kill -0 "$pid" 2>/dev/null || { waited=yes; break; }
         sleep 0.1
     done
-    kill -TERM "$pid" 2>/dev/null || true
-    say "stopped (pid $pid, after 10 s)"
+    if [ -n "$waited" ]; then
+        say "stopped (pid $pid)"
+    else
+        kill -TERM "$pid" 2>/dev/null || true
+        say "stopped (pid $pid, after 10 s)"
+    fi
+    # A stand-in under /tmp holds nothing but this run's logs: removed with it.
+    [ "$DIR" != "$FALLBACK_DIR" ] || rm -rf "$FALLBACK_DIR"
 }
 
 case "${1:-}" in
