@@ -21,6 +21,7 @@ from corpus.importers import ImportPlan, plan_import
 from corpus.loaders import corpus_hash, load_challenges, load_organisations, load_projects
 from corpus.schema import Challenge, Organisation, Project
 from embeddings.base import Embedder
+from embeddings.cache import EmbeddingCache
 from embeddings import load_embedder
 from matcher.config import Settings
 from matcher.errors import (
@@ -125,7 +126,9 @@ class PartnerMatcher:
         if weak_below is None and self.embedder.model_id.startswith(BUNDLED_MODEL_PREFIX):
             weak_below = BUNDLED_MODEL_WEAK_BELOW
         return {
-            "cache": DatabaseEmbeddingCache(self.store_),  # shared by every replica of this database
+            # In the database, shared by every replica; the file cache of older versions is read through once.
+            "cache": DatabaseEmbeddingCache(self.store_, fallback=EmbeddingCache(self.settings.cache_path)
+                                            if self.settings.cache_path.exists() else None),
             "batch_size": self.settings.batch_size,
             "diversity": self.settings.diversity,
             "weak_below": weak_below,

@@ -69,3 +69,29 @@ def _key(embedder: FakeEmbedder, text: str) -> str:
     from embeddings.cache import text_key
 
     return text_key(embedder.model_id, text)
+
+
+def test_the_file_cache_of_an_older_version_is_read_through_into_the_database(tmp_path):
+    from matcher import PartnerMatcher, Settings
+    from matcher.storage import DatabaseEmbeddingCache
+    from matcher.storage.tables import EmbeddingRow
+    from tests.conftest import FIXTURE_CORPUS
+
+    settings = Settings(data_dir=tmp_path / "var", corpus_dir=FIXTURE_CORPUS)
+    old = PartnerMatcher(settings, embedder=FakeEmbedder(64)).open()
+    # What an older version left: every vector in the file cache, none in the database.
+    old_cache = EmbeddingCache(settings.cache_path)
+    first_index = old.ensure_index()[0]
+    with old.store_.engine.begin() as connection:
+        rows = connection.execute(EmbeddingRow.__table__.select()).all()
+        old_cache.put_many({r.key: np.frombuffer(r.vec, dtype="<f4", count=r.dim) for r in rows})
+        connection.execute(EmbeddingRow.__table__.delete())
+    old.close()
+    old_cache.close()
+    settings.index_path.unlink()
+    fake = FakeEmbedder(64)
+    upgraded = PartnerMatcher(settings, embedder=fake).open()
+    index, built = upgraded.ensure_index()
+    assert built and fake.texts_encoded == 0 and len(index) == len(first_index)
+    assert len(DatabaseEmbeddingCache(upgraded.store_)) == len(rows)  # copied into the table as they were read
+    upgraded.close()

@@ -13,6 +13,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from embeddings.cache import VectorCache
 from matcher.storage.store import Store
 from matcher.storage.tables import EmbeddingRow
 
@@ -26,8 +27,11 @@ log = logging.getLogger("matcher")
 class DatabaseEmbeddingCache:
     """Vectors by key in the ``embeddings`` table; implements ``embeddings.cache.VectorCache``."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, fallback: VectorCache | None = None) -> None:
+        """``fallback``: an older cache (the file one a data folder kept before this table existed) whose vectors
+        are copied into the table as they are asked for, so an upgrade does not embed everything again."""
         self.store = store
+        self.fallback = fallback
 
     def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
@@ -37,6 +41,11 @@ class DatabaseEmbeddingCache:
                                        .where(EmbeddingRow.key.in_(keys[start : start + _READ_CHUNK])))
                 for key, dim, blob in rows:
                     found[key] = np.frombuffer(blob, dtype="<f4", count=dim)
+        if self.fallback is not None and len(found) < len(keys):
+            inherited = self.fallback.get_many([k for k in keys if k not in found])
+            if inherited:
+                self.put_many(inherited)
+                found.update(inherited)
         return found
 
     def put_many(self, items: dict[str, np.ndarray]) -> None:
