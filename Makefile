@@ -45,6 +45,7 @@ test: install
 	$(BIN)/matcher corpus check --no-warnings
 	$(BIN)/bandit -r corpus embeddings matcher service -q
 	bash scripts/browser.sh >/dev/null
+	bash scripts/proxy.sh install >/dev/null || echo "nginx could not be installed (above): tests/test_topology.py will skip"
 	url="$$(scripts/postgres.sh start)" && test -n "$$url" && PM_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest
 
 bench: install

@@ -6,6 +6,7 @@ import hashlib
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -14,6 +15,15 @@ from embeddings.base import Embedder
 
 def text_key(model_id: str, text: str) -> str:
     return hashlib.sha256(f"{model_id}\x00{text}".encode()).hexdigest()
+
+
+class VectorCache(Protocol):
+    """What ``CachedEmbedder`` needs of a cache: vectors by key. ``EmbeddingCache`` keeps them in a file; the
+    matcher's ``DatabaseEmbeddingCache`` keeps them in the service's database, shared by every replica."""
+
+    def get_many(self, keys: list[str]) -> dict[str, np.ndarray]: ...
+
+    def put_many(self, items: dict[str, np.ndarray]) -> None: ...
 
 
 class EmbeddingCache:
@@ -69,7 +79,7 @@ class EmbeddingCache:
 class CachedEmbedder:
     """Wraps an embedder: texts already in the cache are read back, only the rest reach the model."""
 
-    def __init__(self, embedder: Embedder, cache: EmbeddingCache) -> None:
+    def __init__(self, embedder: Embedder, cache: VectorCache) -> None:
         self.embedder = embedder
         self.cache = cache
         self.model_id = embedder.model_id

@@ -446,9 +446,17 @@ def import_(ctx: click.Context, file, fmt, kind, mappings, accept, keep_off_topi
 @_friendly_errors
 def serve(ctx: click.Context, host: str, port: int, workers: int):
     """Serve the HTTP API with gunicorn (builds the index first if it is missing or stale)."""
-    matcher = _open(ctx)  # build before starting workers, so each worker only loads the saved index
+    # Build before starting workers, so each worker only loads the saved index; a current one is not loaded here
+    # too (the workers load it), which spares a large deployment's replica one full load at every start.
+    matcher = _open(ctx, need_index=False)
+    status = matcher.index_status()
+    if status.fresh and status.organisations is not None:
+        organisations = status.organisations
+    else:
+        click.echo(f"Building the partner index ({status.reason})…", err=True)
+        organisations = len(matcher.ensure_index(show_progress=sys.stderr.isatty())[0])
     settings: Settings = ctx.obj["settings"]
-    click.echo(f"Serving {len(matcher.current_index())} organisations on http://{host}:{port} (Ctrl-C to stop)", err=True)
+    click.echo(f"Serving {organisations} organisations on http://{host}:{port} (Ctrl-C to stop)", err=True)
     matcher.close()
     # The HTTP layer is a separate program: exec gunicorn on the service's app factory, passing settings the
     # way the service reads them (environment at its door), so this core module never imports Flask.

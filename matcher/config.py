@@ -50,6 +50,8 @@ class Settings(BaseModel):
     query_cache_size: int = Field(1024, ge=0, description="Query embeddings kept in memory (least recently used).")
     rate_limit: str = Field("300 per minute", description="HTTP requests per route and client; empty: no limit.")
     cors_origins: list[str] = Field(default_factory=list, description="Origins whose browsers may call the API.")
+    trusted_proxies: int = Field(0, ge=0, le=5, description="Reverse proxies in front of the service whose "
+                                 "X-Forwarded-For/-Proto are believed (1 behind scripts/proxy.sh); 0: none.")
     log_json: bool = Field(False, description="The HTTP service logs one JSON object per line, with request ids.")
     log_level: str = Field("INFO", description="Level of the HTTP service's JSON logs (and gunicorn's).")
 
@@ -112,7 +114,7 @@ class Settings(BaseModel):
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
         """Read ``PM_DATA_DIR``, ``PM_CORPUS_DIR``, ``PM_DATABASE_URL``, ``PM_MODEL``, ``PM_API_KEYS`` and the
         performance settings ``PM_BACKEND``, ``PM_ONNX_THREADS``, ``PM_ANN_THRESHOLD``, ``PM_ANN_NPROBE``,
-        ``PM_QUERY_CACHE``, and the HTTP service's ``PM_RATE_LIMIT``, ``PM_CORS_ORIGINS``, ``PM_LOG_JSON`` and
+        ``PM_QUERY_CACHE``, and the HTTP service's ``PM_TRUSTED_PROXIES``, ``PM_RATE_LIMIT``, ``PM_CORS_ORIGINS``, ``PM_LOG_JSON`` and
         ``PM_LOG_LEVEL``."""
         env = os.environ if environ is None else environ
         values: dict = {}
@@ -132,7 +134,7 @@ class Settings(BaseModel):
             values["blas_threads"] = env["PM_BLAS_THREADS"] or None
         for name, field in (("PM_BACKEND", "backend"), ("PM_ONNX_THREADS", "onnx_threads"),
                             ("PM_ANN_THRESHOLD", "ann_threshold"), ("PM_ANN_NPROBE", "ann_nprobe"),
-                            ("PM_QUERY_CACHE", "query_cache_size")):
+                            ("PM_QUERY_CACHE", "query_cache_size"), ("PM_TRUSTED_PROXIES", "trusted_proxies")):
             if env.get(name):
                 values[field] = env[name]
         if env.get("PM_API_KEYS"):

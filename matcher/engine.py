@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Collection, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -38,7 +38,7 @@ from matcher.requests import MatchRequest
 from matcher.ranking import calibration
 from matcher.ranking.eligibility import Scope
 from matcher.results import Match, Matches
-from matcher.storage import Page, Store
+from matcher.storage import DatabaseEmbeddingCache, Page, Store
 from matcher.storage.store import read_stored_records
 
 if TYPE_CHECKING:
@@ -51,6 +51,12 @@ log = logging.getLogger("matcher")
 # scripts/fit_calibration.py). One value for every backend, since a backend moves it less than the splits do.
 BUNDLED_MODEL_PREFIX = "sentence-transformers/all-MiniLM-L6-v2@"
 BUNDLED_MODEL_WEAK_BELOW = calibration.load().weak_below
+
+# A query waits for pending changes to be applied only when they are few (an ordinary write: milliseconds, the
+# vectors already in the shared cache), and for at most this long; a bigger batch (an import) is applied in the
+# background while queries are answered from the current index.
+READER_WAITS_FOR = 64
+READER_WAIT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,9 @@ class PartnerMatcher:
         self._shortlists: ShortlistJobs | None = None
         self.synced_seq_ = 0  # the last change-log entry the in-memory index reflects
         self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-saver")
+        self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-sync")
+        self._applying: Future | None = None  # the background application of a big batch of changes, if any
+        self._applying_lock = threading.Lock()
 
     @property
     def embedder(self) -> Embedder:
@@ -152,7 +161,9 @@ class PartnerMatcher:
         if weak_below is None and self.embedder.model_id.startswith(BUNDLED_MODEL_PREFIX):
             weak_below = BUNDLED_MODEL_WEAK_BELOW
         return {
-            "cache": EmbeddingCache(self.settings.cache_path),
+            # In the database, shared by every replica; the file cache of older versions is read through once.
+            "cache": DatabaseEmbeddingCache(self.store_, fallback=EmbeddingCache(self.settings.cache_path)
+                                            if self.settings.cache_path.exists() else None),
             "batch_size": self.settings.batch_size,
             "diversity": self.settings.diversity,
             "weak_below": weak_below,
@@ -222,7 +233,7 @@ class PartnerMatcher:
         return self._index()
 
     def _index(self) -> PartnerIndex:
-        self.sync()
+        self.sync(reader=True)
         index = self.index_
         if index is None:
             raise IndexNotReady("the partner index is still loading; retry in a few seconds")
@@ -452,13 +463,19 @@ class PartnerMatcher:
 
     def import_records(self, organisations: list[Organisation], projects: list[Project], *,
                        by: str | None = None) -> dict:
-        """Bulk write already-validated records in one transaction, then refresh the index once."""
+        """Bulk write already-validated records in one transaction, then refresh the index once.
+
+        The new organisations' texts are embedded into the shared cache first, outside every lock, so that the
+        index update after the commit (here and in every other worker and replica) only reads vectors back."""
+        index = self.index_
+        if index is not None and organisations:
+            index.embed_ahead(organisations)
         with self._write_lock:
             written = self.store_.upsert(organisations, projects, by=by)
             self.sync()
         return {"organisations": written[0], "projects": written[1]}
 
-    def sync(self) -> None:
+    def sync(self, *, reader: bool = False) -> None:
         """Bring the in-memory index up to the database: apply every change written since it was built or last
         synced, by this process or any other (the store's change log), and swap the result in.
 
@@ -468,19 +485,49 @@ class PartnerMatcher:
         update fails, the index is rebuilt from the database, so it never drifts from what was written. Costs one
         small query when nothing changed, so every query calls it: a write through one worker is matchable
         through all of them at once.
+
+        A writer (``reader=False``) returns once its change is applied. A query (``reader=True``) never waits for
+        a big batch: when more than ``READER_WAITS_FOR`` changes are pending (an import), the next index is derived
+        on a background thread while the query is answered from the current one; an ordinary write (a few
+        records, applied in milliseconds from the shared cache) is waited for, at most ``READER_WAIT_SECONDS``.
         """
         if self.index_ is None:
             if self._emptied and self.store_.count_organisations():  # emptied earlier, refilled since
                 self.ensure_index(rebuild=True)
                 self._emptied = False
             return
-        if self.store_.last_change() <= self.synced_seq_:
+        target = self.store_.last_change()
+        if target <= self.synced_seq_:
             return
-        with self._build_lock:
+        if not reader:
+            self._apply_changes(wait=None)
+        elif target - self.synced_seq_ > READER_WAITS_FOR:
+            self._apply_in_background()
+        elif not self._apply_changes(wait=READER_WAIT_SECONDS):
+            self._apply_in_background()  # another thread holds the build: serve the current index meanwhile
+
+    def _apply_in_background(self) -> None:
+        """Start one background application of the pending changes, unless one is already under way."""
+        with self._applying_lock:
+            if self._applying is None or self._applying.done():
+                self._applying = self._syncer.submit(self._apply_logged)
+
+    def _apply_logged(self) -> None:
+        try:
+            self._apply_changes(wait=None)
+        except Exception:  # the next query or write tries again; the current index keeps being served
+            log.exception("applying the pending changes in the background failed")
+
+    def _apply_changes(self, *, wait: float | None) -> bool:
+        """Apply the pending changes under the build lock (waiting at most ``wait`` seconds for it, or for ever);
+        False when the lock was not had in time."""
+        if not self._build_lock.acquire(timeout=-1 if wait is None else wait):
+            return False
+        try:
             current = self.index_
             newest, org_ids, project_ids = self.store_.changes_since(self.synced_seq_)
             if current is None or newest <= self.synced_seq_:
-                return  # another thread applied them while this one waited
+                return True  # another thread applied them while this one waited
             present = self.store_.get_organisations(org_ids)
             deleted = org_ids - {o.id for o in present}
             labelled = [p for p in self.store_.all_projects() if p.challenge_areas] if project_ids else None
@@ -488,16 +535,19 @@ class PartnerMatcher:
                 updated = current.with_changes(present, deleted, labelled=labelled)
             except IndexNotReady:  # the last organisation was deleted: nothing left to search
                 self.index_, self._emptied, self.synced_seq_ = None, True, newest
-                return
+                return True
             except Exception:
                 log.exception("incremental index update failed; rebuilding from the database")
                 updated = None
             if updated is not None:
                 self.index_, self.synced_seq_ = updated, newest
+        finally:
+            self._build_lock.release()
         if updated is None:
             self.ensure_index(rebuild=True)
         elif updated is not current:
             self._save_later(updated)
+        return True
 
     def _save_later(self, index: PartnerIndex) -> None:
         """Save the newest index on a background thread; a burst of writes saves once, the last version."""
@@ -534,6 +584,7 @@ class PartnerMatcher:
     def close(self) -> None:
         if self._shortlists is not None:
             self._shortlists.close()
+        self._syncer.shutdown(wait=True)
         self.flush()
         self._saver.shutdown(wait=True)
         if hasattr(self, "store_"):

@@ -50,6 +50,12 @@ def create_app(config: dict | None = None) -> Flask:
     if settings.log_json:
         observability.configure_json_logging(settings.log_level.upper())
 
+    if settings.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Behind the proxy every peer is the proxy: the client's address (rate limits, logs) is in X-Forwarded-For.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     register_error_handlers(app)
     guards.init_app(app)
     # The order is the OpenAPI document's order of paths.

@@ -24,7 +24,7 @@ import numpy as np
 from corpus.loaders import combine_digests
 from corpus.schema import Challenge, Organisation, Project
 from embeddings.base import Embedder, encode_queries
-from embeddings.cache import CachedEmbedder, EmbeddingCache
+from embeddings.cache import CachedEmbedder, VectorCache
 from matcher.errors import IndexNotReady, InvalidRequest
 from matcher.index.challenges import ChallengeModel
 from matcher.index.columns import organisation_columns
@@ -103,8 +103,9 @@ class PartnerIndex:
     Parameters
     ----------
     embedder: anything with ``model_id``, ``dim`` and ``encode`` (see ``embeddings.Embedder``).
-    cache: an ``EmbeddingCache`` used while building, so unchanged profiles are not embedded again; queries
-        bypass it (a per-request disk write would cost more than it saves).
+    cache: a vector cache (``EmbeddingCache`` in a file, the engine's ``DatabaseEmbeddingCache`` in the database)
+        used while building, so unchanged profiles are not embedded again; queries bypass it (a per-request write
+        would cost more than it saves).
     weights: how the score components combine (see ``ScoreWeights``).
     candidates: how many candidates each retriever (dense, BM25) contributes before fusion and re-scoring.
     fusion: ``"hybrid"`` (BM25 + dense, convex combination with weight ``weights.lexical``) or ``"dense"``.
@@ -125,7 +126,7 @@ class PartnerIndex:
         self,
         embedder: Embedder,
         *,
-        cache: EmbeddingCache | None = None,
+        cache: VectorCache | None = None,
         weights: ScoreWeights | None = None,
         candidates: int = 200,
         fusion: str = "hybrid",
@@ -385,6 +386,15 @@ class PartnerIndex:
             new.labels_hash_ = self.labels_hash_
         new.build_seconds_ = 0.0
         return new
+
+    def embed_ahead(self, organisations: Sequence[Organisation]) -> None:
+        """Embed these organisations' texts into the cache now (no-op without one), so that a later
+        ``with_changes`` with them, in this process or another sharing the cache, only reads the vectors back."""
+        if self.cache is None:
+            return
+        units, _ = unit_texts(list(organisations))
+        passages = [p for org in organisations for p in evidence_passages(org)]
+        self._encoder().encode(units + passages, batch_size=self.batch_size)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "dense_"):

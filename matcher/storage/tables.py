@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import overload
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -72,6 +72,16 @@ class ChangeRow(Base):
     by: Mapped[str | None] = mapped_column(String(100), nullable=True)  # the API key's name (None: seeding, tests)
 
 
+class EmbeddingRow(Base):
+    """One cached vector, keyed by model id and text hash (``embeddings.cache.text_key``): derived data in the
+    database every replica shares, so a replica joining a large deployment reads vectors instead of embedding."""
+
+    __tablename__ = "embeddings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    vec: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian
+
+
 # ------------------------------------------------------------------------------------------------- shortlists
 class ShortlistRow(Base):
     """One batch-shortlist job: a row, so it survives restarts and every worker process sees it."""
@@ -128,5 +138,5 @@ class DecisionRow(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)  # the API key's name
 
 
-__all__ = ["AssignmentRow", "Base", "ChangeRow", "DecisionRow", "OrganisationRow", "ProjectRow", "ShortlistRow",
+__all__ = ["AssignmentRow", "Base", "ChangeRow", "DecisionRow", "EmbeddingRow", "OrganisationRow", "ProjectRow", "ShortlistRow",
            "as_utc", "iso_utc", "utc_now"]
