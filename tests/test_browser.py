@@ -411,7 +411,8 @@ def test_project_actions_refine_and_shortlist(page, base_url):
 ])
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1366", "390"])
 def test_axe_finds_no_violation(browser, base_url, name, path, viewport):
-    context = browser.new_context(viewport=viewport)
+    # Reduced motion: axe reads colours as they settle, not halfway through a hover or focus transition.
+    context = browser.new_context(viewport=viewport, reduced_motion="reduce")
     try:
         tab = context.new_page()
         tab.goto(base_url + path)
