@@ -39,7 +39,8 @@ def docs_url(tmp_path_factory) -> Iterator[str]:
 def test_docs_render_the_document_with_no_accessibility_violations(docs_url, name, viewport):
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
+                                      reduced_motion="reduce")
         tab = context.new_page()
         tab.set_default_timeout(15_000)
         problems: list[str] = []

@@ -73,7 +73,7 @@ def browser():
 @pytest.fixture
 def tab(browser):
     """A desktop tab (1366x900); no script error or CSP violation may be reported on it."""
-    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    context = browser.new_context(viewport=DESKTOP, accept_downloads=True, reduced_motion="reduce")
     page = context.new_page()
     page.set_default_timeout(15_000)
     problems: list[str] = []
@@ -242,7 +242,8 @@ def test_a_40_project_shortlist_reviewed_end_to_end_by_keyboard(tab, call):
     assert tab.locator("#history-list li").first.locator("strong").inner_text() == "ann"
 
     # A phone: no sideways scroll, each row a card.
-    phone = tab.context.browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True)
+    phone = tab.context.browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                                                reduced_motion="reduce")
     small = phone.new_page()
     try:
         small.goto(f"{base}/shortlists/{job['id']}")
