@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -209,27 +209,27 @@ def load_projects(data_dir: Path | str | None = None) -> list[Project]:
     return load_dir(Path(data_dir or default_data_dir()) / "projects", Project)
 
 
-def load_challenges(data_dir: Path | str | None = None) -> list[Challenge]:
-    path = Path(data_dir or default_data_dir()) / "challenges.json"
+def _programme_file(data_dir: Path | str | None, name: str, what: str, fix: str = "") -> tuple[Path, Any]:
+    """A programme-wide JSON file of the corpus folder (the bundled one when the folder has none), parsed."""
+    path = Path(data_dir or default_data_dir()) / name
     if not path.exists():
-        path = default_data_dir() / "challenges.json"
+        path = default_data_dir() / name
     try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
+        return path, json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
-        raise CorpusError(f"cannot read challenge areas from {path}: {e}") from e
+        raise CorpusError(f"cannot read {what} from {path}: {e}{fix}") from e
+
+
+def load_challenges(data_dir: Path | str | None = None) -> list[Challenge]:
+    path, rows = _programme_file(data_dir, "challenges.json", "challenge areas")
     return parse_records(((f"{path.name} item {i + 1}", r) for i, r in enumerate(rows)), Challenge, path)
 
 
 def load_programme(data_dir: Path | str | None = None) -> Programme:
     """The programme's scope (``programme.json`` beside ``challenges.json``; the bundled one when a corpus folder
     has none), validated whole."""
-    path = Path(data_dir or default_data_dir()) / "programme.json"
-    if not path.exists():
-        path = default_data_dir() / "programme.json"
-    try:
-        row = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise CorpusError(f"cannot read the programme's scope from {path}: {e}; fix the file (see docs/corpus.md)") from e
+    path, row = _programme_file(data_dir, "programme.json", "the programme's scope",
+                                "; fix the file (see docs/corpus.md)")
     return parse_records([(path.name, row)], Programme, path)[0]
 
 

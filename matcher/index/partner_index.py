@@ -572,11 +572,11 @@ class PartnerIndex:
                                         calibration.minerals_shared(signals, [o.minerals for o in organisations]),
                                         evidence)
         best_semantic, best_lexical = float(found.dense[chosen_rows].max()), float(lexical_abs.max())
-        raw = fitted.fit(features, fitted.on_topic(best_semantic, evidence))
+        on_topic = fitted.on_topic(best_semantic, evidence)
+        raw = fitted.fit(features, on_topic)
         # The score shown is the fit, made non-increasing down the list: absolute, and in the order of the list.
         fits = np.round(calibration.shown(raw), 4).tolist()
-        unit_fits = self._unit_fits(units_of, positions, found, signals, text, evidence,
-                                    fitted.on_topic(best_semantic, evidence))
+        unit_fits = self._unit_fits(units_of, positions, found, signals, text, evidence, on_topic)
         # Off topic as a whole (the calibrated gate): every result is flagged weak; none is hidden here.
         gated = self.weak_below is not None and fitted.gated(best_semantic, evidence)
         explanations_ = self._explanations(positions.tolist(), qvec, signals, text) if explain else None
