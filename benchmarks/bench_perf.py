@@ -16,7 +16,8 @@ Sections (each also a function, so tests can run them tiny):
    reference; plus a repeated query (LRU cache hit);
 4. HTTP latency, index time and peak RSS on synthetic corpora (``synthetic.py``) of each ``--sizes``;
 5. ANN recall@10 of the approximate index against exact search, with and without a country filter;
-6. the batch-shortlist solver (``bench_assignment.py``, 1,000 projects x 10,000 organisations).
+6. the batch-shortlist solver (``bench_assignment.py``, 1,000 projects x 10,000 organisations);
+7. brief length: a 300-word brief against a 20-word one over HTTP on the bundled corpus (target: at most 3x).
 
 Load average (other jobs share the machine) is recorded with every section.
 """
@@ -36,7 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import bench_gemm, synthetic  # noqa: E402
-from benchmarks.harness import Server, load_average, percentiles, query_texts, table  # noqa: E402
+from benchmarks.harness import ROOT, Server, load_average, percentiles, query_texts, table  # noqa: E402
 from embeddings.base import encode_queries  # noqa: E402
 
 TARGETS = {"p50_speedup": 3.0, "p99_speedup": 2.0, "p50_1m_ms": 50.0, "rss_1m_mb": 2560, "build_speedup": 1.5,
@@ -195,6 +196,51 @@ def bench_bundled_http(n: int = 300, data_dir: Path | None = None, backend: str 
     return out
 
 
+# ---------------------------------------------------------------------------------------------- 7. brief length
+GTR_SAMPLE = ROOT.parent / "shared" / "data" / "gtr_circular_economy_sample.csv"
+
+
+def brief_length_texts(path: Path = GTR_SAMPLE, long_words: int = 300, short_words: int = 20) -> tuple[list, list]:
+    """Real project summaries (the GtR abstracts in shared data) cut to ``long_words`` (the first and the last
+    ``long_words`` of each abstract that long, so every text is new to the caches) and, from every abstract, its
+    first ``short_words``."""
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as handle:
+        abstracts = [row["abstract"].split() for row in csv.DictReader(handle)]
+    long = [" ".join(w[:long_words]) for w in abstracts if len(w) >= long_words]
+    long += [" ".join(w[-long_words:]) for w in abstracts if len(w) > long_words]
+    short = [" ".join(w[:short_words]) for w in abstracts if len(w) >= short_words]
+    return long, short
+
+
+def bench_brief_length(data_dir: Path | None = None, backend: str = "onnx-int8", rounds: int = 2) -> dict:
+    """Answer time of ``/v1/match`` for 300-word and 20-word briefs, interleaved one by one on one server (a new
+    text every request: the analysis and the query vectors are computed each time)."""
+    if not GTR_SAMPLE.exists():
+        return {"skipped": f"{GTR_SAMPLE} is absent (the shared data folder beside the project)"}
+    long, short = brief_length_texts()
+    pairs = min(len(long), len(short) // rounds)
+    with tempfile.TemporaryDirectory(prefix="pm-len-") as tmp:
+        server = Server("service:create_app()", env={"PM_DATA_DIR": str(data_dir or tmp), "PM_BACKEND": backend},
+                        timeout=600, product=True).start(ready_path="/readyz")
+        try:
+            for text in short[-5:]:  # warm-up, texts not measured
+                server.timed_post("/v1/match", {"text": text, "k": 10})
+            times: dict[str, list[float]] = {"words_300": [], "words_20": []}
+            for r in range(rounds):
+                for i in range(pairs):
+                    bodies = [("words_300", long[i] + f" (run {r})"), ("words_20", short[r * pairs + i])]
+                    for name, text in bodies if i % 2 == 0 else reversed(bodies):
+                        times[name].append(server.timed_post("/v1/match", {"text": text, "k": 10}))
+        finally:
+            server.stop()
+    out = {"load": load_average(), **{name: percentiles(t) for name, t in times.items()}}
+    out["p50_ratio"] = round(out["words_300"]["p50_ms"] / out["words_20"]["p50_ms"], 2)
+    out["mean_ratio"] = round(out["words_300"]["mean_ms"] / out["words_20"]["mean_ms"], 2)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- 4. synthetic HTTP
 def bench_synthetic_http(size: int, n: int = 300, model: str | None = None, backend: str = "onnx-int8") -> dict:
     with tempfile.TemporaryDirectory(prefix="pm-syn-") as tmp:
@@ -344,6 +390,16 @@ def print_report(results: dict) -> None:
                              f["ann_ms"], f["exact_ms"]])
         print(table(f"\nANN recall@10 vs exact (IVF-SQ8; target >= {t['recall@10']})",
                     ["organisations", "nlist/nprobe", "filter", "recall@10", "ANN ms", "exact ms"], rows))
+    if "brief_length" in results:
+        b = results["brief_length"]
+        if "skipped" in b:
+            print(f"\nBrief length: skipped, {b['skipped']}")
+        else:
+            print(table(f"\nBrief length over HTTP, real GtR summaries, interleaved (load {b['load']}; target: 300 words "
+                        "at most 3x 20 words)", ["brief", "n", "p50 ms", "p99 ms", "mean ms"],
+                        [[name, b[name]["n"], b[name]["p50_ms"], b[name]["p99_ms"], b[name]["mean_ms"]]
+                         for name in ("words_20", "words_300")]))
+            print(f"ratio 300/20 words: p50 {b['p50_ratio']}x, mean {b['mean_ratio']}x")
     if "shortlist" in results:
         s = results["shortlist"]
         print(table(f"\nBatch shortlist solver, {s['projects']:,} projects x {s['organisations']:,} organisations "
@@ -359,10 +415,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", default="onnx-int8", choices=["torch", "onnx", "onnx-int8"],
                         help="the product's embedding backend in every section (the naive service is always torch)")
     parser.add_argument("--only", nargs="*", choices=["gemm", "encode", "build", "bundled_http", "synthetic", "recall",
-                                                      "shortlist"], help="run only these sections")
+                                                      "shortlist", "brief_length"],
+                        help="run only these sections")
     parser.add_argument("--json", type=Path, default=Path("var/bench/results.json"))
     args = parser.parse_args(argv)
-    chosen = set(args.only or ["gemm", "encode", "build", "bundled_http", "synthetic", "recall", "shortlist"])
+    chosen = set(args.only or ["gemm", "encode", "build", "bundled_http", "synthetic", "recall", "shortlist",
+                               "brief_length"])
     results: dict = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S"), "load_start": load_average()}
     backend = args.backend
     results["backend"] = backend
@@ -371,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
              ("bundled_http", lambda: bench_bundled_http(n=args.requests, backend=backend)),
              ("synthetic", lambda: [bench_synthetic_http(size, n=args.requests, backend=backend) for size in args.sizes]),
              ("recall", lambda: [bench_recall(size, backend=backend) for size in args.recall_sizes]),
-             ("shortlist", bench_shortlist)]
+             ("shortlist", bench_shortlist), ("brief_length", lambda: bench_brief_length(backend=backend))]
     for name, step in steps:
         if name in chosen:
             started = time.perf_counter()

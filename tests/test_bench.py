@@ -79,12 +79,26 @@ def test_report_tables_print_every_section(capsys):
         "synthetic": [{"organisations": 10, "mode": "exact", "index_seconds": 1, "p50_ms": 1, "p99_ms": 2,
                        "peak_rss_mb": 3, "rss_mb": 2, "load": "1"}],
         "shortlist": {"load": "1", "projects": 2, "organisations": 3, "optimal": 0.1},
+        "brief_length": {"load": "1", "words_20": {"n": 2, "p50_ms": 10, "p99_ms": 12, "mean_ms": 11},
+                         "words_300": {"n": 2, "p50_ms": 25, "p99_ms": 30, "mean_ms": 26},
+                         "p50_ratio": 2.5, "mean_ratio": 2.36},
     }
     bench_perf.print_report(results)
     printed = capsys.readouterr().out
     for expected in ("test cpu", "Query encode", "naive", "speed-up (naive / product)", "synthetic corpora",
-                     "Batch shortlist", "not interleaved: naive / product", "20 / 5", "after 0.5 s idle"):
+                     "Batch shortlist", "not interleaved: naive / product", "20 / 5", "after 0.5 s idle",
+                     "ratio 300/20 words: p50 2.5x"):
         assert expected in printed
+
+
+def test_brief_length_texts_are_distinct_and_of_the_asked_lengths(tmp_path):
+    rows = ["gtr_project_id,funder,title,abstract"]
+    rows += [f"p{i},NERC,t{i},{' '.join(f'w{i}x{j}' for j in range(n))}" for i, n in enumerate((400, 300, 250, 15))]
+    (tmp_path / "gtr.csv").write_text("\n".join(rows) + "\n")
+    long, short = bench_perf.brief_length_texts(tmp_path / "gtr.csv", long_words=300, short_words=20)
+    assert [len(t.split()) for t in long] == [300, 300, 300]  # 400 words: its first and its last 300
+    assert len(set(long)) == 3 and long[0] != long[2]
+    assert [len(t.split()) for t in short] == [20, 20, 20]  # the 15-word abstract is too short
 
 
 def test_harness_helpers():
