@@ -20,7 +20,7 @@ from typing import Any, Generic, Literal, TypeVar, cast
 
 from alembic.util import CommandError
 from pydantic import BaseModel, Field
-from sqlalchemy import CursorResult, Select, Text, create_engine, event, func, or_, select, update
+from sqlalchemy import CursorResult, Select, Text, create_engine, event, func, inspect, or_, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
@@ -162,19 +162,19 @@ class Store:
         orgs = projects_written = 0
         try:
             with self.session() as session, session.begin():
-                # merge() reads the stored row first: a row it had to add (pending) was created by this write.
+                # merge() reads the stored row first: a row it had to add (still pending) is created by this write.
                 for org in organisations:
                     row = session.merge(OrganisationRow(id=org.id, name=org.name, country=org.country,
                                                         org_type=org.org_type, record=org.model_dump(mode="json"),
                                                         updated_at=utc_now()))
                     session.add(ChangeRow(kind="organisation", record_id=org.id, by=by,
-                                          action="created" if row in session.new else "updated"))
+                                          action="created" if inspect(row).pending else "updated"))
                     orgs += 1
                 for project in projects:
                     brief = session.merge(ProjectRow(id=project.id, title=project.title, country=project.country,
                                                      record=project.model_dump(mode="json"), updated_at=utc_now()))
                     session.add(ChangeRow(kind="project", record_id=project.id, by=by,
-                                          action="created" if brief in session.new else "updated"))
+                                          action="created" if inspect(brief).pending else "updated"))
                     projects_written += 1
         except SQLAlchemyError as e:
             raise StorageError(f"nothing was written: the database refused the change ({type(e).__name__}: {e})") from e
