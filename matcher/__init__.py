@@ -33,7 +33,7 @@ from matcher.index import PartnerIndex
 from matcher.ranking import SIGNALS
 from matcher.requests import MAX_K, MAX_TEXT_CHARS, MatchRequest
 from matcher.results import Match, ScoreWeights
-from matcher.storage import Store, record_etag
+from matcher.storage import RecordChange, Store, record_etag
 
 if TYPE_CHECKING:
     from matcher.shortlists import (
@@ -89,6 +89,7 @@ __all__ = [
     "PreconditionFailed",
     "Project",
     "ProjectNotFound",
+    "RecordChange",
     "SIGNALS",
     "ScoreWeights",
     "Settings",

@@ -365,6 +365,25 @@ class PartnerMatcher:
             raise ProjectNotFound(f"no project with id {project_id!r}; list them at /v1/projects")
         return project
 
+    def organisation_history(self, org_id: str, *, page: int = 1, per_page: int = 20) -> Page:
+        """A page of who created, changed or deleted an organisation and when, newest first (``RecordChange``s).
+
+        A deleted organisation's history is still given; ``OrganisationNotFound`` only when there is neither the
+        organisation nor any change to one with this id. A seeded organisation never written since has none."""
+        history = self.store_.history("organisation", org_id, page=page, per_page=per_page)
+        if history.total == 0 and self.store_.get_organisation(org_id) is None:
+            raise OrganisationNotFound(f"no organisation with id {org_id!r}, and no recorded change to one; list "
+                                       "them at /v1/organisations")
+        return history
+
+    def project_history(self, project_id: str, *, page: int = 1, per_page: int = 20) -> Page:
+        """A page of who created, changed or deleted a project brief and when, as ``organisation_history``."""
+        history = self.store_.history("project", project_id, page=page, per_page=per_page)
+        if history.total == 0 and self.store_.get_project(project_id) is None:
+            raise ProjectNotFound(f"no project with id {project_id!r}, and no recorded change to one; list them "
+                                  "at /v1/projects")
+        return history
+
     def import_file(self, path, fmt: str, *, kind: str = "organisations", mapping: dict[str, str] | None = None,
                     dry_run: bool = False, show_progress: bool = False, by: str | None = None,
                     **options: Any) -> ImportPlan:

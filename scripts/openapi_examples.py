@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 OUT = ROOT / "service" / "openapi_examples.json"
 KEY = "example-key"
+KEY_NAME = "ann"  # a named key (PM_API_KEYS=name:key): the name is what histories show
 ORGANISATION = "gb-queen-s-university-belfast"  # the README's example result
 PROJECT = "brief-001"
 BRIEF = {"text": "recycling rare earth magnets from electronic waste", "countries": ["GB"], "k": 2}
@@ -43,7 +44,7 @@ def record(model: str) -> dict[str, Any]:
         embedder = FakeEmbedder(dim=256) if model == "fake" else None
         matcher = PartnerMatcher(settings, embedder=embedder).open()
         matcher.ensure_index()
-        app = create_app({"MATCHER": matcher, "TESTING": True, "RATE_LIMIT": "", "API_KEYS": [KEY],
+        app = create_app({"MATCHER": matcher, "TESTING": True, "RATE_LIMIT": "", "API_KEYS": f"{KEY_NAME}:{KEY}",
                           "LOAD_IN_BACKGROUND": False})
         client = app.test_client()
         auth = {"X-API-Key": KEY}
@@ -101,6 +102,9 @@ def record(model: str) -> dict[str, Any]:
         call("v1_writes_create_project", "POST", "/v1/projects", body=project, headers=auth)
         call("v1_writes_bulk_import", "POST", "/v1/import", body={"organisations": [organisation], "projects": []},
              headers=auth)
+        call("v1_organisation_history", "GET", f"/v1/organisations/{ORGANISATION}/history", path=org_path,
+             query={"per_page": 3})
+        call("v1_project_history", "GET", f"/v1/projects/{PROJECT}/history", path=project_path)
 
         # Shortlists: a small one, run to the end.
         request = {"project_ids": ["brief-001", "brief-002"], "per_project": 2, "max_per_organisation": 1,

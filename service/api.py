@@ -14,7 +14,7 @@ from service.deps import current_matcher
 from service.openapi import documented
 from service.paging import page_response
 from service.parsing import MAX_PAGE, MAX_PER_PAGE, json_body, parse_query
-from service.schemas import ChallengeList, MatchResponse, OrganisationPage, ProjectPage
+from service.schemas import ChallengeList, HistoryPage, MatchResponse, OrganisationPage, ProjectPage
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 
@@ -46,7 +46,12 @@ class ProjectListQuery(_Query):
     countries: list[CountryCode] = Field(default_factory=list, max_length=50)
 
 
-def _page(page: tuple[list, int], query: ListQuery | ProjectListQuery) -> Response:
+class HistoryQuery(_Query):
+    page: int = Field(1, ge=1, le=MAX_PAGE)
+    per_page: int = Field(20, ge=1, le=MAX_PER_PAGE)
+
+
+def _page(page: tuple[list, int], query: ListQuery | ProjectListQuery | HistoryQuery) -> Response:
     items, total = page
     return page_response([item.model_dump(mode="json") for item in items], total, query.page, query.per_page)
 
@@ -89,6 +94,13 @@ def get_organisation(org_id: str) -> ResponseReturnValue:
     return response.make_conditional(request)
 
 
+@bp.get("/organisations/<org_id>/history")
+@documented(summary="Who created, changed or deleted an organisation, and when (newest first; kept after a delete)", query=HistoryQuery, response=HistoryPage, errors=(404,), tags=("organisations",))
+def organisation_history(org_id: str) -> Response:
+    q = parse_query(HistoryQuery)
+    return _page(current_matcher().organisation_history(org_id, page=q.page, per_page=q.per_page), q)
+
+
 @bp.get("/projects")
 @documented(summary="List project briefs (paginated)", query=ProjectListQuery, response=ProjectPage, tags=("projects",))
 def list_projects() -> Response:
@@ -103,6 +115,13 @@ def get_project(project_id: str) -> ResponseReturnValue:
     response = jsonify(project.model_dump(mode="json"))
     response.set_etag(record_etag(project))
     return response.make_conditional(request)
+
+
+@bp.get("/projects/<project_id>/history")
+@documented(summary="Who created, changed or deleted a project brief, and when (newest first; kept after a delete)", query=HistoryQuery, response=HistoryPage, errors=(404,), tags=("projects",))
+def project_history(project_id: str) -> Response:
+    q = parse_query(HistoryQuery)
+    return _page(current_matcher().project_history(project_id, page=q.page, per_page=q.per_page), q)
 
 
 @bp.get("/challenges")

@@ -24,6 +24,7 @@ from service.errors import HTTP_CODES, error_response, status_of
 from service.parsing import MAX_PAGE
 from service.presentation import (
     COUNTRY_NAMES,
+    change_action,
     country_name,
     eligibility_name,
     highlight,
@@ -34,6 +35,7 @@ from service.presentation import (
     source_label,
     source_link,
     stage_name,
+    utc_time,
 )
 from service.search_form import PROGRAMME_SIDES, SearchForm
 
@@ -43,6 +45,7 @@ bp = Blueprint("pages", __name__, template_folder="templates", static_folder="st
 
 PROJECTS_PER_PAGE = 20
 ORGANISATIONS_PER_PAGE = 20
+HISTORY_ROWS = 5  # the newest changes a record's page lists; the API pages through all of them
 # Paths of the machine-facing doors: an unknown address under them is a JSON 404, as every API error is.
 API_PREFIXES = ("/v1/", "/openapi.json", "/healthz", "/readyz", "/metrics")
 # Defence in depth behind autoescaping: no inline script or style can run even if some text slipped through.
@@ -58,7 +61,7 @@ MINIMUM_TYPES = {"company": "companies", "university": "universities"}
 
 
 # Labels for the codes in records, as template filters (``{{ org.country | country_name }}``).
-for _filter in (country_name, eligibility_name, mineral_name, stage_name, org_type_name):
+for _filter in (country_name, eligibility_name, mineral_name, stage_name, org_type_name, utc_time, change_action):
     bp.add_app_template_filter(_filter)
 
 
@@ -154,7 +157,9 @@ def organisation(org_id: str) -> str:
         parent = current_matcher().get_organisation(org.parent_id) if org.parent_id else None
     except OrganisationNotFound:
         parent = None
-    return render_template("pages/organisation.html", org=org, parent=parent)
+    history = current_matcher().organisation_history(org_id, per_page=HISTORY_ROWS)
+    return render_template("pages/organisation.html", org=org, parent=parent, history=history,
+                           history_url=url_for("v1.organisation_history", org_id=org_id))
 
 
 @bp.get("/projects")
@@ -198,7 +203,9 @@ def project(project_id: str) -> str:
     side = SearchForm(team=brief.country if brief.country in PROGRAMME_SIDES else "",
                       countries=list(brief.seeking_countries))
     response = matcher.project_matches(project_id, countries=side.partner_countries())
-    return render_template("pages/project.html", project=brief, lead=lead, response=response,
+    history = matcher.project_history(project_id, per_page=HISTORY_ROWS)
+    return render_template("pages/project.html", project=brief, lead=lead, response=response, history=history,
+                           history_url=url_for("v1.project_history", project_id=project_id),
                            stems=matcher.key_terms(brief.query_text()), challenge=None,
                            challenges={c.id: c for c in matcher.challenges()})
 

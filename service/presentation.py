@@ -3,6 +3,7 @@ that escapes every piece of corpus text before wrapping matches in <mark>. No ra
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import Stemmer
@@ -93,6 +94,20 @@ def source_link(ref: str) -> str | None:
 def source_label(ref: str) -> str:
     """What a source is called on a page: a seed document's title and section, else the reference itself."""
     return seed_title(ref) or ref
+
+
+def utc_time(iso: str) -> str:
+    """An API timestamp (ISO 8601, UTC) as a page shows it: "5 Dec 2026, 09:28 UTC"."""
+    when = dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(dt.UTC)
+    return f"{when.day} {when:%b %Y, %H:%M} UTC"
+
+
+# A change-log entry's action as a page says it; None is an entry written before the action was recorded.
+CHANGE_ACTIONS = {"created": "Created", "updated": "Changed", "deleted": "Deleted", None: "Changed"}
+
+
+def change_action(action: str | None) -> str:
+    return CHANGE_ACTIONS.get(action, "Changed")
 
 
 def percent(value: float) -> float:

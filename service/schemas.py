@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from corpus.schema import Challenge, Eligibility, Organisation, Project
-from matcher import SIGNALS
+from matcher import SIGNALS, RecordChange
 from service.paging import PageLinks
 
 # Every score component a signal can report (matcher.ranking's registry), then the per-challenge alignments.
@@ -82,6 +82,10 @@ class OrganisationPage(PageLinks):
 
 class ProjectPage(PageLinks):
     items: list[Project]
+
+
+class HistoryPage(PageLinks):
+    items: list[RecordChange] = Field(description="who created, changed or deleted the record and when, newest first")
 
 
 class ChallengeList(BaseModel):

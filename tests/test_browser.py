@@ -55,8 +55,8 @@ def base_url(tmp_path_factory) -> Iterator[str]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("browser-var"), corpus_dir=FIXTURE_CORPUS)
     matcher = PartnerMatcher(settings, embedder=FakeEmbedder(dim=256)).open()
     matcher.ensure_index()
-    matcher.save_organisation(hostile_organisation())
-    matcher.save_project(hostile_project())
+    matcher.save_organisation(hostile_organisation(), by="ann")  # as through a key named "ann": in its history
+    matcher.save_project(hostile_project(), by="ann")
     # No rate limit: the browser's requests (pages, the stylesheet, the icon) all come from one address.
     app = create_app({"MATCHER": matcher, "TESTING": True, "RATE_LIMIT": ""})
     with serving(app) as url:
@@ -418,6 +418,27 @@ def test_axe_finds_no_violation(browser, base_url, name, path, viewport):
         tab = context.new_page()
         tab.goto(base_url + path)
         assert axe_violations(tab) == []
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1366", "390"])
+def test_a_records_history_opens_and_has_no_axe_violation(browser, base_url, viewport):
+    context = browser.new_context(viewport=viewport, reduced_motion="reduce")
+    try:
+        tab = context.new_page()
+        for path, what in (("/organisations/fx-hostile-lab", "organisation"), ("/projects/fx-hostile-brief",
+                                                                                "project brief")):
+            tab.goto(base_url + path)
+            history = tab.get_by_role("region", name="History")
+            history.locator("summary").click()
+            table = history.get_by_role("table", name=f"Changes to this {what}, newest first")
+            sync_api.expect(table).to_be_visible()
+            cells = table.locator("tbody tr").first.locator("td").all_inner_texts()
+            assert re.fullmatch(r"\d+ \w{3} \d{4}, \d\d:\d\d UTC", cells[0]) and cells[1:] == ["Created", "ann"]
+            assert axe_violations(tab) == []
+            assert tab.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+            screenshot(tab, f"history-{what.split()[0]}-{viewport['width']}")
     finally:
         context.close()
 

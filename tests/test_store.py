@@ -77,6 +77,39 @@ def test_delete_and_last_modified_stamp(store):
     assert store.get_organisation(orgs[0].id) is None and store.count_organisations() == len(orgs) - 1
 
 
+def test_history_of_one_record_newest_first_with_who_and_what(store):
+    from matcher.storage.tables import ChangeRow
+
+    orgs = load_organisations(FIXTURE_CORPUS)
+    store.seed(orgs, load_projects(FIXTURE_CORPUS))
+    assert store.history("organisation", orgs[0].id) == ([], 0)  # seeded: nothing recorded until it is written
+    new = orgs[0].model_copy(update={"id": "fx-new"})
+    store.upsert([new], by="ann")
+    store.upsert([new.model_copy(update={"name": "Renamed"})], by="bob")
+    store.patch_organisation("fx-new", lambda o: o.model_copy(update={"city": "Leeds"}), by="cli (amy)")
+    store.upsert([orgs[1]], by="ann")  # another record, and seeded: an update, in its own history only
+    store.delete_checked("organisation", "fx-new", if_match=["*"], by="bob")
+    page = store.history("organisation", "fx-new")
+    assert page.total == 4
+    assert [(c.action, c.by) for c in page.items] == [("deleted", "bob"), ("updated", "cli (amy)"),
+                                                      ("updated", "bob"), ("created", "ann")]
+    assert [c.at for c in page.items] == sorted((c.at for c in page.items), reverse=True)
+    assert all(c.at.endswith("Z") for c in page.items)
+    assert [(c.action, c.by) for c in store.history("organisation", orgs[1].id).items] == [("updated", "ann")]
+    assert [c.action for c in store.history("organisation", "fx-new", page=2, per_page=3).items] == ["created"]
+    store.upsert([new])  # created again after its deletion, by nobody named
+    store.delete(organisation_ids=["fx-new"], by="ann")
+    assert [(c.action, c.by) for c in store.history("organisation", "fx-new", per_page=2).items] == [
+        ("deleted", "ann"), ("created", None)]
+    assert store.history("project", "fx-new").total == 0  # a project's log is its own, whatever the id
+    project = load_projects(FIXTURE_CORPUS)[0]
+    store.patch_project(project.id, lambda p: p.model_copy(update={"title": "Retitled"}), by="bob")
+    assert [(c.action, c.by) for c in store.history("project", project.id).items] == [("updated", "bob")]
+    with store.transaction("an entry as written before revision 0006") as session:
+        session.add(ChangeRow(kind="project", record_id=project.id, by=None))
+    assert store.history("project", project.id).items[0].action is None  # not recorded then: not guessed
+
+
 def test_data_survives_reopening(database_url):
     first = Store(database_url).migrate()
     first.seed(load_organisations(FIXTURE_CORPUS), [])

@@ -9,7 +9,7 @@ from matcher.storage.shortlist_store import (
     ShortlistJob,
     ShortlistStore,
 )
-from matcher.storage.store import Page, Store, record_etag
+from matcher.storage.store import Page, RecordChange, Store, record_etag
 
-__all__ = ["DatabaseEmbeddingCache", "DecisionRecord", "Page", "ShortlistAssignment", "ShortlistJob", "ShortlistStore",
+__all__ = ["DatabaseEmbeddingCache", "DecisionRecord", "Page", "RecordChange", "ShortlistAssignment", "ShortlistJob", "ShortlistStore",
            "Store", "record_etag"]

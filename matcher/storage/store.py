@@ -16,11 +16,11 @@ import os
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Literal, TypeVar, cast
 
 from alembic.util import CommandError
-from pydantic import BaseModel
-from sqlalchemy import CursorResult, Select, Text, create_engine, event, func, or_, select, update
+from pydantic import BaseModel, Field
+from sqlalchemy import CursorResult, Select, Text, create_engine, event, func, inspect, or_, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
@@ -30,7 +30,7 @@ from sqlalchemy.pool import SingletonThreadPool, StaticPool
 from corpus.schema import Organisation, Project, control_character_problem
 from matcher.errors import InvalidRequest, PreconditionFailed, StorageError
 from matcher.storage.migrations import upgrade_to_head
-from matcher.storage.tables import ChangeRow, OrganisationRow, ProjectRow, as_utc, utc_now
+from matcher.storage.tables import ChangeRow, OrganisationRow, ProjectRow, as_utc, iso_utc, utc_now
 
 T = TypeVar("T")
 R = TypeVar("R", Organisation, Project)
@@ -51,6 +51,17 @@ class Page(tuple, Generic[T]):
     @property
     def total(self) -> int:
         return self[1]
+
+
+class RecordChange(BaseModel):
+    """One entry of an organisation's or a project's history (the change log): when, who, and what happened."""
+
+    at: str = Field(description="when the change was committed (ISO 8601, UTC)")
+    by: str | None = Field(description="the name of the API key that made it (`cli (<user>)` for `matcher import`); "
+                                       "null when no name was recorded (library calls, changes before names were "
+                                       "kept). Never the key")
+    action: Literal["created", "updated", "deleted"] | None = Field(
+        description="what the change did; null on entries written before the service recorded it")
 
 
 class Store:
@@ -151,15 +162,19 @@ class Store:
         orgs = projects_written = 0
         try:
             with self.session() as session, session.begin():
+                # merge() reads the stored row first: a row it had to add (still pending) is created by this write.
                 for org in organisations:
-                    session.merge(OrganisationRow(id=org.id, name=org.name, country=org.country, org_type=org.org_type,
-                                                  record=org.model_dump(mode="json"), updated_at=utc_now()))
-                    session.add(ChangeRow(kind="organisation", record_id=org.id, by=by))
+                    row = session.merge(OrganisationRow(id=org.id, name=org.name, country=org.country,
+                                                        org_type=org.org_type, record=org.model_dump(mode="json"),
+                                                        updated_at=utc_now()))
+                    session.add(ChangeRow(kind="organisation", record_id=org.id, by=by,
+                                          action="created" if inspect(row).pending else "updated"))
                     orgs += 1
                 for project in projects:
-                    session.merge(ProjectRow(id=project.id, title=project.title, country=project.country,
-                                             record=project.model_dump(mode="json"), updated_at=utc_now()))
-                    session.add(ChangeRow(kind="project", record_id=project.id, by=by))
+                    brief = session.merge(ProjectRow(id=project.id, title=project.title, country=project.country,
+                                                     record=project.model_dump(mode="json"), updated_at=utc_now()))
+                    session.add(ChangeRow(kind="project", record_id=project.id, by=by,
+                                          action="created" if inspect(brief).pending else "updated"))
                     projects_written += 1
         except SQLAlchemyError as e:
             raise StorageError(f"nothing was written: the database refused the change ({type(e).__name__}: {e})") from e
@@ -204,7 +219,8 @@ class Store:
                                          f"(its ETag is now \"{etag}\"); GET it again and re-apply your change",
                                          {"etag": etag})
             updated = merge(current)
-            session.add(ChangeRow(kind=kind, record_id=record_id, by=by))
+            session.add(ChangeRow(kind=kind, record_id=record_id, by=by,
+                                  action="deleted" if updated is None else "updated"))
             if updated is None:
                 session.delete(row)
                 return current
@@ -312,6 +328,19 @@ class Store:
                 (organisations if kind == "organisation" else projects).add(record_id)
         return newest, organisations, projects
 
+    def history(self, kind: str, record_id: str, *, page: int = 1, per_page: int = 20) -> Page:
+        """A page of the change log of one organisation or project (``kind``), newest first: ``RecordChange``s.
+
+        Newest first because the latest change is what a reader asks about; the log's own order (``seq``) decides,
+        not the clock. A deleted record's entries stay, so its history is still readable; a record loaded by
+        seeding has none until it is first written."""
+        query = select(ChangeRow).where(ChangeRow.kind == kind, ChangeRow.record_id == record_id)
+        with self.session() as session:
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = session.scalars(query.order_by(ChangeRow.seq.desc()).offset((page - 1) * per_page).limit(per_page))
+            return Page(([RecordChange.model_validate({"at": iso_utc(row.at), "by": row.by, "action": row.action})
+                          for row in rows], total))
+
     def get_organisations(self, ids: Iterable[str]) -> list[Organisation]:
         """The organisations with these ids that exist (missing ids are simply absent)."""
         ids = list(ids)
@@ -364,13 +393,13 @@ class Store:
                     row = session.get(OrganisationRow, oid)
                     if row is not None:
                         session.delete(row)
-                        session.add(ChangeRow(kind="organisation", record_id=oid, by=by))
+                        session.add(ChangeRow(kind="organisation", record_id=oid, by=by, action="deleted"))
                         gone += 1
                 for pid in project_ids:
                     project = session.get(ProjectRow, pid)
                     if project is not None:
                         session.delete(project)
-                        session.add(ChangeRow(kind="project", record_id=pid, by=by))
+                        session.add(ChangeRow(kind="project", record_id=pid, by=by, action="deleted"))
                         gone += 1
         except SQLAlchemyError as e:
             raise StorageError(f"nothing was deleted: the database refused the change ({type(e).__name__}: {e})") from e

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import overload
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -65,11 +65,14 @@ class ChangeRow(Base):
     has seen, so a write through one worker is matchable through every worker (see PartnerMatcher.sync)."""
 
     __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_record", "kind", "record_id"),)  # one record's history (Store.history)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(16))  # "organisation" or "project"
     record_id: Mapped[str] = mapped_column(String(128))
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     by: Mapped[str | None] = mapped_column(String(100), nullable=True)  # the API key's name (None: seeding, tests)
+    # created, updated or deleted; None on entries written before revision 0006, which did not record it.
+    action: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class EmbeddingRow(Base):
