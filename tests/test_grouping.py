@@ -118,6 +118,8 @@ def test_the_bundled_corpus_names_parents_for_the_sub_units_that_have_one():
         "gb-rights-lab-university-of-nottingham": "gb-university-of-nottingham",
         "gb-ucl-institute-for-sustainable-resources": "gb-university-college-london",
         "gb-centre-for-energy-petroleum-and-mineral-law-and-policy-university-of-dundee": "gb-university-of-dundee",
+        "gb-camborne-school-of-mines-university-of-exeter": "gb-university-of-exeter",
+        "gb-environment-and-sustainability-institute-university-of-exeter": "gb-university-of-exeter",
     }
     for unit, parent in expected.items():
         assert organisations[unit].parent_id == parent and parent in organisations

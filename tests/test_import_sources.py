@@ -52,10 +52,10 @@ def test_gtr_export_of_25_columns_in_both_encodings(bundled, name):
     assert plan.off_topic == [("gtr-a0000000-0000-0000-0000-000000000004",
                                next(r for r in [p for p in _titles(name)] if "sheep" in r))]
     assert "gtr-a0000000-0000-0000-0000-000000000004" not in by_id
-    # "University of Exeter" is the parent of CSM, not CSM: its project waits, nothing is created beside it.
-    assert plan.held == [("gtr-a0000000-0000-0000-0000-000000000005", "University of Exeter")]
-    exeter = next(r for r in plan.resolutions if r.name == "University of Exeter")
-    assert exeter.action == "ambiguous" and "gb-camborne-school-of-mines-university-of-exeter" in exeter.candidates
+    # "University of Warwick" is the parent of WMG, not WMG: its project waits, nothing is created beside it.
+    assert plan.held == [("gtr-a0000000-0000-0000-0000-000000000005", "University of Warwick")]
+    warwick = next(r for r in plan.resolutions if r.name == "University of Warwick")
+    assert warwick.action == "ambiguous" and "gb-wmg-university-of-warwick" in warwick.candidates
     dumped = json.dumps([p.model_dump(mode="json") for p in plan.projects]) + str(plan.organisations)
     assert "Fixturesurname" not in dumped and "Fixturefirst" not in dumped  # personal names never stored
 
@@ -71,15 +71,15 @@ def test_gtr_all_keeps_off_topic_flagged_and_accept_or_map_settles_the_parent(bu
     by_id = {p.id: p for p in plan.projects}
     assert by_id["gtr-a0000000-0000-0000-0000-000000000004"].off_topic  # kept, and flagged
     assert len(plan.off_topic) == 1 and plan.off_topic_kept and not plan.held
-    assert by_id["gtr-a0000000-0000-0000-0000-000000000005"].lead_organisation_id == "gb-university-of-exeter"
+    assert by_id["gtr-a0000000-0000-0000-0000-000000000005"].lead_organisation_id == "gb-university-of-warwick"
     # A mapping file (the report, edited) sends the name where the user says.
     report = tmp_path / "names.csv"
     write_report(plan_import(IMPORTS / "gtr_export.csv", "gtr", bundled).resolutions, report)
     rows = list(csv.DictReader(report.open(encoding="utf-8")))
     for row in rows:
-        if row["name"] == "University of Exeter":
+        if row["name"] == "University of Warwick":
             assert row["action"] == "ambiguous" and row["organisation_id"] == ""
-            row["organisation_id"] = "gb-camborne-school-of-mines-university-of-exeter"
+            row["organisation_id"] = "gb-wmg-university-of-warwick"
     with report.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -87,7 +87,7 @@ def test_gtr_all_keeps_off_topic_flagged_and_accept_or_map_settles_the_parent(bu
     mapped = plan_import(IMPORTS / "gtr_export.csv", "gtr", bundled, organisation_map=read_mapping(report))
     assert not mapped.held
     assert {p.id: p for p in mapped.projects}["gtr-a0000000-0000-0000-0000-000000000005"].lead_organisation_id == \
-        "gb-camborne-school-of-mines-university-of-exeter"
+        "gb-wmg-university-of-warwick"
 
 
 def test_gtr_api_json_reads_abstract_lead_and_participants(bundled):
@@ -156,13 +156,13 @@ def test_resolver_on_the_names_officers_found_duplicated(bundled):
         "NEWCASTLE UNIVERSITY": "gb-newcastle-university",
         "THE ROYAL MINT LIMITED": "gb-the-royal-mint",
         "NOC (Up to 31.10.2019)": "gb-national-oceanography-centre",
+        "University of Exeter": "gb-university-of-exeter",  # its own record, not its Camborne School of Mines
     }
     for name, org_id in expect.items():
         r = resolver.resolve(name, role="lead", country="CA" if "Columbia" in name else "GB")
         assert (r.action, r.organisation_id) == ("matched", org_id), name
-    for parent in ("University of Exeter", "University of Warwick"):  # parents of known sub-units: they wait
-        r = resolver.resolve(parent, role="lead", country="GB")
-        assert r.action == "ambiguous" and not r.organisation_id and r.candidates
+    r = resolver.resolve("University of Warwick", role="lead", country="GB")  # parent of a known sub-unit: waits
+    assert r.action == "ambiguous" and not r.organisation_id and r.candidates == ["gb-wmg-university-of-warwick"]
     assert resolver.resolve("SRUC", role="lead", country="GB").action == "created"  # no fuzzy on acronyms
     # Known only in another country than the source says: a namesake or another arm, for a person to settle.
     abroad = resolver.resolve("The University of British Columbia", role="partner", country="GB")
@@ -262,13 +262,13 @@ def test_dry_run_writes_nothing_anywhere(tmp_path, pm_env, monkeypatch):
     result = _cli(fresh, "import", "--format", "gtr", str(IMPORTS / "gtr_export.csv"), "--dry-run")
     assert result.exit_code == 0, result.output
     assert "Would import 5 rows" in result.output and not fresh.exists()
-    assert "ambiguous lead         University of Exeter" in result.output
+    assert "ambiguous lead         University of Warwick" in result.output
     report = tmp_path / "names.csv"
     result = _cli(fresh, "import", "--format", "gtr", str(IMPORTS / "gtr_export.csv"), "--dry-run", "--report",
                   str(report))
     assert result.exit_code == 0 and not fresh.exists()
     actions = {row["name"]: row["action"] for row in csv.DictReader(report.open(encoding="utf-8"))}
-    assert actions["NERC British Geological Survey"] == "matched" and actions["University of Exeter"] == "ambiguous"
+    assert actions["NERC British Geological Survey"] == "matched" and actions["University of Warwick"] == "ambiguous"
     refused = _cli(fresh, "import", "--format", "csv", str(IMPORTS / "orgs_mapped.csv"), "--dry-run", "--with",
                    str(IMPORTS / "nserc_partners_2019.csv"))
     assert refused.exit_code != 0 and "--with adds NSERC" in refused.output

@@ -3,8 +3,8 @@
 In order: a known identifier (GtR organisation id, NSERC OrganizationID, ROR id), the user's mapping, the
 normalised name or an alias, then a cautious fuzzy match. A near match is never taken silently and never created
 beside its twin: it waits, ``ambiguous``, for ``accept`` (take the proposal) or a mapping (name -> organisation id,
-or ``new``). A name that is the parent body of a known sub-unit ("University of Exeter" beside "Camborne School of
-Mines, University of Exeter") is not that sub-unit: it waits too. Every decision is kept for the import's report.
+or ``new``). A name that is the parent body of a known sub-unit ("University of Warwick" beside "WMG, University
+of Warwick") is not that sub-unit: it waits too. Every decision is kept for the import's report.
 """
 
 from __future__ import annotations
