@@ -173,7 +173,7 @@ def test_complementarity_and_challenge_are_named_only_when_asked():
     silent = _reason(QuerySignals(set(), set(), True, set(), None), {"complementarity": 1.0})
     assert "value chain" not in silent and "challenge" not in silent
     assert "Acme" not in silent and "GB" not in silent and "company" not in silent  # the page shows them
-    assert silent == "Similar in meaning to your brief (0.61) and shares many of its key words."
+    assert silent == "Similar in meaning to your brief and shares many of its key words."
     stages = _reason(QuerySignals(set(), {"extraction"}, True, set(), None), {"complementarity": 1.0})
     assert "other side of the value chain" in stages
     challenge = _reason(QuerySignals(set(), set(), None, set(), 2), {})

@@ -174,5 +174,5 @@ def test_a_new_signal_is_one_class_added_to_the_weighted_mean_components_and_rea
     explanation = explanations(signals, query, [1, 2], shown, [0.5], [1], {})(0, {"semantic": 0.7, "funded": 1.0,
                                                                                   "challenge_1": 0.2, "challenge_2": 0.9})
     # The challenge is not named (none was asked for); the reason is one plain sentence, without the name.
-    assert explanation["reason"] == "Similar in meaning to your brief (0.70); funded." and explanation["funded"] is True
+    assert explanation["reason"] == "Similar in meaning to your brief; funded." and explanation["funded"] is True
     assert list(explanation)[-2:] == ["funded", "weights"]

@@ -39,6 +39,7 @@ class Relevance(Signal):
             else:
                 many, some = components.get("lexical", 0.0) >= 0.5, components.get("lexical", 0.0) > 0
             words = " and shares many of its key words" if many else " and shares some of its key words" if some else ""
-            return f"similar in meaning to your brief ({components['semantic']:.2f}){words}", {}
+            # The similarity itself is in the score details; a bare cosine in a sentence means nothing to a reader.
+            return f"similar in meaning to your brief{words}", {}
 
         return explain
