@@ -96,3 +96,15 @@ def test_a_mapping_file_may_name_the_body_by_its_ror_id(existing, tmp_path):
     mapping.write_text("name,organisation_id,ror\nFixture Other,,0fxtes768\n")
     with pytest.raises(CorpusError, match="map.csv line 2: '0fxtes768' is not a ROR id"):
         read_mapping(mapping)
+
+
+def test_corpus_check_refuses_one_ror_id_on_two_organisations_and_a_bad_one(tmp_path):
+    from corpus.quality import check_corpus
+    from tests.test_quality import org, write
+
+    write(tmp_path / "organisations" / "a.jsonl", [org(1, identifiers={"ror": "0fxtes767"}),
+                                                   org(2, identifiers={"ror": MAGNET_ROR}),
+                                                   org(3, identifiers={"ror": "0fxtes766"})])
+    findings = {(f.level, f.check, f.record) for f in check_corpus(tmp_path).findings}
+    assert ("error", "duplicate_identifier", "gb-o1, gb-o2") in findings
+    assert any(check == "invalid_record" for _, check, _ in findings)
