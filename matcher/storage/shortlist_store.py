@@ -97,6 +97,8 @@ class ShortlistAssignment(BaseModel):
     organisation_name: str
     country: str
     org_type: str
+    # In the programme (``corpus.schema.Eligibility``), labelled when read from the programme file; not stored.
+    eligibility: Eligibility | None = None
     rank: int
     score: float
     fit: float | None = None
@@ -108,8 +110,6 @@ class ShortlistAssignment(BaseModel):
     decided_by: str | None = None
     # The organisation was deleted after the shortlist was made: kept for the record, no longer decidable.
     organisation_deleted: bool = False
-    # In the programme (``corpus.schema.Eligibility``), labelled when read from the programme file; not stored.
-    eligibility: Eligibility | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump()
