@@ -108,3 +108,19 @@ def test_corpus_check_refuses_one_ror_id_on_two_organisations_and_a_bad_one(tmp_
     findings = {(f.level, f.check, f.record) for f in check_corpus(tmp_path).findings}
     assert ("error", "duplicate_identifier", "gb-o1, gb-o2") in findings
     assert any(check == "invalid_record" for _, check, _ in findings)
+
+
+def test_importing_through_the_matcher_updates_the_body_with_that_ror_id_and_creates_no_twin(matcher, tmp_path):
+    magnet = matcher.get_organisation("fx-magnet-recyclers")
+    matcher.save_organisation(magnet.model_copy(update={"identifiers": {"ror": "0fxtes767"}}))
+    assert matcher.get_organisation("fx-magnet-recyclers").identifiers == {"ror": MAGNET_ROR}  # stored one way
+    before = matcher.store_.count_organisations()
+    jsonl = tmp_path / "orgs.jsonl"
+    jsonl.write_text('{"id": "gb-magnet-lab-of-fixtures", "name": "Magnet Lab of Fixtures", "country": "GB", '
+                     '"org_type": "university", "description": "Fixture record.", "ROR ID": "ror.org/0fxtes767"}\n')
+    plan = matcher.import_file(jsonl, "jsonl")
+    assert plan.updated_organisations == ["fx-magnet-recyclers"] and not plan.created_organisations
+    assert matcher.store_.count_organisations() == before
+    stored = matcher.get_organisation("fx-magnet-recyclers")
+    assert stored.name == "Fixture Magnet Recycling Lab" and "Magnet Lab of Fixtures" in stored.aliases
+    assert matcher.store_.get_organisation("gb-magnet-lab-of-fixtures") is None
