@@ -137,7 +137,9 @@ def settings_rows(job: ShortlistJob) -> list[dict[str, Any]]:
         ("Projects", "all" if projects == "all" else listed(projects)),
         ("Partners per project", r.get("per_project")),
         ("Max lists per organisation", r.get("max_per_organisation")),
-        ("Partner countries", listed(r.get("countries")) or "each project's sought countries"),
+        ("Partner countries", listed(r.get("countries")) or "each project's sought countries, else the programme's "
+                                                           "other country"),
+        ("Eligibility", listed(r.get("eligibility")) or "any"),
         ("Organisation types", listed(r.get("org_types")) or "all but funders"),
         ("Minimum per type", "; ".join(f"{t}: {n}" for t, n in (r.get("min_per_type") or {}).items())),
         ("Conflicts of interest (excluded)", pairs(r.get("exclude") or {})),
