@@ -75,3 +75,18 @@ def test_the_feasibility_check_counts_only_the_default_countries(open_projects):
     with pytest.raises(Infeasible) as caught:
         open_projects.shortlists.submit(_request("fx-gb-battery", per_project=4))
     assert caught.value.details["constraint"] == "per_project" and caught.value.details["shortfall"] == 1
+
+
+def test_the_cli_asks_for_eligibility_and_the_export_carries_it(pm_env, tmp_path):
+    import csv
+
+    from click.testing import CliRunner
+
+    from matcher.cli import main
+
+    table = tmp_path / "outside.csv"
+    result = CliRunner().invoke(main, ["shortlist", "--projects", "fx-brief-magnets", "--per-project", "1",
+                                       "--eligibility", "outside_programme", "--out", str(table)])
+    assert result.exit_code == 0, result.output
+    [row] = list(csv.DictReader(table.open(encoding="utf-8")))
+    assert (row["organisation_id"], row["country"], row["eligibility"]) == ("fx-us-lab", "US", "outside_programme")
