@@ -62,12 +62,12 @@ CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), BeforeVal
 # the first seven as a number); stored as ROR writes them, https://ror.org/0xxxxxxxx.
 ROR_URL = "https://ror.org/"
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
-_ROR_PREFIX = re.compile(r"^(?:(?:https?://)?(?:www\.)?ror\.org/|ror:)", re.I)
+ROR_PREFIX = re.compile(r"^(?:(?:https?://)?(?:www\.)?ror\.org/|ror:)", re.I)
 
 
 def ror_problem(value: str) -> str | None:
     """What is wrong with a ROR id (URL or bare), or None when it is one."""
-    bare = _ROR_PREFIX.sub("", value.strip()).strip("/").lower()
+    bare = ROR_PREFIX.sub("", value.strip()).strip("/").lower()
     if len(bare) != 9:
         return f"it has {len(bare)} characters after https://ror.org/, a ROR id has 9"
     if bare[0] != "0":
@@ -94,7 +94,7 @@ def ror_id(value: str) -> str:
     if problem:
         raise ValueError(f"{value[:60]!r} is not a ROR id: {problem}; copy it from the organisation's page on ror.org, "
                          f"as {ROR_URL}0xxxxxxxx or the 9 characters after {ROR_URL}")
-    return ROR_URL + _ROR_PREFIX.sub("", value.strip()).strip("/").lower()
+    return ROR_URL + ROR_PREFIX.sub("", value.strip()).strip("/").lower()
 
 ChallengeId = Annotated[int, Field(ge=1, le=2)]  # the programme's two challenge areas
 

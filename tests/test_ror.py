@@ -124,3 +124,18 @@ def test_importing_through_the_matcher_updates_the_body_with_that_ror_id_and_cre
     stored = matcher.get_organisation("fx-magnet-recyclers")
     assert stored.name == "Fixture Magnet Recycling Lab" and "Magnet Lab of Fixtures" in stored.aliases
     assert matcher.store_.get_organisation("gb-magnet-lab-of-fixtures") is None
+
+
+def test_one_body_twice_in_a_file_is_refused(existing, tmp_path):
+    twice = tmp_path / "twice.csv"
+    rows = (IMPORTS / "orgs_ror.csv").read_text().splitlines()
+    twice.write_text("\n".join([rows[0], rows[1], rows[1].replace("gb-fixture-magnet-recyclers-group,", "gb-x,")
+                                .replace("0FXTES767", "0fxtes767")]) + "\n")
+    with pytest.raises(CorpusError, match=r"twice.csv line 3: field 'identifiers': ror id https://ror.org/0fxtes767 "
+                                          r"is also on twice.csv line 2; one body has one row"):
+        plan_import(twice, "csv", existing)
+    kept = tmp_path / "kept.csv"
+    kept.write_text("\n".join([rows[0], rows[1].replace("gb-fixture-magnet-recyclers-group,", "fx-magnet-recyclers,"),
+                               rows[2]]) + "\n")
+    plan = plan_import(kept, "csv", existing)  # the row with the body's own id and its ROR id: a plain update
+    assert [o.id for o in plan.organisations] == ["fx-magnet-recyclers", "gb-fixture-new-body"]

@@ -87,7 +87,16 @@ def _known_bodies(plan: ImportPlan, existing: Iterable[Organisation], wheres: li
     stored = {o.id: o for o in existing}
     by_identifier = {(scheme, value.lower()): o.id for o in stored.values() for scheme, value in o.identifiers.items()}
     problems: list[dict] = []
-    claimed: dict[str, str] = {}
+    claimed = {org.id: wheres[n] for n, org in enumerate(plan.organisations)}  # id -> the row that has it
+    first: dict[tuple[str, str], str] = {}
+    for number, org in enumerate(plan.organisations):
+        for scheme, value in org.identifiers.items():
+            if (key := (scheme, value.lower())) in first:
+                problems.append({"where": wheres[number], "field": "identifiers", "message": (
+                    f"{scheme} id {value} is also on {first[key]}; one body has one row")})
+            first.setdefault(key, wheres[number])
+    if problems:
+        return problems
     for number, org in enumerate(plan.organisations):
         match = next(((scheme, value, by_identifier[(scheme, value.lower())]) for scheme, value in
                       org.identifiers.items() if (scheme, value.lower()) in by_identifier), None)
@@ -103,8 +112,8 @@ def _known_bodies(plan: ImportPlan, existing: Iterable[Organisation], wheres: li
             continue
         if known_id in claimed:
             problems.append({"where": where, "field": "identifiers", "message": (
-                f"{scheme} id {value} is also on {claimed[known_id]}: both rows are {known.name} ({known_id}); keep "
-                "one row")})
+                f"{scheme} id {value} is {known.name} ({known_id}), which {claimed[known_id]} updates too; one body "
+                "has one row")})
             continue
         claimed[known_id] = where
         aliases = list(org.aliases)

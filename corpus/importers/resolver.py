@@ -20,7 +20,7 @@ from rapidfuzz import fuzz, process
 
 from corpus.errors import CorpusError
 from corpus.importers.tables import decode, fold
-from corpus.schema import ROR_URL, Organisation, ror_id, ror_problem, slugify
+from corpus.schema import ROR_PREFIX, ROR_URL, Organisation, ror_id, ror_problem, slugify
 
 # Legal forms and filler words that do not tell two bodies apart ("Ltd", "The", "of").
 _DROP = frozenset("""the of and at for in de du des la le les et a an ltd limited plc llp llc inc incorporated corp
@@ -105,7 +105,7 @@ class Resolution:
 
 def _is_ror(value: str) -> bool:
     """A mapping target written as a ROR id (a URL, ror:…, or 9 characters that check out) rather than an id."""
-    return value.lower().startswith(("http", "ror.org/", "ror:")) or ror_problem(value) is None
+    return bool(ROR_PREFIX.match(value)) or ror_problem(value) is None
 
 
 def read_mapping(path: Path | str) -> dict[str, str]:
