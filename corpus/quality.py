@@ -1,7 +1,7 @@
 """Data-quality report over a corpus folder: errors fail the check, warnings are listed for editors.
 
-Errors: records that do not validate (unknown minerals, bad country codes, missing fields), duplicate ids,
-duplicate names, aliases that are another organisation's name, organisations without sources, projects pointing at unknown lead organisations,
+Errors: records that do not validate (unknown minerals, bad country codes, bad ROR ids, missing fields), duplicate
+ids, duplicate names, an identifier (a ROR id, say) on two organisations, aliases that are another organisation's name, organisations without sources, projects pointing at unknown lead organisations,
 a ``parent_id`` that names no organisation or makes a cycle, and a programme file (``programme.json``) that does not validate.
 Warnings: aliases shared by several organisations, thin profiles (description under 60 words), no minerals, no value-chain stages, no website, few keywords.
 """
@@ -154,6 +154,14 @@ def _check_organisations(organisations: list[Organisation], report: QualityRepor
     for name, ids in names.items():
         if len(ids) > 1:
             report.add("error", "duplicate_name", ", ".join(ids), f"same name {name!r}")
+    identifiers: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for org in organisations:
+        for scheme, value in org.identifiers.items():
+            identifiers[(scheme, value.lower())].append(org.id)
+    for (scheme, value), ids in identifiers.items():
+        if len(ids) > 1:  # importers match on it first: two bodies with one id would merge
+            report.add("error", "duplicate_identifier", ", ".join(ids), f"{scheme} id {value} is on each of them; "
+                       "keep it on the one body it identifies")
     aliases: dict[str, set[str]] = defaultdict(set)
     for org in organisations:
         for alias in org.aliases:

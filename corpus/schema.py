@@ -57,6 +57,45 @@ def _iso_country(text: str) -> str | None:
 
 
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), BeforeValidator(country_code)]
+
+# ROR ids: "0", six characters of Crockford's base 32 (no i, l, o or u), two check digits (ISO 7064 mod 97-10 of
+# the first seven as a number); stored as ROR writes them, https://ror.org/0xxxxxxxx.
+ROR_URL = "https://ror.org/"
+_CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+ROR_PREFIX = re.compile(r"^(?:(?:https?://)?(?:www\.)?ror\.org/|ror:)", re.I)
+
+
+def ror_problem(value: str) -> str | None:
+    """What is wrong with a ROR id (URL or bare), or None when it is one."""
+    bare = ROR_PREFIX.sub("", value.strip()).strip("/").lower()
+    if len(bare) != 9:
+        return f"it has {len(bare)} characters after https://ror.org/, a ROR id has 9"
+    if bare[0] != "0":
+        return "a ROR id starts with 0"
+    wrong = sorted({c for c in bare[1:7] if c not in _CROCKFORD})
+    if wrong:
+        return (f"{', '.join(repr(c) for c in wrong)} cannot appear in a ROR id (digits and letters other than "
+                "i, l, o and u)")
+    if not bare[7:].isdigit():
+        return "a ROR id ends with two check digits"
+    number = 0
+    for c in bare[:7]:
+        number = number * 32 + _CROCKFORD.index(c)
+    expected = 98 - (number * 100) % 97
+    if int(bare[7:]) != expected:
+        return f"its check digits are {bare[7:]}, the other characters give {expected:02d}: a character is mistyped"
+    return None
+
+
+def ror_id(value: str) -> str:
+    """A ROR id in its one stored form, https://ror.org/0xxxxxxxx, from that URL, ror.org/…, ror:… or the bare
+    9-character id (any case); anything else refused, saying what is wrong and how to write it."""
+    problem = ror_problem(value)
+    if problem:
+        raise ValueError(f"{value[:60]!r} is not a ROR id: {problem}; copy it from the organisation's page on ror.org, "
+                         f"as {ROR_URL}0xxxxxxxx or the 9 characters after {ROR_URL}")
+    return ROR_URL + ROR_PREFIX.sub("", value.strip()).strip("/").lower()
+
 ChallengeId = Annotated[int, Field(ge=1, le=2)]  # the programme's two challenge areas
 
 # "unknown": an organisation an importer created whose type its name does not make clear, until someone says.
@@ -172,6 +211,12 @@ class Organisation(_PlacedRecord):
     @classmethod
     def _unique(cls, values: list[str]) -> list[str]:
         return _dedupe(values)
+
+    @field_validator("identifiers")
+    @classmethod
+    def _ror(cls, values: dict[str, str]) -> dict[str, str]:
+        # One form, so the resolver's identifier match finds https://ror.org/04x62fc64 given as 04X62FC64.
+        return {**values, "ror": ror_id(values["ror"])} if "ror" in values else values
 
     @field_validator("website")
     @classmethod

@@ -297,8 +297,12 @@ def corpus_check(ctx: click.Context, directory, as_json: bool, warnings: bool):
 @click.option("--max-per-org", type=click.IntRange(1), default=2, show_default=True,
               help="Lists any one organisation may appear on.")
 @click.option("--country", "countries", multiple=True, help="Partner country (repeatable); default: each project's "
-                                                             "seeking countries.")
+                                                             "seeking countries, else the programme's other country.")
 @click.option("--org-type", "org_types", multiple=True, help="Eligible organisation type (repeatable).")
+@click.option("--eligibility", "eligibility", multiple=True,
+              type=click.Choice(["funded", "partner", "not_eligible", "outside_programme"]),
+              help="Only partners with this eligibility in the programme (repeatable); outside_programme without "
+                   "--country searches every country.")
 @click.option("--min-type", "min_types", multiple=True, metavar="TYPE=N",
               help="At least N partners of TYPE per project, e.g. --min-type company=1 (repeatable).")
 @click.option("--exclude", "excludes", multiple=True, metavar="PROJECT=ORG",
@@ -310,8 +314,8 @@ def corpus_check(ctx: click.Context, directory, as_json: bool, warnings: bool):
                                              "(default: links relative to the site).")
 @click.pass_context
 @_friendly_errors
-def shortlist(ctx: click.Context, projects, per_project, max_per_org, countries, org_types, min_types, excludes,
-              method, out, name, base_url):
+def shortlist(ctx: click.Context, projects, per_project, max_per_org, countries, org_types, eligibility, min_types,
+              excludes, method, out, name, base_url):
     """Shortlist partners for many projects at once: a fair optimal assignment (recorded in the database)."""
     from tqdm import tqdm
 
@@ -339,7 +343,7 @@ def shortlist(ctx: click.Context, projects, per_project, max_per_org, countries,
     ids = "all" if projects.strip() == "all" else [p.strip() for p in projects.split(",") if p.strip()]
     request = ShortlistRequest(project_ids=ids, per_project=per_project, max_per_organisation=max_per_org,
                                countries=[c.upper() for c in countries], org_types=list(org_types),
-                               min_per_type=min_per_type, exclude=exclude, method=method, name=name)
+                               eligibility=list(eligibility), min_per_type=min_per_type, exclude=exclude, method=method, name=name)
     matcher = _open(ctx)
     with tqdm(total=100, desc="Shortlisting", unit="%", file=sys.stderr, disable=None) as bar:
         def progress(fraction: float) -> None:
@@ -373,8 +377,9 @@ def shortlist(ctx: click.Context, projects, per_project, max_per_org, countries,
               help="What a csv/jsonl file holds.")
 @click.option("--map", "mappings", multiple=True, metavar="COLUMN=FIELD|FILE.csv",
               help="csv/jsonl: rename a column to a schema field (repeatable), e.g. --map 'Org Name=name'. "
+                   "A 'ror' / 'ROR ID' column is the organisation's ROR id. "
                    "gtr/nserc: a CSV of name,organisation_id settling ambiguous names (an edited --report file; "
-                   "organisation_id 'new' creates one).")
+                   "organisation_id 'new' creates one, a ROR id names the organisation carrying it).")
 @click.option("--accept", is_flag=True, help="Settle every ambiguous name with the resolver's proposal.")
 @click.option("--all", "keep_off_topic", is_flag=True,
               help="Import projects flagged off-topic too (outside critical minerals and the two challenges).")

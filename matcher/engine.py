@@ -271,9 +271,8 @@ class PartnerMatcher:
         if request.countries:
             return list(request.countries)
         if isinstance(query, Project):
-            if query.seeking_countries and "outside_programme" not in request.eligibility:
-                return list(query.seeking_countries)
-            return self.scope_.default_countries(request.lead_country or query.country, request.eligibility)
+            return self.scope_.project_countries(query.seeking_countries, request.lead_country or query.country,
+                                                 request.eligibility)
         return self.scope_.default_countries(request.team_country(), request.eligibility)
 
     def _response(self, index: PartnerIndex, query: str | Project, matches: list[Match], request: MatchRequest,

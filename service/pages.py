@@ -24,6 +24,7 @@ from service.errors import HTTP_CODES, error_response, status_of
 from service.parsing import MAX_PAGE
 from service.presentation import (
     COUNTRY_NAMES,
+    ELIGIBILITY_NAMES,
     change_action,
     country_name,
     eligibility_name,
@@ -232,8 +233,10 @@ def _every(pages) -> list:
 
 
 def _labels() -> dict:
-    """Names for the codes the script shows (countries, organisation types), so both doors label alike."""
-    return {"countries": COUNTRY_NAMES, "org_types": {id_: term.name for id_, term in vocab.org_types().items()}}
+    """Names for the codes the script shows (countries, organisation types, eligibility), so both doors label
+    alike."""
+    return {"countries": COUNTRY_NAMES, "org_types": {id_: term.name for id_, term in vocab.org_types().items()},
+            "eligibility": ELIGIBILITY_NAMES}
 
 
 def _officer_page(template: str, **context) -> Response:

@@ -313,7 +313,8 @@ def test_rejected_partners_replaced_with_a_conflict_then_exported_and_printed(ta
     def expected_row(a: dict) -> dict:
         return {"project_id": a["project_id"], "project_title": titles[a["project_id"]], "rank": a["rank"],
                 "organisation_id": a["organisation_id"], "organisation_name": a["organisation_name"],
-                "country": a["country"], "org_type": a["org_type"], "website": websites.get(a["organisation_id"], ""),
+                "country": a["country"], "org_type": a["org_type"], "eligibility": a["eligibility"],
+                "website": websites.get(a["organisation_id"], ""),
                 "profile_url": f"{base}/organisations/{a['organisation_id']}", "band": a["band"], "fit": a["fit"],
                 "score": a["score"], "reason": a["reason"], "decision": a["decision"], "note": a["note"],
                 "decided_by": a["decided_by"], "decided_at": a["decided_at"],
@@ -338,8 +339,8 @@ def test_rejected_partners_replaced_with_a_conflict_then_exported_and_printed(ta
     from matcher.shortlists.export import EXPORT_COLUMNS, HEADERS
 
     assert [c.value for c in sheet[1]] == [HEADERS[c][0] for c in EXPORT_COLUMNS]
-    assert [c.value for c in sheet[1]][-1] == "Organisation deleted"  # the last column, R
-    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:R{len(new['assignments']) + 1}"
+    assert [c.value for c in sheet[1]][-1] == "Organisation deleted"  # the last column, S
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:S{len(new['assignments']) + 1}"
     for cells, a in zip(sheet.iter_rows(min_row=2), new["assignments"]):
         want = expected_row(a)
         for cell, column in zip(cells, EXPORT_COLUMNS):

@@ -39,7 +39,8 @@ def test_start_poll_decide_and_export(officer, call):  # noqa: F811
     job = _finished(officer, call)
     assert job["status"] == "done" and job["progress"] == 1.0
     assert {k for k in job["assignments"][0]} >= {"project_id", "organisation_id", "organisation_name", "country",
-                                                   "rank", "score", "reason"}
+                                                   "rank", "score", "reason", "eligibility"}
+    assert {a["eligibility"] for a in job["assignments"]} <= {"funded", "partner"}  # UK partners, programme labels
     assert job["summary"]["max_load"] == 1 and job["summary"]["assignments"] == 9
     listed = officer.get("/v1/shortlists?per_page=5", headers=KEY).get_json()
     assert listed["total"] >= 1 and listed["items"][0]["id"] == job["id"] and "assignments" not in listed["items"][0]
@@ -69,7 +70,7 @@ def test_start_poll_decide_and_export(officer, call):  # noqa: F811
     book = load_workbook(io.BytesIO(xlsx.get_data()))
     assert book.sheetnames == ["assignments", "load", "decisions", "settings"]
     assert book["assignments"].max_row == 10
-    profile = [c.value for c in book["assignments"][2]][8]
+    profile = [c.value for c in book["assignments"][2]][9]
     assert profile == f"http://localhost/organisations/{first['organisation_id']}"  # absolute, from the request
 
 

@@ -143,8 +143,8 @@ def test_the_workbook_is_one_an_officer_can_hand_on(call):
     sheet = book["assignments"]
     headers = [c.value for c in sheet[1]]
     assert headers[:5] == ["Project id", "Project", "Rank", "Organisation id", "Organisation"]
-    assert sheet.max_row == 1 + 9 and sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:R10"  # organisation_deleted last
-    assert all(c.font.bold for c in sheet[1]) and sheet.column_dimensions["M"].width == 60  # the reason
+    assert sheet.max_row == 1 + 9 and sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:S10"  # organisation_deleted last
+    assert all(c.font.bold for c in sheet[1]) and sheet.column_dimensions["N"].width == 60  # the reason
     row = {h: c.value for h, c in zip(headers, sheet[2])}
     assert (row["Decision"], row["Note"], row["Decided by"]) == ("accepted", "Good fit", "officer-b")
     decided = row["Decided (UTC)"]

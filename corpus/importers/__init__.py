@@ -60,6 +60,6 @@ def plan_import(path: Path | str, fmt: str, existing: Iterable[Organisation], *,
             plan = plan_nserc(path, book=book, related=[Path(p) for p in related], keep_off_topic=keep_off_topic,
                               show_progress=show_progress, stored={p.id: p for p in existing_projects})
     else:
-        plan = plan_generic(path, fmt, kind, mapping, show_progress=show_progress)
+        plan = plan_generic(path, fmt, kind, mapping, show_progress=show_progress, existing=existing)
     plan.count_changes(existing, existing_projects)
     return plan

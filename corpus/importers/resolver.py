@@ -20,7 +20,7 @@ from rapidfuzz import fuzz, process
 
 from corpus.errors import CorpusError
 from corpus.importers.tables import decode, fold
-from corpus.schema import Organisation, slugify
+from corpus.schema import ROR_PREFIX, ROR_URL, Organisation, ror_id, ror_problem, slugify
 
 # Legal forms and filler words that do not tell two bodies apart ("Ltd", "The", "of").
 _DROP = frozenset("""the of and at for in de du des la le les et a an ltd limited plc llp llc inc incorporated corp
@@ -103,23 +103,40 @@ class Resolution:
                 "candidates": "; ".join(self.candidates), "note": self.note, "rows": str(self.rows)}
 
 
+def _is_ror(value: str) -> bool:
+    """A mapping target written as a ROR id (a URL, ror:…, or 9 characters that check out) rather than an id."""
+    return bool(ROR_PREFIX.match(value)) or ror_problem(value) is None
+
+
 def read_mapping(path: Path | str) -> dict[str, str]:
     """A mapping file: CSV with ``name`` and ``organisation_id`` columns (an edited ``--report`` file is one);
-    ``organisation_id`` is an existing id, or ``new`` to create the organisation. Rows left blank are ignored."""
+    ``organisation_id`` is an existing id, ``new`` to create the organisation, or the ROR id of an organisation
+    that carries it; a ``ror`` (or ``ROR ID``) column does the same where ``organisation_id`` is blank. Rows left
+    blank are ignored."""
     path = Path(path)
     text, _ = decode(path, legacy=True)
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    fields = {f.strip().lower(): f for f in reader.fieldnames or []}
-    if "name" not in fields or "organisation_id" not in fields:
+    fields = {re.sub(r"[^a-z]", "", f.lower()) or f: f for f in reader.fieldnames or []}
+    fields.setdefault("organisation_id", fields.get("organisationid", ""))
+    if "name" not in fields or not fields["organisation_id"]:
         raise CorpusError(f"{path.name}: a mapping file needs the columns name and organisation_id (found "
                           f"{', '.join(reader.fieldnames or []) or 'none'}); edit the file --report writes, filling "
-                          "organisation_id with an existing id or 'new'")
+                          "organisation_id with an existing id, a ROR id or 'new'")
+    ror_column = fields.get("ror") or fields.get("rorid")
     out: dict[str, str] = {}
-    for row in reader:
+    for line, row in enumerate(reader, start=2):
         name, target = (row.get(fields["name"]) or "").strip(), (row.get(fields["organisation_id"]) or "").strip()
         action = (row.get(fields["action"]) or "").strip() if "action" in fields else ""
         if action == "created":  # a report's own row: the id it would make does not exist yet
             target = "new"
+        from_ror = not target and bool(ror_column)
+        if from_ror:
+            target = (row.get(ror_column) or "").strip()
+        if target and (from_ror or target not in ("new", "skip") and _is_ror(target)):
+            try:
+                target = ror_id(target)
+            except ValueError as e:
+                raise CorpusError(f"{path.name} line {line}: {e}") from e
         if name and target and action != "skipped":
             out[name_key(name)] = target
     return out
@@ -139,18 +156,21 @@ class OrganisationResolver:
     def __init__(self, existing: Iterable[Organisation], *, mapping: dict[str, str] | None = None,
                  accept: bool = False) -> None:
         self.by_id: dict[str, Organisation] = {o.id: o for o in existing}
-        self.mapping = dict(mapping or {})
         self.accept = accept
-        unknown = sorted({v for v in self.mapping.values() if v not in self.by_id and v not in ("new", "skip")})
-        if unknown:
-            raise CorpusError(f"the mapping names organisation id(s) that do not exist: {', '.join(unknown[:10])}; "
-                              "use an existing id, 'new' or 'skip'")
         self.by_identifier: dict[tuple[str, str], str] = {}
         self.by_key: dict[str, set[str]] = {}
         self.by_sorted: dict[str, set[str]] = {}
         self.parents: dict[str, set[str]] = {}  # parent body's key -> its known sub-units
         for org in self.by_id.values():
             self._index(org)
+        # A mapping to a ROR id means the organisation that carries it.
+        self.mapping = {k: self.by_identifier.get(("ror", v.lower()), v) if v.startswith(ROR_URL) else v
+                        for k, v in (mapping or {}).items()}
+        unknown = sorted({v for v in self.mapping.values() if v not in self.by_id and v not in ("new", "skip")})
+        if unknown:
+            raise CorpusError(f"the mapping names organisation id(s) or ROR id(s) that no organisation has: "
+                              f"{', '.join(unknown[:10])}; use an existing id, the ROR id of an organisation that "
+                              "carries it, 'new' or 'skip'")
         self.resolutions: dict[tuple[str, str], Resolution] = {}
 
     def _index(self, org: Organisation) -> None:
@@ -180,6 +200,11 @@ class OrganisationResolver:
         ``country``: where the source places the body, preferred when one name fits bodies in two countries."""
         name = " ".join(name.split())
         ident = {k: v.strip() for k, v in (identifiers or {}).items() if v and v.strip()}
+        if "ror" in ident:
+            try:
+                ident["ror"] = ror_id(ident["ror"])
+            except ValueError as e:
+                raise CorpusError(f"{name}: {e}") from e
         memo = (role, name_key(name) or name.lower())
         if memo in self.resolutions:
             found = self.resolutions[memo]

@@ -70,3 +70,11 @@ class Scope:
         if team_country in self.countries and len(self.countries) > 1:
             return [c for c in self.countries if c != team_country]
         return list(self.countries)
+
+    def project_countries(self, seeking: Sequence[str], team_country: str | None,
+                          eligibility: Sequence[str] = ()) -> list[str]:
+        """Where a project's partners are sought when a request names no countries: the countries it seeks
+        partners from, unless the request asks for ``outside_programme``; else ``default_countries``."""
+        if seeking and "outside_programme" not in eligibility:
+            return list(seeking)
+        return self.default_countries(team_country, eligibility)

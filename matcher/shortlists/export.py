@@ -22,7 +22,7 @@ from typing import Any
 from matcher.storage.shortlist_store import DecisionRecord, ShortlistJob
 
 EXPORT_COLUMNS = ["project_id", "project_title", "rank", "organisation_id", "organisation_name", "country",
-                  "org_type", "website", "profile_url", "band", "fit", "score", "reason", "decision", "note",
+                  "org_type", "eligibility", "website", "profile_url", "band", "fit", "score", "reason", "decision", "note",
                   "decided_by", "decided_at", "organisation_deleted"]
 DECISION_COLUMNS = ["decided_at", "decided_by", "shortlist_id", "project_id", "project_title", "organisation_id",
                     "organisation_name", "decision", "note"]
@@ -32,7 +32,7 @@ SETTINGS_COLUMNS = ["setting", "value"]
 HEADERS = {
     "project_id": ("Project id", 18), "project_title": ("Project", 40), "rank": ("Rank", 7),
     "organisation_id": ("Organisation id", 20), "organisation_name": ("Organisation", 36), "country": ("Country", 9),
-    "org_type": ("Type", 16), "website": ("Website", 30), "profile_url": ("Profile", 36), "band": ("Fit band", 10),
+    "org_type": ("Type", 16), "eligibility": ("Eligibility", 18), "website": ("Website", 30), "profile_url": ("Profile", 36), "band": ("Fit band", 10),
     "fit": ("Fit", 7), "score": ("Score", 8), "reason": ("Reason", 60), "decision": ("Decision", 11),
     "note": ("Note", 40), "decided_by": ("Decided by", 14), "decided_at": ("Decided (UTC)", 18),
     "shortlist_id": ("Shortlist id", 34),
@@ -137,7 +137,9 @@ def settings_rows(job: ShortlistJob) -> list[dict[str, Any]]:
         ("Projects", "all" if projects == "all" else listed(projects)),
         ("Partners per project", r.get("per_project")),
         ("Max lists per organisation", r.get("max_per_organisation")),
-        ("Partner countries", listed(r.get("countries")) or "each project's sought countries"),
+        ("Partner countries", listed(r.get("countries")) or "each project's sought countries, else the programme's "
+                                                           "other country"),
+        ("Eligibility", listed(r.get("eligibility")) or "any"),
         ("Organisation types", listed(r.get("org_types")) or "all but funders"),
         ("Minimum per type", "; ".join(f"{t}: {n}" for t, n in (r.get("min_per_type") or {}).items())),
         ("Conflicts of interest (excluded)", pairs(r.get("exclude") or {})),

@@ -60,7 +60,7 @@ class ShortlistJobs:
         projects = self.projects_for(request)
         if request.based_on is not None:
             self.store.get(request.based_on, with_assignments=False)  # 404 when it does not exist
-        shortlister = Shortlister(self.matcher.current_index())
+        shortlister = Shortlister(self.matcher.current_index(), self.matcher.scope_)
         shortlister.precheck(request, projects, self.store.rejected_pairs(p.id for p in projects))
         return self.store.create(request.model_dump(mode="json", exclude={"name"}), name=request.name, by=by)
 
@@ -85,7 +85,7 @@ class ShortlistJobs:
         A failure is recorded on the job and raised."""
         shortlist_id = self._checked(request, by)
         self._run(shortlist_id, progress, reraise=True)
-        return self.store.get(shortlist_id)
+        return self._labelled(self.store.get(shortlist_id))
 
     def _run(self, shortlist_id: str, report: Callable[[float], None] | None = None, *, reraise: bool = False) -> None:
         if not self.store.claim(shortlist_id):
@@ -105,7 +105,8 @@ class ShortlistJobs:
             request = ShortlistRequest.model_validate(job.request)
             projects = self.projects_for(request)
             rejected = self.store.rejected_pairs(p.id for p in projects)
-            outcome = Shortlister(self.matcher.current_index()).run(request, projects, rejected, progress)
+            outcome = Shortlister(self.matcher.current_index(), self.matcher.scope_).run(request, projects, rejected,
+                                                                                         progress)
             self.store.finish(shortlist_id, outcome.assignments, outcome.summary.model_dump(),
                               based_on=request.based_on)
         except MatcherError as e:
@@ -128,7 +129,17 @@ class ShortlistJobs:
     def get(self, shortlist_id: str) -> ShortlistJob:
         """A job with its assignments; a job whose process died is reported failed, not running."""
         self.store.fail_abandoned()
-        return self.store.get(shortlist_id)
+        return self._labelled(self.store.get(shortlist_id))
+
+    def _label(self, assignment: ShortlistAssignment) -> ShortlistAssignment:
+        # Labelled when read, from the programme file as it is now: the same labels search shows.
+        label = self.matcher.scope_.label(assignment.country, assignment.org_type)
+        return assignment.model_copy(update={"eligibility": label})
+
+    def _labelled(self, job: ShortlistJob) -> ShortlistJob:
+        if job.assignments is None:
+            return job
+        return job.model_copy(update={"assignments": [self._label(a) for a in job.assignments]})
 
     def list(self, *, page: int = 1, per_page: int = 20) -> Page[ShortlistJob]:
         """Jobs newest first, without their assignments; a job whose process died is reported failed."""
@@ -140,7 +151,7 @@ class ShortlistJobs:
                by: str | None = None) -> ShortlistAssignment:
         """Record an officer's decision on one assignment (None clears it, ``...`` leaves it; a note alone may
         change); a rejected pair never reappears for that project while it stays rejected."""
-        return self.store.decide(shortlist_id, project_id, organisation_id, decision, note, by=by)
+        return self._label(self.store.decide(shortlist_id, project_id, organisation_id, decision, note, by=by))
 
     def rename(self, shortlist_id: str, name: str) -> ShortlistJob:
         return self.store.rename(shortlist_id, name)

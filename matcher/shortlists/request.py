@@ -6,13 +6,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from corpus.schema import CountryCode, Id, OrgType
+from corpus.schema import CountryCode, Eligibility, Id, OrgType
 
 MAX_PROJECTS = 5000
 
 
 class ShortlistRequest(BaseModel):
-    """What an officer asks for. Countries default to each project's ``seeking_countries`` (else any)."""
+    """What an officer asks for. Countries default as search's do: each project's ``seeking_countries``, else the
+    programme's other country (GB for a Canadian project, CA for a UK one; ``matcher.ranking.eligibility``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -20,7 +21,13 @@ class ShortlistRequest(BaseModel):
     per_project: int = Field(5, ge=1, le=50, description="partners on each project's list")
     max_per_organisation: int = Field(2, ge=1, le=10_000, description="lists any one organisation may appear on")
     countries: list[CountryCode] = Field(default_factory=list, max_length=50,
-                                         description="partner countries; empty: each project's seeking_countries")
+                                         description="partner countries; empty: each project's seeking_countries, "
+                                                     "else the programme's other country (GB for a Canadian "
+                                                     "project, CA for a UK one); outside the programme only when "
+                                                     "named here or asked for in eligibility")
+    eligibility: list[Eligibility] = Field(default_factory=list, description=(
+        "keep only partners with these labels in the programme (funded, partner, not_eligible, outside_programme); "
+        "outside_programme with no countries searches every country; empty: any label"))
     org_types: list[OrgType] = Field(default_factory=list, description="eligible organisation types; empty: all "
                                                                         "but funders")
     min_per_type: dict[OrgType, Annotated[int, Field(ge=0, le=50)]] = Field(

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from corpus.schema import Project
 from embeddings.base import encode_queries
 from matcher.errors import MatcherError, OrganisationNotFound
+from matcher.ranking.eligibility import Scope
 from matcher.results import Match
 from matcher.shortlists.feasibility import FILTER_REMEDIES, Eligibility, find_shortfall
 from matcher.shortlists.request import ShortlistRequest
@@ -56,10 +57,34 @@ def constraints_of(request: ShortlistRequest) -> ShortlistConstraints:
 
 
 class Shortlister:
-    """Computes shortlists over a partner index. Used by the job runner and the CLI's synchronous path alike."""
+    """Computes shortlists over a partner index. Used by the job runner and the CLI's synchronous path alike.
 
-    def __init__(self, index: PartnerIndex) -> None:
+    ``scope``: the programme (``matcher.ranking.eligibility``), as search uses it: a project's partners are sought
+    in the request's countries, else the ones it seeks partners from, else the programme's other country; each
+    assignment carries its ``eligibility``, and the request's ``eligibility`` keeps only those labels. Without a
+    scope, a project without seeking countries looks everywhere and nothing is labelled."""
+
+    def __init__(self, index: PartnerIndex, scope: Scope | None = None) -> None:
         self.index = index
+        self.scope = scope
+
+    def countries(self, request: ShortlistRequest, project: Project) -> list[str]:
+        """The countries a project's partners come from (``[]``: every country)."""
+        if request.countries:
+            return list(request.countries)
+        if self.scope is None:
+            return list(project.seeking_countries)
+        return self.scope.project_countries(project.seeking_countries, project.country, request.eligibility)
+
+    def _allowed(self, request: ShortlistRequest, project: Project, rejected: dict[str, set[str]]) -> np.ndarray:
+        """Index positions a project's filters allow (countries, types, eligibility, exclusions)."""
+        index = self.index
+        positions = index.allowed_positions(self.countries(request, project), request.org_types,
+                                            self._exclusions(request, project, rejected))
+        if self.scope is not None and request.eligibility:
+            positions = positions[self.scope.mask(index.countries_[positions], index.org_types_[positions],
+                                                  request.eligibility)]
+        return positions
 
     def _exclusions(self, request: ShortlistRequest, project: Project, rejected: dict[str, set[str]]) -> set[str]:
         out = {*request.exclude_organisations, *request.exclude.get(project.id, ()), *rejected.get(project.id, ())}
@@ -80,9 +105,7 @@ class Shortlister:
         """Refuse an impossible request at once (422), before any ranking: the feasibility check over every
         organisation each project's filters allow (and its kept partners). Passing it is necessary, not
         sufficient: the solver reports the rest."""
-        rows = [np.union1d(self.index.allowed_positions(request.countries or project.seeking_countries,
-                                                        request.org_types,
-                                                        self._exclusions(request, project, rejected)),
+        rows = [np.union1d(self._allowed(request, project, rejected),
                            np.array([self.index.positions_[o] for o in self._kept(request, project, rejected)],
                                     dtype=np.int64))
                 for project in projects]
@@ -100,9 +123,10 @@ class Shortlister:
         index = self.index
         k = min(len(index), max(100, 10 * request.per_project))
         while True:
-            matches = index.rank(project, k=k, countries=request.countries or project.seeking_countries,
+            matches = index.rank(project, k=k, countries=self.countries(request, project),
                                  org_types=request.org_types, exclude=self._exclusions(request, project, rejected),
-                                 explain=False, diversify=False, query_vector=vector)
+                                 explain=False, diversify=False, query_vector=vector, scope=self.scope,
+                                 eligibility=request.eligibility)
             types = Counter(m.organisation.org_type for m in matches)
             enough = all(types[t] >= 3 * n for t, n in request.min_per_type.items())
             if enough or k >= len(index) or len(matches) < k:
@@ -180,7 +204,8 @@ class Shortlister:
                     org_type=org.org_type, rank=pair.rank, score=round(float(pair.score), 4),
                     fit=None if (m := explained.get(org.id)) is None or m.fit is None else round(float(m.fit), 4),
                     band=m.band if m is not None else None,
-                    reason=reasons.get(org.id, ""), decision=None, note="", decided_at=None))
+                    reason=reasons.get(org.id, ""), decision=None, note="", decided_at=None,
+                    eligibility=self.scope.label(org.country, org.org_type) if self.scope else None))
             report((done + 1) / max(len(by_project), 1))
         scores = [a.score for a in assignments]
         load = Counter(a.organisation_id for a in assignments)

@@ -22,7 +22,7 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel
 from sqlalchemy import CursorResult, func, select, update
 
-from corpus.schema import control_character_problem
+from corpus.schema import Eligibility, control_character_problem
 from matcher.errors import AssignmentNotFound, InvalidRequest, OrganisationDeleted, ShortlistNotFound
 from matcher.storage.store import Page, Store
 from matcher.storage.tables import AssignmentRow, DecisionRow, OrganisationRow, ShortlistRow, as_utc, iso_utc, utc_now
@@ -97,6 +97,8 @@ class ShortlistAssignment(BaseModel):
     organisation_name: str
     country: str
     org_type: str
+    # In the programme (``corpus.schema.Eligibility``), labelled when read from the programme file; not stored.
+    eligibility: Eligibility | None = None
     rank: int
     score: float
     fit: float | None = None
@@ -217,7 +219,7 @@ class ShortlistStore:
                                                 AssignmentRow.decision == "accepted"))}
             for a in assignments:
                 row = AssignmentRow(shortlist_id=shortlist_id, note="", **a.model_dump(
-                    exclude={"decision", "note", "decided_at", "decided_by", "organisation_deleted"}))
+                    exclude={"decision", "note", "decided_at", "decided_by", "organisation_deleted", "eligibility"}))
                 if (old := kept.get((a.project_id, a.organisation_id))) is not None:
                     row.decision, row.note, row.decided_at, row.decided_by = ("accepted", old.note, old.decided_at,
                                                                               old.decided_by)

@@ -51,6 +51,7 @@ export const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 export const countryName = (code) => (labels.countries || {})[code] || code;
 export const organisationUrl = (orgId) => `/organisations/${encodeURIComponent(orgId)}`;
 export const typeName = (id) => (labels.org_types || {})[id] || id;
+export const eligibilityName = (code) => (labels.eligibility || {})[code] || code;
 export const sentence = (text) => {
   const s = String(text || "").trim();
   return s ? s[0].toUpperCase() + s.slice(1) + (/[.!?…]$/.test(s) ? "" : ".") : "";
@@ -78,7 +79,8 @@ export function settingsInWords(request) {
     `${r.per_project} partners each`,
     `at most ${plural(r.max_per_organisation, "list", "lists")} per organisation`,
     r.countries && r.countries.length ? `in ${r.countries.map(countryName).join(", ")}`
-      : "in each project's sought countries"];
+      : "in each project's sought countries, else the programme's other country"];
+  if (r.eligibility && r.eligibility.length) words.push(`only ${r.eligibility.map(eligibilityName).join(", ")}`);
   for (const [type, n] of Object.entries(r.min_per_type || {})) words.push(`${typeName(type)}: at least ${n} each`);
   const count = (mapping) => Object.values(mapping || {}).reduce((n, ids) => n + ids.length, 0);
   if (count(r.exclude)) words.push(plural(count(r.exclude), "conflict excluded", "conflicts excluded"));

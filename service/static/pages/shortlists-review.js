@@ -7,8 +7,8 @@
  * Nothing runs when this module loads: it only defines functions.
  */
 import {
-  API, api, apiKey, bar, conflictList, countryName, el, fixed, hidden, organisationUrl, plural, report, say, sentence,
-  settingsInWords, setUpKey, statusBadge, typeName, when,
+  API, api, apiKey, bar, conflictList, countryName, el, eligibilityName, fixed, hidden, organisationUrl, plural, report,
+  say, sentence, settingsInWords, setUpKey, statusBadge, typeName, when,
 } from "./officers-common.js";
 
 const POLL_MS = 1000;
@@ -243,7 +243,8 @@ export function start(root) {
         el("span", { class: "rank-no", text: `${a.rank}.` }), " ",
         orgName(a),
         a.reason ? el("span", { class: "reason", text: a.reason }) : null),
-      el("td", { "data-label": "Type", text: typeName(a.org_type) }),
+      el("td", { "data-label": "Type" }, typeName(a.org_type), ...(a.eligibility ? [" ",
+        el("span", { class: `eligibility eligibility-${a.eligibility}`, text: eligibilityName(a.eligibility) })] : [])),
       el("td", { "data-label": "Country", text: countryName(a.country) }),
       el("td", { class: "fit", "data-label": "Fit" },
         el("span", { class: `band band-${a.band || "none"}`, text: a.band || "–" }),
@@ -481,7 +482,8 @@ export function startPrint(root) {
             el("td", { text: String(a.rank) }),
             el("td", {}, el("strong", { text: a.organisation_name }),
               a.reason ? el("span", { class: "reason", text: a.reason }) : null),
-            el("td", { text: `${typeName(a.org_type)}, ${countryName(a.country)}` }),
+            el("td", { text: `${typeName(a.org_type)}, ${countryName(a.country)}`
+              + (a.eligibility ? ` (${eligibilityName(a.eligibility)})` : "") }),
             el("td", { text: `${a.band || "–"} (${fixed(a.score)})` }),
             el("td", {}, DECISION_TEXT[a.decision] || "Undecided",
               a.decided_at ? el("span", { class: "decided-at" }, ...whoWhen(a)) : null),
