@@ -39,6 +39,8 @@ from corpus.french import detect_language, lexicon, translate_french
 
 # Kinds of recognised span, in the order that wins when two candidates cover the same text.
 ABBREVIATION, FORMULA, TERM, MINERAL, ELEMENT = "abbreviation", "formula", "term", "mineral", "element"
+# The note of abbreviations.json's terms that render an everyday phrase ('shredding batteries') in the field's words.
+PLAIN_LANGUAGE = "plain-language phrase"
 _PRIORITY = {ABBREVIATION: 0, FORMULA: 0, TERM: 1, MINERAL: 2, ELEMENT: 3}
 
 _SYMBOL_SHAPE = re.compile(r"[A-Z][a-z]?")
@@ -128,7 +130,24 @@ def _not_formulas() -> frozenset[str]:
 
 
 def _alternation(forms: Iterable[str]) -> str:
-    return "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+    """A regex matching any of ``forms``, the longest that fits first, written as a trie ('ab(?:c|d(?:e)?)'): the
+    engine then tries one branch per letter instead of every form at every position of a brief."""
+    trie: dict = {}
+    for form in forms:
+        node = trie
+        for char in form:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return _trie_regex(trie)
+
+
+def _trie_regex(node: dict) -> str:
+    branches = [re.escape(char) + _trie_regex(child) for char, child in sorted(node.items()) if char]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    # A form ending here is tried after its longer continuations (a greedy optional group), as longest-first did.
+    return f"(?:{body})?" if "" in node else body
 
 
 @cache
