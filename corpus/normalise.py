@@ -129,6 +129,12 @@ def _not_formulas() -> frozenset[str]:
     return frozenset(_read_json("abbreviations.json")["not_formulas"])
 
 
+@cache
+def plain_language_forms() -> frozenset[str]:
+    """The lower-cased forms of abbreviations.json's plain-language phrases."""
+    return frozenset(a.form.lower() for a in abbreviations().values() if a.note == PLAIN_LANGUAGE)
+
+
 def _alternation(forms: Iterable[str]) -> str:
     """A regex matching any of ``forms``, the longest that fits first, written as a trie ('ab(?:c|d(?:e)?)'): the
     engine then tries one branch per letter instead of every form at every position of a brief."""
@@ -633,9 +639,10 @@ class QueryNormaliser:
     def __call__(self, brief: str) -> NormalisedBrief:
         return self.normalise(brief)
 
-    def normalise(self, brief: str, language: str | None = None) -> NormalisedBrief:
+    def normalise(self, brief: str, language: str | None = None, *, plain_language: bool = True) -> NormalisedBrief:
         """The normalised brief: translated if French, corrected, then expanded. ``language`` ("en" or "fr"), when
-        the caller knows it (say, detected on a long brief's beginning), skips detection."""
+        the caller knows it (say, detected on a long brief's beginning), skips detection. ``plain_language``: whether
+        everyday phrases ('shredding batteries') get the field's words too."""
         language = language or detect_language(brief).language
         translated = translate_french(brief) if language == "fr" and self.translate else None
         text = translated if translated is not None else brief
@@ -645,6 +652,8 @@ class QueryNormaliser:
         found = recognise(text)
         minerals = tuple(dict.fromkeys(m for r in found for m in r.minerals))
         shown = found if self.expands is None else [r for r in found if self.expands(r)]
+        if not plain_language:
+            shown = [r for r in shown if not (r.kind == TERM and r.text.lower() in plain_language_forms())]
         return NormalisedBrief(brief, expand(text, shown), language, translated, tuple(found), tuple(corrections),
                                minerals)
 
