@@ -39,6 +39,8 @@ from corpus.french import detect_language, lexicon, translate_french
 
 # Kinds of recognised span, in the order that wins when two candidates cover the same text.
 ABBREVIATION, FORMULA, TERM, MINERAL, ELEMENT = "abbreviation", "formula", "term", "mineral", "element"
+# The note of abbreviations.json's terms that render an everyday phrase ('shredding batteries') in the field's words.
+PLAIN_LANGUAGE = "plain-language phrase"
 _PRIORITY = {ABBREVIATION: 0, FORMULA: 0, TERM: 1, MINERAL: 2, ELEMENT: 3}
 
 _SYMBOL_SHAPE = re.compile(r"[A-Z][a-z]?")
@@ -127,8 +129,31 @@ def _not_formulas() -> frozenset[str]:
     return frozenset(_read_json("abbreviations.json")["not_formulas"])
 
 
+@cache
+def plain_language_forms() -> frozenset[str]:
+    """The lower-cased forms of abbreviations.json's plain-language phrases."""
+    return frozenset(a.form.lower() for a in abbreviations().values() if a.note == PLAIN_LANGUAGE)
+
+
 def _alternation(forms: Iterable[str]) -> str:
-    return "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+    """A regex matching any of ``forms``, the longest that fits first, written as a trie ('ab(?:c|d(?:e)?)'): the
+    engine then tries one branch per letter instead of every form at every position of a brief."""
+    trie: dict = {}
+    for form in forms:
+        node = trie
+        for char in form:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return _trie_regex(trie)
+
+
+def _trie_regex(node: dict) -> str:
+    branches = [re.escape(char) + _trie_regex(child) for char, child in sorted(node.items()) if char]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    # A form ending here is tried after its longer continuations (a greedy optional group), as longest-first did.
+    return f"(?:{body})?" if "" in node else body
 
 
 @cache
@@ -614,9 +639,10 @@ class QueryNormaliser:
     def __call__(self, brief: str) -> NormalisedBrief:
         return self.normalise(brief)
 
-    def normalise(self, brief: str, language: str | None = None) -> NormalisedBrief:
+    def normalise(self, brief: str, language: str | None = None, *, plain_language: bool = True) -> NormalisedBrief:
         """The normalised brief: translated if French, corrected, then expanded. ``language`` ("en" or "fr"), when
-        the caller knows it (say, detected on a long brief's beginning), skips detection."""
+        the caller knows it (say, detected on a long brief's beginning), skips detection. ``plain_language``: whether
+        everyday phrases ('shredding batteries') get the field's words too."""
         language = language or detect_language(brief).language
         translated = translate_french(brief) if language == "fr" and self.translate else None
         text = translated if translated is not None else brief
@@ -626,6 +652,8 @@ class QueryNormaliser:
         found = recognise(text)
         minerals = tuple(dict.fromkeys(m for r in found for m in r.minerals))
         shown = found if self.expands is None else [r for r in found if self.expands(r)]
+        if not plain_language:
+            shown = [r for r in shown if not (r.kind == TERM and r.text.lower() in plain_language_forms())]
         return NormalisedBrief(brief, expand(text, shown), language, translated, tuple(found), tuple(corrections),
                                minerals)
 

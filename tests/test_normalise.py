@@ -15,6 +15,7 @@ from corpus.normalise import (
     ELEMENT,
     FORMULA,
     TERM,
+    PLAIN_LANGUAGE,
     NormalisedBrief,
     QueryNormaliser,
     SpellingCorrector,
@@ -232,6 +233,61 @@ def test_every_formula_in_the_data_file_parses_or_is_named():
     for a in abbreviations().values():
         if a.kind == FORMULA and "·" not in a.form:
             assert all(s in elements() for s in re.findall(r"[A-Z][a-z]?", a.form)), a.form
+
+
+# ------------------------------------------------------------------------------------------ plain-language phrases
+
+
+@pytest.mark.parametrize("brief, words", [
+    ("We shred old batteries and sell what comes out.", "battery recycling mechanical pre-treatment black mass"),
+    ("What is the carbon footprint of our refinery?", "life cycle assessment greenhouse gas emissions"),
+    ("How do we stop the pit water being acidic?", "acid mine drainage acid rock drainage"),
+    ("We want to get the land back to nature after the mine closes.", "mine reclamation ecological restoration"),
+    ("We use too much electricity crushing rock.", "comminution crushing grinding"),
+    ("Buyers ask where our metals come from.", "supply chain traceability provenance"),
+    ("Getting metals from old phones", "e-waste metal recovery urban mining"),
+])
+def test_plain_language_briefs_get_the_technical_terms(brief, words):
+    out = normalise_query(brief)
+    assert f"({words})" in out.text
+    assert re.sub(r" \([^)]*\)", "", out.text) == brief  # only inserted: the brief's own words are kept
+    assert TERM in {r.kind for r in out.recognised}
+
+
+@pytest.mark.parametrize("text", [
+    "We apply data mining to recycling paper records.",  # 'mining' and 'recycling' of other things
+    "The office in Salt Lake City was the first nation-wide hub.",  # no 'salt lake', no 'first nation'
+    "Norway was the first nation to ratify the treaty.",
+    "The most commonly used catalysts in photoredox chemistry are dyes.",
+    "Crushing defeat for the team; they were breaking records all season.",
+])
+def test_look_alike_phrases_outside_the_field_are_left_alone(text):
+    assert normalise_query(text).text == text
+    assert recognise(text) == []
+
+
+def test_the_longest_plain_language_phrase_wins():
+    # 'pit water' and 'pit water being acidic' are both forms: the longer one is read, as for abbreviations.
+    assert texts_of("the pit water being acidic") == ["pit water being acidic"]
+    assert texts_of("old mine waste and an old mine") == ["old mine waste", "old mine"]
+
+
+def test_a_phrase_that_names_a_mineral_keeps_it():
+    out = normalise_query("separating rare earths cheaply")
+    assert out.minerals == ("rare_earth_elements",)
+    assert "(rare earth separation solvent extraction)" in out.text
+
+
+def test_plain_language_entries_are_phrases_with_new_forms():
+    plain = [a for a in abbreviations().values() if a.note == PLAIN_LANGUAGE]
+    assert len(plain) > 150
+    mineral_words = {alias.lower() for m in vocab.minerals().values() for alias in (m.name, *m.synonyms)}
+    for a in plain:
+        assert a.kind == TERM and len(re.findall(r"[\w'’]+", a.form)) >= 2, a.form  # single words are too ambiguous
+        assert a.form.lower() not in mineral_words, a.form
+        assert a.expansion.lower() != a.form.lower(), a.form
+    forms = [a.form.lower() for a in abbreviations().values() if a.kind == TERM]
+    assert len(forms) == len(set(forms))  # no form given twice, in any case
 
 
 # ---------------------------------------------------------------------------------------------------- spelling

@@ -261,3 +261,19 @@ def test_key_terms_leave_out_generic_and_function_words():
     long = analyser.analyse(long_text)
     assert long.long and {"rare", "earth", "solvent", "extract", "tail"} <= long.key_terms
     assert {"univers", "develop", "student", "partner", "train", "from"}.isdisjoint(long.key_terms)
+
+
+def test_everyday_phrases_get_the_field_words_in_short_english_briefs_only():
+    analyser = QueryAnalyser(QueryVocabulary())
+    short = analyser.analyse("What is the carbon footprint of our lithium refinery?")
+    assert "(life cycle assessment greenhouse gas emissions)" in short.dense_text
+    assert "life cycle assessment" in short.lexical_text
+    # A summary states its need in the field's own words; its everyday phrases are left as written.
+    summary = ("Our team studies lithium refining in northern Quebec with industry and community partners. " * 9
+               + "We also want to know the carbon footprint of the refinery.")
+    long = analyser.analyse(summary)
+    assert long.long and "life cycle assessment" not in long.dense_text and "carbon footprint" in long.dense_text
+    # French is translated first; the lexicon of everyday phrases is English and is not applied to a translation.
+    french = analyser.analyse("Nous voulons connaître l'empreinte carbone de notre raffinerie de lithium")
+    assert french.language == "fr" and "carbon footprint" in french.dense_text
+    assert "greenhouse gas emissions" not in french.dense_text

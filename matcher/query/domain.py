@@ -1,7 +1,8 @@
 """DomainTerms: the minerals, value-chain stages and field terms a brief names, and so its domain evidence.
 
 The field's words come from the data files, every one already checked: mineral names and synonyms
-(``minerals.json``), abbreviations' meanings (``abbreviations.json``), value-chain stage terms
+(``minerals.json``), abbreviations' meanings (``abbreviations.json``; not those of its plain-language phrases, whose
+renderings also hold words any proposal may use: 'rights', 'access', 'market'), value-chain stage terms
 (``value_chain_stages.json``), the English side of the French lexicon for minerals, processes, materials,
 environment and uses (its policy, place and function-word entries are left out: they say nothing of the field),
 and the two challenges' texts. Words of research proposals in general (``GENERIC``) are not field words, even where
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from corpus import vocab
 from corpus.french import lexicon
-from corpus.normalise import abbreviations
+from corpus.normalise import PLAIN_LANGUAGE, abbreviations
 from matcher.query.step import QueryStep
 from matcher.retrieval.lexical import tokens
 
@@ -58,8 +59,7 @@ def domain_stems() -> frozenset[str]:
     texts: list[str] = []
     for m in vocab.minerals().values():
         texts += [m.name, m.id.replace("_", " "), *m.synonyms]
-    for a in abbreviations().values():
-        texts += [a.expansion]
+    texts += [a.expansion for a in abbreviations().values() if a.note != PLAIN_LANGUAGE]
     stages = json.loads(resources.files("corpus").joinpath("data", "vocab", "value_chain_stages.json")
                         .read_text(encoding="utf-8"))
     for stage in stages:

@@ -69,7 +69,10 @@ class Normalise(QueryStep):
         words = query.original.split()
         sample = " ".join(words[:LANGUAGE_SAMPLE_WORDS])
         language = "en" if plainly_english(sample) else detect_language(sample).language
-        brief = analyser.normaliser.normalise(query.original, language)
+        # Everyday phrases get the field's words in short English briefs only: a summary states its need in the
+        # field's own words, which term weights and passages already find, and the lexicon is English.
+        plain = not query.long and language == "en"
+        brief = analyser.normaliser.normalise(query.original, language, plain_language=plain)
         return replace(query, language=brief.language, translated=brief.translated, dense_text=brief.text,
                        lexical_text=brief.lexical_text, corrections=brief.corrections, recognised=brief.recognised,
                        minerals=brief.minerals)
