@@ -18,6 +18,7 @@ from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import RequestRedirect
 
+from corpus.errors import clip
 from matcher import InvalidRequest
 from service.errors import error_response
 
@@ -50,9 +51,9 @@ def _slashes_as_json() -> tuple[Response, int] | None:
     try:
         current_app.url_map.bind("localhost").match(target, method=request.method)
     except HTTPException:
-        return error_response(404, "not_found", f"no such path {path!r}: paths have no doubled or trailing "
+        return error_response(404, "not_found", f"no such path {clip(path)!r}: paths have no doubled or trailing "
                                                 "slashes, and the API does not redirect")
-    return error_response(404, "not_found", f"no such path {path!r}; use {target} (no doubled or trailing "
+    return error_response(404, "not_found", f"no such path {clip(path)!r}; use {target} (no doubled or trailing "
                                             "slashes): the API does not redirect", {"path": target})
 
 

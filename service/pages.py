@@ -37,7 +37,7 @@ from service.presentation import (
     stage_name,
     utc_time,
 )
-from service.search_form import PROGRAMME_SIDES, SearchForm
+from service.search_form import PROGRAMME_SIDES, SearchForm, country_problem
 
 log = logging.getLogger("service")
 
@@ -126,8 +126,8 @@ def organisations() -> ResponseReturnValue:
                "org_type": request.args.get("org_type", "").strip(), "mineral": request.args.get("mineral", "").strip(),
                "stage": request.args.get("stage", "").strip()}
     problems = []
-    if filters["country"] and not (len(filters["country"]) == 2 and filters["country"].isalpha()):
-        problems.append(f"“{filters['country']}” is not a country code: pick a country from the list.")
+    if filters["country"] and (problem := country_problem(filters["country"])):
+        problems.append(problem)
     for key, known, what in (("org_type", vocab.org_types(), "an organisation type"),
                              ("mineral", vocab.minerals(), "a mineral"),
                              ("stage", vocab.value_chain_stages(), "a value-chain stage")):
@@ -170,8 +170,8 @@ def projects() -> ResponseReturnValue:
     filters = {"q": request.args.get("q", "").strip(), "country": request.args.get("country", "").strip().upper(),
                "challenge": request.args.get("challenge", "").strip()}
     problems = []
-    if filters["country"] and not (len(filters["country"]) == 2 and filters["country"].isalpha()):
-        problems.append(f"“{filters['country']}” is not a country code: pick a country from the list.")
+    if filters["country"] and (problem := country_problem(filters["country"])):
+        problems.append(problem)
     if filters["challenge"] and filters["challenge"] not in {str(c) for c in challenges}:
         problems.append(f"“{filters['challenge']}” is not a challenge area: choose challenge one, two, or any.")
     if len(filters["q"]) > 200:
