@@ -275,3 +275,28 @@ def test_put_answers_201_with_location_when_it_creates_and_200_when_it_replaces(
     created = api.put("/v1/projects/new-brief", json={**brief, "id": "new-brief"}, headers=KEY)
     assert created.status_code == 201 and created.headers["Location"] == "/v1/projects/new-brief"
     assert api.put("/v1/projects/new-brief", json={**brief, "id": "new-brief"}, headers=KEY).status_code == 200
+
+
+def test_the_store_checks_parents_on_every_backend(database_url):
+    from corpus.schema import Organisation
+    from matcher import InvalidRequest, OrganisationHasUnits, Store
+
+    def org(org_id: str, parent_id: str | None = None) -> Organisation:
+        return Organisation(id=org_id, name=org_id, country="GB", org_type="university", description="Fixture.",
+                            parent_id=parent_id)
+
+    store = Store(database_url).migrate()
+    try:
+        assert store.upsert([org("gb-unit", "gb-body"), org("gb-body")]) == (2, 0)  # the parent comes second
+        with pytest.raises(InvalidRequest, match="'gb-nope' names no organisation"):
+            store.check([org("gb-other", "gb-nope")])
+        with pytest.raises(InvalidRequest, match="cycle"):
+            store.patch_organisation("gb-body", lambda current: org("gb-body", "gb-unit"))
+        with pytest.raises(OrganisationHasUnits, match="gb-unit"):
+            store.delete(organisation_ids=["gb-body"])
+        with pytest.raises(OrganisationHasUnits):
+            store.delete_checked("organisation", "gb-body", if_match=["*"])
+        assert store.get_organisation("gb-body") is not None and store.get_organisation("gb-unit").parent_id
+        assert store.delete(organisation_ids=["gb-body", "gb-unit"]) == 2
+    finally:
+        store.close()
