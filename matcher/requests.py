@@ -4,13 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WrapValidator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WrapValidator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from corpus.normalise import clean_query_text
-from corpus.schema import CountryCode, Eligibility, OrgType, challenge_area
+from corpus.schema import CountryCode, Eligibility, OrgType, challenge_area, control_character_problem
 
 MAX_TEXT_CHARS = 20_000
 MAX_K = 100
+
+
+def no_control_characters(value: str) -> str:
+    """Refuse an id holding a control character (no id has one; PostgreSQL cannot even compare a NUL)."""
+    problem = control_character_problem("project_id", value)
+    if problem:
+        raise PydanticCustomError("control_character", problem.removesuffix(" (tabs and line breaks are allowed)"))
+    return value
 
 
 class MatchRequest(BaseModel):
@@ -24,7 +42,8 @@ class MatchRequest(BaseModel):
         Field(None, description="Free-text project brief. Format characters (soft hyphens, zero-width spaces, "
                                 "Unicode category Cf) are removed and control characters read as spaces.")
     )
-    project_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
+    project_id: Annotated[str, StringConstraints(min_length=1, max_length=128),
+                          AfterValidator(no_control_characters)] | None = Field(
         None, description="Id of a stored project to match instead of text."
     )
     countries: list[CountryCode] = Field(

@@ -300,3 +300,37 @@ def test_the_store_checks_parents_on_every_backend(database_url):
         assert store.delete(organisation_ids=["gb-body", "gb-unit"]) == 2
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("path", ["/organisations", "/projects"])
+def test_browsing_phrases_are_cleaned_as_queries_are(api, path):
+    # A NUL would reach the database's LIKE (PostgreSQL refuses NUL in text) and the page's form.
+    answer = api.get(f"{path}?q=re%C2%ADcycling%00")
+    assert answer.status_code == 200 and "\x00" not in answer.get_data(as_text=True)
+    assert 'value="recycling"' in answer.get_data(as_text=True)
+
+
+def test_a_nul_in_an_id_is_a_400_on_every_backend(database_url, tmp_path, fake_embedder):
+    # PostgreSQL refuses to compare text holding a NUL: without the guard these were 500s there.
+    from matcher import PartnerMatcher, Settings
+    from service import create_app
+    from tests.conftest import FIXTURE_CORPUS
+
+    settings = Settings(data_dir=tmp_path / "var", corpus_dir=FIXTURE_CORPUS, database_url=database_url)
+    matcher = PartnerMatcher(settings, embedder=fake_embedder).open()
+    try:
+        matcher.ensure_index()
+        client = create_app({"MATCHER": matcher, "API_KEYS": ["k"]}).test_client()
+        for method, path in (("GET", "/v1/organisations/a%00b"), ("GET", "/v1/projects/a%00b/matches"),
+                             ("GET", "/v1/organisations/a%00b/history"), ("DELETE", "/v1/projects/a%00b")):
+            error = assert_error(client.open(path, method=method, headers=KEY), 400, "invalid_request")
+            assert "control character U+0000 at position" in error["message"]
+        error = assert_error(client.post("/v1/match", json={"project_id": "a\u0000b"}), 400, "invalid_request")
+        assert error["details"][0]["field"] == "project_id"
+        for page in ("/organisations/a%00b", "/search?project=a%00b"):
+            answer = client.get(page)
+            assert answer.status_code == 400 and answer.mimetype == "text/html"
+            assert "U+0000" in answer.get_data(as_text=True)
+        assert client.get("/organisations?q=a%00b").status_code == 200  # a phrase is cleaned, as a query is
+    finally:
+        matcher.close()
