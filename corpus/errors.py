@@ -10,6 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 
+ECHO_LIMIT = 80  # characters of a caller's value repeated in a message
+
+
+def clip(value: object, limit: int = ECHO_LIMIT) -> str:
+    """A caller's value as a message repeats it: cut to ``limit`` characters and an ellipsis, so a huge input (a
+    5,000-character id) is named, not sent back whole."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 class PartnerMatcherError(Exception):
     """Base of every error the project raises on purpose; the message says what was wrong and how to fix it."""
 
@@ -31,4 +41,4 @@ class CorpusError(PartnerMatcherError, ValueError):
         self.problems = problems or []
 
 
-__all__ = ["CorpusError", "PartnerMatcherError"]
+__all__ = ["CorpusError", "ECHO_LIMIT", "PartnerMatcherError", "clip"]

@@ -1,6 +1,8 @@
 """Query normalisation shared by the lexical and dense retrievers.
 
-A brief goes through three steps, each a pure function of its text and the data files:
+A brief is first cleaned (``clean_query_text``: invisible format characters pasted from PDFs and word processors
+removed, control characters made spaces), then goes through three steps, each a pure function of its text and the
+data files:
 
 1. ``detect_language`` / ``translate_french`` (corpus.french): a French brief is rendered in English.
 2. ``SpellingCorrector``: words neither the index nor an English dictionary knows are corrected to a frequent
@@ -54,6 +56,25 @@ _COMPOUND_TAIL = re.compile(r"(?:-\w+)*")
 # Second parts of hyphenated words that make a symbol before them an element ('Co-free', 'In-bearing').
 _AMOUNT_SUFFIXES = frozenset({"free", "rich", "poor", "bearing", "based", "containing", "doped", "depleted",
                               "enriched", "substituted"})
+# Unicode's format characters (category Cf: soft hyphen, zero-width space and joiners, word joiner, byte-order mark,
+# bidirectional marks...), written out rather than scanned from unicodedata at import (a quarter of a second);
+# tests/test_normalise.py checks the class against unicodedata.
+_FORMAT_CHARACTERS = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]")
+# Control characters (C0, DEL and C1) but tab, line feed and carriage return, which are whitespace in a brief.
+_CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def clean_query_text(text: str) -> str:
+    """A brief without the characters that are not text: format characters are removed (a soft hyphen or a
+    zero-width space inside 're\u00adcycling' must not split the word) and control characters become spaces (they
+    separate, never join, words). Every door's query text passes here, so the page, the API and the CLI rank the
+    same words."""
+    return _FORMAT_CHARACTERS.sub("", _CONTROL_CHARACTERS.sub(" ", text))
+
+
 MAX_SUBSCRIPT = 20  # larger numbers after capitals are names (COP28, H2020, C40), not formulas
 
 
@@ -643,6 +664,7 @@ class QueryNormaliser:
         """The normalised brief: translated if French, corrected, then expanded. ``language`` ("en" or "fr"), when
         the caller knows it (say, detected on a long brief's beginning), skips detection. ``plain_language``: whether
         everyday phrases ('shredding batteries') get the field's words too."""
+        brief = clean_query_text(brief)
         language = language or detect_language(brief).language
         translated = translate_french(brief) if language == "fr" and self.translate else None
         text = translated if translated is not None else brief

@@ -19,6 +19,9 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
     model_validator,
 )
@@ -96,7 +99,18 @@ def ror_id(value: str) -> str:
                          f"as {ROR_URL}0xxxxxxxx or the 9 characters after {ROR_URL}")
     return ROR_URL + ROR_PREFIX.sub("", value.strip()).strip("/").lower()
 
-ChallengeId = Annotated[int, Field(ge=1, le=2)]  # the programme's two challenge areas
+
+def challenge_area(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    """One message for a challenge area that is not 1 or 2, wherever it is checked (a record, a JSON body, a query
+    string), instead of each validator's own ("less than or equal to 2", "Input should be 1 or 2")."""
+    try:
+        return handler(value)
+    except ValidationError:
+        raise PydanticCustomError("challenge_area", "a challenge area is 1 or 2 (the programme's two; GET "
+                                  "/v1/challenges lists them), not {value}", {"value": str(value)[:40]}) from None
+
+
+ChallengeId = Annotated[int, Field(ge=1, le=2), WrapValidator(challenge_area)]  # the programme's two challenge areas
 
 # "unknown": an organisation an importer created whose type its name does not make clear, until someone says.
 OrgType = Literal["university", "college", "government_lab", "rto", "company", "non_profit", "funder", "unknown"]

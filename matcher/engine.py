@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from corpus.errors import clip
 from corpus.importers import ImportPlan, plan_import
 from corpus.loaders import corpus_hash, load_challenges, load_organisations, load_programme, load_projects
 from corpus.schema import TITLE_ONLY_NOTE, Challenge, Organisation, Programme, Project
@@ -39,7 +40,7 @@ from matcher.ranking import calibration
 from matcher.ranking.eligibility import Scope
 from matcher.results import Match, Matches
 from matcher.storage import DatabaseEmbeddingCache, Page, Store
-from matcher.storage.store import read_stored_records
+from matcher.storage.store import read_stored_records, refuse_invalid_records
 
 if TYPE_CHECKING:
     from matcher.shortlists.jobs import ShortlistJobs
@@ -84,7 +85,12 @@ def plan_import_dry(settings: Settings, path, fmt: str, **options: Any) -> Impor
     if stored is None:
         corpus = settings.resolved_corpus_dir
         stored = (load_organisations(corpus), load_projects(corpus))
-    return plan_import(path, fmt, stored[0], existing_projects=stored[1], **options)
+    plan = plan_import(path, fmt, stored[0], existing_projects=stored[1], **options)
+    parents = {o.id: o.parent_id for o in stored[0]}
+    # The checks the write would make, against the same stored records (the import writes in one transaction).
+    refuse_invalid_records(plan.organisations, plan.projects,
+                           parent_of=lambda org_id: (org_id in parents, parents.get(org_id)))
+    return plan
 
 
 def open_matcher(settings: Settings | None = None, *, embedder: Embedder | None = None) -> PartnerMatcher:
@@ -107,7 +113,7 @@ def limit_blas_threads(threads: int | None) -> None:
 
 
 def _no_version(kind: str, record_id: str) -> str:
-    return (f"{kind} {record_id!r} does not exist, so no version of it matches If-Match; send the PUT without "
+    return (f"{kind} {clip(record_id)!r} does not exist, so no version of it matches If-Match; send the PUT without "
             "If-Match to create it")
 
 
@@ -345,13 +351,13 @@ class PartnerMatcher:
     def get_organisation(self, org_id: str) -> Organisation:
         org = self.store_.get_organisation(org_id)
         if org is None:
-            raise OrganisationNotFound(f"no organisation with id {org_id!r}; list them at /v1/organisations")
+            raise OrganisationNotFound(f"no organisation with id {clip(org_id)!r}; list them at /v1/organisations")
         return org
 
     def get_organisation_stamped(self, org_id: str):
         found = self.store_.get_organisation_stamped(org_id)
         if found is None:
-            raise OrganisationNotFound(f"no organisation with id {org_id!r}; list them at /v1/organisations")
+            raise OrganisationNotFound(f"no organisation with id {clip(org_id)!r}; list them at /v1/organisations")
         return found
 
     def list_projects(self, *, page: int = 1, per_page: int = 20, countries=(), challenges=(), text: str = "") -> Page:
@@ -361,7 +367,7 @@ class PartnerMatcher:
     def get_project(self, project_id: str) -> Project:
         project = self.store_.get_project(project_id)
         if project is None:
-            raise ProjectNotFound(f"no project with id {project_id!r}; list them at /v1/projects")
+            raise ProjectNotFound(f"no project with id {clip(project_id)!r}; list them at /v1/projects")
         return project
 
     def organisation_history(self, org_id: str, *, page: int = 1, per_page: int = 20) -> Page:
@@ -371,7 +377,7 @@ class PartnerMatcher:
         organisation nor any change to one with this id. A seeded organisation never written since has none."""
         history = self.store_.history("organisation", org_id, page=page, per_page=per_page)
         if history.total == 0 and self.store_.get_organisation(org_id) is None:
-            raise OrganisationNotFound(f"no organisation with id {org_id!r}, and no recorded change to one; list "
+            raise OrganisationNotFound(f"no organisation with id {clip(org_id)!r}, and no recorded change to one; list "
                                        "them at /v1/organisations")
         return history
 
@@ -379,7 +385,7 @@ class PartnerMatcher:
         """A page of who created, changed or deleted a project brief and when, as ``organisation_history``."""
         history = self.store_.history("project", project_id, page=page, per_page=per_page)
         if history.total == 0 and self.store_.get_project(project_id) is None:
-            raise ProjectNotFound(f"no project with id {project_id!r}, and no recorded change to one; list them "
+            raise ProjectNotFound(f"no project with id {clip(project_id)!r}, and no recorded change to one; list them "
                                   "at /v1/projects")
         return history
 
@@ -392,16 +398,20 @@ class PartnerMatcher:
         ``by``: who imported it, for the change log."""
         plan = plan_import(path, fmt, self.store_.all_organisations(), kind=kind, mapping=mapping,
                            show_progress=show_progress, existing_projects=self.store_.all_projects(), **options)
-        if not dry_run:
+        if dry_run:
+            self.store_.check(plan.organisations, plan.projects)
+        else:
             self.store_.upsert(plan.organisations, plan.projects, by=by)
         return plan
 
     # ------------------------------------------------------------------ writes
     def save_organisation(self, org: Organisation, *, create_only: bool = False,
-                          if_match: Collection[str] | None = None, by: str | None = None) -> Organisation:
+                          if_match: Collection[str] | None = None, by: str | None = None,
+                          created: set[str] | None = None) -> Organisation:
         """Create or replace an organisation, then refresh the index so matches reflect it at once. With
         ``if_match``, replace only the stored version it names (``PreconditionFailed`` otherwise). ``by`` (who
-        wrote it: an API key's name) goes into the change log, as for every write below."""
+        wrote it: an API key's name) goes into the change log, as for every write below; ``created``, when given,
+        receives the id if this write created the record (``Store.upsert``)."""
         with self._write_lock:
             if create_only and self.store_.get_organisation(org.id) is not None:
                 raise Conflict(f"organisation {org.id!r} already exists; PUT /v1/organisations/{org.id} replaces it")
@@ -409,7 +419,7 @@ class PartnerMatcher:
                 if self.store_.patch_organisation(org.id, lambda _current: org, if_match=if_match, by=by) is None:
                     raise PreconditionFailed(_no_version("organisation", org.id))
             else:
-                self.store_.upsert(organisations=[org], by=by)
+                self.store_.upsert(organisations=[org], by=by, created=created)
             self.sync()
         return org
 
@@ -426,7 +436,7 @@ class PartnerMatcher:
                 org_id, lambda current: Organisation.model_validate({**current.model_dump(), **changes}),
                 if_match=if_match, by=by)
             if updated is None:
-                raise OrganisationNotFound(f"no organisation with id {org_id!r}; list them at /v1/organisations")
+                raise OrganisationNotFound(f"no organisation with id {clip(org_id)!r}; list them at /v1/organisations")
             self.sync()
         return updated
 
@@ -438,11 +448,13 @@ class PartnerMatcher:
             else:
                 deleted = bool(self.store_.delete(organisation_ids=[org_id], by=by))
             if not deleted:
-                raise OrganisationNotFound(f"no organisation with id {org_id!r}")
+                raise OrganisationNotFound(f"no organisation with id {clip(org_id)!r}")
             self.sync()
 
     def save_project(self, project: Project, *, create_only: bool = False,
-                     if_match: Collection[str] | None = None, by: str | None = None) -> Project:
+                     if_match: Collection[str] | None = None, by: str | None = None,
+                     created: set[str] | None = None) -> Project:
+        """Create or replace a project brief, as ``save_organisation``."""
         with self._write_lock:
             if create_only and self.store_.get_project(project.id) is not None:
                 raise Conflict(f"project {project.id!r} already exists; PUT /v1/projects/{project.id} replaces it")
@@ -450,7 +462,7 @@ class PartnerMatcher:
                 if self.store_.patch_project(project.id, lambda _current: project, if_match=if_match, by=by) is None:
                     raise PreconditionFailed(_no_version("project", project.id))
             else:
-                self.store_.upsert(projects=[project], by=by)
+                self.store_.upsert(projects=[project], by=by, created=created)
             self.sync()
         return project
 
@@ -464,7 +476,7 @@ class PartnerMatcher:
                 project_id, lambda current: Project.model_validate({**current.model_dump(), **changes}),
                 if_match=if_match, by=by)
             if updated is None:
-                raise ProjectNotFound(f"no project with id {project_id!r}; list them at /v1/projects")
+                raise ProjectNotFound(f"no project with id {clip(project_id)!r}; list them at /v1/projects")
             self.sync()
         return updated
 
@@ -476,7 +488,7 @@ class PartnerMatcher:
             else:
                 deleted = bool(self.store_.delete(project_ids=[project_id], by=by))
             if not deleted:
-                raise ProjectNotFound(f"no project with id {project_id!r}")
+                raise ProjectNotFound(f"no project with id {clip(project_id)!r}")
             self.sync()
 
     def import_records(self, organisations: list[Organisation], projects: list[Project], *,
@@ -492,6 +504,12 @@ class PartnerMatcher:
             written = self.store_.upsert(organisations, projects, by=by)
             self.sync()
         return {"organisations": written[0], "projects": written[1]}
+
+    def check_records(self, organisations: list[Organisation], projects: list[Project]) -> dict:
+        """A dry run of ``import_records``: every check the write makes (``Store.check``, the same function the
+        write calls), nothing written; the counts it would import."""
+        self.store_.check(organisations, projects)
+        return {"organisations": len(organisations), "projects": len(projects)}
 
     def sync(self, *, reader: bool = False) -> None:
         """Bring the in-memory index up to the database: apply every change written since it was built or last

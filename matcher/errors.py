@@ -67,6 +67,12 @@ class OrganisationDeleted(Conflict):
     code = "organisation_deleted"
 
 
+class OrganisationHasUnits(Conflict):
+    """The organisation is the parent of others (their ``parent_id``): deleting it would orphan them."""
+
+    code = "organisation_has_units"
+
+
 class IndexNotReady(MatcherError):
     """The index is still loading or building; try again shortly."""
 

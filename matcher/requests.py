@@ -4,12 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WrapValidator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from corpus.schema import CountryCode, Eligibility, OrgType
+from corpus.normalise import clean_query_text
+from corpus.schema import CountryCode, Eligibility, OrgType, challenge_area, control_character_problem
 
 MAX_TEXT_CHARS = 20_000
 MAX_K = 100
+
+
+def no_control_characters(value: str) -> str:
+    """Refuse an id holding a control character (no id has one; PostgreSQL cannot even compare a NUL)."""
+    problem = control_character_problem("project_id", value)
+    if problem:
+        raise PydanticCustomError("control_character", problem.removesuffix(" (tabs and line breaks are allowed)"))
+    return value
 
 
 class MatchRequest(BaseModel):
@@ -17,10 +36,14 @@ class MatchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)] | None = (
-        Field(None, description="Free-text project brief.")
+    # Cleaned before it is checked: a brief of invisible characters alone is empty, and the echo is what was ranked.
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS),
+                    BeforeValidator(lambda v: clean_query_text(v) if isinstance(v, str) else v)] | None = (
+        Field(None, description="Free-text project brief. Format characters (soft hyphens, zero-width spaces, "
+                                "Unicode category Cf) are removed and control characters read as spaces.")
     )
-    project_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
+    project_id: Annotated[str, StringConstraints(min_length=1, max_length=128),
+                          AfterValidator(no_control_characters)] | None = Field(
         None, description="Id of a stored project to match instead of text."
     )
     countries: list[CountryCode] = Field(
@@ -38,7 +61,7 @@ class MatchRequest(BaseModel):
     group_units: bool = Field(True, strict=True, description="Give an organisation and its sub-units (parent_id) "
                                                               "one place, the others listed under it as 'units'; "
                                                               "false lists each on its own.")
-    challenge: Literal[1, 2] | None = Field(None, description="Boost organisations aligned with this challenge.")
+    challenge: Annotated[Literal[1, 2], WrapValidator(challenge_area)] | None = Field(None, description="Boost organisations aligned with this challenge.")
     challenge_only: bool = Field(False, strict=True, description="With 'challenge': keep only organisations aligned with it "
                                                       "(alignment of at least 0.5) instead of only boosting them.")
     prefer_org_types: list[OrgType] = Field(default_factory=list, max_length=8,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field
 
-from corpus.schema import CountryCode, Eligibility, Organisation, OrgType, Project
+from corpus.schema import ChallengeId, CountryCode, Eligibility, Organisation, OrgType, Project
 from matcher import MAX_K, MatchRequest, record_etag
 from service.deps import current_matcher
 from service.openapi import documented
@@ -35,7 +34,7 @@ class ProjectMatchQuery(_Query):
     k: int = Field(10, ge=1, le=MAX_K)
     countries: list[CountryCode] = Field(default_factory=list, max_length=50)
     org_types: list[OrgType] = Field(default_factory=list)
-    challenge: Annotated[int, Field(ge=1, le=2)] | None = None
+    challenge: ChallengeId | None = None
     eligibility: list[Eligibility] = Field(default_factory=list, max_length=4)
     explain: bool = True
 

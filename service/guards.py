@@ -1,5 +1,5 @@
 """Request guards that run before any view, in one place: bodies without a length, query parameters no endpoint
-declared, and paths Werkzeug would redirect. Each refusal is the API's one JSON error shape (service/errors.py).
+declared, paths with control characters, and paths Werkzeug would redirect. Each refusal is the API's one JSON error shape (service/errors.py).
 
 - A body sent without ``Content-Length`` (chunked) is read here up to the limit: one byte more is a 413, never a
   body silently cut at the limit.
@@ -13,11 +13,14 @@ declared, and paths Werkzeug would redirect. Each refusal is the API's one JSON 
 from __future__ import annotations
 
 import io
+import re
 
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import RequestRedirect
 
+from corpus.errors import clip
+from corpus.schema import CONTROL_CHARACTERS
 from matcher import InvalidRequest
 from service.errors import error_response
 
@@ -30,7 +33,8 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 def init_app(app: Flask) -> None:
     """Run the guards before every other hook of the app (rate limits, logging), in this order."""
-    app.before_request_funcs.setdefault(None, [])[0:0] = [_slashes_as_json, _read_unsized_body, _known_params]
+    app.before_request_funcs.setdefault(None, [])[0:0] = [_slashes_as_json, _control_characters_in_path,
+                                                          _read_unsized_body, _known_params]
 
 
 def _is_api(path: str) -> bool:
@@ -50,10 +54,19 @@ def _slashes_as_json() -> tuple[Response, int] | None:
     try:
         current_app.url_map.bind("localhost").match(target, method=request.method)
     except HTTPException:
-        return error_response(404, "not_found", f"no such path {path!r}: paths have no doubled or trailing "
+        return error_response(404, "not_found", f"no such path {clip(path)!r}: paths have no doubled or trailing "
                                                 "slashes, and the API does not redirect")
-    return error_response(404, "not_found", f"no such path {path!r}; use {target} (no doubled or trailing "
+    return error_response(404, "not_found", f"no such path {clip(path)!r}; use {target} (no doubled or trailing "
                                             "slashes): the API does not redirect", {"path": target})
+
+
+def _control_characters_in_path() -> None:
+    """A control character in the path (``/v1/organisations/a%00b``) is a 400 naming it: no id holds one, and
+    PostgreSQL refuses a NUL in any text it is asked to compare, which would otherwise be a 5xx."""
+    found = CONTROL_CHARACTERS.search(request.path) or re.search(r"[\t\n\r]", request.path)
+    if found is not None:
+        raise InvalidRequest(f"the path contains the control character U+{ord(found.group()):04X} at position "
+                             f"{found.start() + 1}; remove it (no id holds one)")
 
 
 def _read_unsized_body() -> None:

@@ -41,4 +41,5 @@ def readyz() -> ResponseReturnValue:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    return Response(generate_latest(current_app.extensions["pm_metrics"]["registry"]), mimetype=CONTENT_TYPE_LATEST)
+    # content_type, not mimetype: the exposition type already names its charset, which Flask would add again.
+    return Response(generate_latest(current_app.extensions["pm_metrics"]["registry"]), content_type=CONTENT_TYPE_LATEST)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -27,7 +27,8 @@ def client_key() -> str:
 EXEMPT = (health_bp,)
 HEADERS = {
     "Retry-After": "seconds to wait before the next request is allowed (on 429)",
-    "X-RateLimit-Limit": "requests allowed in the current window, for this route and caller",
+    "X-RateLimit-Limit": "requests allowed in the current window, for this route and caller (on every limited "
+                         "response)",
     "X-RateLimit-Remaining": "requests left in the current window",
     "X-RateLimit-Reset": "when the window resets, in seconds since the Unix epoch",
 }
@@ -50,8 +51,24 @@ def describe(limit: str) -> str:
             "`-Reset`. `/healthz`, `/readyz` and `/metrics` are not limited.")
 
 
+# Seconds a 503 asks the client to wait (the index loading, the database away): a load takes seconds.
+UNAVAILABLE_RETRY_SECONDS = 5
+
+
+def retry_after_when_refused(response: Response) -> Response:
+    """``Retry-After`` on 429 (the limiter's wait) and 503 (``UNAVAILABLE_RETRY_SECONDS``) only. Flask-Limiter's
+    headers option writes it on every limited response, where it tells a client that was served nothing useful."""
+    if response.status_code == 503:
+        response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_SECONDS)
+    elif response.status_code != 429:
+        response.headers.pop("Retry-After", None)
+    return response
+
+
 def init_app(app: Flask) -> Limiter:
-    """Limit every route but the exempt blueprints', with limit headers on each response."""
+    """Limit every route but the exempt blueprints', with the X-RateLimit headers on each limited response."""
+    # Registered before the limiter's own hook, so it runs after it (Flask runs after_request hooks in reverse).
+    app.after_request(retry_after_when_refused)
     limits = app.config.get("RATE_LIMIT") or ""
     limiter = Limiter(client_key, app=app, default_limits=[limits] if limits else [], storage_uri="memory://",
                       headers_enabled=True, enabled=bool(limits))

@@ -43,17 +43,20 @@ bp = Blueprint("docs", __name__, static_folder="static/docs", static_url_path="/
 def documented(*, summary: str, body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
                response: type[BaseModel] | dict | None = None, status: int = 200, errors: tuple[int, ...] = (),
                write: bool = False, tags: tuple[str, ...] = (), operation_id: str | None = None,
-               media_type: str = "application/json") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+               media_type: str = "application/json",
+               creates: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Attach the route's contract to the view function for ``build_spec``.
 
     ``operation_id`` defaults to the endpoint's name with ``_`` for ``.`` (``v1_match``); ``media_type`` is the
-    success response's (CSV and XLSX exports).
+    success response's (CSV and XLSX exports); ``creates``: the operation may also answer 201 with a
+    ``Location`` (a PUT that created its record).
     """
 
     def attach(view: Callable[..., Any]) -> Callable[..., Any]:
         view.openapi = {  # type: ignore[attr-defined]
             "summary": summary, "body": body, "query": query, "response": response, "status": status,
-            "errors": errors, "write": write, "tags": tags, "operation_id": operation_id, "media_type": media_type}
+            "errors": errors, "write": write, "tags": tags, "operation_id": operation_id, "media_type": media_type,
+            "creates": creates}
         return view
 
     return attach
@@ -174,6 +177,11 @@ def _operation(rule: Rule, method: str, meta: dict, refs: dict, examples: dict,
     if headers:
         ok["headers"] = headers
     responses: dict[str, Any] = {str(meta["status"]): ok if meta["status"] != 204 else {"description": "Deleted"}}
+    if meta["creates"]:
+        responses["201"] = {"description": "Created: the record did not exist; `Location` names it",
+                            "headers": {"Location": {"description": "the new record's URL",
+                                                     "schema": {"type": "string"}}},
+                            **({"content": ok["content"]} if "content" in ok else {})}
     if conditional:
         responses["304"] = {"description": "Not modified: the ETag in If-None-Match is current; no body",
                             "headers": {"ETag": headers["ETag"]}}

@@ -18,7 +18,9 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from corpus import vocab
-from matcher import IndexNotReady, MatcherError, NotFound, OrganisationNotFound, ProjectNotFound
+from corpus.normalise import clean_query_text
+from corpus.schema import control_character_problem
+from matcher import IndexNotReady, InvalidRequest, MatcherError, NotFound, OrganisationNotFound, ProjectNotFound
 from service.deps import current_matcher
 from service.errors import HTTP_CODES, error_response, status_of
 from service.parsing import MAX_PAGE
@@ -38,7 +40,7 @@ from service.presentation import (
     stage_name,
     utc_time,
 )
-from service.search_form import PROGRAMME_SIDES, SearchForm
+from service.search_form import PROGRAMME_SIDES, SearchForm, country_problem
 
 log = logging.getLogger("service")
 
@@ -104,6 +106,8 @@ def home() -> str:
 def search() -> ResponseReturnValue:
     refining = "project" in request.args and "q" not in request.args
     if refining:  # "refine this search" on a project page: its brief, side and countries, ready to edit
+        if problem := control_character_problem("project", request.args["project"]):
+            raise InvalidRequest(problem)  # no id holds one, and PostgreSQL cannot compare a NUL
         brief = current_matcher().get_project(request.args["project"])
         form = SearchForm(q=brief.query_text(), team=brief.country if brief.country in PROGRAMME_SIDES else "",
                           countries=list(brief.seeking_countries))
@@ -123,12 +127,12 @@ def search() -> ResponseReturnValue:
 @bp.get("/organisations")
 def organisations() -> ResponseReturnValue:
     """Every organisation, a page at a time, filtered by country, type, mineral, stage and a phrase."""
-    filters = {"q": request.args.get("q", "").strip(), "country": request.args.get("country", "").strip().upper(),
+    filters = {"q": clean_query_text(request.args.get("q", "")).strip(), "country": request.args.get("country", "").strip().upper(),
                "org_type": request.args.get("org_type", "").strip(), "mineral": request.args.get("mineral", "").strip(),
                "stage": request.args.get("stage", "").strip()}
     problems = []
-    if filters["country"] and not (len(filters["country"]) == 2 and filters["country"].isalpha()):
-        problems.append(f"“{filters['country']}” is not a country code: pick a country from the list.")
+    if filters["country"] and (problem := country_problem(filters["country"])):
+        problems.append(problem)
     for key, known, what in (("org_type", vocab.org_types(), "an organisation type"),
                              ("mineral", vocab.minerals(), "a mineral"),
                              ("stage", vocab.value_chain_stages(), "a value-chain stage")):
@@ -168,11 +172,11 @@ def projects() -> ResponseReturnValue:
     """The project briefs, a page at a time, filtered by the team's country, a challenge area and a phrase."""
     matcher = current_matcher()
     challenges = {c.id: c for c in matcher.challenges()}
-    filters = {"q": request.args.get("q", "").strip(), "country": request.args.get("country", "").strip().upper(),
+    filters = {"q": clean_query_text(request.args.get("q", "")).strip(), "country": request.args.get("country", "").strip().upper(),
                "challenge": request.args.get("challenge", "").strip()}
     problems = []
-    if filters["country"] and not (len(filters["country"]) == 2 and filters["country"].isalpha()):
-        problems.append(f"“{filters['country']}” is not a country code: pick a country from the list.")
+    if filters["country"] and (problem := country_problem(filters["country"])):
+        problems.append(problem)
     if filters["challenge"] and filters["challenge"] not in {str(c) for c in challenges}:
         problems.append(f"“{filters['challenge']}” is not a challenge area: choose challenge one, two, or any.")
     if len(filters["q"]) > 200:

@@ -52,7 +52,8 @@ def json_body() -> dict:
     if not raw.strip():
         raise InvalidRequest("the request body is empty; send a JSON object such as {\"text\": \"...\"}")
     try:
-        text = raw.decode("utf-8")
+        # A UTF-8 byte-order mark (Windows tools write one) is accepted and dropped: RFC 8259 lets a parser ignore it.
+        text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as e:
         raise InvalidRequest(f"the request body is not valid UTF-8 (byte {e.start}); encode JSON as UTF-8") from e
     try:
@@ -60,15 +61,30 @@ def json_body() -> dict:
     except RecursionError as e:
         raise InvalidRequest(f"the JSON body is nested too deeply (limit {MAX_JSON_DEPTH} levels)") from e
     except json.JSONDecodeError as e:
-        raise InvalidRequest(f"the request body is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from e
+        # json's messages for control characters end in "at", before the position it gives separately.
+        raise InvalidRequest(f"the request body is not valid JSON: {e.msg.removesuffix(' at')} at line {e.lineno} "
+                             f"column {e.colno}") from e
     except ValueError as e:  # an integer of more digits than Python converts (sys.get_int_max_str_digits())
         raise InvalidRequest(f"the JSON body holds a number of more than {sys.get_int_max_str_digits()} digits; "
                              "send a shorter number") from e
     if not isinstance(body, dict):
-        raise InvalidRequest(f"the JSON body must be an object, not {type(body).__name__}")
+        raise InvalidRequest(f"the JSON body must be an object ({{...}}), not {json_kind(body)}")
     if _depth(body) > MAX_JSON_DEPTH:
         raise InvalidRequest(f"the JSON body is nested too deeply (limit {MAX_JSON_DEPTH} levels)")
     return body
+
+
+def json_kind(value: Any) -> str:
+    """What a parsed JSON value is, in JSON's words ("null", "an array"), for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
 
 
 def _reject_constant(name: str) -> Any:

@@ -6,8 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
 
 from corpus import vocab
+from corpus.normalise import clean_query_text
+from corpus.schema import country_code
 from matcher import MAX_K, MAX_TEXT_CHARS, MatchRequest
 from service.parsing import split_values
 
@@ -31,7 +34,8 @@ class SearchForm:
         def listed(name: str) -> list[str]:  # repeats or commas, as in the API: ?countries=GB,CA
             return split_values(args.getlist(name))
 
-        return cls(q=args.get("q", ""), team=args.get("team", "").strip().upper(),
+        # The brief as the core will read it (no invisible or control characters), so the page shows what was ranked.
+        return cls(q=clean_query_text(args.get("q", "")), team=args.get("team", "").strip().upper(),
                    countries=[c.upper() for c in listed("countries")],
                    challenge=args.get("challenge", "").strip(), org_types=listed("org_types"),
                    k=args.get("k", "").strip() or "10")
@@ -71,6 +75,19 @@ class SearchForm:
         return (None, problems) if problems else (request, [])
 
 
+def country_problem(value: str) -> str | None:
+    """Why ``value`` is not a country code, in the pages' words, with the code meant when it can be told (as the
+    API says it: ``UK`` -> "did you mean GB?"); None for a valid code, in either case."""
+    try:
+        country_code(value)
+    except PydanticCustomError as e:
+        guess = (e.context or {}).get("suggestion")
+        hint = (f"did you mean {guess}? Pick a country from the list." if guess else
+                "pick a country from the list, or use a two-letter code such as GB or CA.")
+        return f"“{value[:40]}” is not a country code: {hint}"
+    return None
+
+
 def problem_in_words(error: dict) -> str:
     """One pydantic error of ``MatchRequest`` in the form's words."""
     where, value = error["loc"][0] if error["loc"] else "", error.get("input")
@@ -81,8 +98,7 @@ def problem_in_words(error: dict) -> str:
         return ("The project description is empty: describe your project in a sentence or two, for example "
                 "“recovering cobalt from mine tailings”.")
     if where == "countries":
-        return (f"“{value}” is not a country code: pick a country from the list, or use a two-letter code "
-                "such as GB or CA.")
+        return country_problem(str(value)) or f"“{value}” is not a country code: pick a country from the list."
     if where == "org_types":
         return f"“{value}” is not an organisation type: choose one from the list ({', '.join(vocab.org_types())})."
     if where == "k":

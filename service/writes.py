@@ -8,6 +8,7 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from corpus.errors import clip
 from corpus.schema import Organisation, Project
 from matcher import InvalidRequest, record_etag
 from service.auth import caller, require_api_key
@@ -66,8 +67,16 @@ def _if_match() -> list[str] | None:
 def _same_id(body: dict, record_id: str) -> dict:
     # The URL names the record: a body naming another would silently write to the wrong one.
     if body.get("id", record_id) != record_id:
-        raise InvalidRequest(f"the body's id {body.get('id')!r} differs from the URL's {record_id!r}")
+        raise InvalidRequest(f"the body's id {clip(body.get('id'))!r} differs from the URL's {clip(record_id)!r}")
     return {**body, "id": record_id}
+
+
+def _created_or_replaced(response: Response, created: set[str], location: str) -> ResponseReturnValue:
+    # A PUT that created the record answers 201 with its Location, as a POST does; one that replaced it, 200.
+    if not created:
+        return response
+    response.headers["Location"] = location
+    return response, 201
 
 
 @bp.post("/organisations")
@@ -82,14 +91,15 @@ def create_organisation() -> ResponseReturnValue:
 
 
 @bp.put("/organisations/<org_id>")
-@documented(summary="Create or replace an organisation (conditional with If-Match)", body=Organisation, response=Organisation, errors=(412,), write=True, tags=("organisations",))
+@documented(summary="Create (201) or replace (200) an organisation (conditional with If-Match)", body=Organisation, response=Organisation, errors=(412,), write=True, tags=("organisations",), creates=True)
 @require_api_key
-def replace_organisation(org_id: str) -> Response:
+def replace_organisation(org_id: str) -> ResponseReturnValue:
+    created: set[str] = set()
     org = current_matcher().save_organisation(Organisation.model_validate(_same_id(json_body(), org_id)),
-                                              if_match=_if_match(), by=caller())
+                                              if_match=_if_match(), by=caller(), created=created)
     response = jsonify(org.model_dump(mode="json"))
     response.set_etag(record_etag(org))
-    return response
+    return _created_or_replaced(response, created, url_for("v1.get_organisation", org_id=org.id))
 
 
 @bp.patch("/organisations/<org_id>")
@@ -122,14 +132,15 @@ def create_project() -> ResponseReturnValue:
 
 
 @bp.put("/projects/<project_id>")
-@documented(summary="Create or replace a project brief (conditional with If-Match)", body=Project, response=Project, errors=(412,), write=True, tags=("projects",))
+@documented(summary="Create (201) or replace (200) a project brief (conditional with If-Match)", body=Project, response=Project, errors=(412,), write=True, tags=("projects",), creates=True)
 @require_api_key
-def replace_project(project_id: str) -> Response:
+def replace_project(project_id: str) -> ResponseReturnValue:
+    created: set[str] = set()
     project = current_matcher().save_project(Project.model_validate(_same_id(json_body(), project_id)),
-                                             if_match=_if_match(), by=caller())
+                                             if_match=_if_match(), by=caller(), created=created)
     response = jsonify(project.model_dump(mode="json"))
     response.set_etag(record_etag(project))
-    return response
+    return _created_or_replaced(response, created, url_for("v1.get_project", project_id=project.id))
 
 
 @bp.patch("/projects/<project_id>")
@@ -158,8 +169,8 @@ def bulk_import() -> Response:
     payload = BulkImport.model_validate(json_body())
     if not payload.organisations and not payload.projects:
         raise InvalidRequest("nothing to import: send {\"organisations\": [...], \"projects\": [...]}")
-    if dry_run:  # validated whole, counted, and nothing written
-        return jsonify({"imported": {"organisations": len(payload.organisations), "projects": len(payload.projects)},
+    if dry_run:  # the write's own checks, and nothing written
+        return jsonify({"imported": current_matcher().check_records(payload.organisations, payload.projects),
                         "dry_run": True})
     return jsonify({"imported": current_matcher().import_records(payload.organisations, payload.projects,
                                                                       by=caller())})

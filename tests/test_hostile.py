@@ -461,5 +461,7 @@ def test_if_match_makes_a_replace_or_a_delete_conditional(officer, call):
         assert officer.delete(path, headers={**KEY, "If-Match": replaced.headers["ETag"]}).status_code == 204
         missing = officer.put(path, json=changed, headers={**KEY, "If-Match": "*"})  # no version exists to match
         assert "does not exist" in assert_error(missing, 412, "precondition_failed")["message"]
-        assert officer.put(path, json=changed, headers=KEY).status_code == 200  # without If-Match: created
+        created = officer.put(path, json=changed, headers=KEY)  # without If-Match: created, so 201 + Location
+        assert created.status_code == 201 and created.headers["Location"] == path
+        assert officer.put(path, json=changed, headers=KEY).status_code == 200  # and again: replaced
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from collections.abc import Mapping
 
-from corpus.normalise import Correction, Recognised
+from corpus.normalise import Correction, Recognised, clean_query_text
 
 # From this many words a brief is long: the model reads its best passages, BM25 its weighted terms. Shorter briefs
 # (queries, one-paragraph briefs) take the short path: one text, every term at its BM25 weight.
@@ -37,7 +37,9 @@ class AnalysedQuery:
 
     @classmethod
     def of(cls, brief: str) -> AnalysedQuery:
-        """The query before any step: every text is the brief itself."""
+        """The query before any step: every text is the brief itself, cleaned of format and control characters
+        (``clean_query_text``), so both retrievers and every later step read the same words."""
+        brief = clean_query_text(brief)
         return cls(brief, len(brief.split()), dense_text=brief, lexical_text=brief)
 
     @property

@@ -22,6 +22,7 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel
 from sqlalchemy import CursorResult, func, select, update
 
+from corpus.errors import clip
 from corpus.schema import Eligibility, control_character_problem
 from matcher.errors import AssignmentNotFound, InvalidRequest, OrganisationDeleted, ShortlistNotFound
 from matcher.storage.store import Page, Store
@@ -186,7 +187,7 @@ class ShortlistStore:
         with self._store.transaction("the new name was not saved") as session:
             row = session.get(ShortlistRow, shortlist_id)
             if row is None:
-                raise ShortlistNotFound(f"no shortlist with id {shortlist_id!r}; GET /v1/shortlists lists them")
+                raise ShortlistNotFound(f"no shortlist with id {clip(shortlist_id)!r}; GET /v1/shortlists lists them")
             row.name = name
             row.updated_at = utc_now()
             session.flush()
@@ -265,7 +266,7 @@ class ShortlistStore:
         with self._store.session() as session:
             row = session.get(ShortlistRow, shortlist_id)
             if row is None:
-                raise ShortlistNotFound(f"no shortlist with id {shortlist_id!r}; GET /v1/shortlists lists them")
+                raise ShortlistNotFound(f"no shortlist with id {clip(shortlist_id)!r}; GET /v1/shortlists lists them")
             if not with_assignments:
                 return _job(row)
             rows = session.execute(select(AssignmentRow, OrganisationRow.id)
@@ -294,15 +295,15 @@ class ShortlistStore:
             raise InvalidRequest(f"the decision was not saved: {problem}")
         with self._store.transaction("the decision was not saved") as session:
             if session.get(ShortlistRow, shortlist_id) is None:
-                raise ShortlistNotFound(f"no shortlist with id {shortlist_id!r}; GET /v1/shortlists lists them")
+                raise ShortlistNotFound(f"no shortlist with id {clip(shortlist_id)!r}; GET /v1/shortlists lists them")
             row = session.scalar(select(AssignmentRow).where(AssignmentRow.shortlist_id == shortlist_id,
                                                              AssignmentRow.project_id == project_id,
                                                              AssignmentRow.organisation_id == organisation_id))
             if row is None:
-                raise AssignmentNotFound(f"shortlist {shortlist_id!r} does not assign {organisation_id!r} to project "
-                                         f"{project_id!r}; GET /v1/shortlists/{shortlist_id} lists its assignments")
+                raise AssignmentNotFound(f"shortlist {clip(shortlist_id)!r} does not assign {clip(organisation_id)!r} to project "
+                                         f"{clip(project_id)!r}; GET /v1/shortlists/{shortlist_id} lists its assignments")
             if session.get(OrganisationRow, organisation_id) is None:
-                raise OrganisationDeleted(f"organisation {organisation_id!r} ({row.organisation_name}) was deleted "
+                raise OrganisationDeleted(f"organisation {clip(organisation_id)!r} ({row.organisation_name}) was deleted "
                                           "after this shortlist was made; its assignment is kept for the record but "
                                           "can no longer be accepted or rejected", {"organisation_id": organisation_id})
             now = utc_now()

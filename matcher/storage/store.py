@@ -27,8 +27,9 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
+from corpus.errors import clip
 from corpus.schema import Organisation, Project, control_character_problem
-from matcher.errors import InvalidRequest, PreconditionFailed, StorageError
+from matcher.errors import InvalidRequest, OrganisationHasUnits, PreconditionFailed, StorageError
 from matcher.storage.migrations import upgrade_to_head
 from matcher.storage.tables import ChangeRow, OrganisationRow, ProjectRow, as_utc, iso_utc, utc_now
 
@@ -154,31 +155,43 @@ class Store:
 
     # ------------------------------------------------------------------ writes
     def upsert(self, organisations: Iterable[Organisation] = (), projects: Iterable[Project] = (), *,
-               by: str | None = None) -> tuple[int, int]:
+               by: str | None = None, created: set[str] | None = None) -> tuple[int, int]:
         """Insert or replace organisations and projects in one transaction: all of them are written, or none.
-        ``by`` (an API key's name) is recorded with each change."""
+        ``by`` (an API key's name) is recorded with each change; ``created``, when given, receives the ids of the
+        records this write inserted (rather than replaced)."""
         organisations, projects = list(organisations), list(projects)
-        refuse_control_characters(organisations, projects)
         orgs = projects_written = 0
         try:
             with self.session() as session, session.begin():
+                refuse_invalid_records(organisations, projects, parent_of=_stored_parents(session))
                 # merge() reads the stored row first: a row it had to add (still pending) is created by this write.
                 for org in organisations:
                     row = session.merge(OrganisationRow(id=org.id, name=org.name, country=org.country,
                                                         org_type=org.org_type, record=org.model_dump(mode="json"),
                                                         updated_at=utc_now()))
+                    inserted = inspect(row).pending
                     session.add(ChangeRow(kind="organisation", record_id=org.id, by=by,
-                                          action="created" if inspect(row).pending else "updated"))
+                                          action="created" if inserted else "updated"))
+                    if inserted and created is not None:
+                        created.add(org.id)
                     orgs += 1
                 for project in projects:
                     brief = session.merge(ProjectRow(id=project.id, title=project.title, country=project.country,
                                                      record=project.model_dump(mode="json"), updated_at=utc_now()))
+                    inserted = inspect(brief).pending
                     session.add(ChangeRow(kind="project", record_id=project.id, by=by,
-                                          action="created" if inspect(brief).pending else "updated"))
+                                          action="created" if inserted else "updated"))
+                    if inserted and created is not None:
+                        created.add(project.id)
                     projects_written += 1
         except SQLAlchemyError as e:
             raise StorageError(f"nothing was written: the database refused the change ({type(e).__name__}: {e})") from e
         return orgs, projects_written
+
+    def check(self, organisations: Iterable[Organisation] = (), projects: Iterable[Project] = ()) -> None:
+        """Refuse what ``upsert`` would refuse, writing nothing (a dry run): the same checks on the same data."""
+        with self.session() as session:
+            refuse_invalid_records(list(organisations), list(projects), parent_of=_stored_parents(session))
 
     def patch_organisation(self, org_id: str, merge: Callable[[Organisation], Organisation | None], *,
                            if_match: Collection[str] | None = None, by: str | None = None) -> Organisation | None:
@@ -207,7 +220,7 @@ class Store:
         lock, so a concurrent patch (any process) waits there and then merges into the record this one wrote,
         never into the copy both read. ``if_match`` (entity tags, or ``*``) is checked against the locked record.
         """
-        with self.transaction(f"{kind} {record_id!r} was not changed") as session:
+        with self.transaction(f"{kind} {clip(record_id)!r} was not changed") as session:
             touched = session.execute(update(row_type).where(row_type.id == record_id).values(updated_at=utc_now()))
             if cast(CursorResult, touched).rowcount == 0:
                 return None
@@ -222,13 +235,15 @@ class Store:
             session.add(ChangeRow(kind=kind, record_id=record_id, by=by,
                                   action="deleted" if updated is None else "updated"))
             if updated is None:
+                if kind == "organisation":
+                    _refuse_orphaning(session, [record_id])
                 session.delete(row)
                 return current
             if isinstance(updated, Organisation):
-                refuse_control_characters(organisations=[updated])
+                refuse_invalid_records([updated], parent_of=_stored_parents(session))
                 row.name, row.country, row.org_type = updated.name, updated.country, updated.org_type
             else:
-                refuse_control_characters(projects=[updated])
+                refuse_invalid_records(projects=[updated], parent_of=_stored_parents(session))
                 row.title, row.country = updated.title, updated.country
             row.record = updated.model_dump(mode="json")
         return updated
@@ -387,8 +402,10 @@ class Store:
                by: str | None = None) -> int:
         """Delete records in one transaction; returns how many rows went."""
         gone = 0
+        organisation_ids = list(organisation_ids)
         try:
             with self.session() as session, session.begin():
+                _refuse_orphaning(session, organisation_ids)
                 for oid in organisation_ids:
                     row = session.get(OrganisationRow, oid)
                     if row is not None:
@@ -506,18 +523,87 @@ def _like_escape(value: str) -> str:
     return value.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
-def refuse_control_characters(organisations: Iterable[Organisation] = (), projects: Iterable[Project] = ()) -> None:
-    """Refuse names holding control characters (``InvalidRequest``), checked where every door writes; records
-    stored before this check are read as they are and escaped on export."""
+# How far a chain of parents is followed looking for a cycle (real bodies nest two or three deep).
+MAX_PARENT_DEPTH = 100
+ParentLookup = Callable[[str], "tuple[bool, str | None]"]
+
+
+def refuse_invalid_records(organisations: Iterable[Organisation] = (), projects: Iterable[Project] = (), *,
+                           parent_of: ParentLookup) -> None:
+    """Refuse (``InvalidRequest``, every problem listed) what no door may write, checked where every write and every
+    dry run passes: control characters in names and titles, and a ``parent_id`` that names no organisation (stored
+    or in the same batch, in any order) or that makes a cycle. ``parent_of(id)`` is (stored?, its parent_id).
+    Records stored before these checks are read as they are (and escaped on export)."""
+    organisations, projects = list(organisations), list(projects)
     problems = [f"organisation {org.id!r}: {problem}" for org in organisations
                 for field, text in [("name", org.name), *(("aliases", a) for a in org.aliases)]
                 if (problem := control_character_problem(field, text))]
     problems += [f"project {project.id!r}: {problem}" for project in projects
                  if (problem := control_character_problem("title", project.title))]
+    problems += parent_problems(organisations, parent_of)
     if problems:
         raise InvalidRequest(f"nothing was written: {problems[0]}"
                              + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
                              {"problems": problems[:100]})
+
+
+def parent_problems(organisations: Sequence[Organisation], parent_of: ParentLookup) -> list[str]:
+    """Each organisation whose ``parent_id`` is unknown or leads round a cycle, in words that say how to fix it.
+    The batch's own records win over the stored ones (a write may move a body under another)."""
+    batch = {o.id: o.parent_id for o in organisations}
+    known: dict[str, tuple[bool, str | None]] = {}
+
+    def lookup(org_id: str) -> tuple[bool, str | None]:
+        if org_id in batch:
+            return True, batch[org_id]
+        if org_id not in known:
+            known[org_id] = parent_of(org_id)
+        return known[org_id]
+
+    problems = []
+    for org in organisations:
+        if org.parent_id is None:
+            continue
+        if not lookup(org.parent_id)[0]:
+            problems.append(f"organisation {org.id!r}: parent_id {clip(org.parent_id)!r} names no organisation; "
+                            "create the parent first, or send it in the same import (in any order), or leave "
+                            "parent_id out")
+            continue
+        chain: list[str] = [org.id]
+        current: str | None = org.parent_id
+        while current is not None and len(chain) <= MAX_PARENT_DEPTH:
+            if current in chain:
+                problems.append(f"organisation {org.id!r}: parent_id makes a cycle ("
+                                + " -> ".join([*chain[chain.index(current):], current])
+                                + "); a body cannot be part of itself, so clear one of these parent_ids")
+                break
+            chain.append(current)
+            current = lookup(current)[1]
+    return problems
+
+
+def _stored_parents(session: Session) -> ParentLookup:
+    """(stored?, parent_id) of an organisation as the session sees it: the lookup ``refuse_invalid_records`` reads."""
+    def parent_of(org_id: str) -> tuple[bool, str | None]:
+        row = session.get(OrganisationRow, org_id)
+        return (False, None) if row is None else (True, row.record.get("parent_id"))
+    return parent_of
+
+
+def _refuse_orphaning(session: Session, organisation_ids: Sequence[str]) -> None:
+    """Refuse deleting an organisation that others name as their parent (unless they go in the same delete):
+    deleting it would leave their parent_id pointing at nothing, or silently change their records."""
+    going = set(organisation_ids)
+    units = sorted(session.scalars(select(OrganisationRow.id).where(
+        OrganisationRow.record["parent_id"].as_string().in_(going))))
+    units = [u for u in units if u not in going]
+    if units:
+        named = ", ".join(units[:10]) + (f" and {len(units) - 10} more" if len(units) > 10 else "")
+        raise OrganisationHasUnits(
+            f"nothing was deleted: {named} name{'s' if len(units) == 1 else ''} "
+            f"{'an organisation being deleted' if len(going) > 1 else repr(next(iter(going)))} as parent_id; "
+            "delete those too, or change their parent_id (PATCH it to another body or null) first",
+            {"units": units[:100]})
 
 
 def _finish(step: Any, what: str) -> None:
