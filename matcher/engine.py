@@ -132,8 +132,9 @@ class PartnerMatcher:
         self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-sync")
         self._applying: Future | None = None  # the background application of a big batch of changes, if any
         self._applying_lock = threading.Lock()
-        self._projects: ProjectIndex | None = None  # the project search's index, made on its first search
-        self._projects_seq = 0  # the last change-log entry it reflects
+        # The project search's index and the last change-log entry it reflects, in one tuple so that a reader
+        # never pairs an index with another's entry; made on the first search.
+        self._projects: tuple[ProjectIndex, int] | None = None
         self._projects_lock = threading.Lock()
 
     @property
@@ -401,22 +402,22 @@ class PartnerMatcher:
     def _project_index(self, index: PartnerIndex) -> ProjectIndex:
         """The project index, brought up to the change log: built on first use (vectors from the shared cache),
         then derived with only the changed projects, and swapped in with one assignment."""
-        current = self._projects
-        if current is not None and self.store_.last_change() <= self._projects_seq:
-            return current
+        held = self._projects
+        if held is not None and self.store_.last_change() <= held[1]:
+            return held[0]
         with self._projects_lock:
             seq = self.store_.last_change()  # read first: a change committed after it is applied by the next search
-            current = self._projects
-            if current is None:
+            held = self._projects
+            if held is None:
                 updated = ProjectIndex(self.embedder, cache=index.cache, batch_size=self.settings.batch_size).fit(
                     self.store_.all_projects())
-            elif seq > self._projects_seq:
-                seq, _, changed = self.store_.changes_since(self._projects_seq)
+            elif seq > held[1]:
+                seq, _, changed = self.store_.changes_since(held[1])
                 present = self.store_.get_projects(changed)
-                updated = current.with_changes(present, changed - {p.id for p in present})
+                updated = held[0].with_changes(present, changed - {p.id for p in present})
             else:
-                return current
-            self._projects, self._projects_seq = updated, seq
+                return held[0]
+            self._projects = (updated, seq)
             return updated
 
     def get_project(self, project_id: str) -> Project:
@@ -550,7 +551,7 @@ class PartnerMatcher:
         if index is not None and organisations:
             index.embed_ahead(organisations)
         if self._projects is not None and projects:
-            self._projects.embed_ahead(projects)
+            self._projects[0].embed_ahead(projects)
         with self._write_lock:
             written = self.store_.upsert(organisations, projects, by=by)
             self.sync()

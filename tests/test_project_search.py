@@ -159,3 +159,17 @@ def test_cli_projects_search(pm_env):
                                               "--json"]).stdout)
     assert all(item["country"] == "GB" for item in uk["items"])
     assert CliRunner().invoke(main, ["projects", "search", "--help"]).exit_code == 0
+
+
+def test_a_project_imported_through_another_worker_is_found(projects_matcher):
+    other = PartnerMatcher(projects_matcher.settings, embedder=FakeEmbedder(dim=256)).open()  # same database
+    other.ensure_index()
+    try:
+        q = "antimony recovery from gold roaster dust"
+        assert "fx-antimony" not in ids(search(other, q))
+        projects_matcher.import_records([], [Project(id="fx-antimony", title="Antimony from gold roaster dust",
+                                                     summary="Recovering antimony from gold roaster dust.",
+                                                     country="CA", challenge_areas=[2])])
+        assert ids(search(other, q, countries=["CA"], challenge=2))[0] == "fx-antimony"
+    finally:
+        other.close()
