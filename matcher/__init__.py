@@ -32,8 +32,8 @@ from matcher.errors import (
 )
 from matcher.index import PartnerIndex
 from matcher.ranking import SIGNALS
-from matcher.requests import MAX_K, MAX_TEXT_CHARS, MatchRequest
-from matcher.results import Match, ScoreWeights
+from matcher.requests import MAX_K, MAX_TEXT_CHARS, MatchRequest, ProjectSearchRequest
+from matcher.results import Match, ProjectHit, ProjectSearch, ScoreWeights
 from matcher.storage import RecordChange, Store, record_etag
 
 if TYPE_CHECKING:
@@ -90,7 +90,10 @@ __all__ = [
     "PartnerMatcherError",
     "PreconditionFailed",
     "Project",
+    "ProjectHit",
     "ProjectNotFound",
+    "ProjectSearch",
+    "ProjectSearchRequest",
     "RecordChange",
     "SIGNALS",
     "ScoreWeights",

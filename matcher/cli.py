@@ -21,6 +21,7 @@ from matcher import (
     MatchRequest,
     PartnerMatcher,
     PartnerMatcherError,
+    ProjectSearchRequest,
     Settings,
     load_configured_embedder,
     open_matcher,
@@ -255,6 +256,52 @@ def evaluate(ctx: click.Context, beir_dir, split, tune_split, alpha, briefs_file
     click.echo(f"{'method':8} {'nDCG@10':>8} {'R@10':>7} {'R@100':>7}")
     for name, m in result["methods"].items():
         click.echo(f"{name:8} {m['ndcg@10']:8.4f} {m['recall@10']:7.4f} {m['recall@100']:7.4f}")
+
+
+@main.group()
+def projects():
+    """Stored projects (briefs and funded projects)."""
+
+
+@projects.command("search")
+@click.argument("text")
+@click.option("--country", "countries", multiple=True,
+              help="Only projects whose team is in this country (ISO code, repeatable): a UK team looking for "
+                   "Canadian projects gives CA.")
+@click.option("--challenge", type=click.IntRange(1, 2), help="Only projects in challenge area 1 or 2.")
+@click.option("--illustrative/--real", "illustrative", default=None,
+              help="Only illustrative briefs, or only real, cited projects (default: both).")
+@click.option("--page", type=click.IntRange(1), default=1, show_default=True, help="Page of the ranked list.")
+@click.option("-n", "--per-page", "per_page", type=click.IntRange(1, 100), default=10, show_default=True,
+              help="Projects per page.")
+@click.option("--json", "as_json", is_flag=True, help="Print the items, total and message as JSON.")
+@click.pass_context
+@_friendly_errors
+def projects_search(ctx: click.Context, text, countries, challenge, illustrative, page, per_page, as_json):
+    """Rank stored projects for TEXT, an idea in free text (English or French), best fit first.
+
+    \b
+    Example:
+      matcher projects search "graphite purification for battery anodes" --country CA
+    """
+    request = ProjectSearchRequest(q=text, countries=list(countries), challenge=challenge, illustrative=illustrative,
+                                   page=page, per_page=per_page)
+    found = _open(ctx).search_projects(request)
+    if as_json:
+        click.echo(json.dumps({"items": [hit.to_dict() for hit in found.items], "total": found.total, "page": page,
+                               "per_page": per_page, "query": found.query, "message": found.message},
+                              indent=2, ensure_ascii=False))
+        return
+    if found.message:
+        click.echo(found.message)
+    if not found.items:
+        return
+    click.echo(f"{found.total} related project(s); page {page}")
+    click.echo(f"{'rank':>4}  {'relev':>5}  {'cc':2}  project")
+    for rank, hit in enumerate(found.items, start=(page - 1) * per_page + 1):
+        kind = " (illustrative)" if hit.project.illustrative else ""
+        click.echo(f"{rank:>4}  {hit.relevance:.3f}  {hit.project.country:2}  {hit.project.title} [{hit.project.id}]"
+                   f"{kind}")
 
 
 @main.group()

@@ -34,11 +34,11 @@ from matcher.errors import (
     PreconditionFailed,
     ProjectNotFound,
 )
-from matcher.index import PartnerIndex, labels_hash
-from matcher.requests import MatchRequest
+from matcher.index import PartnerIndex, ProjectIndex, labels_hash
+from matcher.requests import MatchRequest, ProjectSearchRequest
 from matcher.ranking import calibration
 from matcher.ranking.eligibility import Scope
-from matcher.results import Match, Matches
+from matcher.results import Match, Matches, ProjectSearch
 from matcher.storage import DatabaseEmbeddingCache, Page, Store
 from matcher.storage.store import read_stored_records, refuse_invalid_records
 
@@ -138,6 +138,10 @@ class PartnerMatcher:
         self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-sync")
         self._applying: Future | None = None  # the background application of a big batch of changes, if any
         self._applying_lock = threading.Lock()
+        # The project search's index and the last change-log entry it reflects, in one tuple so that a reader
+        # never pairs an index with another's entry; made on the first search.
+        self._projects: tuple[ProjectIndex, int] | None = None
+        self._projects_lock = threading.Lock()
 
     @property
     def embedder(self) -> Embedder:
@@ -360,9 +364,66 @@ class PartnerMatcher:
             raise OrganisationNotFound(f"no organisation with id {clip(org_id)!r}; list them at /v1/organisations")
         return found
 
-    def list_projects(self, *, page: int = 1, per_page: int = 20, countries=(), challenges=(), text: str = "") -> Page:
+    def list_projects(self, *, page: int = 1, per_page: int = 20, countries=(), challenges=(), text: str = "",
+                      illustrative: bool | None = None) -> Page:
         return self.store_.list_projects(page=page, per_page=per_page, countries=countries, challenges=challenges,
-                                         text=text)
+                                         text=text, illustrative=illustrative)
+
+    def search_projects(self, request: ProjectSearchRequest) -> ProjectSearch:
+        """Stored projects ranked for a free-text idea (the other direction of the search: a UK team's idea
+        against Canadian projects with ``countries=["CA"]``), a page at a time.
+
+        The idea is analysed and encoded as a partner search's brief (the partner index's query steps and query
+        cache); the projects are ranked by ``ProjectIndex`` (BM25 and dense, fused as the organisation search
+        does), brought up to the database first, so a project written through any worker is found by the next
+        search. No domain evidence and nothing near: no items, and a message saying why."""
+        if request.challenge is not None and request.challenge not in {c.id for c in self.challenges_}:
+            raise InvalidRequest(f"challenge must be one of {sorted(c.id for c in self.challenges_)} or null, not "
+                                 f"{request.challenge!r}")
+        index = self._index()
+        projects = self._project_index(index)
+        analysed = index.analyse_query(request.q)
+        query, passages = index.query_vectors(analysed)
+        found = projects.search(analysed, query, passages, countries=request.countries, challenge=request.challenge,
+                                illustrative=request.illustrative)
+        message = None
+        if found.nothing_found:
+            message = ("no good match: no minerals, processes or value-chain stages were recognised in the idea, and "
+                       "no project is close to it; describe the minerals, processes and the expertise involved")
+        elif found.weak:
+            message = ("weak fit: no project comes near this idea in meaning or words, so every project these filters "
+                       "allow is listed, ranked; name the minerals, processes or value-chain stages involved")
+        elif not found.hits:
+            message = "no project matches these filters"
+        elif found.off_topic:
+            message = ("weak fit: no minerals, processes or value-chain stages were recognised in the idea, so these "
+                       "projects only share some of its words or meaning; describe the minerals, processes and the "
+                       "expertise involved")
+        start = (request.page - 1) * request.per_page
+        query_echo = {"q": request.q, "countries": list(request.countries), "challenge": request.challenge,
+                      "illustrative": request.illustrative}
+        return ProjectSearch(found.hits[start : start + request.per_page], len(found.hits), query_echo, message)
+
+    def _project_index(self, index: PartnerIndex) -> ProjectIndex:
+        """The project index, brought up to the change log: built on first use (vectors from the shared cache),
+        then derived with only the changed projects, and swapped in with one assignment."""
+        held = self._projects
+        if held is not None and self.store_.last_change() <= held[1]:
+            return held[0]
+        with self._projects_lock:
+            seq = self.store_.last_change()  # read first: a change committed after it is applied by the next search
+            held = self._projects
+            if held is None:
+                updated = ProjectIndex(self.embedder, cache=index.cache, batch_size=self.settings.batch_size).fit(
+                    self.store_.all_projects())
+            elif seq > held[1]:
+                seq, _, changed = self.store_.changes_since(held[1])
+                present = self.store_.get_projects(changed)
+                updated = held[0].with_changes(present, changed - {p.id for p in present})
+            else:
+                return held[0]
+            self._projects = (updated, seq)
+            return updated
 
     def get_project(self, project_id: str) -> Project:
         project = self.store_.get_project(project_id)
@@ -500,6 +561,8 @@ class PartnerMatcher:
         index = self.index_
         if index is not None and organisations:
             index.embed_ahead(organisations)
+        if self._projects is not None and projects:
+            self._projects[0].embed_ahead(projects)
         with self._write_lock:
             written = self.store_.upsert(organisations, projects, by=by)
             self.sync()

@@ -88,3 +88,23 @@ class MatchRequest(BaseModel):
         if self.challenge_only and self.challenge is None:
             raise ValueError("'challenge_only' needs 'challenge' (1 or 2)")
         return self
+
+
+MAX_PER_PAGE = 100
+
+
+class ProjectSearchRequest(BaseModel):
+    """Rank stored projects for a free-text idea (``PartnerMatcher.search_projects``), a page at a time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    q: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)] = Field(
+        description="The idea, in free text (English or French; symbols such as Li, REE, NdFeB are read).")
+    countries: list[CountryCode] = Field(default_factory=list, max_length=50,
+                                         description="Only projects whose team is in these countries (ISO alpha-2); "
+                                                     "a UK team looking for Canadian projects sends CA. Empty: any.")
+    challenge: Literal[1, 2] | None = Field(None, description="Only projects in this challenge area.")
+    illustrative: bool | None = Field(None, description="true: only illustrative briefs; false: only real, cited "
+                                                        "projects; absent: both.")
+    page: int = Field(1, ge=1, le=1_000_000)
+    per_page: int = Field(20, ge=1, le=MAX_PER_PAGE)

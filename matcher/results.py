@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, make_dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from corpus.schema import Organisation
+from corpus.schema import Organisation, Project
 from matcher.ranking import SIGNALS
 
 # Parameters of retrieval that ScoreWeights also carries (they are tuned with the signals' weights).
@@ -139,3 +139,34 @@ class Matches(list[Match]):
     @property
     def all_weak(self) -> bool:
         return bool(self) and all(m.weak for m in self)
+
+
+@dataclass(frozen=True)
+class ProjectHit:
+    """One stored project ranked for a free-text idea (``PartnerMatcher.search_projects``).
+
+    ``relevance`` is the fused score the list is ordered by (BM25 and dense, each min-max normalised over the
+    projects the filters allow, as the organisation search fuses them): relative, compare it within one answer.
+    ``semantic`` is the cosine of the idea and the project's text; ``lexical`` its BM25 over the idea's idf mass
+    (``matcher.ranking.calibration.query_mass``), in [0, 1), the same scale for every query."""
+
+    project: Project
+    relevance: float
+    semantic: float
+    lexical: float
+
+    def to_dict(self) -> dict:
+        """The project's record with its scores added (the list's item shape, extended)."""
+        return {**self.project.model_dump(mode="json"), "score": self.relevance, "relevance": self.relevance,
+                "scores": {"semantic": self.semantic, "lexical": self.lexical}}
+
+
+@dataclass(frozen=True)
+class ProjectSearch:
+    """A page of stored projects ranked for an idea: ``items`` (this page), ``total`` (every project kept), and
+    ``message`` when the answer is empty on purpose or every project is only weakly related."""
+
+    items: list[ProjectHit]
+    total: int
+    query: dict
+    message: str | None = None

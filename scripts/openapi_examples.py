@@ -78,7 +78,9 @@ def record(model: str) -> dict[str, Any]:
              query={"countries": "CA", "org_types": "rto", "per_page": 2, "page": 2})
         organisation = call("v1_get_organisation", "GET", f"/v1/organisations/{ORGANISATION}",
                             path={"org_id": ORGANISATION})
-        call("v1_list_projects", "GET", "/v1/projects", query={"countries": "CA", "per_page": 1, "page": 2})
+        # The ranked form (a UK team's idea against Canadian projects); without q the list is the plain one.
+        call("v1_list_projects", "GET", "/v1/projects",
+             query={"q": "graphite purification for battery anodes", "countries": "CA", "per_page": 2})
         project = call("v1_get_project", "GET", f"/v1/projects/{PROJECT}", path={"project_id": PROJECT})
         call("v1_challenges", "GET", "/v1/challenges")
         call("healthz", "GET", "/healthz")

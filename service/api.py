@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, ConfigDict, Field
 
 from corpus.schema import ChallengeId, CountryCode, Eligibility, Organisation, OrgType, Project
-from matcher import MAX_K, MatchRequest, record_etag
+from matcher import MAX_K, MAX_TEXT_CHARS, MatchRequest, ProjectSearchRequest, record_etag
 from service.deps import current_matcher
 from service.openapi import documented
 from service.paging import page_response
@@ -42,7 +42,15 @@ class ProjectMatchQuery(_Query):
 class ProjectListQuery(_Query):
     page: int = Field(1, ge=1, le=MAX_PAGE)
     per_page: int = Field(20, ge=1, le=MAX_PER_PAGE)
-    countries: list[CountryCode] = Field(default_factory=list, max_length=50)
+    countries: list[CountryCode] = Field(default_factory=list, max_length=50,
+                                         description="the project team's country (a UK team looking for Canadian "
+                                                     "projects: CA)")
+    q: str | None = Field(None, max_length=MAX_TEXT_CHARS,
+                          description="an idea in free text: the list is then ranked by relevance to it, each item "
+                                      "with its score, and holds only the projects related to it")
+    challenge: ChallengeId | None = None
+    illustrative: bool | None = Field(None, description="true: illustrative briefs only; false: real, cited "
+                                                        "projects only")
 
 
 class HistoryQuery(_Query):
@@ -101,10 +109,16 @@ def organisation_history(org_id: str) -> Response:
 
 
 @bp.get("/projects")
-@documented(summary="List project briefs (paginated)", query=ProjectListQuery, response=ProjectPage, tags=("projects",))
+@documented(summary="List project briefs (paginated), or with q rank them for an idea", query=ProjectListQuery, response=ProjectPage, errors=(503,), tags=("projects",))
 def list_projects() -> Response:
     q = parse_query(ProjectListQuery)
-    return _page(current_matcher().list_projects(page=q.page, per_page=q.per_page, countries=q.countries), q)
+    if q.q is None:
+        return _page(current_matcher().list_projects(page=q.page, per_page=q.per_page, countries=q.countries,
+                                                     challenges=[q.challenge] if q.challenge else (),
+                                                     illustrative=q.illustrative), q)
+    found = current_matcher().search_projects(ProjectSearchRequest.model_validate(q.model_dump()))
+    return page_response([hit.to_dict() for hit in found.items], found.total, q.page, q.per_page,
+                         query=found.query, message=found.message)
 
 
 @bp.get("/projects/<project_id>")

@@ -20,7 +20,8 @@ from werkzeug.exceptions import HTTPException
 from corpus import vocab
 from corpus.normalise import clean_query_text
 from corpus.schema import control_character_problem
-from matcher import IndexNotReady, InvalidRequest, MatcherError, NotFound, OrganisationNotFound, ProjectNotFound
+from matcher import (MAX_TEXT_CHARS, IndexNotReady, InvalidRequest, MatcherError, NotFound, OrganisationNotFound,
+                     ProjectNotFound, ProjectSearchRequest)
 from service.deps import current_matcher
 from service.errors import HTTP_CODES, error_response, status_of
 from service.parsing import MAX_PAGE
@@ -169,7 +170,9 @@ def organisation(org_id: str) -> str:
 
 @bp.get("/projects")
 def projects() -> ResponseReturnValue:
-    """The project briefs, a page at a time, filtered by the team's country, a challenge area and a phrase."""
+    """The project briefs, a page at a time, filtered by the team's country and a challenge area; with words (an
+    idea), ranked by relevance to them by the core's project search. While the index is still loading, words
+    filter by phrase instead (the store's substring match), and the page says so."""
     matcher = current_matcher()
     challenges = {c.id: c for c in matcher.challenges()}
     filters = {"q": clean_query_text(request.args.get("q", "")).strip(), "country": request.args.get("country", "").strip().upper(),
@@ -179,17 +182,30 @@ def projects() -> ResponseReturnValue:
         problems.append(problem)
     if filters["challenge"] and filters["challenge"] not in {str(c) for c in challenges}:
         problems.append(f"“{filters['challenge']}” is not a challenge area: choose challenge one, two, or any.")
-    if len(filters["q"]) > 200:
-        problems.append(f"The words are {len(filters['q']):,} characters long; use at most 200.")
-    context = {"filters": filters, "countries": COUNTRY_NAMES, "challenges": challenges}
+    if len(filters["q"]) > MAX_TEXT_CHARS:
+        problems.append(f"The words are {len(filters['q']):,} characters long; use at most {MAX_TEXT_CHARS:,}.")
+    context = {"filters": filters, "countries": COUNTRY_NAMES, "challenges": challenges, "ranked": False,
+               "message": None, "phrase_only": False}
     if problems:
         return render_template("pages/projects.html", errors=problems, projects=[], total=0, page=1, pages=1,
                                **context), 400
     page = _page_number()
-    items, total = matcher.list_projects(
-        page=page, per_page=PROJECTS_PER_PAGE, countries=[filters["country"]] if filters["country"] else (),
-        challenges=[int(filters["challenge"])] if filters["challenge"] else (), text=filters["q"])
-    return render_template("pages/projects.html", errors=[], projects=items, total=total, page=page,
+    countries = [filters["country"]] if filters["country"] else []
+    challenge = int(filters["challenge"]) if filters["challenge"] else None
+    if filters["q"]:
+        try:
+            found = matcher.search_projects(ProjectSearchRequest(q=filters["q"], countries=countries,
+                                                                 challenge=challenge, page=page,
+                                                                 per_page=PROJECTS_PER_PAGE))
+            context.update(ranked=True, message=found.message)
+            return render_template("pages/projects.html", errors=[], projects=[h.project for h in found.items],
+                                   hits=found.items, total=found.total, page=page,
+                                   pages=_pages(found.total, PROJECTS_PER_PAGE), **context)
+        except IndexNotReady:
+            context["phrase_only"] = True
+    items, total = matcher.list_projects(page=page, per_page=PROJECTS_PER_PAGE, countries=countries,
+                                         challenges=[challenge] if challenge else (), text=filters["q"])
+    return render_template("pages/projects.html", errors=[], projects=items, hits=None, total=total, page=page,
                            pages=_pages(total, PROJECTS_PER_PAGE), **context)
 
 

@@ -80,8 +80,22 @@ class OrganisationPage(PageLinks):
     items: list[Organisation]
 
 
+class RankedProject(Project):
+    """A project of the list; ranked for an idea (``q``), with its scores."""
+
+    score: float | None = Field(None, description="with q: the same value as `relevance`")
+    relevance: float | None = Field(None, description="with q: the score the list is ordered by (BM25 and dense, "
+                                                      "each min-max normalised over the projects the filters allow, "
+                                                      "fused as the organisation search fuses them): compare it "
+                                                      "within one answer only")
+    scores: dict[str, float] | None = Field(None, description="with q: semantic (cosine of the idea and the "
+                                                              "project's text) and lexical (BM25 over the idea's "
+                                                              "idf mass, the same scale for every query)")
+
+
 class ProjectPage(PageLinks):
-    items: list[Project]
+    items: list[RankedProject]
+    query: dict | None = Field(None, description="with q: the idea and filters as understood")
 
 
 class HistoryPage(PageLinks):

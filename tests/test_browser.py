@@ -277,6 +277,23 @@ def test_the_team_side_picks_the_partner_side(page, base_url, side, partners):
     both_widths(page, f"search-team-{'gb' if side == 'the UK' else 'ca'}")
 
 
+def test_a_uk_team_finds_canadian_projects_for_its_idea(page, base_url):
+    page.goto(base_url + "/")
+    page.get_by_label("Your project", exact=True).fill("recycling rare earth magnets from electronic waste")
+    page.get_by_role("group", name="My team is in").get_by_label("the UK", exact=True).check()
+    page.get_by_role("button", name="Find partners").click()
+    page.wait_for_url("**/search?**")
+    page.get_by_role("link", name="Canadian projects for this idea").click()
+    page.wait_for_url("**/projects?**")
+    assert "country=CA" in page.url
+    assert page.get_by_label("Team’s country").input_value() == "CA"
+    titles = page.locator(".brief-list h2 a")
+    assert titles.first.inner_text() == "Recycling rare earth magnets from e-waste"  # fx-brief-magnets, Canadian
+    assert "related to “recycling rare earth magnets" in page.locator(".results-summary").inner_text()
+    assert set(page.locator(".brief .meta span:first-child").all_inner_texts()) == {"Canada"}
+    both_widths(page, "projects-ranked")
+
+
 def test_several_partner_countries_at_once(page, base_url):
     page.goto(base_url + "/")
     page.get_by_label("Your project", exact=True).fill("lithium recycling")
@@ -406,6 +423,9 @@ def test_project_actions_refine_and_shortlist(page, base_url):
     ("organisation", "/organisations/fx-tailings-lab"),
     ("projects", "/projects"),
     ("projects-filtered", "/projects?challenge=1"),
+    ("projects-ranked", "/projects?q=recycling+rare+earth+magnets&country=CA"),
+    ("projects-off-topic", "/projects?q=chocolate+cake+recipe"),
+    ("search-uk-team", "/search?q=recycling+rare+earth+magnets&team=GB"),
     ("project", "/projects/fx-brief-magnets"),
     ("page-not-found", "/no-such-page"),
     ("bad-page-number", "/projects?page=9223372036854775808"),

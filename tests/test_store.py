@@ -58,6 +58,13 @@ def test_browse_filters_by_mineral_stage_and_phrase(store):
     assert ids(store.list_projects(challenges=[1])) == ["fx-brief-tailings"]
     assert ids(store.list_projects(text="E-WASTE")) == ["fx-brief-magnets"]
     assert ids(store.list_projects(challenges=[2], countries=["CA"])) == ["fx-brief-magnets"]
+    real = load_projects(FIXTURE_CORPUS)[0].model_copy(update={"id": "fx-real", "illustrative": False,
+                                                             "sources": orgs[0].sources})
+    store.upsert(projects=[real])
+    assert ids(store.list_projects(illustrative=False)) == ["fx-real"]
+    assert ids(store.list_projects(illustrative=True)) == ["fx-brief-magnets", "fx-brief-tailings"]
+    assert sorted(p.id for p in store.get_projects(["fx-real", "fx-brief-tailings", "fx-gone"])) == [
+        "fx-brief-tailings", "fx-real"]
 
 
 def test_upsert_replaces_without_duplicating(store):

@@ -366,6 +366,16 @@ class Store:
                 out.extend(Organisation.model_validate(r.record) for r in rows)
         return out
 
+    def get_projects(self, ids: Iterable[str]) -> list[Project]:
+        """The projects with these ids that exist (missing ids are simply absent)."""
+        ids = list(ids)
+        out: list[Project] = []
+        with self.session() as session:
+            for start in range(0, len(ids), 500):  # keep IN lists within every database's limits
+                rows = session.scalars(select(ProjectRow).where(ProjectRow.id.in_(ids[start : start + 500])))
+                out.extend(Project.model_validate(r.record) for r in rows)
+        return out
+
     # ------------------------------------------------------------------ reads
     def count_organisations(self) -> int:
         with self.session() as session:
@@ -453,19 +463,21 @@ class Store:
         return self._kept_page(query, OrganisationRow, Organisation, page, per_page, keep)
 
     def list_projects(self, *, page: int = 1, per_page: int = 20, countries: Sequence[str] = (),
-                      challenges: Sequence[int] = (), text: str = "") -> Page:
+                      challenges: Sequence[int] = (), text: str = "", illustrative: bool | None = None) -> Page:
         """A page of project briefs in id order; ``challenges`` keeps briefs in any of these challenge areas,
-        ``text`` a case-insensitive phrase in the title, summary, lead, sought expertise or keywords."""
+        ``text`` a case-insensitive phrase in the title, summary, lead, sought expertise or keywords,
+        ``illustrative`` illustrative briefs (True) or real projects (False) only."""
         query = select(ProjectRow)
         if countries:
             query = query.where(ProjectRow.country.in_(countries))
-        if not (challenges or text.strip()):
+        if not (challenges or text.strip() or illustrative is not None):
             return self._page(query, ProjectRow, Project, page, per_page)
         phrase = text.strip().casefold()
 
         def keep(record: dict) -> bool:
             texts = [record.get(k) or "" for k in ("title", "summary", "lead_organisation", "sought_expertise")]
             return ((not challenges or any(c in record.get("challenge_areas", ()) for c in challenges))
+                    and (illustrative is None or record.get("illustrative", True) == illustrative)
                     and (not phrase or any(phrase in v.casefold() for v in [*texts, *record.get("keywords", ())])))
 
         query = _narrowed(query, ProjectRow, [[phrase] if phrase else []])
