@@ -35,9 +35,12 @@ SUGGEST_ABOVE = 85.0  # rapidfuzz ratio (0-100) from which a stored id is offere
 
 
 def did_you_mean(wrong: str, known: Iterable[str]) -> str | None:
-    """The stored id closest to a mistyped one, when one is close enough to be the one meant."""
-    found = process.extractOne(wrong, list(known), scorer=fuzz.ratio, score_cutoff=SUGGEST_ABOVE)
-    return found[0] if found else None
+    """The stored id closest to a mistyped one, when one is close enough and closer than any other (two as close,
+    such as brief-010 and brief-001 for brief-01, and none is offered: a guess would be a coin toss)."""
+    found = process.extract(wrong, list(known), scorer=fuzz.ratio, score_cutoff=SUGGEST_ABOVE, limit=2)
+    if not found or (len(found) > 1 and found[1][1] == found[0][1]):
+        return None
+    return found[0][0]
 
 
 def _unknown(field: str, what: str, wrong: str, known: Iterable[str], why: str = "is not stored") -> dict[str, str]:

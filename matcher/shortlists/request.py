@@ -15,8 +15,10 @@ PROJECT_IDS_REQUIRED = ('project_ids is required: list the projects, e.g. ["brie
 
 
 class ShortlistRequest(BaseModel):
-    """What an officer asks for. Countries default as search's do: each project's ``seeking_countries``, else the
-    programme's other country (GB for a Canadian project, CA for a UK one; ``matcher.ranking.eligibility``)."""
+    """What an officer asks for. ``project_ids`` is required: the projects' ids, or "all" for every project; every
+    other field has a default. Countries default as search's do: each project's ``seeking_countries``, else the
+    programme's other country (GB for a Canadian project, CA for a UK one; ``matcher.ranking.eligibility``).
+    Conflicts (``exclude``, ``exclude_organisations``) must name stored ids: an unknown one is refused (400)."""
 
     model_config = ConfigDict(extra="forbid")
 

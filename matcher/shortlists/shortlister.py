@@ -13,7 +13,6 @@ import numpy as np
 from pydantic import BaseModel
 
 from corpus.schema import Project
-from embeddings.base import encode_queries
 from matcher.errors import MatcherError, OrganisationNotFound
 from matcher.ranking import calibration
 from matcher.ranking.eligibility import Scope
@@ -59,12 +58,11 @@ class Shown:
 @dataclass(frozen=True)
 class Scored:
     """Every project's candidates: relevance per (project row, column) (-inf: not a candidate), the index
-    positions of the columns, the projects' query vectors, the kept pairs (row, column) and, per row, each
-    candidate column as its list shows it."""
+    positions of the columns, the kept pairs (row, column) and, per row, each candidate column as its list shows
+    it."""
 
     matrix: np.ndarray
     positions: list[int]
-    vectors: np.ndarray
     fixed: list[tuple[int, int]]
     shown: list[dict[int, Shown]]
 
@@ -144,8 +142,7 @@ class Shortlister:
         if shortfall is not None:
             raise shortfall.error([p.id for p in projects])
 
-    def _candidates(self, request: ShortlistRequest, project: Project, rejected: dict[str, set[str]],
-                    vector: np.ndarray | None = None) -> list[Match]:
+    def _candidates(self, request: ShortlistRequest, project: Project, rejected: dict[str, set[str]]) -> list[Match]:
         """A project's best candidates, all from one ranking call (so their scores compare). The pool grows until
         it holds a margin of every type the mix requires, or every eligible organisation."""
         index = self.index
@@ -153,7 +150,7 @@ class Shortlister:
         while True:
             matches = index.rank(project, k=k, countries=self.countries(request, project),
                                  org_types=request.org_types, exclude=self._exclusions(request, project, rejected),
-                                 explain=False, diversify=False, query_vector=vector, scope=self.scope,
+                                 explain=False, diversify=False, scope=self.scope,
                                  eligibility=request.eligibility)
             types = Counter(m.organisation.org_type for m in matches)
             enough = all(types[t] >= 3 * n for t, n in request.min_per_type.items())
@@ -171,20 +168,17 @@ class Shortlister:
         columns: dict[int, int] = {}
         cells: list[tuple[int, int, float]] = []
         shown: list[dict[int, Shown]] = []
-        # Every project's text goes to the model in batches: far faster than one query at a time. The model reads
-        # what the query steps make of it (normalised, translated, a long summary's best passage), as a brief's.
-        texts = [index.analyse_query(p.query_text()).dense_texts[0] for p in projects]
-        vectors = encode_queries(index.embedder, texts, batch_size=32)
+        # Each project is ranked exactly as the match endpoint ranks it (its vectors, a long summary's passages too,
+        # come through the index's query cache): a batch would give the int8 model other vectors, and other fits.
         report = _checkpoint(progress, 0.2, 0.8)
         report(0.0)
         fixed: list[tuple[int, int]] = []
         for row, project in enumerate(projects):
-            found = self._candidates(request, project, rejected, vectors[row])
+            found = self._candidates(request, project, rejected)
             kept = self._kept(request, project, rejected)
             seen = {m.organisation.id for m in found}
             if missing := [o for o in kept if o not in seen]:
-                found += index.rank(project, k=len(missing), only=missing, explain=False, diversify=False,
-                                    query_vector=vectors[row])
+                found += index.rank(project, k=len(missing), only=missing, explain=False, diversify=False)
             listed: dict[int, Shown] = {}
             for place, m in enumerate(found):
                 column = columns.setdefault(index.positions_[m.organisation.id], len(columns))
@@ -199,7 +193,7 @@ class Shortlister:
         matrix = np.full((len(projects), len(columns)), -np.inf)
         for row, column, score in cells:
             matrix[row, column] = score
-        return Scored(matrix, list(columns), vectors, fixed, shown)
+        return Scored(matrix, list(columns), fixed, shown)
 
     def _listed(self, pairs: Sequence[Pair], shown: dict[int, Shown]) -> list[tuple[Pair, float | None, str | None]]:
         """A project's chosen pairs in the order of its ranked list (the match endpoint's order), each with the fit
@@ -224,7 +218,7 @@ class Shortlister:
         rejected = rejected or {}
         self.precheck(request, projects, rejected)
         scored = self.scores(request, projects, rejected, _checkpoint(progress, 0.0, 0.7))
-        matrix, positions, vectors, fixed = scored.matrix, scored.positions, scored.vectors, scored.fixed
+        matrix, positions, fixed = scored.matrix, scored.positions, scored.fixed
         index = self.index
         types = [str(index.org_types_[p]) for p in positions]
         constraints = constraints_of(request)
@@ -245,7 +239,7 @@ class Shortlister:
             chosen = [index.ids_[positions[pair.organisation]] for pair, _, _ in listed]
             # Only the reasons come from ranking the chosen alone: their fits are the project's list's, above.
             reasons = {m.organisation.id: m.explanation["reason"] for m in index.rank(
-                project, k=len(chosen), only=chosen, explain=True, diversify=False, query_vector=vectors[row])
+                project, k=len(chosen), only=chosen, explain=True, diversify=False)
                 if m.explanation is not None}
             for rank, ((pair, fit, band), org_id) in enumerate(zip(listed, chosen), start=1):
                 org = index.organisations_[index.positions_[org_id]]

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from types import EllipsisType
 from typing import Any, Literal, cast
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import CursorResult, func, select, update
 
 from corpus.schema import Eligibility, control_character_problem
@@ -100,11 +100,12 @@ class ShortlistAssignment(BaseModel):
     # In the programme (``corpus.schema.Eligibility``), labelled when read from the programme file; not stored.
     eligibility: Eligibility | None = None
     rank: int
-    # The calibrated fit as shown in the project's ranked list, as the match endpoint's ``score`` (the same as
-    # ``fit``); null only on shortlists stored before fits were.
-    score: float | None
-    # The relative ranking score: it orders each project's candidates and the solver maximises its total.
-    relevance: float | None = None
+    score: float | None = Field(description=(
+        "the calibrated fit as the project's ranked list shows it, as on match results (the same as fit); null only "
+        "on shortlists stored before fits were"))
+    relevance: float | None = Field(None, description=(
+        "the relative ranking score: it orders the project's partners (rank) and the solver maximises its total; "
+        "it compares partners within a project, not between projects"))
     fit: float | None = None
     band: str | None = None
     reason: str
