@@ -298,3 +298,16 @@ def test_one_feasibility_check_counts_the_same_from_filter_rows_or_a_score_matri
         if expected is not None:
             assert expected.error(["a", "b", "c", "d", "e"]).details == got.error(["a", "b", "c", "d", "e"]).details
             assert expected.describe("'a'") == got.describe("'a'")
+
+
+def test_a_kept_partner_ranked_apart_is_listed_last_and_never_shows_a_higher_fit(call):
+    from matcher.shortlists.shortlister import Shown
+    from matcher.shortlists.solver import Assignment
+
+    # Columns 0 and 1 from the project's list (places 3 and 0), column 2 a kept partner the search no longer
+    # returned (ranked on its own, placed after the list) whose own fit is higher than theirs.
+    shown = {0: Shown(3, 0.71, 0.45, "good"), 1: Shown(0, 0.93, 0.62, "strong"), 2: Shown(150, 1.0, 0.8, "strong")}
+    pairs = [Assignment(0, c, r, shown[c].relevance) for r, c in enumerate((2, 1, 0), start=1)]
+    listed = Shortlister(call.index_).in_list_order(pairs, shown)
+    assert [(p.organisation, fit, band) for p, fit, band in listed] == [(1, 0.62, "strong"), (0, 0.45, "good"),
+                                                                         (2, 0.45, "good")]

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("matcher.shortlists")
 SUGGEST_ABOVE = 85.0  # rapidfuzz ratio (0-100) from which a stored id is offered as the one meant
+MAX_PROBLEMS = 100  # unknown ids listed (with a suggestion each) in one error, as the API lists validation problems
 
 
 def did_you_mean(wrong: str, known: Iterable[str]) -> str | None:
@@ -84,18 +85,22 @@ class ShortlistJobs:
         would otherwise be silently void, and the organisation in conflict shortlisted. ``exclude``'s keys must be
         the shortlist's projects and its values, like ``exclude_organisations``, stored organisations."""
         project_ids = [p.id for p in projects]
-        stored = self.matcher.current_index().positions_
-        problems = [_unknown(f"exclude.{p}", "project", p, project_ids, "is not one of this shortlist's projects")
-                    for p in exclude if p not in project_ids]
-        problems += [_unknown(f"exclude.{p}", "organisation", o, stored)
-                     for p, orgs in exclude.items() for o in dict.fromkeys(orgs) if o not in stored]
-        problems += [_unknown("exclude_organisations", "organisation", o, stored)
-                     for o in dict.fromkeys(exclude_organisations) if o not in stored]
-        if problems:
-            listed = "; ".join(f"{d['field']}: {d['message']}" for d in problems[:3])
-            more = f" (and {len(problems) - 3} more, in details)" if len(problems) > 3 else ""
-            raise InvalidRequest(f"a conflict of interest names an unknown id, so it would exclude nothing: "
-                                 f"{listed}{more}", problems[:100])
+        shortlisted, stored = set(project_ids), self.matcher.current_index().positions_
+        # (field, kind, id): found by lookup; only the first MAX_PROBLEMS are matched against the stored ids.
+        unknown = [(f"exclude.{p}", "project", p) for p in exclude if p not in shortlisted]
+        unknown += [(f"exclude.{p}", "organisation", o) for p, orgs in exclude.items() for o in dict.fromkeys(orgs)
+                    if o not in stored]
+        unknown += [("exclude_organisations", "organisation", o) for o in dict.fromkeys(exclude_organisations)
+                    if o not in stored]
+        if not unknown:
+            return
+        problems = [_unknown(field, kind, wrong, project_ids, "is not one of this shortlist's projects")
+                    if kind == "project" else _unknown(field, kind, wrong, stored)
+                    for field, kind, wrong in unknown[:MAX_PROBLEMS]]
+        listed = "; ".join(f"{d['field']}: {d['message']}" for d in problems[:3])
+        more = f" (and {len(unknown) - 3} more, the first {len(problems)} in details)" if len(unknown) > 3 else ""
+        raise InvalidRequest(f"a conflict of interest names an unknown id, so it would exclude nothing: "
+                             f"{listed}{more}", problems)
 
     def _checked(self, request: ShortlistRequest, by: str | None,
                  conflicts: tuple[dict[str, builtins.list[str]], builtins.list[str]] | None = None) -> str:

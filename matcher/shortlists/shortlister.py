@@ -195,7 +195,7 @@ class Shortlister:
             matrix[row, column] = score
         return Scored(matrix, list(columns), fixed, shown)
 
-    def _listed(self, pairs: Sequence[Pair], shown: dict[int, Shown]) -> list[tuple[Pair, float | None, str | None]]:
+    def in_list_order(self, pairs: Sequence[Pair], shown: dict[int, Shown]) -> list[tuple[Pair, float | None, str | None]]:
         """A project's chosen pairs in the order of its ranked list (the match endpoint's order), each with the fit
         and band shown there. The fits of a list are non-increasing down it, so those of its chosen members are
         too; only a kept partner ranked apart (listed last) can exceed the one above, and is capped at it."""
@@ -235,7 +235,7 @@ class Shortlister:
         report = _checkpoint(progress, 0.9, 0.1)
         for done, (row, pairs) in enumerate(sorted(by_project.items())):
             project = projects[row]
-            listed = self._listed(pairs, scored.shown[row])
+            listed = self.in_list_order(pairs, scored.shown[row])
             chosen = [index.ids_[positions[pair.organisation]] for pair, _, _ in listed]
             # Only the reasons come from ranking the chosen alone: their fits are the project's list's, above.
             reasons = {m.organisation.id: m.explanation["reason"] for m in index.rank(
