@@ -358,7 +358,7 @@ def corpus_check(ctx: click.Context, directory, as_json: bool, warnings: bool):
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the shortlist to .csv, .xlsx or .json.")
 @click.option("--name", default="", help="A name for the shortlist (shown on its page and in exports).")
 @click.option("--base-url", default="", help="The service's address, for absolute profile links in exports "
-                                             "(default: links relative to the site).")
+                                             "(default: PM_PUBLIC_URL, else links relative to the site).")
 @click.pass_context
 @_friendly_errors
 def shortlist(ctx: click.Context, projects, per_project, max_per_org, countries, org_types, eligibility, min_types,
@@ -392,6 +392,7 @@ def shortlist(ctx: click.Context, projects, per_project, max_per_org, countries,
                                countries=[c.upper() for c in countries], org_types=list(org_types),
                                eligibility=list(eligibility), min_per_type=min_per_type, exclude=exclude, method=method, name=name)
     matcher = _open(ctx)
+    base_url = base_url or matcher.settings.public_url or ""
     with tqdm(total=100, desc="Shortlisting", unit="%", file=sys.stderr, disable=None) as bar:
         def progress(fraction: float) -> None:
             bar.update(max(0, round(fraction * 100) - bar.n))
@@ -399,8 +400,9 @@ def shortlist(ctx: click.Context, projects, per_project, max_per_org, countries,
         job = matcher.shortlists.run_now(request, progress, by=f"cli ({getpass.getuser()})")
     summary = job.summary or {}
     click.echo(f"Shortlist {job.id}: {summary['assignments']} assignments over {summary['projects']} projects, "
-               f"total score {summary['total_score']} (greedy {summary['greedy_total_score']}), lowest "
-               f"{summary['lowest_score']}, {summary['organisations_used']} organisations, most lists on one "
+               f"total fit {summary['total_score']}, lowest {summary['lowest_score']}; total relevance "
+               f"{summary['total_relevance']} (greedy {summary['greedy_total_relevance']}), "
+               f"{summary['organisations_used']} organisations, most lists on one "
                f"organisation {summary['max_load']} ({summary['seconds']}s).")
     if out:
         if out.lower().endswith(".csv"):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -52,8 +53,22 @@ class Settings(BaseModel):
     cors_origins: list[str] = Field(default_factory=list, description="Origins whose browsers may call the API.")
     trusted_proxies: int = Field(0, ge=0, le=5, description="Reverse proxies in front of the service whose "
                                  "X-Forwarded-For/-Proto are believed (1 behind scripts/proxy.sh); 0: none.")
+    public_url: str | None = Field(None, description="The service's public address (https://host[/prefix]): export "
+                                   "links are built on it, never on the request's Host header; empty: the request's "
+                                   "own address.")
     log_json: bool = Field(False, description="The HTTP service logs one JSON object per line, with request ids.")
     log_level: str = Field("INFO", description="Level of the HTTP service's JSON logs (and gunicorn's).")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(f"PM_PUBLIC_URL {value!r} must be an http(s) address with a host and no query, such as "
+                             "https://partners.example.org or https://example.org/partner-matcher")
+        return value.strip().rstrip("/")
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -114,7 +129,7 @@ class Settings(BaseModel):
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
         """Read ``PM_DATA_DIR``, ``PM_CORPUS_DIR``, ``PM_DATABASE_URL``, ``PM_MODEL``, ``PM_API_KEYS`` and the
         performance settings ``PM_BACKEND``, ``PM_ONNX_THREADS``, ``PM_ANN_THRESHOLD``, ``PM_ANN_NPROBE``,
-        ``PM_QUERY_CACHE``, and the HTTP service's ``PM_TRUSTED_PROXIES``, ``PM_RATE_LIMIT``, ``PM_CORS_ORIGINS``, ``PM_LOG_JSON`` and
+        ``PM_QUERY_CACHE``, and the HTTP service's ``PM_PUBLIC_URL``, ``PM_TRUSTED_PROXIES``, ``PM_RATE_LIMIT``, ``PM_CORS_ORIGINS``, ``PM_LOG_JSON`` and
         ``PM_LOG_LEVEL``."""
         env = os.environ if environ is None else environ
         values: dict = {}
@@ -143,6 +158,8 @@ class Settings(BaseModel):
             values["rate_limit"] = env["PM_RATE_LIMIT"]
         if env.get("PM_CORS_ORIGINS"):
             values["cors_origins"] = [o.strip() for o in env["PM_CORS_ORIGINS"].split(",") if o.strip()]
+        if env.get("PM_PUBLIC_URL"):
+            values["public_url"] = env["PM_PUBLIC_URL"]
         if env.get("PM_LOG_JSON"):
             values["log_json"] = env["PM_LOG_JSON"] == "1"  # only "1" turns it on
         if env.get("PM_LOG_LEVEL"):

@@ -21,7 +21,7 @@ def create_app(config: dict | None = None) -> Flask:
     - ``SETTINGS``: a ``matcher.Settings`` (default: ``Settings.from_env()``, the ``PM_*`` environment variables);
     - ``MATCHER``: a ready ``PartnerMatcher`` (tests pass one built with a fake embedder);
     - ``LOAD_IN_BACKGROUND``: load or build the index in a thread (default) or before returning;
-    - ``API_KEYS``, ``RATE_LIMIT``, ``CORS_ORIGINS``: default from the settings.
+    - ``API_KEYS``, ``RATE_LIMIT``, ``CORS_ORIGINS``, ``PUBLIC_URL``: default from the settings.
     """
     # Blueprints are imported here, not at module level, so that importing the package stays cheap.
     from service import conditional, cors, guards, limits, observability
@@ -47,6 +47,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["API_KEYS"] = Settings.named_api_keys(app.config.get("API_KEYS", matcher.settings.api_keys))
     app.config.setdefault("RATE_LIMIT", settings.rate_limit)
     app.config.setdefault("CORS_ORIGINS", list(settings.cors_origins))
+    app.config.setdefault("PUBLIC_URL", settings.public_url)
     if settings.log_json:
         observability.configure_json_logging(settings.log_level.upper())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from matcher import (
@@ -144,6 +144,12 @@ def whoami() -> Response:
     return jsonify({"key_name": caller()})
 
 
+def _base_url() -> str:
+    """The address export links are built on: ``PM_PUBLIC_URL`` when set, so a forged Host header is never
+    reflected into a file an officer hands on; else the request's own (X-Forwarded-Host is never believed)."""
+    return current_app.config.get("PUBLIC_URL") or request.host_url
+
+
 def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -157,7 +163,7 @@ def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
 def shortlist_csv(shortlist_id: str) -> Response:
     jobs = _jobs()
     job = jobs.get(shortlist_id)
-    return _download(shortlist_to_csv(job, jobs.export_context(job, request.host_url)), "text/csv",
+    return _download(shortlist_to_csv(job, jobs.export_context(job, _base_url())), "text/csv",
                      f"shortlist-{shortlist_id}.csv")
 
 
@@ -169,7 +175,7 @@ def shortlist_csv(shortlist_id: str) -> Response:
 def shortlist_xlsx(shortlist_id: str) -> Response:
     jobs = _jobs()
     job = jobs.get(shortlist_id)
-    workbook = shortlist_to_xlsx(job, jobs.history(shortlist_id), jobs.export_context(job, request.host_url))
+    workbook = shortlist_to_xlsx(job, jobs.history(shortlist_id), jobs.export_context(job, _base_url()))
     return _download(workbook, XLSX, f"shortlist-{shortlist_id}.xlsx")
 
 
@@ -199,5 +205,5 @@ def decisions(shortlist_id: str) -> Response:
 def decisions_csv(shortlist_id: str) -> Response:
     jobs = _jobs()
     job = jobs.get(shortlist_id)
-    text = decisions_to_csv(jobs.history(shortlist_id), job, jobs.export_context(job, request.host_url))
+    text = decisions_to_csv(jobs.history(shortlist_id), job, jobs.export_context(job, _base_url()))
     return _download(text, "text/csv", f"decisions-{shortlist_id}.csv")

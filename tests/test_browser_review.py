@@ -90,6 +90,14 @@ def api(page, base: str, method: str, path: str, key: str = ANN, **body):
     return response.json()
 
 
+def groups(assignments: list[dict]) -> dict[str, list[dict]]:
+    """A shortlist's assignments by project, in the order listed."""
+    out: dict[str, list[dict]] = {}
+    for a in assignments:
+        out.setdefault(a["project_id"], []).append(a)
+    return out
+
+
 def start_call(page, base: str, matcher: PartnerMatcher, name: str) -> dict:
     job = api(page, base, "POST", "/v1/shortlists", name=name, per_project=PER_PROJECT, max_per_organisation=10,
               project_ids=[f"fx-review-{i:02d}" for i in range(N_PROJECTS)])
@@ -270,11 +278,25 @@ def test_rejected_partners_replaced_with_a_conflict_then_exported_and_printed(ta
             f"{rows[1]['organisation_id']}", key=BOB, decision="rejected", note="Too far from the topic")
     conflict_project = job["assignments"][0]["project_id"]
     conflict = by_project[conflict_project][2]  # rank 3 of the first project: a conflict of interest
+    jobs = api(tab, base, "GET", "/v1/shortlists")["total"]
 
     tab.goto(f"{base}/shortlists/{job['id']}")
     use_key(tab)
     sync_api.expect(tab.locator("#replace-note")).to_contain_text(f"{N_PROJECTS} rejected partners will be "
                                                                  f"replaced and {N_PROJECTS} accepted partners kept")
+    # A conflict naming an id that is not stored (mistyped, or deleted since the page was opened) is refused by the
+    # API, and the page says which id was probably meant; no shortlist is started.
+    tab.evaluate("""() => document.getElementById('conflict-organisation')
+        .add(new Option('Fixture Lab 01 (mistyped id)', 'fx-reveiw-org-01'))""")
+    tab.get_by_label("Conflict of interest: project").select_option(conflict_project)
+    tab.get_by_label("Organisation in conflict").select_option("fx-reveiw-org-01")
+    tab.get_by_role("button", name="Add conflict").click()
+    tab.get_by_role("button", name="Replace rejected partners").click()
+    refused = tab.locator("#messages .message-error")
+    sync_api.expect(refused).to_contain_text("The rejected partners were not replaced (error 400).")
+    sync_api.expect(refused).to_contain_text("'fx-reveiw-org-01' is not stored; did you mean fx-review-org-01?")
+    assert tab.url == f"{base}/shortlists/{job['id']}" and api(tab, base, "GET", "/v1/shortlists")["total"] == jobs
+    tab.locator("#conflict-list li").get_by_role("button").click()  # Remove it
     tab.get_by_label("Conflict of interest: project").select_option(conflict_project)
     tab.get_by_label("Organisation in conflict").select_option(conflict["organisation_id"])
     tab.get_by_role("button", name="Add conflict").click()
@@ -299,6 +321,11 @@ def test_rejected_partners_replaced_with_a_conflict_then_exported_and_printed(ta
     assert new["request"]["exclude"] == {conflict_project: [conflict["organisation_id"]]}
     sync_api.expect(tab.locator("h1")).to_have_text("Call 40, final (rejected replaced)")
     assert tab.locator("tr.assignment .decision-badge", has_text="Accepted").count() == 10  # the first page's
+    for rows in groups(new["assignments"]).values():  # score is the fit; it never rises down a project's list
+        assert all(a["score"] == a["fit"] for a in rows)
+        assert [a["score"] for a in rows] == sorted((a["score"] for a in rows), reverse=True)
+    shown = tab.locator("tr.assignment td.fit").all_inner_texts()
+    assert shown == [f"{a['band']} {a['score']:.2f}" for a in new["assignments"][:len(shown)]]
     screenshot(tab, "shortlist-replaced-1366")
 
     # Exports, opened and checked cell by cell against the API.
@@ -316,7 +343,7 @@ def test_rejected_partners_replaced_with_a_conflict_then_exported_and_printed(ta
                 "country": a["country"], "org_type": a["org_type"], "eligibility": a["eligibility"],
                 "website": websites.get(a["organisation_id"], ""),
                 "profile_url": f"{base}/organisations/{a['organisation_id']}", "band": a["band"], "fit": a["fit"],
-                "score": a["score"], "reason": a["reason"], "decision": a["decision"], "note": a["note"],
+                "score": a["score"], "relevance": a["relevance"], "reason": a["reason"], "decision": a["decision"], "note": a["note"],
                 "decided_by": a["decided_by"], "decided_at": a["decided_at"],
                 "organisation_deleted": a["organisation_deleted"]}
 
@@ -339,8 +366,10 @@ def test_rejected_partners_replaced_with_a_conflict_then_exported_and_printed(ta
     from matcher.shortlists.export import EXPORT_COLUMNS, HEADERS
 
     assert [c.value for c in sheet[1]] == [HEADERS[c][0] for c in EXPORT_COLUMNS]
-    assert [c.value for c in sheet[1]][-1] == "Organisation deleted"  # the last column, S
-    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:S{len(new['assignments']) + 1}"
+    assert [c.value for c in sheet[1]][-1] == "Organisation deleted"  # the last column, T
+    assert [c.value for c in sheet[1]][11:14] == ["Fit (calibrated)", "Score (calibrated fit)",
+                                                  "Relevance (ranking, relative)"]  # which is which
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:T{len(new['assignments']) + 1}"
     for cells, a in zip(sheet.iter_rows(min_row=2), new["assignments"]):
         want = expected_row(a)
         for cell, column in zip(cells, EXPORT_COLUMNS):
@@ -365,6 +394,10 @@ def test_rejected_partners_replaced_with_a_conflict_then_exported_and_printed(ta
     assert settings["Name"] == new["name"] and settings["Replaces the rejected partners of"] == job["id"]
     assert settings["Partners per project"] == PER_PROJECT and settings["Max lists per organisation"] == 10
     assert settings["Conflicts of interest (excluded)"] == f"{conflict_project}: {conflict['organisation_id']}"
+    assert settings["Score"].startswith("the calibrated fit as shown") and "orders each project's partners" in \
+        settings["Relevance"]
+    assert settings["Total score (calibrated fit)"] == new["summary"]["total_score"]
+    assert settings["Total relevance (the solver's objective)"] == new["summary"]["total_relevance"]
     history = list(csv.DictReader(io.StringIO(download("Decision history (CSV)").decode())))
     assert [(h["decided_by"], h["decision"], h["project_title"]) for h in history][0] == (
         "ann", "accepted", titles[new["assignments"][0]["project_id"]])
@@ -375,6 +408,9 @@ def test_rejected_partners_replaced_with_a_conflict_then_exported_and_printed(ta
     tab.wait_for_url(f"**/shortlists/{new_id}/print")
     tab.wait_for_selector("body[data-print-ready=true]")
     assert tab.locator(".print-block").count() == N_PROJECTS
+    first_block = groups(new["assignments"])[new["assignments"][0]["project_id"]]
+    assert tab.locator(".print-block").first.locator("tbody tr td:nth-child(4)").all_inner_texts() == \
+        [f"{a['band']} ({a['score']:.2f})" for a in first_block]  # the fit, as on the review page
     assert tab.locator(".print-block h2").first.inner_text().startswith(titles[new["assignments"][0]["project_id"]])
     assert axe_violations(tab) == []
     screenshot(tab, "shortlist-print-1366")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 
 import pytest
@@ -147,3 +148,55 @@ def test_every_record_write_records_the_key_name_never_the_key(call):  # noqa: F
         rows = session.execute(select(ChangeRow.kind, ChangeRow.by).where(ChangeRow.record_id == "fx-who-wrote")
                                .order_by(ChangeRow.seq)).all()
     assert [tuple(r) for r in rows] == [("organisation", "portal")] * 3
+
+
+def test_a_misspelt_conflict_or_no_project_ids_is_a_400_that_says_how(officer):
+    error = assert_error(officer.post("/v1/shortlists", headers=KEY, json={
+        **BODY, "exclude": {"fx-call-cobalt": ["fx-gb-cobalt-unii"]}}), 400, "invalid_request")
+    assert "'fx-gb-cobalt-unii' is not stored; did you mean fx-gb-cobalt-uni?" in error["message"]
+    assert error["details"][0]["suggestion"] == "fx-gb-cobalt-uni"
+    error = assert_error(officer.post("/v1/shortlists", headers=KEY, json={
+        **BODY, "exclude": {"fx-call-cobolt": ["fx-gb-cobalt-uni"]}}), 400, "invalid_request")
+    assert "did you mean fx-call-cobalt?" in error["message"]
+    error = assert_error(officer.post("/v1/shortlists", json={}, headers=KEY), 400, "invalid_request")
+    assert error["details"][0]["field"] == "project_ids" and 'or send "all"' in error["message"]
+    assert officer.get("/v1/shortlists", headers=KEY).get_json()["total"] == 0  # nothing was started
+
+
+def test_export_links_use_the_public_url_never_a_forged_host(call):  # noqa: F811
+    from service import create_app
+
+    job = _finished(create_app({"MATCHER": call, "API_KEYS": ["officer-key"]}).test_client(), call)
+    first = job["assignments"][0]["organisation_id"]
+
+    def profiles(client, **headers) -> set[str]:
+        text = client.get(f"/v1/shortlists/{job['id']}.csv", headers={**KEY, **headers}).get_data(as_text=True)
+        return {row["profile_url"].rsplit("/organisations/", 1)[0] for row in csv.DictReader(io.StringIO(text))}
+
+    public = create_app({"MATCHER": call, "API_KEYS": ["officer-key"],
+                         "PUBLIC_URL": "https://partners.example.org/pm"}).test_client()
+    assert profiles(public, Host="evil.example") == {"https://partners.example.org/pm"}
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(public.get(f"/v1/shortlists/{job['id']}.xlsx",
+                                               headers={**KEY, "Host": "evil.example"}).get_data()))
+    assert book["assignments"].cell(row=2, column=10).value == f"https://partners.example.org/pm/organisations/{first}"
+    # Without one, the request's own address; a proxy's X-Forwarded-Host is never believed, even from a trusted one.
+    from matcher import Settings
+
+    proxied = create_app({"MATCHER": call, "API_KEYS": ["officer-key"],
+                          "SETTINGS": Settings(data_dir=call.settings.data_dir, trusted_proxies=1)}).test_client()
+    assert profiles(proxied, **{"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"}) == \
+        {"https://localhost"}
+
+
+def test_public_url_is_a_setting_read_from_the_environment():
+    from pydantic import ValidationError
+
+    from matcher import Settings
+
+    assert Settings.from_env({"PM_PUBLIC_URL": "https://partners.example.org/"}).public_url == \
+        "https://partners.example.org"
+    assert Settings.from_env({}).public_url is None
+    with pytest.raises(ValidationError, match="http\\(s\\) address with a host"):
+        Settings.from_env({"PM_PUBLIC_URL": "partners.example.org"})

@@ -12,8 +12,8 @@ from tests.conftest import FIXTURE_CORPUS
 from tests.test_store import store  # noqa: F401  (fixture: a Store over each backend of database_url)
 
 ROW = ShortlistAssignment(project_id="p1", organisation_id="o1", organisation_name="Org One", country="GB",
-                          org_type="university", rank=1, score=0.91, reason="works on cobalt", decision=None, note="",
-                          decided_at=None)
+                          org_type="university", rank=1, score=0.48, relevance=0.91, fit=0.48, band="good",
+                          reason="works on cobalt", decision=None, note="", decided_at=None)
 
 
 def test_a_job_goes_queued_running_done_with_its_assignments(store):  # noqa: F811
@@ -28,6 +28,8 @@ def test_a_job_goes_queued_running_done_with_its_assignments(store):  # noqa: F8
     done = jobs.get(sid)
     assert done.status == "done" and done.summary == {"total_score": 1.82} and len(done.assignments) == 2
     assert done.created_at.endswith("Z") and done.assignments[0].decision is None
+    # score is the calibrated fit, as on match results; relevance (the solver's) is kept beside it.
+    assert [(a.score, a.relevance, a.fit, a.band) for a in done.assignments] == [(0.48, 0.91, 0.48, "good")] * 2
     assert list(done.to_dict()) == ["id", "name", "created_by", "status", "progress", "request", "summary", "error",
                                     "created_at", "updated_at", "assignments"]
     items, total = jobs.list(per_page=10)
@@ -62,7 +64,8 @@ def test_who_decided_is_stored_and_decisions_can_be_cleared_or_noted(store):  # 
     assert jobs.rename(sid, "Call 7, round 2").name == "Call 7, round 2"
     jobs.claim(sid)
     jobs.finish(sid, [ROW.model_copy(update={"fit": 0.71, "band": "good"})], {})
-    assert (jobs.get(sid).assignments[0].fit, jobs.get(sid).assignments[0].band) == (0.71, "good")
+    stored = jobs.get(sid).assignments[0]
+    assert (stored.score, stored.fit, stored.band, stored.relevance) == (0.71, 0.71, "good", 0.91)  # score: the fit
     jobs.decide(sid, "p1", "o1", "accepted", "first thoughts", by="officer-a")
     cleared = jobs.decide(sid, "p1", "o1", None, by="officer-b")
     assert (cleared.decision, cleared.note, cleared.decided_by) == (None, "first thoughts", "officer-b")
@@ -101,7 +104,7 @@ def test_a_whole_shortlist_persists_across_a_restart(database_url, tmp_path):  #
 
     first = PartnerMatcher(settings, embedder=FakeEmbedder(64)).open()
     first.ensure_index()
-    job = first.shortlists.run_now(ShortlistRequest(per_project=2, max_per_organisation=1))
+    job = first.shortlists.run_now(ShortlistRequest(project_ids="all", per_project=2, max_per_organisation=1))
     first.close()
     second = PartnerMatcher(settings, embedder=FakeEmbedder(64)).open()
     again = second.shortlists.get(job.id)

@@ -9,7 +9,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from matcher import Infeasible, PartnerMatcher, ProjectNotFound, shortlist_to_csv, shortlist_to_xlsx
+from matcher import Infeasible, InvalidRequest, PartnerMatcher, ProjectNotFound, shortlist_to_csv, shortlist_to_xlsx
 from matcher.shortlists import ShortlistRequest, Shortlister
 from matcher.shortlists.export import EXPORT_COLUMNS, assignment_rows, rows_to_csv
 from tests.conftest import EXTRA_PROJECTS
@@ -38,8 +38,29 @@ def test_every_constraint_holds_and_the_optimum_is_no_worse_than_greedy(call):
         types = [r.org_type for r in rows]
         assert "company" in types and "university" in types
     assert summary.max_load == 1 and len({a.organisation_id for a in assignments}) == 9
-    assert summary.greedy_total_score is None or summary.total_score >= summary.greedy_total_score - 1e-9
+    assert summary.greedy_total_relevance is None or \
+        summary.total_relevance >= summary.greedy_total_relevance - 1e-9  # the solver's objective
+    assert summary.total_relevance == pytest.approx(sum(a.relevance for a in assignments), abs=1e-3)
     assert summary.lowest_score == min(a.score for a in assignments)
+    assert summary.total_score == pytest.approx(sum(a.fit for a in assignments), abs=1e-3)
+
+
+def test_score_is_the_fit_the_project_s_list_shows_and_never_rises_down_a_list(call):
+    """``score`` means what it means on match results: the calibrated fit as the project's ranked list shows it
+    (the same number as GET /v1/projects/<id>/matches), listed in that list's order; ``relevance`` orders it."""
+    job = call.shortlists.run_now(_request(per_project=4, max_per_organisation=2))
+    by_project: dict[str, list] = {}
+    for a in job.assignments:
+        by_project.setdefault(a.project_id, []).append(a)
+    for project_id, rows in by_project.items():
+        assert [a.rank for a in rows] == [1, 2, 3, 4]
+        assert all(a.score == a.fit and a.fit is not None and a.relevance is not None for a in rows)
+        assert [a.fit for a in rows] == sorted((a.fit for a in rows), reverse=True)  # never rising down the list
+        assert [a.relevance for a in rows] == sorted((a.relevance for a in rows), reverse=True)
+        shown = {r["organisation"]["id"]: r for r in
+                 call.project_matches(project_id, k=100, explain=False)["results"]}
+        for a in rows:  # the match endpoint's number for the same project and organisation
+            assert (a.score, a.band) == (shown[a.organisation_id]["score"], shown[a.organisation_id]["band"])
 
 
 def test_infeasible_requests_say_which_constraint_and_by_how_much(call):
@@ -60,7 +81,10 @@ def test_infeasible_requests_say_which_constraint_and_by_how_much(call):
 
 def test_requests_are_validated_with_clear_messages():
     with pytest.raises(ValidationError, match="per_project is 2"):
-        ShortlistRequest(per_project=2, min_per_type={"company": 2, "university": 1})
+        ShortlistRequest(project_ids="all", per_project=2, min_per_type={"company": 2, "university": 1})
+    with pytest.raises(ValidationError, match='project_ids is required.*or send "all"') as e:
+        ShortlistRequest.model_validate({})  # never every project by accident
+    assert e.value.errors()[0]["loc"] == ("project_ids",)
     with pytest.raises(ValidationError, match="project_ids is empty"):
         ShortlistRequest(project_ids=[])
     with pytest.raises(ValidationError):
@@ -110,6 +134,33 @@ def test_a_job_cut_off_by_a_restart_is_failed_and_a_queued_one_resumes(call):
 def test_unknown_projects_are_named(call):
     with pytest.raises(ProjectNotFound, match="nope"):
         call.shortlists.submit(_request(project_ids=["fx-call-cobalt", "nope"]))
+    with pytest.raises(ProjectNotFound, match=r"fx-call-cobolt \(did you mean fx-call-cobalt\?\)"):
+        call.shortlists.submit(_request(project_ids=["fx-call-cobolt"]))
+
+
+def test_a_misspelt_conflict_is_refused_with_the_id_meant_never_ignored(call):
+    jobs = call.shortlists
+    before = jobs.list(per_page=100).total
+    with pytest.raises(InvalidRequest) as e:
+        jobs.submit(_request(exclude={"fx-call-cobalt": ["fx-gb-cobalt-unii"]}))
+    assert "did you mean fx-gb-cobalt-uni?" in e.value.message and "fx-gb-cobalt-unii" in e.value.message
+    assert e.value.details == [{"field": "exclude.fx-call-cobalt", "type": "unknown_organisation",
+                                "message": "organisation 'fx-gb-cobalt-unii' is not stored; did you mean "
+                                           "fx-gb-cobalt-uni?", "suggestion": "fx-gb-cobalt-uni"}]
+    with pytest.raises(InvalidRequest, match="'fx-call-cobolt' is not one of this shortlist's projects; did you mean "
+                                             "fx-call-cobalt"):
+        jobs.submit(_request(exclude={"fx-call-cobolt": ["fx-gb-cobalt-uni"]}))
+    with pytest.raises(InvalidRequest, match="'nobody-at-all' is not stored; check the id"):
+        jobs.submit(_request(exclude_organisations=["nobody-at-all"]))
+    assert jobs.list(per_page=100).total == before  # nothing was started
+    job = jobs.run_now(_request(max_per_organisation=2, exclude={"fx-call-cobalt": ["fx-gb-cobalt-uni"]}))  # it holds
+    assert ("fx-call-cobalt", "fx-gb-cobalt-uni") not in {(a.project_id, a.organisation_id) for a in job.assignments}
+    with pytest.raises(InvalidRequest, match="did you mean fx-gb-tailings-co"):  # new conflicts when replacing
+        jobs.replace_rejected(job.id, exclude={"fx-call-lithium": ["fx-gb-tailing-co"]})
+    call.delete_organisation("fx-gb-cobalt-uni")  # a conflict of the base shortlist gone since: no obstacle
+    replaced = jobs.replace_rejected(job.id)
+    jobs.wait()
+    assert jobs.get(replaced.id).status == "done"
 
 
 def test_exports_have_one_row_per_assignment_and_defuse_formulas(call):
@@ -132,7 +183,7 @@ def test_the_workbook_is_one_an_officer_can_hand_on(call):
 
     from openpyxl import load_workbook
 
-    job = call.shortlists.run_now(_request(name="Call 7", exclude={"fx-call-cobalt": ["fx-gb-rto-a"]}),
+    job = call.shortlists.run_now(_request(name="Call 7", exclude={"fx-call-cobalt": ["fx-gb-magnet-rto"]}),
                                   by="officer-a")
     first = job.assignments[0]
     call.shortlists.decide(job.id, first.project_id, first.organisation_id, "accepted", "Good fit", by="officer-b")
@@ -143,8 +194,8 @@ def test_the_workbook_is_one_an_officer_can_hand_on(call):
     sheet = book["assignments"]
     headers = [c.value for c in sheet[1]]
     assert headers[:5] == ["Project id", "Project", "Rank", "Organisation id", "Organisation"]
-    assert sheet.max_row == 1 + 9 and sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:S10"  # organisation_deleted last
-    assert all(c.font.bold for c in sheet[1]) and sheet.column_dimensions["N"].width == 60  # the reason
+    assert sheet.max_row == 1 + 9 and sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:T10"  # organisation_deleted last
+    assert all(c.font.bold for c in sheet[1]) and sheet.column_dimensions["O"].width == 60  # the reason
     row = {h: c.value for h, c in zip(headers, sheet[2])}
     assert (row["Decision"], row["Note"], row["Decided by"]) == ("accepted", "Good fit", "officer-b")
     decided = row["Decided (UTC)"]
@@ -163,8 +214,8 @@ def test_the_workbook_is_one_an_officer_can_hand_on(call):
     settings = {r[0].value: r[1].value for r in book["settings"].iter_rows(min_row=2)}
     assert settings["Name"] == "Call 7" and settings["Created by"] == "officer-a"
     assert settings["Partners per project"] == 3 and settings["Conflicts of interest (excluded)"] == \
-        "fx-call-cobalt: fx-gb-rto-a"
-    assert json.loads(settings["Request (JSON)"])["exclude"] == {"fx-call-cobalt": ["fx-gb-rto-a"]}
+        "fx-call-cobalt: fx-gb-magnet-rto"
+    assert json.loads(settings["Request (JSON)"])["exclude"] == {"fx-call-cobalt": ["fx-gb-magnet-rto"]}
 
 
 def test_replacing_rejected_keeps_accepted_and_their_decisions(call):
@@ -222,7 +273,7 @@ def test_a_shortlist_is_named_and_renamed(call):
 
 def test_kept_partners_that_are_also_excluded_are_refused():
     with pytest.raises(ValidationError, match="both keeps and excludes"):
-        _request(keep={"fx-call-cobalt": ["fx-gb-rto-a"]}, exclude={"fx-call-cobalt": ["fx-gb-rto-a"]})
+        _request(keep={"fx-call-cobalt": ["fx-gb-magnet-rto"]}, exclude={"fx-call-cobalt": ["fx-gb-magnet-rto"]})
 
 
 def test_one_feasibility_check_counts_the_same_from_filter_rows_or_a_score_matrix():
@@ -247,3 +298,16 @@ def test_one_feasibility_check_counts_the_same_from_filter_rows_or_a_score_matri
         if expected is not None:
             assert expected.error(["a", "b", "c", "d", "e"]).details == got.error(["a", "b", "c", "d", "e"]).details
             assert expected.describe("'a'") == got.describe("'a'")
+
+
+def test_a_kept_partner_ranked_apart_is_listed_last_and_never_shows_a_higher_fit(call):
+    from matcher.shortlists.shortlister import Shown
+    from matcher.shortlists.solver import Assignment
+
+    # Columns 0 and 1 from the project's list (places 3 and 0), column 2 a kept partner the search no longer
+    # returned (ranked on its own, placed after the list) whose own fit is higher than theirs.
+    shown = {0: Shown(3, 0.71, 0.45, "good"), 1: Shown(0, 0.93, 0.62, "strong"), 2: Shown(150, 1.0, 0.8, "strong")}
+    pairs = [Assignment(0, c, r, shown[c].relevance) for r, c in enumerate((2, 1, 0), start=1)]
+    listed = Shortlister(call.index_).in_list_order(pairs, shown)
+    assert [(p.organisation, fit, band) for p, fit, band in listed] == [(1, 0.62, "strong"), (0, 0.45, "good"),
+                                                                         (2, 0.45, "good")]

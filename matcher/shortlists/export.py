@@ -22,8 +22,8 @@ from typing import Any
 from matcher.storage.shortlist_store import DecisionRecord, ShortlistJob
 
 EXPORT_COLUMNS = ["project_id", "project_title", "rank", "organisation_id", "organisation_name", "country",
-                  "org_type", "eligibility", "website", "profile_url", "band", "fit", "score", "reason", "decision", "note",
-                  "decided_by", "decided_at", "organisation_deleted"]
+                  "org_type", "eligibility", "website", "profile_url", "band", "fit", "score", "relevance", "reason",
+                  "decision", "note", "decided_by", "decided_at", "organisation_deleted"]
 DECISION_COLUMNS = ["decided_at", "decided_by", "shortlist_id", "project_id", "project_title", "organisation_id",
                     "organisation_name", "decision", "note"]
 LOAD_COLUMNS = ["organisation_name", "organisation_id", "country", "org_type", "lists"]
@@ -33,7 +33,8 @@ HEADERS = {
     "project_id": ("Project id", 18), "project_title": ("Project", 40), "rank": ("Rank", 7),
     "organisation_id": ("Organisation id", 20), "organisation_name": ("Organisation", 36), "country": ("Country", 9),
     "org_type": ("Type", 16), "eligibility": ("Eligibility", 18), "website": ("Website", 30), "profile_url": ("Profile", 36), "band": ("Fit band", 10),
-    "fit": ("Fit", 7), "score": ("Score", 8), "reason": ("Reason", 60), "decision": ("Decision", 11),
+    "fit": ("Fit (calibrated)", 10), "score": ("Score (calibrated fit)", 12),
+    "relevance": ("Relevance (ranking, relative)", 14), "reason": ("Reason", 60), "decision": ("Decision", 11),
     "note": ("Note", 40), "decided_by": ("Decided by", 14), "decided_at": ("Decided (UTC)", 18),
     "shortlist_id": ("Shortlist id", 34),
     "organisation_deleted": ("Organisation deleted", 12), "lists": ("Lists", 7), "setting": ("Setting", 30), "value": ("Value", 80),
@@ -146,8 +147,15 @@ def settings_rows(job: ShortlistJob) -> list[dict[str, Any]]:
         ("Organisations on no list", listed(r.get("exclude_organisations"))),
         ("Partners kept", pairs(r.get("keep") or {})),
         ("Method", r.get("method")),
-        ("Assignments", s.get("assignments")), ("Total score", s.get("total_score")),
-        ("Greedy total score", s.get("greedy_total_score")), ("Organisations used", s.get("organisations_used")),
+        ("Score", "the calibrated fit as shown: the probability that the organisation is a good partner for the "
+                  "project, on the same scale for every project, as the match endpoint shows it (the same as Fit)"),
+        ("Relevance", "the project's relative ranking score: it orders each project's partners, and the solver "
+                      "maximises its total; it compares partners within a project, not between projects"),
+        ("Assignments", s.get("assignments")), ("Total score (calibrated fit)", s.get("total_score")),
+        ("Total relevance (the solver's objective)", s.get("total_relevance")),
+        ("Greedy total score (calibrated fit)", s.get("greedy_total_score")),
+        ("Greedy total relevance", s.get("greedy_total_relevance")),
+        ("Organisations used", s.get("organisations_used")),
         ("Most lists on one organisation", s.get("max_load")),
         ("Request (JSON)", json.dumps({**r, "name": job.name}, sort_keys=True)),
     ]

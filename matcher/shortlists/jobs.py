@@ -6,10 +6,12 @@ from __future__ import annotations
 import builtins
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from types import EllipsisType
 from typing import TYPE_CHECKING, Literal
+
+from rapidfuzz import fuzz, process
 
 from corpus.schema import Project
 from matcher.errors import InvalidRequest, MatcherError, ProjectNotFound
@@ -29,6 +31,26 @@ if TYPE_CHECKING:
     from matcher.engine import PartnerMatcher
 
 log = logging.getLogger("matcher.shortlists")
+SUGGEST_ABOVE = 85.0  # rapidfuzz ratio (0-100) from which a stored id is offered as the one meant
+MAX_PROBLEMS = 100  # unknown ids listed (with a suggestion each) in one error, as the API lists validation problems
+
+
+def did_you_mean(wrong: str, known: Iterable[str]) -> str | None:
+    """The stored id closest to a mistyped one, when one is close enough and closer than any other (two as close,
+    such as brief-010 and brief-001 for brief-01, and none is offered: a guess would be a coin toss)."""
+    found = process.extract(wrong, list(known), scorer=fuzz.ratio, score_cutoff=SUGGEST_ABOVE, limit=2)
+    if not found or (len(found) > 1 and found[1][1] == found[0][1]):
+        return None
+    return found[0][0]
+
+
+def _unknown(field: str, what: str, wrong: str, known: Iterable[str], why: str = "is not stored") -> dict[str, str]:
+    """One unknown id, as a validation problem: {field, message, type, suggestion?} (the API's ``details`` items,
+    as pydantic's are given)."""
+    guess = did_you_mean(wrong, known)
+    hint = f"did you mean {guess}?" if guess else f"check the id; GET /v1/{what}s lists them"
+    item = {"field": field, "message": f"{what} {wrong!r} {why}; {hint}", "type": f"unknown_{what}"}
+    return {**item, "suggestion": guess} if guess else item
 
 
 class ShortlistJobs:
@@ -50,14 +72,43 @@ class ShortlistJobs:
         by_id = {p.id: p for p in projects}
         missing = [pid for pid in request.project_ids if pid not in by_id]
         if missing:
-            raise ProjectNotFound(f"unknown project ids: {', '.join(missing[:10])}"
+            named = [f"{pid} (did you mean {guess}?)" if (guess := did_you_mean(pid, by_id)) else pid
+                     for pid in missing[:10]]
+            raise ProjectNotFound(f"unknown project ids: {', '.join(named)}"
                                   f"{' …' if len(missing) > 10 else ''}; GET /v1/projects lists them",
                                   {"missing": missing[:100]})
         return [by_id[pid] for pid in dict.fromkeys(request.project_ids)]
 
-    def _checked(self, request: ShortlistRequest, by: str | None) -> str:
-        """Refuse an impossible request at once (404/422), else store it as a queued job; returns its id."""
+    def check_conflicts(self, projects: Iterable[Project], exclude: dict[str, builtins.list[str]],
+                        exclude_organisations: Iterable[str] = ()) -> None:
+        """Refuse conflicts that name nothing (400), each with the id probably meant: an exclusion of a mistyped id
+        would otherwise be silently void, and the organisation in conflict shortlisted. ``exclude``'s keys must be
+        the shortlist's projects and its values, like ``exclude_organisations``, stored organisations."""
+        project_ids = [p.id for p in projects]
+        shortlisted, stored = set(project_ids), self.matcher.current_index().positions_
+        # (field, kind, id): found by lookup; only the first MAX_PROBLEMS are matched against the stored ids.
+        unknown = [(f"exclude.{p}", "project", p) for p in exclude if p not in shortlisted]
+        unknown += [(f"exclude.{p}", "organisation", o) for p, orgs in exclude.items() for o in dict.fromkeys(orgs)
+                    if o not in stored]
+        unknown += [("exclude_organisations", "organisation", o) for o in dict.fromkeys(exclude_organisations)
+                    if o not in stored]
+        if not unknown:
+            return
+        problems = [_unknown(field, kind, wrong, project_ids, "is not one of this shortlist's projects")
+                    if kind == "project" else _unknown(field, kind, wrong, stored)
+                    for field, kind, wrong in unknown[:MAX_PROBLEMS]]
+        listed = "; ".join(f"{d['field']}: {d['message']}" for d in problems[:3])
+        more = f" (and {len(unknown) - 3} more, the first {len(problems)} in details)" if len(unknown) > 3 else ""
+        raise InvalidRequest(f"a conflict of interest names an unknown id, so it would exclude nothing: "
+                             f"{listed}{more}", problems)
+
+    def _checked(self, request: ShortlistRequest, by: str | None,
+                 conflicts: tuple[dict[str, builtins.list[str]], builtins.list[str]] | None = None) -> str:
+        """Refuse an impossible request at once (400/404/422), else store it as a queued job; returns its id.
+        ``conflicts`` (exclude, exclude_organisations) are the ones to check: the request's own by default."""
         projects = self.projects_for(request)
+        exclude, exclude_organisations = conflicts or (request.exclude, request.exclude_organisations)
+        self.check_conflicts(projects, exclude, exclude_organisations)
         if request.based_on is not None:
             self.store.get(request.based_on, with_assignments=False)  # 404 when it does not exist
         shortlister = Shortlister(self.matcher.current_index(), self.matcher.scope_)
@@ -67,7 +118,9 @@ class ShortlistJobs:
     def submit(self, request: ShortlistRequest, *, by: str | None = None) -> ShortlistJob:
         """Check the request, store it as a queued job and start it in the background; returns the job. ``by`` is
         who asked (an API key's name)."""
-        shortlist_id = self._checked(request, by)
+        return self._start(self._checked(request, by))
+
+    def _start(self, shortlist_id: str) -> ShortlistJob:
         self._executor.submit(self._run, shortlist_id)
         return self.store.get(shortlist_id, with_assignments=False)
 
@@ -172,7 +225,10 @@ class ShortlistJobs:
         replacement = request.model_copy(update={
             "exclude": {**request.exclude, **conflicts}, "keep": {p: o for p, o in keep.items() if o},
             "based_on": shortlist_id, "name": name if name is not None else _replacement_name(base)})
-        return self.submit(ShortlistRequest.model_validate(replacement.model_dump()), by=by)
+        # Only the new conflicts are checked: the base's were checked when it started (an organisation in one may
+        # have been deleted since, and that must not stop its rejected partners being replaced).
+        return self._start(self._checked(ShortlistRequest.model_validate(replacement.model_dump()), by,
+                                         (exclude or {}, [])))
 
     def history(self, shortlist_id: str) -> builtins.list[DecisionRecord]:
         """The decisions made on a shortlist, oldest first."""

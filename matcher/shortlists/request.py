@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from corpus.schema import CountryCode, Eligibility, Id, OrgType
 
 MAX_PROJECTS = 5000
+PROJECT_IDS_REQUIRED = ('project_ids is required: list the projects, e.g. ["brief-001", "brief-002"], or send "all" '
+                        'to shortlist every project')
 
 
 class ShortlistRequest(BaseModel):
-    """What an officer asks for. Countries default as search's do: each project's ``seeking_countries``, else the
-    programme's other country (GB for a Canadian project, CA for a UK one; ``matcher.ranking.eligibility``)."""
+    """What an officer asks for. ``project_ids`` is required: the projects' ids, or "all" for every project; every
+    other field has a default. Countries default as search's do: each project's ``seeking_countries``, else the
+    programme's other country (GB for a Canadian project, CA for a UK one; ``matcher.ranking.eligibility``).
+    Conflicts (``exclude``, ``exclude_organisations``) must name stored ids: an unknown one is refused (400)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    project_ids: list[Id] | Literal["all"] = Field("all", description='project ids, or "all" for every project')
+    # Required: a job over every project is a big one, and an empty body must not start it by accident.
+    project_ids: list[Id] | Literal["all"] = Field(description='required: project ids, or "all" for every project')
     per_project: int = Field(5, ge=1, le=50, description="partners on each project's list")
     max_per_organisation: int = Field(2, ge=1, le=10_000, description="lists any one organisation may appear on")
     countries: list[CountryCode] = Field(default_factory=list, max_length=50,
@@ -43,6 +49,14 @@ class ShortlistRequest(BaseModel):
     based_on: str | None = Field(None, max_length=32, pattern="^[0-9a-f]+$",
                                  description="the shortlist whose accepted partners this one keeps (its decisions "
                                              "are carried over)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _projects_named(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "project_ids" not in data:  # pydantic would say only "Field required"
+            raise ValidationError.from_exception_data(cls.__name__, [InitErrorDetails(
+                type=PydanticCustomError("missing", PROJECT_IDS_REQUIRED), loc=("project_ids",), input=data)])
+        return data
 
     @model_validator(mode="after")
     def _coherent(self) -> ShortlistRequest:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from types import EllipsisType
 from typing import Any, Literal, cast
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import CursorResult, func, select, update
 
 from corpus.errors import clip
@@ -101,7 +101,12 @@ class ShortlistAssignment(BaseModel):
     # In the programme (``corpus.schema.Eligibility``), labelled when read from the programme file; not stored.
     eligibility: Eligibility | None = None
     rank: int
-    score: float
+    score: float | None = Field(description=(
+        "the calibrated fit as the project's ranked list shows it, as on match results (the same as fit); null only "
+        "on shortlists stored before fits were"))
+    relevance: float | None = Field(None, description=(
+        "the relative ranking score: it orders the project's partners (rank) and the solver maximises its total; "
+        "it compares partners within a project, not between projects"))
     fit: float | None = None
     band: str | None = None
     reason: str
@@ -153,13 +158,14 @@ class DecisionRecord(BaseModel):
         return self.model_dump()
 
 
-ASSIGNMENT_FIELDS = ("project_id", "organisation_id", "organisation_name", "country", "org_type", "rank", "score",
-                     "fit", "band", "reason", "decision", "note", "decided_at", "decided_by")
+ASSIGNMENT_FIELDS = ("project_id", "organisation_id", "organisation_name", "country", "org_type", "rank",
+                     "relevance", "fit", "band", "reason", "decision", "note", "decided_at", "decided_by")
 
 
 def _assignment(row: AssignmentRow, *, deleted: bool = False) -> ShortlistAssignment:
     values = {name: getattr(row, name) for name in ASSIGNMENT_FIELDS}
-    values["decided_at"] = iso_utc(row.decided_at)
+    # ``score`` is the fit, as on match results; the stored score column has always held the relevance.
+    values["score"], values["decided_at"] = row.fit, iso_utc(row.decided_at)
     return ShortlistAssignment.model_validate({**values, "organisation_deleted": deleted})
 
 
@@ -220,7 +226,8 @@ class ShortlistStore:
                                                 AssignmentRow.decision == "accepted"))}
             for a in assignments:
                 row = AssignmentRow(shortlist_id=shortlist_id, note="", **a.model_dump(
-                    exclude={"decision", "note", "decided_at", "decided_by", "organisation_deleted", "eligibility"}))
+                    exclude={"score", "decision", "note", "decided_at", "decided_by", "organisation_deleted",
+                             "eligibility"}))
                 if (old := kept.get((a.project_id, a.organisation_id))) is not None:
                     row.decision, row.note, row.decided_at, row.decided_by = ("accepted", old.note, old.decided_at,
                                                                               old.decided_by)

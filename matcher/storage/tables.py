@@ -116,8 +116,9 @@ class AssignmentRow(Base):
     country: Mapped[str] = mapped_column(String(2))
     org_type: Mapped[str] = mapped_column(String(32))
     rank: Mapped[int] = mapped_column(Integer)
-    score: Mapped[float] = mapped_column(Float)
-    fit: Mapped[float | None] = mapped_column(Float, nullable=True)  # calibrated fit when the model has one
+    # The solver's relative score (the API's ``relevance``); its column keeps its first name, "score".
+    relevance: Mapped[float] = mapped_column("score", Float)
+    fit: Mapped[float | None] = mapped_column(Float, nullable=True)  # calibrated fit as shown: the API's ``score``
     band: Mapped[str | None] = mapped_column(String(16), nullable=True)  # strong / good / possible / weak
     reason: Mapped[str] = mapped_column(Text)
     decision: Mapped[str | None] = mapped_column(String(16), nullable=True)  # accepted, rejected, or none yet

@@ -88,18 +88,23 @@ export function start(root) {
     document.getElementById("summary-stats").replaceChildren(
       ...stat("Partners", String(s.assignments), `over ${plural(s.projects, "project", "projects")}`),
       ...stat("Accepted", String(decided("accepted")), `${decided("rejected")} rejected`),
-      ...stat("Total score", fixed(s.total_score), `mean ${fixed(s.mean_score)}`),
+      ...stat("Total fit", fixed(s.total_score), `mean ${fixed(s.mean_score)}`),
       ...stat("Organisations used", String(s.organisations_used)),
       ...stat("Max load", plural(s.max_load, "list", "lists"), `limit ${limit}`));
+    // Greedy is compared on what the solver maximises, relevance (a shortlist stored before relevance was kept
+    // apart has it as its total score).
+    const kept = s.total_relevance !== null && s.total_relevance !== undefined;
+    const own = kept ? s.total_relevance : s.total_score;
+    const baseline = kept ? s.greedy_total_relevance : s.greedy_total_score;
     let greedy;
     if (s.method !== "optimal") greedy = "Greedy method: start an optimal shortlist to compare the two.";
-    else if (s.greedy_total_score === null || s.greedy_total_score === undefined) {
+    else if (baseline === null || baseline === undefined) {
       greedy = "Compared with greedy: the greedy baseline could not fill every list under these limits.";
     } else {
-      const gain = s.total_score - s.greedy_total_score;
-      greedy = `Compared with greedy: it would total ${fixed(s.greedy_total_score)}, ` +
-        (gain > 0.00005 ? `so the optimal assignment scores ${fixed(gain, 4)} more.`
-          : "the same as the optimal assignment.");
+      const gain = own - baseline;
+      greedy = `Compared with greedy: on relevance (the ranking score the optimal assignment maximises), greedy ` +
+        `would total ${fixed(baseline)} against ${fixed(own)}, ` +
+        (gain > 0.00005 ? `so the optimal assignment gains ${fixed(gain, 4)}.` : "the same as the optimal assignment.");
     }
     document.getElementById("greedy-note").textContent = greedy;
     panels.summary.hidden = false;
