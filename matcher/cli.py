@@ -26,6 +26,7 @@ from matcher import (
     open_matcher,
     plan_import_dry,
     read_mapping,
+    read_mapping_countries,
     write_report,
 )
 from matcher.config import serving_environment
@@ -58,6 +59,21 @@ def _write_whole(path: Path, content: bytes) -> None:
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
+
+
+def _check_writable(path: str, option: str) -> None:
+    """Refuse, before anything is written, an output file whose folder is missing or read-only, or a folder."""
+    target = Path(path)
+    folder = target.parent
+    if target.is_dir():
+        raise click.BadParameter(f"{path} is a folder; give a file name such as {target / 'names.csv'}",
+                                 param_hint=option)
+    if not folder.is_dir():
+        raise click.BadParameter(f"the folder {folder} does not exist; create it (mkdir -p {folder}) or give a "
+                                 "path in an existing folder", param_hint=option)
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise click.BadParameter(f"cannot write {path}: permission denied; give a path you can write",
+                                 param_hint=option)
 
 
 def _open(ctx: click.Context, *, need_index: bool = True, rebuild: bool = False) -> PartnerMatcher:
@@ -403,13 +419,17 @@ def import_(ctx: click.Context, file, fmt, kind, mappings, accept, keep_off_topi
     Names of organisations are matched to those known (ids, names, aliases, a cautious fuzzy match); a near match
     waits for --accept or --map FILE.csv rather than becoming a second record.
     """
+    if report:
+        _check_writable(report, "--report")
     mapping: dict[str, str] = {}
     organisation_map: dict[str, str] = {}
+    organisation_countries: dict[str, str] = {}
     for item in mappings:
         if "=" not in item and item.lower().endswith(".csv"):
             if not os.path.isfile(item):
                 raise click.BadParameter(f"{item!r}: no such mapping file", param_hint="--map")
             organisation_map.update(read_mapping(item))
+            organisation_countries.update(read_mapping_countries(item))
             continue
         source, sep, target = item.partition("=")
         if not sep or not source.strip() or not target.strip():
@@ -421,7 +441,8 @@ def import_(ctx: click.Context, file, fmt, kind, mappings, accept, keep_off_topi
         raise click.UsageError("--accept, --all and --map FILE.csv settle organisation names and off-topic projects "
                                "of gtr, gtr-json and nserc imports; csv and jsonl files name their records' ids")
     options = {"kind": kind, "mapping": mapping, "organisation_map": organisation_map, "accept": accept,
-               "keep_off_topic": keep_off_topic, "related": list(related), "show_progress": sys.stderr.isatty()}
+               "keep_off_topic": keep_off_topic, "related": list(related), "show_progress": sys.stderr.isatty(),
+               "organisation_countries": organisation_countries}
     if dry_run:
         plan = plan_import_dry(ctx.obj["settings"], file, fmt, **options)
     else:

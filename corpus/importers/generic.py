@@ -13,7 +13,8 @@ from pathlib import Path
 
 from corpus.importers.plan import ImportPlan
 from corpus.importers.resolver import Resolution, name_key
-from corpus.importers.tables import FORMATS, progress, read_table
+from corpus.importers.tables import FORMATS, progress, read_table, refuse_other_format
+from corpus.importers.tables import rows as table_rows
 from corpus.loaders import (
     CorpusError,
     csv_cell,
@@ -62,7 +63,10 @@ def plan_generic(path: Path, fmt: str, kind: str, mapping: dict[str, str] | None
         return out
 
     if fmt == "csv":
-        rows = [(f"{path.name} line {i}", rename(r)) for i, r in enumerate(read_table(path).to_dict("records"), start=2)]
+        frame = read_table(path)
+        if not mapping:
+            refuse_other_format(frame, "csv", path)
+        rows = [(f"{path.name} line {i}", rename(r)) for i, r in table_rows(frame)]
     elif fmt == "jsonl":
         rows = list(_jsonl(path, rename))
     else:
