@@ -32,6 +32,10 @@ from matcher import (
 from matcher.config import serving_environment
 
 
+# Import warnings printed in full under the summary; the rest are counted.
+SHOWN_WARNINGS = 10
+
+
 def _friendly_errors(func):
     """Map the core's named errors to one message line on stderr and a non-zero exit, never a traceback."""
 
@@ -62,12 +66,10 @@ def _write_whole(path: Path, content: bytes) -> None:
 
 
 def _check_writable(path: str, option: str) -> None:
-    """Refuse, before anything is written, an output file whose folder is missing or read-only, or a folder."""
+    """Refuse, before anything is written, an output file whose folder is missing or read-only (click refuses a
+    folder)."""
     target = Path(path)
     folder = target.parent
-    if target.is_dir():
-        raise click.BadParameter(f"{path} is a folder; give a file name such as {target / 'names.csv'}",
-                                 param_hint=option)
     if not folder.is_dir():
         raise click.BadParameter(f"the folder {folder} does not exist; create it (mkdir -p {folder}) or give a "
                                  "path in an existing folder", param_hint=option)
@@ -460,6 +462,10 @@ def import_(ctx: click.Context, file, fmt, kind, mappings, accept, keep_off_topi
         click.echo(f"Wrote the names report ({len(plan.resolutions)} names) to {report}")
     verb = "Would import" if dry_run else "Imported"
     click.echo(f"{verb} {plan.summary()} from {file}")
+    for warning in plan.warnings[:SHOWN_WARNINGS]:
+        click.echo(f"  warning: {warning}")
+    if len(plan.warnings) > SHOWN_WARNINGS:
+        click.echo(f"  ... and {len(plan.warnings) - SHOWN_WARNINGS:,} more warning(s) of the same kinds")
     if not dry_run:
         click.echo("The index is now stale; `matcher build` (or `make run`) rebuilds it, re-embedding only what changed.")
 

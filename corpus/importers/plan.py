@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from corpus.importers.profiles import format_warnings, keep_recent_documents
+from corpus.importers.profiles import keep_recent_documents
 from corpus.importers.relevance import ProgrammeFit
 from corpus.importers.resolver import (
     OrganisationResolver,
@@ -68,7 +68,7 @@ class ImportPlan:
             text += f"; {len(self.off_topic)} off-topic {verb}"
         if self.held:
             text += f"; {len(self.held)} project(s) wait on ambiguous names (--accept, or --map FILE.csv)"
-        return text + format_warnings(self.warnings)
+        return text + (f"; {len(self.warnings)} warning(s)" if self.warnings else "")
 
 
 def _split(records, stored: dict) -> tuple[list[str], list[str], list[str]]:

@@ -10,10 +10,6 @@ from corpus.schema import MAX_DOCUMENTS, Organisation, Project
 if TYPE_CHECKING:
     from corpus.importers.plan import ImportPlan
 
-# Warnings printed with an import's summary; the rest are counted.
-SHOWN_WARNINGS = 10
-
-
 def project_date(project: Project) -> date:
     """How recent a project is: its end, else its start, else the start of its last fiscal year; else date.min."""
     award = project.award
@@ -39,9 +35,3 @@ def keep_recent_documents(org: Organisation, plan: ImportPlan) -> Organisation:
                          f"{MAX_DOCUMENTS:,} most recent as its evidence (documents); all are imported as projects")
     return org.model_copy(update={"documents": [org.documents[n] for n in kept]})
 
-
-def format_warnings(warnings: list[str]) -> str:
-    """The warnings as lines under the summary, the first ``SHOWN_WARNINGS`` in full."""
-    lines = "".join(f"\n  warning: {w}" for w in warnings[:SHOWN_WARNINGS])
-    more = len(warnings) - SHOWN_WARNINGS
-    return lines + (f"\n  ... and {more:,} more warning(s) of the same kinds" if more > 0 else "")
