@@ -228,3 +228,14 @@ def test_the_report_opens_in_excel_and_comes_back_with_any_separator(bundled, tm
     mapping = read_mapping(report)
     assert mapping[name_key("ACME Magnet Recycling Ltd")] == "new"  # a created row: created again
     assert read_mapping(resaved) == mapping
+
+
+def test_a_mapped_columns_problem_names_the_files_column(tmp_path):
+    path = tmp_path / "orgs.csv"
+    path.write_text("Organisation ID,Organisation,Nation,Kind,About\nca-x,Fixture Org,Atlantis,university,d\n",
+                    encoding="utf-8")
+    mapping = {"Organisation ID": "id", "Organisation": "name", "Nation": "country", "Kind": "org_type",
+               "About": "description"}
+    with pytest.raises(CorpusError) as error:
+        plan_import(path, "csv", [], mapping=mapping)
+    assert [(p["where"], p["field"]) for p in error.value.problems] == [("orgs.csv line 2", "Nation (country)")]

@@ -80,6 +80,12 @@ def plan_generic(path: Path, fmt: str, kind: str, mapping: dict[str, str] | None
     else:
         plan.projects, problems = validate_rows(records, Project)
     if problems:
+        # Name the file's own column where --map renamed it ("Org Name", not name).
+        columns = {field: column for column, field in mapping.items()}
+        for problem in problems:
+            head, dot, rest = str(problem["field"]).partition(".")
+            if head in columns:
+                problem["field"] = f"{columns[head]} ({head}{dot}{rest})"
         raise_problems(problems, path.name, prefix="nothing imported: ")
     return plan
 
