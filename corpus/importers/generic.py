@@ -24,7 +24,7 @@ from corpus.loaders import (
     read_text_lines,
     validate_rows,
 )
-from corpus.schema import Organisation, Project
+from corpus.schema import MAX_DOCUMENTS, Organisation, Project
 
 
 # Columns that hold an organisation's ROR id, compared without case or punctuation ("ROR ID", "ror_id").
@@ -131,6 +131,10 @@ def _known_bodies(plan: ImportPlan, existing: Iterable[Organisation], wheres: li
             aliases.append(org.name)
         sources = [*known.sources, *(s for s in org.sources if s.ref not in {k.ref for k in known.sources})]
         documents = [*known.documents, *(d for d in org.documents if d.id not in {k.id for k in known.documents})]
+        if len(documents) > MAX_DOCUMENTS:  # the later attached kept, as imports keep the most recent projects
+            plan.warnings.append(f"{known.name} ({known_id}) would have {len(documents):,} documents; the "
+                                 f"{MAX_DOCUMENTS:,} attached last are kept")
+            documents = documents[-MAX_DOCUMENTS:]
         plan.organisations[number] = Organisation.model_validate({
             **org.model_dump(), "id": known_id, "name": known.name, "aliases": aliases,
             "identifiers": {**known.identifiers, **org.identifiers},
