@@ -3,7 +3,7 @@ Excel-saved CSVs, the wrong format, GtR leads abroad, NSERC partners abroad or o
 files that are not CSV, the GtR API's lead link, and the names report opened in Excel."""
 
 import csv
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -176,8 +176,8 @@ def test_nserc_partners_abroad_and_rows_of_other_awards(bundled):
     ("gtr", "n1_bi_bom_crlf.csv", "this looks like an NSERC awards file, not a GtR project export; use --format nserc"),
     ("csv", "gtr25.csv", "this looks like a GtR project export, not a CSV of the schema's fields; use --format gtr"),
     ("gtr", "j1.json", "j1.json is JSON, not CSV; use --format gtr-json"),
-    ("nserc", "g_xlsx.csv", "g_xlsx.csv is an Excel workbook (.xlsx) or another zip archive, not CSV text; save it as "
-                            "CSV UTF-8"),
+    ("nserc", "g_xlsx.csv", "g_xlsx.csv is a zip archive (an Excel workbook that cannot be opened, or another "
+                            "archive), not CSV text; save it as CSV UTF-8"),
     ("gtr", "g_pdf.csv", "g_pdf.csv is a PDF document, not CSV text; export the data itself as CSV"),
 ])
 def test_a_file_of_another_format_or_kind_is_named(bundled, fmt, name, expected):
@@ -239,3 +239,25 @@ def test_a_mapped_columns_problem_names_the_files_column(tmp_path):
     with pytest.raises(CorpusError) as error:
         plan_import(path, "csv", [], mapping=mapping)
     assert [(p["where"], p["field"]) for p in error.value.problems] == [("orgs.csv line 2", "Nation (country)")]
+
+
+def test_an_excel_workbook_is_read_from_its_first_sheet(bundled, tmp_path):
+    import openpyxl
+
+    rows = list(csv.reader((QA / "gtr25.csv").open(encoding="utf-8", newline="")))
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(rows[0])
+    for row in rows[1:]:
+        cells: list = list(row)
+        cells[14] = datetime(2024, 4, 1)  # StartDate as a date cell
+        cells[16] = float(row[16].replace("£", "").replace(",", ""))  # AwardPounds as a number cell
+        sheet.append(cells)
+    book.create_sheet("Notes").append(["not read"])
+    path = tmp_path / "gtr25.xlsx"
+    book.save(path)
+    plan = plan_import(path, "gtr", bundled)
+    from_csv = plan_import(QA / "gtr25.csv", "gtr", bundled)
+    assert [p.id for p in plan.projects] == [p.id for p in from_csv.projects]
+    exeter = next(p for p in plan.projects if p.id == "gtr-qa000000-0000-0000-0000-000000000002")
+    assert (exeter.award.start_date, exeter.award.amount) == (date(2024, 4, 1), 300000.0)

@@ -8,11 +8,15 @@ import json
 import re
 import unicodedata
 import warnings
+import zipfile
 from collections.abc import Callable, Iterable
+from datetime import date, datetime, time
 from pathlib import Path
 
 import iso3166
+import openpyxl
 import pandas as pd
+from openpyxl.utils.exceptions import InvalidFileException
 from pydantic import ValidationError
 from tqdm import tqdm
 
@@ -27,7 +31,8 @@ LEGACY_ENCODING = "cp1252"
 # Files that are not text, told by their first bytes: what the file is and how to get a CSV from it.
 _SAVE_AS_CSV = "save it as CSV UTF-8 (in Excel: File > Save As > CSV UTF-8 (comma delimited)) and import that file"
 NOT_TEXT = (
-    (b"PK\x03\x04", f"an Excel workbook (.xlsx) or another zip archive, not CSV text; {_SAVE_AS_CSV}"),
+    (b"PK\x03\x04", f"a zip archive (an Excel workbook that cannot be opened, or another archive), not CSV text; "
+                        f"{_SAVE_AS_CSV}"),
     (b"\xd0\xcf\x11\xe0", f"an Excel 97-2003 workbook (.xls), not CSV text; {_SAVE_AS_CSV}"),
     (b"%PDF", "a PDF document, not CSV text; export the data itself as CSV from the source (GtR: the search "
               "page's CSV export; NSERC: the open data CSV files)"),
@@ -87,7 +92,8 @@ def read_table(path: Path, *, legacy_encoding: bool = False) -> pd.DataFrame:
     encoding read is in ``frame.attrs["encoding"]``. The frame's index is each row's line number in the file (a
     quoted cell may span lines). Rows whose cells are all empty (Excel saves them as a line of commas) are dropped,
     and so are unnamed columns at the header's end whose cells are all empty."""
-    text, encoding = decode(path, legacy=legacy_encoding)
+    workbook = _workbook_text(path)
+    text, encoding = (workbook, "xlsx") if workbook is not None else decode(path, legacy=legacy_encoding)
     _refuse_json(text, path)
     try:
         trailing = _check_table_header(text, path)
@@ -122,6 +128,38 @@ def read_table(path: Path, *, legacy_encoding: bool = False) -> pd.DataFrame:
         frame = frame[~blank]
     frame.attrs["encoding"] = encoding
     return frame
+
+
+def _workbook_text(path: Path) -> str | None:
+    """An Excel workbook's first sheet as CSV text (dates as 2024-04-01, whole numbers without '.0'); None when the
+    file is not a workbook openpyxl can read (``decode`` then says what it is)."""
+    try:
+        with path.open("rb") as handle:
+            if handle.read(4) != b"PK\x03\x04":
+                return None
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, InvalidFileException):
+        return None
+    try:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        for values in book.worksheets[0].iter_rows(values_only=True):
+            writer.writerow([_cell_text(v) for v in values])
+        return out.getvalue()
+    finally:
+        book.close()
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def rows(frame: pd.DataFrame) -> list[tuple[int, dict]]:
