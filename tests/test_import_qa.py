@@ -153,7 +153,7 @@ def test_country_names_in_english_and_french(text, code):
     assert country_from_name(text) == code
 
 
-def test_nserc_partners_abroad_and_rows_of_other_awards(bundled):
+def test_nserc_partners_abroad_and_rows_of_other_awards(bundled, tmp_path):
     plan = plan_import(QA / "n1_bi_bom_crlf.csv", "nserc", bundled,
                        related=[QA / "n1_partners_extra.csv", QA / "n1_coapp.csv"])
     by_id = {p.id: p for p in plan.projects}
@@ -167,8 +167,13 @@ def test_nserc_partners_abroad_and_rows_of_other_awards(bundled):
     # Partner files cover every programme: a row of an award not in this file is skipped and counted, not fatal.
     assert "n1_partners_extra.csv: 1 row(s) name an ApplicationID that is not in n1_bi_bom_crlf.csv; skipped" in (
         plan.warnings)
-    other = next(r for r in plan.resolutions if r.note.startswith("n1_partners_extra.csv"))
+    other = next(r for r in plan.resolutions if r.name == "(rows of other awards)")
     assert (other.action, other.role, other.rows) == ("skipped", "partner", 1)
+    report = tmp_path / "names.csv"  # the report counts them too, and a mapping made from it ignores the row
+    write_report(plan.resolutions, report)
+    assert ("n1_partners_extra.csv: 1 row(s) skipped: their ApplicationID is not in n1_bi_bom_crlf.csv"
+            in report.read_text(encoding="utf-8-sig"))
+    assert name_key("(rows of other awards)") not in read_mapping(report)
 
 
 @pytest.mark.parametrize("fmt,name,expected", [

@@ -177,8 +177,9 @@ def plan_nserc(path: Path, *, book: OrganisationBook, related: list[Path] | None
         relevance[project_id] = assess(f"{title}. {summary} {keywords_text}")
         raw_projects.append((where, project, members))
     finish_plan(plan, raw_projects, book, path, problems, keep_off_topic=keep_off_topic, relevance=relevance)
-    plan.resolutions += [Resolution(name="", role=role, action="skipped", rows=count,
-                                    note=f"{file_name}: row(s) of awards not in {path.name}")
+    plan.resolutions += [Resolution(name="(rows of other awards)", role=role, action="skipped", rows=count,
+                                    note=f"{file_name}: {count:,} row(s) skipped: their ApplicationID is not in "
+                                         f"{path.name}")
                          for (file_name, role), count in unknown.items()]
     return plan
 
