@@ -266,3 +266,10 @@ def test_an_excel_workbook_is_read_from_its_first_sheet(bundled, tmp_path):
     assert [p.id for p in plan.projects] == [p.id for p in from_csv.projects]
     exeter = next(p for p in plan.projects if p.id == "gtr-qa000000-0000-0000-0000-000000000002")
     assert (exeter.award.start_date, exeter.award.amount) == (date(2024, 4, 1), 300000.0)
+
+
+def test_json_with_a_mistake_given_as_csv_is_still_named_json(bundled, tmp_path):
+    path = tmp_path / "answer.csv"
+    path.write_text('{"project": [ {"id": "x", "title": "t"}, ]', encoding="utf-8")  # a trailing comma
+    with pytest.raises(CorpusError, match="answer.csv is JSON, not CSV; use --format gtr-json"):
+        plan_import(path, "gtr", bundled)

@@ -141,13 +141,14 @@ def _workbook_text(path: Path) -> str | None:
     except (OSError, KeyError, ValueError, zipfile.BadZipFile, InvalidFileException):
         return None
     try:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        for values in book.worksheets[0].iter_rows(values_only=True):
-            writer.writerow([_cell_text(v) for v in values])
-        return out.getvalue()
+        table = [[_cell_text(v) for v in values] for values in book.worksheets[0].iter_rows(values_only=True)]
     finally:
         book.close()
+    # A sheet once formatted far to the right reports thousands of empty columns: keep those that hold something.
+    width = max((max((n + 1 for n, v in enumerate(row) if v), default=0) for row in table), default=0)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(row[:width] + [""] * (width - len(row)) for row in table)
+    return out.getvalue()
 
 
 def _cell_text(value: object) -> str:
@@ -183,18 +184,19 @@ def _record_lines(text: str) -> list[int]:
 
 
 def _refuse_json(text: str, path: Path) -> None:
-    """A JSON file given as CSV: say so, and which format reads it."""
-    head = text.lstrip()[:1]
-    if head not in ("{", "["):
+    """A JSON file given as CSV (an object or list from end to end, or a first line that is JSON): say so, and
+    which format reads it."""
+    stripped = text.strip()
+    if stripped[:1] not in ("{", "["):
         return
-    first = text.lstrip().split("\n", 1)[0]
-    for candidate in (text, first):
+    whole = stripped[-1:] in ("}", "]")
+    if not whole:
         try:
-            json.loads(candidate)
+            json.loads(stripped.split("\n", 1)[0])
         except (ValueError, RecursionError):
-            continue
-        raise CorpusError(f"{path.name} is JSON, not CSV; use --format gtr-json for an answer of the GtR API, or "
-                          "--format jsonl for records of the schema, one per line")
+            return
+    raise CorpusError(f"{path.name} is JSON, not CSV; use --format gtr-json for an answer of the GtR API, or "
+                      "--format jsonl for records of the schema, one per line")
 
 
 def looks_like(header: Iterable[str]) -> str | None:
