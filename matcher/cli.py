@@ -397,7 +397,8 @@ def shortlist(ctx: click.Context, projects, per_project, max_per_org, countries,
               help="csv/jsonl: rename a column to a schema field (repeatable), e.g. --map 'Org Name=name'. "
                    "A 'ror' / 'ROR ID' column is the organisation's ROR id. "
                    "gtr/nserc: a CSV of name,organisation_id settling ambiguous names (an edited --report file; "
-                   "organisation_id 'new' creates one, a ROR id names the organisation carrying it).")
+                   "organisation_id 'new' creates one, a ROR id names the organisation carrying it; a country column says "
+                   "where a body the source places nowhere is, e.g. a GtR lead 'Outside UK').")
 @click.option("--accept", is_flag=True, help="Settle every ambiguous name with the resolver's proposal.")
 @click.option("--all", "keep_off_topic", is_flag=True,
               help="Import projects flagged off-topic too (outside critical minerals and the two challenges).")
