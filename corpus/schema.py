@@ -59,6 +59,10 @@ def _iso_country(text: str) -> str | None:
         return None
 
 
+# Documents per organisation: bounds one record's size at every write door (docs/SECURITY.md); imports keep an
+# organisation's most recent projects as documents up to it (docs/corpus.md).
+MAX_DOCUMENTS = 1000
+
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), BeforeValidator(country_code)]
 
 # ROR ids: "0", six characters of Crockford's base 32 (no i, l, o or u), two check digits (ISO 7064 mod 97-10 of
@@ -215,7 +219,7 @@ class Organisation(_PlacedRecord):
     minerals: list[str] = Field(default_factory=list, max_length=60)
     value_chain_stages: list[Stage] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=list, max_length=50)
-    documents: list[Document] = Field(default_factory=list, max_length=1000)
+    documents: list[Document] = Field(default_factory=list, max_length=MAX_DOCUMENTS)
     # The source registries' own ids for this body ({"gtr": ..., "nserc": ..., "ror": ...}): importers match on them.
     identifiers: dict[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,10}$")],
                       Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(default_factory=dict,

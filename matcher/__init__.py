@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from corpus.schema import Challenge, Document, Organisation, Project
 from matcher.config import Settings
 from corpus.importers import FORMATS as IMPORT_FORMATS
-from corpus.importers import ImportPlan, read_mapping, write_report
+from corpus.importers import ImportPlan, read_mapping, read_mapping_countries, write_report
 from matcher.engine import IndexStatus, PartnerMatcher, load_configured_embedder, open_matcher, plan_import_dry
 from matcher.errors import (
     AssignmentNotFound,
@@ -110,6 +110,7 @@ __all__ = [
     "open_matcher",
     "plan_import_dry",
     "read_mapping",
+    "read_mapping_countries",
     "record_etag",
     "shortlist_to_csv",
     "shortlist_to_xlsx",

@@ -27,9 +27,14 @@ from matcher import (
     open_matcher,
     plan_import_dry,
     read_mapping,
+    read_mapping_countries,
     write_report,
 )
 from matcher.config import serving_environment
+
+
+# Import warnings printed in full under the summary; the rest are counted.
+SHOWN_WARNINGS = 10
 
 
 def _friendly_errors(func):
@@ -59,6 +64,19 @@ def _write_whole(path: Path, content: bytes) -> None:
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
+
+
+def _check_writable(path: str, option: str) -> None:
+    """Refuse, before anything is written, an output file whose folder is missing or read-only (click refuses a
+    folder)."""
+    target = Path(path)
+    folder = target.parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"the folder {folder} does not exist; create it (mkdir -p {folder}) or give a "
+                                 "path in an existing folder", param_hint=option)
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise click.BadParameter(f"cannot write {path}: permission denied; give a path you can write",
+                                 param_hint=option)
 
 
 def _open(ctx: click.Context, *, need_index: bool = True, rebuild: bool = False) -> PartnerMatcher:
@@ -428,7 +446,8 @@ def shortlist(ctx: click.Context, projects, per_project, max_per_org, countries,
               help="csv/jsonl: rename a column to a schema field (repeatable), e.g. --map 'Org Name=name'. "
                    "A 'ror' / 'ROR ID' column is the organisation's ROR id. "
                    "gtr/nserc: a CSV of name,organisation_id settling ambiguous names (an edited --report file; "
-                   "organisation_id 'new' creates one, a ROR id names the organisation carrying it).")
+                   "organisation_id 'new' creates one, a ROR id names the organisation carrying it; a country column says "
+                   "where a body the source places nowhere is, e.g. a GtR lead 'Outside UK').")
 @click.option("--accept", is_flag=True, help="Settle every ambiguous name with the resolver's proposal.")
 @click.option("--all", "keep_off_topic", is_flag=True,
               help="Import projects flagged off-topic too (outside critical minerals and the two challenges).")
@@ -452,13 +471,17 @@ def import_(ctx: click.Context, file, fmt, kind, mappings, accept, keep_off_topi
     Names of organisations are matched to those known (ids, names, aliases, a cautious fuzzy match); a near match
     waits for --accept or --map FILE.csv rather than becoming a second record.
     """
+    if report:
+        _check_writable(report, "--report")
     mapping: dict[str, str] = {}
     organisation_map: dict[str, str] = {}
+    organisation_countries: dict[str, str] = {}
     for item in mappings:
         if "=" not in item and item.lower().endswith(".csv"):
             if not os.path.isfile(item):
                 raise click.BadParameter(f"{item!r}: no such mapping file", param_hint="--map")
             organisation_map.update(read_mapping(item))
+            organisation_countries.update(read_mapping_countries(item))
             continue
         source, sep, target = item.partition("=")
         if not sep or not source.strip() or not target.strip():
@@ -470,7 +493,8 @@ def import_(ctx: click.Context, file, fmt, kind, mappings, accept, keep_off_topi
         raise click.UsageError("--accept, --all and --map FILE.csv settle organisation names and off-topic projects "
                                "of gtr, gtr-json and nserc imports; csv and jsonl files name their records' ids")
     options = {"kind": kind, "mapping": mapping, "organisation_map": organisation_map, "accept": accept,
-               "keep_off_topic": keep_off_topic, "related": list(related), "show_progress": sys.stderr.isatty()}
+               "keep_off_topic": keep_off_topic, "related": list(related), "show_progress": sys.stderr.isatty(),
+               "organisation_countries": organisation_countries}
     if dry_run:
         plan = plan_import_dry(ctx.obj["settings"], file, fmt, **options)
     else:
@@ -488,6 +512,10 @@ def import_(ctx: click.Context, file, fmt, kind, mappings, accept, keep_off_topi
         click.echo(f"Wrote the names report ({len(plan.resolutions)} names) to {report}")
     verb = "Would import" if dry_run else "Imported"
     click.echo(f"{verb} {plan.summary()} from {file}")
+    for warning in plan.warnings[:SHOWN_WARNINGS]:
+        click.echo(f"  warning: {warning}")
+    if len(plan.warnings) > SHOWN_WARNINGS:
+        click.echo(f"  ... and {len(plan.warnings) - SHOWN_WARNINGS:,} more warning(s) of the same kinds")
     if not dry_run:
         click.echo("The index is now stale; `matcher build` (or `make run`) rebuilds it, re-embedding only what changed.")
 

@@ -64,10 +64,15 @@ def test_generic_csv_with_mapping_and_jsonl(tmp_path):
 def test_one_bad_row_means_nothing_is_planned(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text((IMPORTS / "gtr_projects.csv").read_text().replace("Short-loop recycling of NdFeB magnets", ""))
-    with pytest.raises(CorpusError, match="nothing imported: 1 invalid record.*line 2.*title"):
+    # The problem names the file's own column and says what is wrong with its cell.
+    with pytest.raises(CorpusError, match="nothing imported: 1 invalid record.*line 2: field 'Title': the cell is empty"):
         plan_import(bad, "gtr", [])
-    with pytest.raises(CorpusError, match="missing required column"):
+    with pytest.raises(CorpusError, match="this looks like an NSERC awards file, not a GtR project export; use --format "
+                                          "nserc"):
         plan_import(IMPORTS / "nserc_awards.csv", "gtr", [])
+    (tmp_path / "other.csv").write_text("Id,Name\n1,x\n")
+    with pytest.raises(CorpusError, match="missing required column"):
+        plan_import(tmp_path / "other.csv", "gtr", [])
     (tmp_path / "latin1.csv").write_bytes("Title,ProjectId\nCaf\xe9,1\n".encode("latin-1"))
     with pytest.raises(CorpusError, match="not UTF-8"):
         plan_import(tmp_path / "latin1.csv", "csv", [])
@@ -184,7 +189,7 @@ HEADER = "ProjectId,Title,Abstract,LeadROName\n"
 @pytest.mark.parametrize("fmt", ["gtr", "nserc", "csv", "jsonl"])
 @pytest.mark.parametrize("name,data,expected", [
     ("empty", b"", "the file is empty; export it again"),
-    ("utf16", (HEADER + "1,Magnets,abc,Uni\n").encode("utf-16"), "not UTF-8 text .*; save it as UTF-8"),
+    ("utf16", (HEADER + "1,Magnets,abc,Uni\n").encode("utf-16"), "not UTF-8 text.*; save it as (CSV )?UTF-8"),
     ("latin1", (HEADER + "1,Café,abc,Uni\n").encode("latin-1"), "not UTF-8 text .*; save it as UTF-8"),
     ("cp1252", (HEADER + "1,“Magnets”,abc,Uni\n").encode("cp1252"), "not UTF-8 text .*; save it as UTF-8"),
     ("invalid-utf8", (HEADER + "1,Mag").encode() + b"\xc3\x28" + b",abc,Uni\n", "not UTF-8 text .*; save it as UTF-8"),

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from corpus.importers.plan import ImportPlan
 from corpus.importers.resolver import Resolution, name_key
-from corpus.importers.tables import FORMATS, progress, read_table
+from corpus.importers.tables import FORMATS, progress, read_table, refuse_other_format
+from corpus.importers.tables import rows as table_rows
 from corpus.loaders import (
     CorpusError,
     csv_cell,
@@ -23,7 +24,7 @@ from corpus.loaders import (
     read_text_lines,
     validate_rows,
 )
-from corpus.schema import Organisation, Project
+from corpus.schema import MAX_DOCUMENTS, Organisation, Project
 
 
 # Columns that hold an organisation's ROR id, compared without case or punctuation ("ROR ID", "ror_id").
@@ -62,7 +63,10 @@ def plan_generic(path: Path, fmt: str, kind: str, mapping: dict[str, str] | None
         return out
 
     if fmt == "csv":
-        rows = [(f"{path.name} line {i}", rename(r)) for i, r in enumerate(read_table(path).to_dict("records"), start=2)]
+        frame = read_table(path)
+        if not mapping:
+            refuse_other_format(frame, "csv", path)
+        rows = [(f"{path.name} line {i}", rename(r)) for i, r in table_rows(frame)]
     elif fmt == "jsonl":
         rows = list(_jsonl(path, rename))
     else:
@@ -76,6 +80,12 @@ def plan_generic(path: Path, fmt: str, kind: str, mapping: dict[str, str] | None
     else:
         plan.projects, problems = validate_rows(records, Project)
     if problems:
+        # Name the file's own column where --map renamed it ("Org Name", not name).
+        columns = {field: column for column, field in mapping.items()}
+        for problem in problems:
+            head, dot, rest = str(problem["field"]).partition(".")
+            if head in columns:
+                problem["field"] = f"{columns[head]} ({head}{dot}{rest})"
         raise_problems(problems, path.name, prefix="nothing imported: ")
     return plan
 
@@ -121,6 +131,10 @@ def _known_bodies(plan: ImportPlan, existing: Iterable[Organisation], wheres: li
             aliases.append(org.name)
         sources = [*known.sources, *(s for s in org.sources if s.ref not in {k.ref for k in known.sources})]
         documents = [*known.documents, *(d for d in org.documents if d.id not in {k.id for k in known.documents})]
+        if len(documents) > MAX_DOCUMENTS:  # the later attached kept, as imports keep the most recent projects
+            plan.warnings.append(f"{known.name} ({known_id}) would have {len(documents):,} documents; the "
+                                 f"{MAX_DOCUMENTS:,} attached last are kept")
+            documents = documents[-MAX_DOCUMENTS:]
         plan.organisations[number] = Organisation.model_validate({
             **org.model_dump(), "id": known_id, "name": known.name, "aliases": aliases,
             "identifiers": {**known.identifiers, **org.identifiers},

@@ -8,7 +8,7 @@ the other participants (``participantValues``). Personal names (PISurname, PIFir
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,19 @@ from pydantic import ValidationError
 from corpus import vocab
 from corpus.importers.plan import ImportPlan, OrganisationBook, finish_plan
 from corpus.importers.relevance import ProgrammeFit, assess
-from corpus.importers.tables import amount, cell_problems, cells, columns, decode, progress, read_table
+from corpus.importers.resolver import name_key
+from corpus.importers.tables import (
+    amount,
+    cell_problems,
+    cells,
+    columns,
+    decode,
+    progress,
+    read_amount,
+    read_table,
+    refuse_other_format,
+    rows,
+)
 from corpus.loaders import CorpusError
 from corpus.schema import Source, slugify
 
@@ -39,10 +51,17 @@ CSV_COLUMNS = {
     "status": ("status",),
     "url": ("gtrprojecturl", "url"),
 }
+# Excel's 1900 date system counts days from 1899-12-30 for every serial after 60 (it counts a 29 February 1900 that
+# never was); serials read are 1982-01-01 to 2064-12-31, the years a project's dates fall in.
+EXCEL_EPOCH = date(1899, 12, 30)
+EXCEL_SERIALS = (29952, 60000)
+# GtR's Region for a lead abroad: the export gives no country then.
+OUTSIDE_UK = "outside uk"
 
 
 def parse_date(value: Any) -> date | None:
-    """GtR dates: '01/04/2021' (the CSV), '2021-04-01' or epoch milliseconds (the API); None when unreadable."""
+    """GtR dates: '01/04/2021' (the CSV), '2021-04-01', an Excel serial day ('45383', a CSV saved by Excel) or
+    epoch milliseconds (the API); None when unreadable."""
     if value in (None, ""):
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -51,6 +70,8 @@ def parse_date(value: Any) -> date | None:
         except (OverflowError, OSError, ValueError):
             return None
     text = str(value).strip()[:10]
+    if text.isdigit() and EXCEL_SERIALS[0] <= int(text) <= EXCEL_SERIALS[1]:
+        return EXCEL_EPOCH + timedelta(days=int(text))
     for fmt in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y"):
         try:
             return datetime.strptime(text, fmt).date()
@@ -75,16 +96,24 @@ def _project(source_id: str, title: str, abstract: str, award: dict, lead: str, 
 
 
 def plan_gtr(path: Path, *, book: OrganisationBook, keep_off_topic: bool = False,
-             show_progress: bool = False) -> ImportPlan:
+             show_progress: bool = False, countries: dict[str, str] | None = None) -> ImportPlan:
+    """``countries``: organisation name key -> ISO code (a mapping file's country column), for leads the export
+    places "Outside UK"."""
     frame = read_table(path, legacy_encoding=True)
+    refuse_other_format(frame, "gtr", path)
     cols = columns(frame, CSV_COLUMNS, {"id", "title"}, path)
     plan = ImportPlan(rows=len(frame), encoding=frame.attrs.get("encoding", "utf-8"))
     raw_projects: list = []
     problems: list[dict] = []
     relevance: dict[str, ProgrammeFit] = {}
-    for number, row in progress(enumerate(frame.to_dict("records"), start=2), len(frame), "gtr", show_progress):
+    for number, row in progress(rows(frame), len(frame), "gtr", show_progress):
         get, where = cells(row, cols), f"{path.name} line {number}"
         source_id, reference = get("id"), get("reference")
+        empty = [cols[k] for k in ("id", "title") if not get(k)]
+        if empty:
+            problems += [{"where": where, "field": c, "message": "the cell is empty; every project needs one"}
+                         for c in empty]
+            continue
         url = get("url") or (f"{GTR_HOME}projects?ref={reference}" if reference else f"{GTR_HOME}project/{source_id}")
         url_column = cols["url"] if get("url") else cols.get("reference") if reference else cols["id"]
         try:
@@ -92,20 +121,36 @@ def plan_gtr(path: Path, *, book: OrganisationBook, keep_off_topic: bool = False
         except ValidationError as e:
             problems += cell_problems(e, where, {"ref": url_column or "", "note": cols.get("funder") or ""})
             continue
+        value, unreadable = read_amount(get("award"))
+        if unreadable:
+            plan.warnings.append(f"{where}: {cols['award']}: {unreadable}")
+        dates = {}
+        for field in ("start", "end"):
+            dates[field] = parse_date(get(field))
+            if get(field) and dates[field] is None:
+                plan.warnings.append(f"{where}: {cols[field]}: date {get(field)[:40]!r} cannot be read (write it "
+                                     "as 31/03/2027 or 2027-03-31); left empty")
         award = {"funder": get("funder")[:300], "programme": get("category")[:300], "reference": reference[:200],
-                 "status": get("status")[:100], "start_date": parse_date(get("start")),
-                 "end_date": parse_date(get("end")), "amount": amount(get("award")),
-                 "currency": "GBP" if get("award") else ""}
+                 "status": get("status")[:100], "start_date": dates["start"], "end_date": dates["end"],
+                 "amount": value, "currency": "GBP" if value is not None else ""}
         project = _project(source_id, get("title"), get("abstract"), award, get("lead"), source)
         members: list[tuple[str, str]] = []
         if get("lead"):
+            abroad = get("region").lower() == OUTSIDE_UK
+            country = (countries or {}).get(name_key(get("lead"))) if abroad else "GB"
+            region = "" if get("region").lower() in ("unknown", OUTSIDE_UK) else get("region")
             try:
-                org_id, resolution = book.organisation(get("lead"), role="lead", country="GB", source=source,
-                                                       label=LABEL, identifiers={"gtr": get("lead_id")},
-                                                       region="" if get("region").lower() == "unknown" else get("region"))
+                org_id, resolution = book.organisation(get("lead"), role="lead", country=country,
+                                                       source=source, label=LABEL,
+                                                       identifiers={"gtr": get("lead_id")}, region=region)
             except ValidationError as e:
                 problems += cell_problems(e, where, {"name": cols["lead"]})
                 continue
+            if not country and not org_id and resolution.action == "skipped" and resolution.method != "map":
+                # Not created in GB by default: the project waits until someone says where its lead is.
+                resolution.action = "ambiguous"
+                resolution.note = ("the export says Outside UK: give the country in a mapping file (a country "
+                                   "column, organisation_id new), or the id of an existing organisation")
             if resolution.action == "ambiguous":
                 plan.held.append((project["id"], get("lead")))
             if org_id:
@@ -144,12 +189,20 @@ def _text(value: Any) -> str:
     return " ".join(str(value).split()) if isinstance(value, str | int | float) and not isinstance(value, bool) else ""
 
 
+def _number(value: Any) -> float | None:
+    """A JSON amount: a number as it is, text read as an amount cell."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value) if 0 <= value < float("inf") else None
+    return amount(_text(value))
+
+
 def _org_id_from(href: str) -> str:
     return href.rstrip("/").rsplit("/", 1)[-1] if "/organisations/" in href else ""
 
 
-def plan_gtr_json(path: Path, *, book: OrganisationBook,
-                  keep_off_topic: bool = False, show_progress: bool = False) -> ImportPlan:
+def plan_gtr_json(path: Path, *, book: OrganisationBook, keep_off_topic: bool = False, show_progress: bool = False,
+                  countries: dict[str, str] | None = None) -> ImportPlan:
+    """``countries``: organisation name key -> ISO code (a mapping file's country column) for participants."""
     text, _ = decode(path, legacy=False)
     try:
         data = json.loads(text)
@@ -179,11 +232,14 @@ def plan_gtr_json(path: Path, *, book: OrganisationBook,
         value: dict = fund["valuePounds"] if isinstance(fund.get("valuePounds"), dict) else {}
         participants = _list(item.get("participantValues"), "participant")
         links = _list(item.get("links"), "link")
-        lead = next((p for p in participants if _text(p.get("role")).upper() == "LEAD_PARTICIPANT"), None)
-        lead_id = (_text(lead.get("organisationId")) if lead else "") or next(
-            (_org_id_from(_text(link.get("href"))) for link in links if _text(link.get("rel")) == "LEAD_ORG"), "")
-        offer = sum(amount(_text(p.get("grantOffer"))) or 0.0 for p in participants) or None
-        funds = amount(_text(value.get("amount"))) if value else None
+        linked = next((_org_id_from(_text(link.get("href"))) for link in links
+                       if _text(link.get("rel")) == "LEAD_ORG" and _org_id_from(_text(link.get("href")))), "")
+        # The lead: the participant whose role says so, else the one the LEAD_ORG link names.
+        lead = next((p for p in participants if _text(p.get("role")).upper() == "LEAD_PARTICIPANT"), None) or next(
+            (p for p in participants if linked and _text(p.get("organisationId")) == linked), None)
+        lead_id = (_text(lead.get("organisationId")) if lead else "") or linked
+        offer = sum(_number(p.get("grantOffer")) or 0.0 for p in participants) or None
+        funds = _number(value.get("amount")) if value else None
         url = f"{GTR_HOME}projects?ref={reference}" if reference else f"{GTR_HOME}project/{source_id}"
         funder = _text(item.get("leadFunder")) or _text((fund.get("funder") or {}).get("name")
                                                          if isinstance(fund.get("funder"), dict) else "")
@@ -210,7 +266,8 @@ def plan_gtr_json(path: Path, *, book: OrganisationBook,
             try:
                 # A participant's country is not in the answer: it is linked when known, never created.
                 org_id, resolution = book.organisation(
-                    name, role="lead" if is_lead else "participant", country="GB" if is_lead else None,
+                    name, role="lead" if is_lead else "participant",
+                    country="GB" if is_lead else (countries or {}).get(name_key(name)),
                     source=source, label=LABEL,
                     identifiers={"gtr": lead_id if is_lead else _text(participant.get("organisationId"))})
             except ValidationError as e:

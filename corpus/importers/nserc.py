@@ -17,7 +17,18 @@ from pydantic import ValidationError
 from corpus import vocab
 from corpus.importers.plan import ImportPlan, OrganisationBook, finish_plan
 from corpus.importers.relevance import ProgrammeFit, assess
-from corpus.importers.tables import amount, cell_problems, cells, columns, progress, read_table
+from corpus.importers.resolver import Resolution, name_key
+from corpus.importers.tables import (
+    cell_problems,
+    cells,
+    columns,
+    country_from_name,
+    progress,
+    read_amount,
+    read_table,
+    refuse_other_format,
+    rows,
+)
 from corpus.loaders import CorpusError
 from corpus.schema import Project, Source, slugify
 
@@ -51,8 +62,9 @@ RELATED_COLUMNS = {
 
 
 def _country(text: str) -> str | None:
-    """NSERC's country cell -> ISO code; only Canada is read, anything else is left unknown."""
-    return "CA" if not text or re.sub(r"[^a-z]", "", text.lower()) in {"canada", "ca"} else None
+    """NSERC's country cell (English or French name, or code) -> ISO code; empty is Canada (the awards file names
+    Canadian institutions), a name that is no country None."""
+    return country_from_name(text) if text.strip() else "CA"
 
 
 def _project_id(application: str, get) -> str:
@@ -65,14 +77,16 @@ def _project_id(application: str, get) -> str:
 
 def plan_nserc(path: Path, *, book: OrganisationBook, related: list[Path] | None = None,
                keep_off_topic: bool = False, show_progress: bool = False,
-               stored: dict[str, Project] | None = None) -> ImportPlan:
-    """``stored``: the projects already imported, by id: an award seen in earlier years' files keeps those years."""
+               stored: dict[str, Project] | None = None, countries: dict[str, str] | None = None) -> ImportPlan:
+    """``stored``: the projects already imported, by id: an award seen in earlier years' files keeps those years;
+    ``countries``: organisation name key -> ISO code, from a mapping file, for partners the file gives none."""
     frame = read_table(path, legacy_encoding=True)
+    refuse_other_format(frame, "nserc", path)
     cols = columns(frame, AWARD_COLUMNS, {"title"}, path)
     plan = ImportPlan(rows=len(frame), encoding=frame.attrs.get("encoding", "utf-8"))
     problems: list[dict] = []
     merged: dict[str, dict] = {}  # project id -> {"where", "rows", "by_year": {year: amount}, "years"}
-    for number, row in progress(enumerate(frame.to_dict("records"), start=2), len(frame), "nserc", show_progress):
+    for number, row in progress(rows(frame), len(frame), "nserc", show_progress):
         get, where = cells(row, cols), f"{path.name} line {number}"
         project_id = _project_id(get("application"), get)
         entry = merged.get(project_id)
@@ -80,13 +94,19 @@ def plan_nserc(path: Path, *, book: OrganisationBook, related: list[Path] | None
             entry = merged[project_id] = {"where": where, "rows": [], "by_year": {}, "years": []}
         entry["rows"].append(get)
         year = (get("year") or get("competition"))[:20]
-        value = amount(get("amount"))
+        value, unreadable = read_amount(get("amount"))
+        if unreadable:
+            plan.warnings.append(f"{where}: {cols['amount']}: {unreadable}")
         if value is not None:
             # One amount per fiscal year (a row repeated is the same payment, not a second one).
             entry["by_year"][year] = value
         if year and year not in entry["years"]:
             entry["years"].append(year)
-    links = _related_links(related or [], set(merged), problems)
+    links, unknown = _related_links(related or [], set(merged), problems)
+    for (file_name, _), count in unknown.items():
+        # Partner files cover every programme: rows of awards not in this file are skipped, and counted.
+        plan.warnings.append(f"{file_name}: {count:,} row(s) name an ApplicationID that is not in {path.name}; "
+                             "skipped")
     raw_projects: list = []
     relevance: dict[str, ProgrammeFit] = {}
     for project_id, entry in merged.items():
@@ -106,6 +126,10 @@ def plan_nserc(path: Path, *, book: OrganisationBook, related: list[Path] | None
             problems += cell_problems(e, where, {"note": " and ".join(cols[k] for k in ("program", "year") if k in cols)})
             continue
         title, summary, keywords_text = first("title"), first("summary"), first("keywords")
+        if not title:
+            problems.append({"where": where, "field": cols["title"], "message": "the cell is empty; every award "
+                             "needs its title"})
+            continue
         keywords = [k.strip()[:300] for k in re.split(r"[;,]", keywords_text) if k.strip()][:100]
         project: dict = {
             "id": project_id,
@@ -130,12 +154,16 @@ def plan_nserc(path: Path, *, book: OrganisationBook, related: list[Path] | None
             if not name:
                 continue
             country = _country(country_text) if role != "partner" or country_text else None
+            country = country or (countries or {}).get(name_key(name))
             try:
                 org_id, resolution = book.organisation(name, role=role, country=country, source=source, label=LABEL,
                                                        identifiers={"nserc": org_ref}, region=province)
             except ValidationError as e:
                 problems += cell_problems(e, where, {"name": cols.get("institution", "institution")})
                 break
+            if resolution.action == "skipped" and country_text and country is None and resolution.method != "map":
+                resolution.note = (f"not created: its country {country_text[:40]!r} is not one read (an ISO code, "
+                                   "or a name in English or French); give it in a mapping file's country column")
             if resolution.action == "ambiguous" and role == "lead":
                 held = True
             if org_id and org_id not in {m for m, _ in members}:
@@ -149,14 +177,21 @@ def plan_nserc(path: Path, *, book: OrganisationBook, related: list[Path] | None
         relevance[project_id] = assess(f"{title}. {summary} {keywords_text}")
         raw_projects.append((where, project, members))
     finish_plan(plan, raw_projects, book, path, problems, keep_off_topic=keep_off_topic, relevance=relevance)
+    plan.resolutions += [Resolution(name="(rows of other awards)", role=role, action="skipped", rows=count,
+                                    note=f"{file_name}: {count:,} row(s) skipped: their ApplicationID is not in "
+                                         f"{path.name}")
+                         for (file_name, role), count in unknown.items()]
     return plan
 
 
-def _related_links(paths: list[Path], known: set[str], problems: list[dict]) -> dict[str, list[tuple]]:
-    """Co-applicant and partner files: project id -> [(organisation name, role, OrganizationID, province, country)].
+def _related_links(paths: list[Path], known: set[str],
+                   problems: list[dict]) -> tuple[dict[str, list[tuple]], dict[tuple[str, str], int]]:
+    """Co-applicant and partner files: project id -> [(organisation name, role, OrganizationID, province, country)],
+    and per file the number of rows skipped because their ApplicationID is not in the awards file.
 
-    Only organisation columns are read; a row naming an ApplicationID the awards file does not hold is a problem."""
+    Only organisation columns are read; a row without an ApplicationID is a problem."""
     out: dict[str, list[tuple]] = {}
+    unknown: dict[tuple[str, str], int] = {}
     for path in paths:
         if not path.is_file():
             raise CorpusError(f"{path}: no such file")
@@ -167,14 +202,17 @@ def _related_links(paths: list[Path], known: set[str], problems: list[dict]) -> 
                               f"an institution column ({', '.join(RELATED_COLUMNS['institution'])}); give the "
                               "co-applicant or partner file as NSERC publishes it")
         role = "partner" if "partner" in cols else "co-applicant"
-        for number, row in enumerate(frame.to_dict("records"), start=2):
+        for number, row in rows(frame):
             get = cells(row, cols)
-            project_id = f"nserc-{slugify(get('application'))}" if get("application") else ""
-            if project_id not in known:
+            if not get("application"):
                 problems.append({"where": f"{path.name} line {number}", "field": cols["application"],
-                                 "message": f"ApplicationID {get('application')!r} is not in the awards file"})
+                                 "message": "the cell is empty; give the award's ApplicationID"})
+                continue
+            project_id = f"nserc-{slugify(get('application'))}"
+            if project_id not in known:
+                unknown[(path.name, role)] = unknown.get((path.name, role), 0) + 1
                 continue
             name = get("partner") if role == "partner" else get("institution")
             out.setdefault(project_id, []).append((name, role, get("organization_id"), get("province"),
                                                    get("country")))
-    return out
+    return out, unknown

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from corpus.importers.profiles import keep_recent_documents
 from corpus.importers.relevance import ProgrammeFit
 from corpus.importers.resolver import (
     OrganisationResolver,
@@ -37,6 +38,7 @@ class ImportPlan:
     off_topic: list[tuple[str, str]] = field(default_factory=list)  # (project id, title) flagged
     held: list[tuple[str, str]] = field(default_factory=list)  # (project id, the ambiguous name it waits on)
     off_topic_kept: bool = False
+    warnings: list[str] = field(default_factory=list)  # what was read with a caveat (an amount left empty, ...)
     rows: int = 0
     encoding: str = "utf-8"
 
@@ -66,7 +68,7 @@ class ImportPlan:
             text += f"; {len(self.off_topic)} off-topic {verb}"
         if self.held:
             text += f"; {len(self.held)} project(s) wait on ambiguous names (--accept, or --map FILE.csv)"
-        return text
+        return text + (f"; {len(self.warnings)} warning(s)" if self.warnings else "")
 
 
 def _split(records, stored: dict) -> tuple[list[str], list[str], list[str]]:
@@ -155,7 +157,7 @@ class OrganisationBook:
                 titles = "; ".join(d.title for d in org.documents[:8])
                 org = org.model_copy(update={"description": f"{org.name} takes part in {len(org.documents)} "
                                                             f"project(s) listed in {self.created[org_id]}: {titles}."})
-            plan.organisations.append(Organisation.model_validate(org.model_dump()))
+            plan.organisations.append(Organisation.model_validate(keep_recent_documents(org, plan).model_dump()))
 
 
 def finish_plan(plan: ImportPlan, raw_projects: list[tuple[str, dict, list[tuple[str, str]]]], book: OrganisationBook,

@@ -19,7 +19,7 @@ from pathlib import Path
 from rapidfuzz import fuzz, process
 
 from corpus.errors import CorpusError
-from corpus.importers.tables import decode, fold
+from corpus.importers.tables import decode, fold, sniff_dialect
 from corpus.schema import ROR_PREFIX, ROR_URL, Organisation, ror_id, ror_problem, slugify
 
 # Legal forms and filler words that do not tell two bodies apart ("Ltd", "The", "of").
@@ -115,7 +115,7 @@ def read_mapping(path: Path | str) -> dict[str, str]:
     blank are ignored."""
     path = Path(path)
     text, _ = decode(path, legacy=True)
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=sniff_dialect(text))  # , ; or tab
     fields = {re.sub(r"[^a-z]", "", f.lower()) or f: f for f in reader.fieldnames or []}
     fields.setdefault("organisation_id", fields.get("organisationid", ""))
     if "name" not in fields or not fields["organisation_id"]:
@@ -143,7 +143,7 @@ def read_mapping(path: Path | str) -> dict[str, str]:
 
 
 def write_report(resolutions: Iterable[Resolution], path: Path | str) -> None:
-    with open(path, "w", encoding="utf-8", newline="") as handle:
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:  # with a BOM: Excel then reads it as UTF-8
         writer = csv.DictWriter(handle, fieldnames=Resolution.REPORT_COLUMNS)
         writer.writeheader()
         for r in resolutions:
