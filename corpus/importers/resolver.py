@@ -39,6 +39,34 @@ _COMPANY = re.compile(r"\b(ltd|limited|plc|p\s?l\s?c|inc|incorporated|llc|corp|c
 _UNIVERSITY = re.compile(r"\b(universit(y|e|é|ies)|universidad|universit[aä]t)\b", re.I)
 FUZZY_SURE = 96.0  # a single candidate this close (token order and filler ignored) is the same body
 FUZZY_ASK = 85.0  # candidates this close are shown and the row waits
+# Words that name a kind of body, not which one: a name made only of them (with at most one word a dictionary
+# knows) is too general to stand for a body inside a longer name.
+_GENERIC = frozenset("""university universities college school institute centre department faculty laboratory
+laboratories national research council survey geological society association foundation trust group international
+technology sciences science engineering royal campus division unit office agency ministry government services
+british canadian canada uk england scotland wales london""".split())
+
+
+def _telling(key: str) -> bool:
+    """Whether a name key (the shorter of two, found whole in the other) tells a body apart: two words or more
+    with one that is not generic, or one word no dictionary knows ('UBC', 'CanmetMINING')."""
+    from corpus.normalise import in_dictionary
+
+    words = key.split()
+    if len(words) == 1:
+        return len(key) >= 3 and not key.isdigit() and not in_dictionary(key)
+    return any(w not in _GENERIC and not w.isdigit() for w in words)
+
+
+def _same_but_spelling(a: str, b: str) -> bool:
+    """The same words but for spelling slips: as many words, the same numbers, each pair alike. A name that differs
+    in a number ('No. 3' / 'No. 30') or by a word (a campus, a city) is another body until a person says so."""
+    wa, wb = sorted(a.split()), sorted(b.split())
+    if len(wa) != len(wb) or [w for w in wa if any(c.isdigit() for c in w)] != [
+            w for w in wb if any(c.isdigit() for c in w)]:
+        return False
+    only_a, only_b = [w for w in wa if w not in wb], [w for w in wb if w not in wa]
+    return all(max((fuzz.ratio(x, y) for y in only_b), default=0) >= 75 for x in only_a)
 
 
 def name_key(name: str) -> str:
@@ -46,6 +74,7 @@ def name_key(name: str) -> str:
     columbia'; 'LONDON SCH OF HYGIENE & TROPIC. MEDICINE' -> 'london school hygiene tropical medicine'."""
     text = _LEGAL_PHRASE.sub(" ", _DATED.sub(" ", fold(name).replace("&", " and ")))
     text = re.sub(r"'s\b", "s", text)
+    text = re.sub(r"\bu\.?\s+of\b", "university of", text)  # 'U of Toronto', 'U. of T'
     words = [_EXPAND.get(w, w) for w in re.findall(r"[a-z0-9]+", text)]
     words = [w for w in words if w not in _DROP]
     return " ".join(words)
@@ -108,12 +137,38 @@ def _is_ror(value: str) -> bool:
     return bool(ROR_PREFIX.match(value)) or ror_problem(value) is None
 
 
-def read_mapping(path: Path | str) -> dict[str, str]:
-    """A mapping file: CSV with ``name`` and ``organisation_id`` columns (an edited ``--report`` file is one);
-    ``organisation_id`` is an existing id, ``new`` to create the organisation, or the ROR id of an organisation
-    that carries it; a ``ror`` (or ``ROR ID``) column does the same where ``organisation_id`` is blank. Rows left
-    blank are ignored."""
-    path = Path(path)
+class OrganisationMap(dict[str, str]):
+    """A mapping read from files: name key -> organisation id, ROR id, ``new`` or ``skip``; ``where`` remembers the
+    file, line and name each came from, so a refused id is named where the user wrote it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.where: dict[str, str] = {}
+
+
+def _report_made_id(target: str, name: str) -> bool:
+    """Whether ``target`` is the id a report gave a name it would create (``ca-<slug>``, perhaps ``-2``)."""
+    slug = slugify(name)
+    for stem in (target, re.sub(r"-\d+$", "", target)):
+        made = stem[3:] if re.match(r"[a-z]{2}-", stem) else ""
+        if made and (made == slug or (len(stem) >= 100 and slug.startswith(made))):  # ids are cut at 120
+            return True
+    return False
+
+
+def read_mapping(*paths: Path | str) -> OrganisationMap:
+    """Mapping files: CSV with ``name`` and ``organisation_id`` columns (an edited ``--report`` file is one);
+    ``organisation_id`` is an existing id, ``new`` to create the organisation, ``skip``, or the ROR id of an
+    organisation that carries it; a ``ror`` (or ``ROR ID``) column does the same where ``organisation_id`` is blank.
+    The id written wins whatever the row's ``action`` says; on a report's ``created`` row the id the report made up
+    for it means ``new``. Rows left blank, and the report's ``off_topic`` rows, are ignored."""
+    out = OrganisationMap()
+    for path in map(Path, paths):
+        _read_one_mapping(path, out)
+    return out
+
+
+def _read_one_mapping(path: Path, out: OrganisationMap) -> None:
     text, _ = decode(path, legacy=True)
     reader = csv.DictReader(io.StringIO(text, newline=""))
     fields = {re.sub(r"[^a-z]", "", f.lower()) or f: f for f in reader.fieldnames or []}
@@ -123,12 +178,13 @@ def read_mapping(path: Path | str) -> dict[str, str]:
                           f"{', '.join(reader.fieldnames or []) or 'none'}); edit the file --report writes, filling "
                           "organisation_id with an existing id, a ROR id or 'new'")
     ror_column = fields.get("ror") or fields.get("rorid")
-    out: dict[str, str] = {}
     for line, row in enumerate(reader, start=2):
         name, target = (row.get(fields["name"]) or "").strip(), (row.get(fields["organisation_id"]) or "").strip()
         action = (row.get(fields["action"]) or "").strip() if "action" in fields else ""
-        if action == "created":  # a report's own row: the id it would make does not exist yet
-            target = "new"
+        if action == "off_topic":
+            continue
+        if action == "created" and _report_made_id(target, name):
+            target = "new"  # the report's own row, unedited: the id it would make does not exist yet
         from_ror = not target and bool(ror_column)
         if from_ror:
             target = (row.get(ror_column) or "").strip()
@@ -137,12 +193,13 @@ def read_mapping(path: Path | str) -> dict[str, str]:
                 target = ror_id(target)
             except ValueError as e:
                 raise CorpusError(f"{path.name} line {line}: {e}") from e
-        if name and target and action != "skipped":
+        if name and target:
             out[name_key(name)] = target
-    return out
+            out.where[name_key(name)] = f"{path.name} line {line}, {name}"
 
 
 def write_report(resolutions: Iterable[Resolution], path: Path | str) -> None:
+    """The import's report: one row per name (and, from ``ImportPlan.off_topic_rows``, per flagged project)."""
     with open(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=Resolution.REPORT_COLUMNS)
         writer.writeheader()
@@ -166,12 +223,24 @@ class OrganisationResolver:
         # A mapping to a ROR id means the organisation that carries it.
         self.mapping = {k: self.by_identifier.get(("ror", v.lower()), v) if v.startswith(ROR_URL) else v
                         for k, v in (mapping or {}).items()}
-        unknown = sorted({v for v in self.mapping.values() if v not in self.by_id and v not in ("new", "skip")})
-        if unknown:
-            raise CorpusError(f"the mapping names organisation id(s) or ROR id(s) that no organisation has: "
-                              f"{', '.join(unknown[:10])}; use an existing id, the ROR id of an organisation that "
-                              "carries it, 'new' or 'skip'")
+        self._refuse_unknown(mapping or {})
         self.resolutions: dict[tuple[str, str], Resolution] = {}
+
+    def _refuse_unknown(self, mapping: dict[str, str]) -> None:
+        """A mapping to an id no organisation has is refused, naming the line and the nearest existing ids."""
+        where = getattr(mapping, "where", {})
+        problems = []
+        for key, target in self.mapping.items():
+            if target in self.by_id or target in ("new", "skip"):
+                continue
+            near = [c for c, _, _ in process.extract(target, list(self.by_id), scorer=fuzz.ratio, limit=2,
+                                                     score_cutoff=70)]
+            hint = f"; did you mean {' or '.join(near)}?" if near else ""
+            problems.append(f"{mapping[key]} ({where.get(key, 'for ' + repr(key))}{hint})")
+        if problems:
+            raise CorpusError("the mapping names organisation id(s) or ROR id(s) that no organisation has: "
+                              + "; ".join(sorted(problems)[:10]) + ". Use an existing organisation's id, the ROR id of "
+                              "an organisation that carries it, 'new' to create the organisation, or 'skip'")
 
     def _index(self, org: Organisation) -> None:
         for scheme, value in org.identifiers.items():
@@ -253,7 +322,7 @@ class OrganisationResolver:
                                        "names the parent body of known sub-unit(s), which are not the same body; "
                                        "map it to one of them, or accept to create the parent",
                                        proposal="new")
-        return self._fuzzy(out, keys, country)
+        return self._near(out, name, keys, country)
 
     def _prefer(self, ids: set[str], country: str | None) -> set[str]:
         if len(ids) > 1 and country:
@@ -261,31 +330,99 @@ class OrganisationResolver:
             return here or ids
         return ids
 
-    def _fuzzy(self, out: Resolution, keys: list[str], country: str | None) -> Resolution:
-        # Where the source says the country, a near name elsewhere is another body; a short name (an acronym) is
-        # too short for spelling distance to mean anything.
-        choices = {k: ids for k, ids in self.by_key.items()
-                   if not country or any(self.by_id[i].country == country for i in ids)}
-        best: dict[str, float] = {}
+    def _near(self, out: Resolution, name: str, keys: list[str], country: str | None) -> Resolution:
+        """No exact name: an existing organisation that plausibly is this body makes the row wait; only a spelling
+        slip of the same words in the same country is taken without asking; nothing plausible -> created."""
+        for decide in (self._acronym_in_brackets, self._named_parts):
+            decided = decide(out, name, country)
+            if decided is not None:
+                return decided
+        best: dict[str, tuple[float, str]] = {}  # organisation id -> (score, why)
+
+        def offer(org_ids: Iterable[str], score: float, why: str) -> None:
+            for org_id in org_ids:
+                if score > best.get(org_id, (0.0, ""))[0]:
+                    best[org_id] = (score, why)
+
+        all_keys = list(self.by_key)
         for key in keys:
+            # One name holds the other whole ('Queen's University at Kingston' / 'Queen's University'): the same
+            # body with a campus or department added, a part of it, or its parent; a person says which.
+            for candidate, _, _ in process.extract(key, all_keys, scorer=fuzz.token_set_ratio, limit=None,
+                                                   score_cutoff=100):
+                if candidate == key or not _telling(min(candidate, key, key=lambda k: len(k.split()))):
+                    continue
+                for org_id in self.by_key[candidate]:
+                    known = self.by_id[org_id].name
+                    offer([org_id], 100.0, f"holds the whole name of {known}: a campus, department or part of it, or "
+                          "another body?" if set(candidate.split()) <= set(key.split()) else
+                          f"its whole name is in {known}'s: the same body, or another?")
             if len(key) < 8 or " " not in key:
-                continue
-            for candidate, score, _ in process.extract(key, list(choices), scorer=fuzz.token_sort_ratio,
-                                                       limit=5, score_cutoff=FUZZY_ASK):
-                for org_id in choices[candidate]:
-                    if country and self.by_id[org_id].country != country:
-                        continue
-                    best[org_id] = max(best.get(org_id, 0.0), float(score))
+                continue  # a short name (an acronym) is too short for spelling distance to mean anything
+            for candidate, score, _ in process.extract(key, all_keys, scorer=fuzz.token_sort_ratio, limit=5,
+                                                       score_cutoff=FUZZY_ASK):
+                sure = score >= FUZZY_SURE and _same_but_spelling(key, candidate)
+                offer(self.by_key[candidate], float(score) + (1000.0 if sure else 0.0), "sure" if sure else
+                      "a near match: the same body, or another?")
         if not best:
             out.action, out.method = "created", "new"
             return out
-        ranked = sorted(best.items(), key=lambda kv: -kv[1])
-        top_id, top = ranked[0]
-        runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
-        if top >= FUZZY_SURE and runner_up < FUZZY_ASK and (not country or self.by_id[top_id].country == country):
-            return self._matched(out, top_id, "fuzzy", score=top)
-        return self._ambiguous(out, [i for i, _ in ranked[:5]], top, "a near match: the same body, or another?",
+        ranked = sorted(best.items(), key=lambda kv: -kv[1][0])
+        (top_id, (top, why)), runner_up = ranked[0], (ranked[1][1][0] if len(ranked) > 1 else 0.0)
+        abroad = bool(country) and self.by_id[top_id].country != country
+        if why == "sure" and runner_up < FUZZY_ASK and not abroad:
+            return self._matched(out, top_id, "fuzzy", score=top - 1000.0)
+        if why == "sure":
+            why = "a near match: the same body, or another?"
+        if abroad:
+            why += f" (known in {self.by_id[top_id].country}, the source places it in {country})"
+        return self._ambiguous(out, [i for i, _ in ranked[:5]], min(top, 100.0) if top < 1000 else top - 1000.0, why,
                                proposal=top_id)
+
+    def _exact(self, name: str) -> set[str]:
+        return {i for key in name_keys(name) for i in self.by_key.get(key, ())}
+
+    def _acronym_in_brackets(self, out: Resolution, name: str, country: str | None) -> Resolution | None:
+        """'British Geological Survey (BGS)': the name without the brackets, checked against the acronym."""
+        match = re.fullmatch(r"(.+?)\s*\(([^()]+)\)\s*", name)
+        if not match:
+            return None
+        bare, acronym = self._exact(match.group(1)), self._exact(match.group(2))
+        if len(bare) == 1 and (not acronym or acronym == bare):
+            org_id = next(iter(bare))
+            if country and self.by_id[org_id].country != country:
+                return self._ambiguous(out, [org_id], None, f"the name without '({match.group(2)})' is known only in "
+                                       f"{self.by_id[org_id].country}, the source places it in {country}",
+                                       proposal=org_id)
+            return self._matched(out, org_id, "name", note=f"the name without '({match.group(2)})'")
+        if bare or acronym:
+            candidates = sorted(bare) + sorted(acronym - bare)
+            return self._ambiguous(out, candidates[:5], None, f"the name and its '({match.group(2)})' point to "
+                                   "different or several organisations", proposal=candidates[0])
+        return None
+
+    def _named_parts(self, out: Resolution, name: str, country: str | None) -> Resolution | None:
+        """'University of Exeter - Camborne School of Mines': a known sub-unit named with its parent is that
+        sub-unit; a known body with a campus or department added, or two known bodies, wait."""
+        parts = [p.strip() for p in re.split(r"\s+[-–—/:]\s+|\s*[,;]\s*", name) if p.strip()]
+        if len(parts) < 2:
+            return None
+        named = [(part, self._exact(part)) for part in parts]
+        found = [(part, ids) for part, ids in named if ids]
+        if not found:
+            return None
+        all_ids = set().union(*(ids for _, ids in found))
+        for org_id in sorted(all_ids):
+            parent = self.by_id[org_id].parent_id
+            others = all_ids - {org_id}
+            if parent and others == {parent} and all(ids for _, ids in named):
+                if not country or self.by_id[org_id].country == country:
+                    return self._matched(out, org_id, "name", note="a known sub-unit named with its parent")
+        ordered = [i for _, ids in (found if "," in name else reversed(found)) for i in sorted(ids)]
+        unnamed = [part for part, ids in named if not ids]
+        note = (f"names {', '.join(sorted(all_ids))} with {', '.join(repr(u) for u in unnamed)}: a campus or "
+                "department of it, or another body?" if unnamed else "names several known organisations: which?")
+        return self._ambiguous(out, list(dict.fromkeys(ordered))[:5], None, note, proposal=ordered[0])
 
     def _matched(self, out: Resolution, org_id: str, method: str, *, score: float | None = None,
                  note: str = "") -> Resolution:
