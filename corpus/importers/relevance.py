@@ -19,6 +19,10 @@ from corpus import vocab
 from corpus.french import detect_language, translate_french
 
 
+# Accented letters or the commonest French words: an on-topic text without one is not weighed for French.
+_FRENCH_HINT = re.compile(r"[éèêëàâçîïôûùœ]|\b(?:des|les|du|aux|dans|pour|une|et|sur)\b", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class ProgrammeFit:
     on_topic: bool
@@ -74,6 +78,8 @@ def assess(text: str) -> ProgrammeFit:
     """How a project's title and abstract relate to the programme. A text with more French than English evidence
     is also read through its English rendering: the better reading decides, and minerals named in either count."""
     fit = _judge(text, "en")
+    if fit.on_topic and not _FRENCH_HINT.search(text):
+        return fit  # on topic, with no accent and no common French word: nothing French to add
     guess = detect_language(text)
     if guess.french <= guess.english:
         return fit

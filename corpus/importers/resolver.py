@@ -75,6 +75,9 @@ def name_key(name: str) -> str:
     text = _LEGAL_PHRASE.sub(" ", _DATED.sub(" ", fold(name).replace("&", " and ")))
     text = re.sub(r"'s\b", "s", text)
     text = re.sub(r"\bu\.?\s+of\b", "university of", text)  # 'U of Toronto', 'U. of T'
+    # Initials written with full stops ('C.I.C.', 'U.S.') are one word, as is 'P L C': 'cic', 'us', 'plc'.
+    text = re.sub(r"\b(?:[a-z]\.\s?){2,}", lambda m: re.sub(r"[.\s]", "", m.group(0)) + " ", text)
+    text = re.sub(r"\bp l c\b", "plc", text)
     words = [_EXPAND.get(w, w) for w in re.findall(r"[a-z0-9]+", text)]
     words = [w for w in words if w not in _DROP]
     return " ".join(words)
@@ -217,6 +220,7 @@ class OrganisationResolver:
         self.by_identifier: dict[tuple[str, str], str] = {}
         self.by_key: dict[str, set[str]] = {}
         self.by_sorted: dict[str, set[str]] = {}
+        self.by_word: dict[str, set[str]] = {}  # a word -> the name keys that hold it
         self.parents: dict[str, set[str]] = {}  # parent body's key -> its known sub-units
         for org in self.by_id.values():
             self._index(org)
@@ -255,6 +259,8 @@ class OrganisationResolver:
                 if key in parent_keys:
                     continue  # an alias naming the parent body ("University of Exeter" on CSM) is not this body
                 self.by_key.setdefault(key, set()).add(org.id)
+                for word in key.split():
+                    self.by_word.setdefault(word, set()).add(key)
                 self.by_sorted.setdefault(sorted_key(key), set()).add(org.id)
 
     def add(self, org: Organisation) -> None:
@@ -338,6 +344,7 @@ class OrganisationResolver:
             if decided is not None:
                 return decided
         best: dict[str, tuple[float, str]] = {}  # organisation id -> (score, why)
+        sure: set[str] = set()  # the same words but for a spelling slip
 
         def offer(org_ids: Iterable[str], score: float, why: str) -> None:
             for org_id in org_ids:
@@ -348,7 +355,8 @@ class OrganisationResolver:
         for key in keys:
             # One name holds the other whole ('Queen's University at Kingston' / 'Queen's University'): the same
             # body with a campus or department added, a part of it, or its parent; a person says which.
-            for candidate, _, _ in process.extract(key, all_keys, scorer=fuzz.token_set_ratio, limit=None,
+            sharing = sorted(set().union(*(self.by_word.get(w, set()) for w in key.split())))
+            for candidate, _, _ in process.extract(key, sharing, scorer=fuzz.token_set_ratio, limit=None,
                                                    score_cutoff=100):
                 if candidate == key or not _telling(min(candidate, key, key=lambda k: len(k.split()))):
                     continue
@@ -361,23 +369,20 @@ class OrganisationResolver:
                 continue  # a short name (an acronym) is too short for spelling distance to mean anything
             for candidate, score, _ in process.extract(key, all_keys, scorer=fuzz.token_sort_ratio, limit=5,
                                                        score_cutoff=FUZZY_ASK):
-                sure = score >= FUZZY_SURE and _same_but_spelling(key, candidate)
-                offer(self.by_key[candidate], float(score) + (1000.0 if sure else 0.0), "sure" if sure else
-                      "a near match: the same body, or another?")
+                offer(self.by_key[candidate], float(score), "a near match: the same body, or another?")
+                if score >= FUZZY_SURE and _same_but_spelling(key, candidate):
+                    sure |= self.by_key[candidate]
         if not best:
             out.action, out.method = "created", "new"
             return out
         ranked = sorted(best.items(), key=lambda kv: -kv[1][0])
         (top_id, (top, why)), runner_up = ranked[0], (ranked[1][1][0] if len(ranked) > 1 else 0.0)
         abroad = bool(country) and self.by_id[top_id].country != country
-        if why == "sure" and runner_up < FUZZY_ASK and not abroad:
-            return self._matched(out, top_id, "fuzzy", score=top - 1000.0)
-        if why == "sure":
-            why = "a near match: the same body, or another?"
+        if top_id in sure and runner_up < FUZZY_ASK and not abroad:
+            return self._matched(out, top_id, "fuzzy", score=top)
         if abroad:
             why += f" (known in {self.by_id[top_id].country}, the source places it in {country})"
-        return self._ambiguous(out, [i for i, _ in ranked[:5]], min(top, 100.0) if top < 1000 else top - 1000.0, why,
-                               proposal=top_id)
+        return self._ambiguous(out, [i for i, _ in ranked[:5]], top, why, proposal=top_id)
 
     def _exact(self, name: str) -> set[str]:
         return {i for key in name_keys(name) for i in self.by_key.get(key, ())}
