@@ -28,7 +28,7 @@ corporation co company cic cio gmbh ag sa sas bv ab oyj uk""".split())
 _LEGAL_PHRASE = re.compile(r"\bhigher education corporation\b")  # "De Montfort University Higher Education Corp."
 _EXPAND = {"univ": "university", "uni": "university", "sch": "school", "inst": "institute", "natl": "national",
            "nat": "national", "tropic": "tropical", "med": "medicine", "lab": "laboratory", "labs": "laboratories",
-           "ctr": "centre", "center": "centre", "dept": "department", "universite": "university",
+           "ctr": "centre", "center": "centre", "st": "saint", "ste": "sainte", "dept": "department", "universite": "university",
            "universitat": "university"}
 # Research councils and UKRI name their own institutes with a prefix: "NERC British Geological Survey".
 _COUNCIL_PREFIX = re.compile(r"^(nerc|stfc|bbsrc|epsrc|mrc|esrc|ahrc|ukri|ukri-nerc)\b[\s\-:]*", re.I)
@@ -43,8 +43,8 @@ FUZZY_ASK = 85.0  # candidates this close are shown and the row waits
 # knows) is too general to stand for a body inside a longer name.
 _GENERIC = frozenset("""university universities college school institute centre department faculty laboratory
 laboratories national research council survey geological society association foundation trust group international
-technology sciences science engineering royal campus division unit office agency ministry government services
-british canadian canada uk england scotland wales london""".split())
+technology sciences science engineering royal campus division unit office agency ministry government
+services saint sainte""".split())
 
 
 def _telling(key: str) -> bool:
@@ -56,6 +56,21 @@ def _telling(key: str) -> bool:
     if len(words) == 1:
         return len(key) >= 3 and not key.isdigit() and not in_dictionary(key)
     return any(w not in _GENERIC and not w.isdigit() for w in words)
+
+
+def _cores_alike(a: str, b: str) -> bool:
+    """Whether the words that tell two names apart (not 'university', 'of', 'institute'...) are alike too: spelt
+    nearly the same, or one beginning like the other and nearly part of it ('laurentian' / 'laurentienne'; not
+    'chester' / 'manchester'). Names with no such words on
+    one side are left to the whole-name score."""
+    core_a = " ".join(w for w in a.split() if w not in _GENERIC)
+    core_b = " ".join(w for w in b.split() if w not in _GENERIC)
+    if not core_a or not core_b:
+        return True
+    if fuzz.token_set_ratio(core_a, core_b) >= FUZZY_ASK:  # one set of telling words in the other counts
+        return True
+    return (min(len(core_a), len(core_b)) >= 5 and core_a[:3] == core_b[:3]
+            and fuzz.partial_ratio(core_a, core_b) >= FUZZY_ASK)
 
 
 def _same_but_spelling(a: str, b: str) -> bool:
@@ -353,22 +368,25 @@ class OrganisationResolver:
 
         all_keys = list(self.by_key)
         for key in keys:
-            # One name holds the other whole ('Queen's University at Kingston' / 'Queen's University'): the same
-            # body with a campus or department added, a part of it, or its parent; a person says which.
-            sharing = sorted(set().union(*(self.by_word.get(w, set()) for w in key.split())))
-            for candidate, _, _ in process.extract(key, sharing, scorer=fuzz.token_set_ratio, limit=None,
-                                                   score_cutoff=100):
-                if candidate == key or not _telling(min(candidate, key, key=lambda k: len(k.split()))):
+            # One name begins with the other whole ('Queen's University at Kingston' / 'Queen's University'): the
+            # same body with a campus or department added, a part of it, or its parent; a person says which. A
+            # name holding the other's words elsewhere ('Oxford Brookes University') is another body.
+            sharing = set().union(*(self.by_word.get(w, set()) for w in key.split()))
+            for candidate in sorted(sharing):
+                shorter, longer = sorted((candidate, key), key=len)
+                if candidate == key or not (longer.startswith(shorter + " ") and _telling(shorter)):
                     continue
                 for org_id in self.by_key[candidate]:
                     known = self.by_id[org_id].name
                     offer([org_id], 100.0, f"holds the whole name of {known}: a campus, department or part of it, or "
-                          "another body?" if set(candidate.split()) <= set(key.split()) else
-                          f"its whole name is in {known}'s: the same body, or another?")
+                          "another body?" if shorter == candidate else
+                          f"its whole name begins {known}'s: the same body, or another?")
             if len(key) < 8 or " " not in key:
                 continue  # a short name (an acronym) is too short for spelling distance to mean anything
             for candidate, score, _ in process.extract(key, all_keys, scorer=fuzz.token_sort_ratio, limit=5,
                                                        score_cutoff=FUZZY_ASK):
+                if not _cores_alike(key, candidate):
+                    continue  # alike only in words every such name has ('University of Derby' / '... Regina')
                 offer(self.by_key[candidate], float(score), "a near match: the same body, or another?")
                 if score >= FUZZY_SURE and _same_but_spelling(key, candidate):
                     sure |= self.by_key[candidate]
