@@ -86,6 +86,13 @@ def test_a_known_body_in_another_country_waits_and_is_never_created_twice(bundle
     assert (accepted.action, accepted.organisation_id) == ("matched", "gb-british-geological-survey")
 
 
+def test_an_acronym_no_record_carries_waits_on_the_body_whose_initials_it_is(bundled):
+    resolver = OrganisationResolver(bundled)
+    r = resolver.resolve("DLS", role="lead", country="GB")
+    assert r.action == "ambiguous" and [resolver.by_id[i].name for i in r.candidates] == ["Diamond Light Source"]
+    assert resolver.resolve("SRUC", role="lead", country="GB").action == "created"  # the initials of nothing known
+
+
 def test_a_sub_unit_named_with_its_parent_is_that_sub_unit(bundled):
     resolver = OrganisationResolver(bundled)
     r = resolver.resolve("University of Exeter - Camborne School of Mines", role="lead", country="GB")

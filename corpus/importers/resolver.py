@@ -236,6 +236,7 @@ class OrganisationResolver:
         self.by_key: dict[str, set[str]] = {}
         self.by_sorted: dict[str, set[str]] = {}
         self.by_word: dict[str, set[str]] = {}  # a word -> the name keys that hold it
+        self.by_initials: dict[str, set[str]] = {}  # 'ets' -> bodies whose name's words begin e, t, s
         self.parents: dict[str, set[str]] = {}  # parent body's key -> its known sub-units
         for org in self.by_id.values():
             self._index(org)
@@ -276,6 +277,8 @@ class OrganisationResolver:
                 self.by_key.setdefault(key, set()).add(org.id)
                 for word in key.split():
                     self.by_word.setdefault(word, set()).add(key)
+                if len(key.split()) >= 2 and name is org.name:
+                    self.by_initials.setdefault("".join(w[0] for w in key.split()), set()).add(org.id)
                 self.by_sorted.setdefault(sorted_key(key), set()).add(org.id)
 
     def add(self, org: Organisation) -> None:
@@ -366,6 +369,9 @@ class OrganisationResolver:
                 if score > best.get(org_id, (0.0, ""))[0]:
                     best[org_id] = (score, why)
 
+        if re.fullmatch(r"[A-Z]{2,6}", name.strip()):  # an acronym no record carries: the initials of a known name
+            offer(self.by_initials.get(name.strip().lower(), set()), 90.0,
+                  "an acronym that is the initials of a known name: the same body, or another?")
         all_keys = list(self.by_key)
         for key in keys:
             # One name begins with the other whole ('Queen's University at Kingston' / 'Queen's University'): the
