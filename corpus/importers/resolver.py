@@ -1,10 +1,15 @@
 """One organisation per real body: incoming names resolved to the organisations already known.
 
 In order: a known identifier (GtR organisation id, NSERC OrganizationID, ROR id), the user's mapping, the
-normalised name or an alias, then a cautious fuzzy match. A near match is never taken silently and never created
-beside its twin: it waits, ``ambiguous``, for ``accept`` (take the proposal) or a mapping (name -> organisation id,
-or ``new``). A name that is the parent body of a known sub-unit ("University of Warwick" beside "WMG, University
-of Warwick") is not that sub-unit: it waits too. Every decision is kept for the import's report.
+normalised name or an alias, then what makes a known body plausible, in any country: the name without a bracketed
+acronym ("British Geological Survey (BGS)"), parts naming known bodies ("University of Toronto - St. George";
+a known sub-unit named with its parent is that sub-unit), a name that begins with a known one ("Queen's University
+at Kingston") or that a known one begins with, an acronym that is a known name's initials, and a near spelling
+whose telling words (not "university", "of") are alike too. Only a spelling slip of the same words, in the source's
+country, is taken without asking; every other plausible match waits, ``ambiguous``, with its candidates, for
+``accept`` (take the proposal) or a mapping (name -> organisation id, or ``new``). A name that is the parent body of
+a known sub-unit ("University of Warwick" beside "WMG, University of Warwick") is not that sub-unit: it waits too.
+Every decision is kept for the import's report.
 """
 
 from __future__ import annotations
@@ -28,8 +33,8 @@ corporation co company cic cio gmbh ag sa sas bv ab oyj uk""".split())
 _LEGAL_PHRASE = re.compile(r"\bhigher education corporation\b")  # "De Montfort University Higher Education Corp."
 _EXPAND = {"univ": "university", "uni": "university", "sch": "school", "inst": "institute", "natl": "national",
            "nat": "national", "tropic": "tropical", "med": "medicine", "lab": "laboratory", "labs": "laboratories",
-           "ctr": "centre", "center": "centre", "st": "saint", "ste": "sainte", "dept": "department", "universite": "university",
-           "universitat": "university"}
+           "ctr": "centre", "center": "centre", "st": "saint", "ste": "sainte", "dept": "department",
+           "universite": "university", "universitat": "university"}
 # Research councils and UKRI name their own institutes with a prefix: "NERC British Geological Survey".
 _COUNCIL_PREFIX = re.compile(r"^(nerc|stfc|bbsrc|epsrc|mrc|esrc|ahrc|ukri|ukri-nerc)\b[\s\-:]*", re.I)
 _DATED = re.compile(r"\((up to|from|until|to)\b[^)]*\)", re.I)  # "NOC (Up to 31.10.2019)"
@@ -39,8 +44,8 @@ _COMPANY = re.compile(r"\b(ltd|limited|plc|p\s?l\s?c|inc|incorporated|llc|corp|c
 _UNIVERSITY = re.compile(r"\b(universit(y|e|é|ies)|universidad|universit[aä]t)\b", re.I)
 FUZZY_SURE = 96.0  # a single candidate this close (token order and filler ignored) is the same body
 FUZZY_ASK = 85.0  # candidates this close are shown and the row waits
-# Words that name a kind of body, not which one: a name made only of them (with at most one word a dictionary
-# knows) is too general to stand for a body inside a longer name.
+# Words that name a kind of body, not which one: a name made only of them is too general to stand for a body inside
+# a longer name, and two names alike only in them are not near.
 _GENERIC = frozenset("""university universities college school institute centre department faculty laboratory
 laboratories national research council survey geological society association foundation trust group international
 technology sciences science engineering royal campus division unit office agency ministry government
@@ -61,8 +66,7 @@ def _telling(key: str) -> bool:
 def _cores_alike(a: str, b: str) -> bool:
     """Whether the words that tell two names apart (not 'university', 'of', 'institute'...) are alike too: spelt
     nearly the same, or one beginning like the other and nearly part of it ('laurentian' / 'laurentienne'; not
-    'chester' / 'manchester'). Names with no such words on
-    one side are left to the whole-name score."""
+    'chester' / 'manchester'). Names with no such words on one side are left to the whole-name score."""
     core_a = " ".join(w for w in a.split() if w not in _GENERIC)
     core_b = " ".join(w for w in b.split() if w not in _GENERIC)
     if not core_a or not core_b:
@@ -433,7 +437,7 @@ class OrganisationResolver:
     def _named_parts(self, out: Resolution, name: str, country: str | None) -> Resolution | None:
         """'University of Exeter - Camborne School of Mines': a known sub-unit named with its parent is that
         sub-unit; a known body with a campus or department added, or two known bodies, wait."""
-        parts = [p.strip() for p in re.split(r"\s+[-–—/:]\s+|\s*[,;]\s*", name) if p.strip()]
+        parts = [p.strip() for p in re.split(r"\s+[-–—/:]\s+|\s*[,;]\s*", name) if name_keys(p)]  # not 'Ltd'
         if len(parts) < 2:
             return None
         named = [(part, self._exact(part)) for part in parts]
