@@ -145,8 +145,12 @@ def test_an_edited_report_id_wins_over_its_action_and_an_unknown_id_is_refused_b
     report = tmp_path / "names.csv"
     write_report(plan.resolutions, report)
     made = _by_name(plan)["Collège Régional Numéro 3"].organisation_id
-    # The report's own created row, unedited, still means 'new'.
-    assert read_mapping(report)[next(k for k in read_mapping(report) if k.endswith("numero 3"))] == "new"
+    # The report's own created row, unedited: new while its record does not exist, that record once it does.
+    again = plan_import(IMPORTS / "nserc_numbered_names.csv", "nserc", bundled, organisation_map=read_mapping(report))
+    assert _by_name(again)["Collège Régional Numéro 3"].action == "created" and made in again.created_organisations
+    later = plan_import(IMPORTS / "nserc_numbered_names.csv", "nserc", [*bundled, *plan.organisations],
+                        organisation_map=read_mapping(report))
+    assert (_by_name(later)["Collège Régional Numéro 3"].organisation_id, later.created_organisations) == (made, [])
     _edit_report(report, {"Collège Régional Numéro 3": {"organisation_id": "ca-carleton-university"},
                           "Collège Régional Numéro 30": {"organisation_id": "new"}})
     mapped = plan_import(IMPORTS / "nserc_numbered_names.csv", "nserc", bundled, organisation_map=read_mapping(report))

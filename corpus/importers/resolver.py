@@ -166,6 +166,7 @@ class OrganisationMap(dict[str, str]):
     def __init__(self) -> None:
         super().__init__()
         self.where: dict[str, str] = {}
+        self.made: set[str] = set()  # keys of a report's unedited 'created' rows: their id, or new
 
 
 def _report_made_id(target: str, name: str) -> bool:
@@ -183,7 +184,7 @@ def read_mapping(*paths: Path | str) -> OrganisationMap:
     ``organisation_id`` is an existing id, ``new`` to create the organisation, ``skip``, or the ROR id of an
     organisation that carries it; a ``ror`` (or ``ROR ID``) column does the same where ``organisation_id`` is blank.
     The id written wins whatever the row's ``action`` says; on a report's ``created`` row the id the report made up
-    for it means ``new``. Rows left blank, and the report's ``off_topic`` rows, are ignored."""
+    for it means that record once it exists, else ``new`` (``made``). Rows left blank, and the report's ``off_topic`` rows, are ignored."""
     out = OrganisationMap()
     for path in map(Path, paths):
         _read_one_mapping(path, out)
@@ -205,8 +206,7 @@ def _read_one_mapping(path: Path, out: OrganisationMap) -> None:
         action = (row.get(fields["action"]) or "").strip() if "action" in fields else ""
         if action == "off_topic":
             continue
-        if action == "created" and _report_made_id(target, name):
-            target = "new"  # the report's own row, unedited: the id it would make does not exist yet
+        made = action == "created" and _report_made_id(target, name)
         from_ror = not target and bool(ror_column)
         if from_ror:
             target = (row.get(ror_column) or "").strip()
@@ -218,6 +218,10 @@ def _read_one_mapping(path: Path, out: OrganisationMap) -> None:
         if name and target:
             out[name_key(name)] = target
             out.where[name_key(name)] = f"{path.name} line {line}, {name}"
+            if made:
+                out.made.add(name_key(name))
+            else:
+                out.made.discard(name_key(name))
 
 
 def write_report(resolutions: Iterable[Resolution], path: Path | str) -> None:
@@ -247,6 +251,10 @@ class OrganisationResolver:
         # A mapping to a ROR id means the organisation that carries it.
         self.mapping = {k: self.by_identifier.get(("ror", v.lower()), v) if v.startswith(ROR_URL) else v
                         for k, v in (mapping or {}).items()}
+        # A report's own 'created' row names the id it would make: that record if it exists by now, else new.
+        for key in getattr(mapping, "made", ()):
+            if self.mapping.get(key) not in self.by_id:
+                self.mapping[key] = "new"
         self._refuse_unknown(mapping or {})
         self.resolutions: dict[tuple[str, str], Resolution] = {}
 
