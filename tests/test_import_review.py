@@ -81,6 +81,9 @@ def test_a_known_body_in_another_country_waits_and_is_never_created_twice(bundle
         assert "GB" in r.note
     home = OrganisationResolver(bundled).resolve("British Geological Survey (BGS)", role="lead", country="GB")
     assert (home.action, home.organisation_id) == ("matched", "gb-british-geological-survey")
+    # Brackets holding something other than the body's own acronym (a campus) wait too.
+    campus = OrganisationResolver(bundled).resolve("University of Toronto (Mississauga)", role="lead", country="CA")
+    assert (campus.action, campus.candidates) == ("ambiguous", ["ca-university-of-toronto"])
     accepted = OrganisationResolver(bundled, accept=True).resolve("British Geological Survey (BGS)", role="partner",
                                                                   country="CA")
     assert (accepted.action, accepted.organisation_id) == ("matched", "gb-british-geological-survey")

@@ -429,7 +429,13 @@ class OrganisationResolver:
         if not match:
             return None
         bare, acronym = self._exact(match.group(1)), self._exact(match.group(2))
-        if len(bare) == 1 and (not acronym or acronym == bare):
+        initials = "".join(w[0] for key in name_keys(match.group(1))[:1] for w in key.split())
+        agrees = acronym == bare or (not acronym and name_key(match.group(2)).replace(" ", "") == initials)
+        if len(bare) == 1 and not agrees:  # '(Mississauga)', '(UTM)': a campus or a part, for a person to say
+            org_id = next(iter(bare))
+            return self._ambiguous(out, [org_id], None, f"names {self.by_id[org_id].name} with "
+                                   f"'({match.group(2)})': the same body, a part of it, or another?", proposal=org_id)
+        if len(bare) == 1:
             org_id = next(iter(bare))
             if country and self.by_id[org_id].country != country:
                 return self._ambiguous(out, [org_id], None, f"the name without '({match.group(2)})' is known only in "
