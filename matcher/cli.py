@@ -446,8 +446,9 @@ def shortlist(ctx: click.Context, projects, per_project, max_per_org, countries,
               help="csv/jsonl: rename a column to a schema field (repeatable), e.g. --map 'Org Name=name'. "
                    "A 'ror' / 'ROR ID' column is the organisation's ROR id. "
                    "gtr/nserc: a CSV of name,organisation_id settling ambiguous names (an edited --report file; "
-                   "organisation_id 'new' creates one, a ROR id names the organisation carrying it; a country column says "
-                   "where a body the source places nowhere is, e.g. a GtR lead 'Outside UK').")
+                   "organisation_id: an existing id, whatever the row's action says; 'new' creates one; a ROR id "
+                   "names the organisation carrying it; a country column says where a body the source places nowhere "
+                   "is, e.g. a GtR lead 'Outside UK').")
 @click.option("--accept", is_flag=True, help="Settle every ambiguous name with the resolver's proposal.")
 @click.option("--all", "keep_off_topic", is_flag=True,
               help="Import projects flagged off-topic too (outside critical minerals and the two challenges).")
@@ -474,19 +475,20 @@ def import_(ctx: click.Context, file, fmt, kind, mappings, accept, keep_off_topi
     if report:
         _check_writable(report, "--report")
     mapping: dict[str, str] = {}
-    organisation_map: dict[str, str] = {}
+    mapping_files: list[str] = []
     organisation_countries: dict[str, str] = {}
     for item in mappings:
         if "=" not in item and item.lower().endswith(".csv"):
             if not os.path.isfile(item):
                 raise click.BadParameter(f"{item!r}: no such mapping file", param_hint="--map")
-            organisation_map.update(read_mapping(item))
+            mapping_files.append(item)
             organisation_countries.update(read_mapping_countries(item))
             continue
         source, sep, target = item.partition("=")
         if not sep or not source.strip() or not target.strip():
             raise click.BadParameter(f"{item!r}: write COLUMN=FIELD, or name a mapping FILE.csv", param_hint="--map")
         mapping[source.strip()] = target.strip()
+    organisation_map = read_mapping(*mapping_files)
     if related and fmt != "nserc":
         raise click.UsageError("--with adds NSERC co-applicant and partner files; use it with --format nserc")
     if (organisation_map or accept or keep_off_topic) and fmt not in ("gtr", "gtr-json", "nserc"):
@@ -508,8 +510,9 @@ def import_(ctx: click.Context, file, fmt, kind, mappings, accept, keep_off_topi
             target = r.organisation_id or ", ".join(r.candidates)
             click.echo(f"  {r.action:9} {r.role:12} {r.name} -> {target or '-'} {('(' + r.note + ')') if r.note else ''}")
     if report:
-        write_report(plan.resolutions, report)
-        click.echo(f"Wrote the names report ({len(plan.resolutions)} names) to {report}")
+        write_report([*plan.resolutions, *plan.off_topic_rows()], report)
+        click.echo(f"Wrote the names report ({len(plan.resolutions)} names, {len(plan.off_topic)} off-topic "
+                   f"projects) to {report}")
     verb = "Would import" if dry_run else "Imported"
     click.echo(f"{verb} {plan.summary()} from {file}")
     for warning in plan.warnings[:SHOWN_WARNINGS]:

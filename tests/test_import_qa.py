@@ -231,8 +231,10 @@ def test_the_report_opens_in_excel_and_comes_back_with_any_separator(bundled, tm
     with resaved.open("w", encoding="utf-8-sig", newline="") as handle:  # as a spreadsheet re-saves it
         csv.writer(handle, delimiter=separator).writerows(rows)
     mapping = read_mapping(report)
-    assert mapping[name_key("ACME Magnet Recycling Ltd")] == "new"  # a created row: created again
-    assert read_mapping(resaved) == mapping
+    key = name_key("ACME Magnet Recycling Ltd")
+    assert mapping[key] == "gb-acme-magnet-recycling-ltd" and key in mapping.made  # a created row stays new
+    resaved_mapping = read_mapping(resaved)
+    assert resaved_mapping == mapping and resaved_mapping.made == mapping.made
 
 
 def test_a_mapped_columns_problem_names_the_files_column(tmp_path):

@@ -20,6 +20,7 @@ from corpus.loaders import CorpusError, raise_problems, validate_rows
 from corpus.schema import TITLE_ONLY_NOTE, Document, Organisation, Project, Source
 
 TITLE_ONLY = TITLE_ONLY_NOTE
+SHOWN_OFF_TOPIC = 5  # flagged titles the summary names; the report lists every one
 
 
 @dataclass
@@ -36,11 +37,19 @@ class ImportPlan:
     unchanged_projects: list[str] = field(default_factory=list)
     resolutions: list[Resolution] = field(default_factory=list)
     off_topic: list[tuple[str, str]] = field(default_factory=list)  # (project id, title) flagged
+    off_topic_why: dict[str, str] = field(default_factory=dict)  # project id -> why it was flagged
     held: list[tuple[str, str]] = field(default_factory=list)  # (project id, the ambiguous name it waits on)
     off_topic_kept: bool = False
     warnings: list[str] = field(default_factory=list)  # what was read with a caveat (an amount left empty, ...)
     rows: int = 0
     encoding: str = "utf-8"
+
+    def off_topic_rows(self) -> list[Resolution]:
+        """The flagged projects as report rows (action ``off_topic``: the title, and why), to review before --all."""
+        kept = "imported flagged (--all)" if self.off_topic_kept else "left out; --all imports it"
+        return [Resolution(name=title, role="project", action="off_topic", rows=1,
+                           note=f"project {project_id}, {kept}: {self.off_topic_why.get(project_id, 'off-topic')}")
+                for project_id, title in self.off_topic]
 
     def count_changes(self, existing_orgs: Iterable[Organisation], existing_projects: Iterable[Project]) -> None:
         """Sort every planned record into new, updated (differs from what is stored) and unchanged."""
@@ -65,7 +74,10 @@ class ImportPlan:
             text += "; names: " + ", ".join(f"{n} {a}" for a, n in sorted(counts.items()))
         if self.off_topic:
             verb = "imported flagged (--all)" if self.off_topic_kept else "left out (--all imports them)"
-            text += f"; {len(self.off_topic)} off-topic {verb}"
+            text += f"; {len(self.off_topic)} off-topic {verb}: " + "; ".join(
+                repr(title[:80]) for _, title in self.off_topic[:SHOWN_OFF_TOPIC])
+            if len(self.off_topic) > SHOWN_OFF_TOPIC:
+                text += f" and {len(self.off_topic) - SHOWN_OFF_TOPIC} more (--report lists them all)"
         if self.held:
             text += f"; {len(self.held)} project(s) wait on ambiguous names (--accept, or --map FILE.csv)"
         return text + (f"; {len(self.warnings)} warning(s)" if self.warnings else "")
@@ -179,8 +191,12 @@ def finish_plan(plan: ImportPlan, raw_projects: list[tuple[str, dict, list[tuple
         if project.id in held:
             continue
         judged = relevance.get(project.id)
+        extra = [m for m in (judged.named if judged else ()) if m not in project.minerals]
+        if extra:  # named in a French text, read through its English rendering
+            project = project.model_copy(update={"minerals": [*project.minerals, *extra]})
         if judged is not None and not judged.on_topic:
             plan.off_topic.append((project.id, project.title))
+            plan.off_topic_why[project.id] = judged.reason
             if not keep_off_topic:
                 continue
             project = project.model_copy(update={"off_topic": True})

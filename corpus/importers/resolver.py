@@ -1,10 +1,15 @@
 """One organisation per real body: incoming names resolved to the organisations already known.
 
 In order: a known identifier (GtR organisation id, NSERC OrganizationID, ROR id), the user's mapping, the
-normalised name or an alias, then a cautious fuzzy match. A near match is never taken silently and never created
-beside its twin: it waits, ``ambiguous``, for ``accept`` (take the proposal) or a mapping (name -> organisation id,
-or ``new``). A name that is the parent body of a known sub-unit ("University of Warwick" beside "WMG, University
-of Warwick") is not that sub-unit: it waits too. Every decision is kept for the import's report.
+normalised name or an alias, then what makes a known body plausible, in any country: the name without a bracketed
+acronym ("British Geological Survey (BGS)"), parts naming known bodies ("University of Toronto - St. George";
+a known sub-unit named with its parent is that sub-unit), a name that begins with a known one ("Queen's University
+at Kingston") or that a known one begins with, an acronym that is a known name's initials, and a near spelling
+whose telling words (not "university", "of") are alike too. Only a spelling slip of the same words, in the source's
+country, is taken without asking; every other plausible match waits, ``ambiguous``, with its candidates, for
+``accept`` (take the proposal) or a mapping (name -> organisation id, or ``new``). A name that is the parent body of
+a known sub-unit ("University of Warwick" beside "WMG, University of Warwick") is not that sub-unit: it waits too.
+Every decision is kept for the import's report.
 """
 
 from __future__ import annotations
@@ -28,8 +33,8 @@ corporation co company cic cio gmbh ag sa sas bv ab oyj uk""".split())
 _LEGAL_PHRASE = re.compile(r"\bhigher education corporation\b")  # "De Montfort University Higher Education Corp."
 _EXPAND = {"univ": "university", "uni": "university", "sch": "school", "inst": "institute", "natl": "national",
            "nat": "national", "tropic": "tropical", "med": "medicine", "lab": "laboratory", "labs": "laboratories",
-           "ctr": "centre", "center": "centre", "dept": "department", "universite": "university",
-           "universitat": "university"}
+           "ctr": "centre", "center": "centre", "st": "saint", "ste": "sainte", "dept": "department",
+           "universite": "university", "universitat": "university"}
 # Research councils and UKRI name their own institutes with a prefix: "NERC British Geological Survey".
 _COUNCIL_PREFIX = re.compile(r"^(nerc|stfc|bbsrc|epsrc|mrc|esrc|ahrc|ukri|ukri-nerc)\b[\s\-:]*", re.I)
 _DATED = re.compile(r"\((up to|from|until|to)\b[^)]*\)", re.I)  # "NOC (Up to 31.10.2019)"
@@ -39,6 +44,48 @@ _COMPANY = re.compile(r"\b(ltd|limited|plc|p\s?l\s?c|inc|incorporated|llc|corp|c
 _UNIVERSITY = re.compile(r"\b(universit(y|e|é|ies)|universidad|universit[aä]t)\b", re.I)
 FUZZY_SURE = 96.0  # a single candidate this close (token order and filler ignored) is the same body
 FUZZY_ASK = 85.0  # candidates this close are shown and the row waits
+# Words that name a kind of body, not which one: a name made only of them is too general to stand for a body inside
+# a longer name, and two names alike only in them are not near.
+_GENERIC = frozenset("""university universities college school institute centre department faculty laboratory
+laboratories national research council survey geological society association foundation trust group international
+technology sciences science engineering royal campus division unit office agency ministry government
+services saint sainte""".split())
+
+
+def _telling(key: str) -> bool:
+    """Whether a name key (the shorter of two, found whole in the other) tells a body apart: two words or more
+    with one that is not generic, or one word no dictionary knows ('UBC', 'CanmetMINING')."""
+    from corpus.normalise import in_dictionary
+
+    words = key.split()
+    if len(words) == 1:
+        return len(key) >= 3 and not key.isdigit() and not in_dictionary(key)
+    return any(w not in _GENERIC and not w.isdigit() for w in words)
+
+
+def _cores_alike(a: str, b: str) -> bool:
+    """Whether the words that tell two names apart (not 'university', 'of', 'institute'...) are alike too: spelt
+    nearly the same, or one beginning like the other and nearly part of it ('laurentian' / 'laurentienne'; not
+    'chester' / 'manchester'). Names with no such words on one side are left to the whole-name score."""
+    core_a = " ".join(w for w in a.split() if w not in _GENERIC)
+    core_b = " ".join(w for w in b.split() if w not in _GENERIC)
+    if not core_a or not core_b:
+        return True
+    if fuzz.token_set_ratio(core_a, core_b) >= FUZZY_ASK:  # one set of telling words in the other counts
+        return True
+    return (min(len(core_a), len(core_b)) >= 5 and core_a[:3] == core_b[:3]
+            and fuzz.partial_ratio(core_a, core_b) >= FUZZY_ASK)
+
+
+def _same_but_spelling(a: str, b: str) -> bool:
+    """The same words but for spelling slips: as many words, the same numbers, each pair alike. A name that differs
+    in a number ('No. 3' / 'No. 30') or by a word (a campus, a city) is another body until a person says so."""
+    wa, wb = sorted(a.split()), sorted(b.split())
+    if len(wa) != len(wb) or [w for w in wa if any(c.isdigit() for c in w)] != [
+            w for w in wb if any(c.isdigit() for c in w)]:
+        return False
+    only_a, only_b = [w for w in wa if w not in wb], [w for w in wb if w not in wa]
+    return all(max((fuzz.ratio(x, y) for y in only_b), default=0) >= 75 for x in only_a)
 
 
 def name_key(name: str) -> str:
@@ -46,6 +93,10 @@ def name_key(name: str) -> str:
     columbia'; 'LONDON SCH OF HYGIENE & TROPIC. MEDICINE' -> 'london school hygiene tropical medicine'."""
     text = _LEGAL_PHRASE.sub(" ", _DATED.sub(" ", fold(name).replace("&", " and ")))
     text = re.sub(r"'s\b", "s", text)
+    text = re.sub(r"\bu\.?\s+of\b", "university of", text)  # 'U of Toronto', 'U. of T'
+    # Initials written with full stops ('C.I.C.', 'U.S.') are one word, as is 'P L C': 'cic', 'us', 'plc'.
+    text = re.sub(r"\b(?:[a-z]\.\s?){2,}", lambda m: re.sub(r"[.\s]", "", m.group(0)) + " ", text)
+    text = re.sub(r"\bp l c\b", "plc", text)
     words = [_EXPAND.get(w, w) for w in re.findall(r"[a-z0-9]+", text)]
     words = [w for w in words if w not in _DROP]
     return " ".join(words)
@@ -108,12 +159,39 @@ def _is_ror(value: str) -> bool:
     return bool(ROR_PREFIX.match(value)) or ror_problem(value) is None
 
 
-def read_mapping(path: Path | str) -> dict[str, str]:
-    """A mapping file: CSV with ``name`` and ``organisation_id`` columns (an edited ``--report`` file is one);
-    ``organisation_id`` is an existing id, ``new`` to create the organisation, or the ROR id of an organisation
-    that carries it; a ``ror`` (or ``ROR ID``) column does the same where ``organisation_id`` is blank. Rows left
-    blank are ignored."""
-    path = Path(path)
+class OrganisationMap(dict[str, str]):
+    """A mapping read from files: name key -> organisation id, ROR id, ``new`` or ``skip``; ``where`` remembers the
+    file, line and name each came from, so a refused id is named where the user wrote it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.where: dict[str, str] = {}
+        self.made: set[str] = set()  # keys of a report's unedited 'created' rows: their id, or new
+
+
+def _report_made_id(target: str, name: str) -> bool:
+    """Whether ``target`` is the id a report gave a name it would create (``ca-<slug>``, perhaps ``-2``)."""
+    slug = slugify(name)
+    for stem in (target, re.sub(r"-\d+$", "", target)):
+        made = stem[3:] if re.match(r"[a-z]{2}-", stem) else ""
+        if made and (made == slug or (len(stem) >= 100 and slug.startswith(made))):  # ids are cut at 120
+            return True
+    return False
+
+
+def read_mapping(*paths: Path | str) -> OrganisationMap:
+    """Mapping files: CSV with ``name`` and ``organisation_id`` columns (an edited ``--report`` file is one);
+    ``organisation_id`` is an existing id, ``new`` to create the organisation, ``skip``, or the ROR id of an
+    organisation that carries it; a ``ror`` (or ``ROR ID``) column does the same where ``organisation_id`` is blank.
+    The id written wins whatever the row's ``action`` says; on a report's ``created`` row the id the report made up
+    for it means that record once it exists, else ``new`` (``made``). Rows left blank, and the report's ``off_topic`` rows, are ignored."""
+    out = OrganisationMap()
+    for path in map(Path, paths):
+        _read_one_mapping(path, out)
+    return out
+
+
+def _read_one_mapping(path: Path, out: OrganisationMap) -> None:
     text, _ = decode(path, legacy=True)
     reader = csv.DictReader(io.StringIO(text, newline=""), dialect=sniff_dialect(text))  # , ; or tab
     fields = {re.sub(r"[^a-z]", "", f.lower()) or f: f for f in reader.fieldnames or []}
@@ -123,12 +201,12 @@ def read_mapping(path: Path | str) -> dict[str, str]:
                           f"{', '.join(reader.fieldnames or []) or 'none'}); edit the file --report writes, filling "
                           "organisation_id with an existing id, a ROR id or 'new'")
     ror_column = fields.get("ror") or fields.get("rorid")
-    out: dict[str, str] = {}
     for line, row in enumerate(reader, start=2):
         name, target = (row.get(fields["name"]) or "").strip(), (row.get(fields["organisation_id"]) or "").strip()
         action = (row.get(fields["action"]) or "").strip() if "action" in fields else ""
-        if action == "created":  # a report's own row: the id it would make does not exist yet
-            target = "new"
+        if action == "off_topic":
+            continue
+        made = action == "created" and _report_made_id(target, name)
         from_ror = not target and bool(ror_column)
         if from_ror:
             target = (row.get(ror_column) or "").strip()
@@ -137,12 +215,17 @@ def read_mapping(path: Path | str) -> dict[str, str]:
                 target = ror_id(target)
             except ValueError as e:
                 raise CorpusError(f"{path.name} line {line}: {e}") from e
-        if name and target and action != "skipped":
+        if name and target:
             out[name_key(name)] = target
-    return out
+            out.where[name_key(name)] = f"{path.name} line {line}, {name}"
+            if made:
+                out.made.add(name_key(name))
+            else:
+                out.made.discard(name_key(name))
 
 
 def write_report(resolutions: Iterable[Resolution], path: Path | str) -> None:
+    """The import's report: one row per name (and, from ``ImportPlan.off_topic_rows``, per flagged project)."""
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:  # with a BOM: Excel then reads it as UTF-8
         writer = csv.DictWriter(handle, fieldnames=Resolution.REPORT_COLUMNS)
         writer.writeheader()
@@ -160,18 +243,36 @@ class OrganisationResolver:
         self.by_identifier: dict[tuple[str, str], str] = {}
         self.by_key: dict[str, set[str]] = {}
         self.by_sorted: dict[str, set[str]] = {}
+        self.by_word: dict[str, set[str]] = {}  # a word -> the name keys that hold it
+        self.by_initials: dict[str, set[str]] = {}  # 'ets' -> bodies whose name's words begin e, t, s
         self.parents: dict[str, set[str]] = {}  # parent body's key -> its known sub-units
         for org in self.by_id.values():
             self._index(org)
         # A mapping to a ROR id means the organisation that carries it.
         self.mapping = {k: self.by_identifier.get(("ror", v.lower()), v) if v.startswith(ROR_URL) else v
                         for k, v in (mapping or {}).items()}
-        unknown = sorted({v for v in self.mapping.values() if v not in self.by_id and v not in ("new", "skip")})
-        if unknown:
-            raise CorpusError(f"the mapping names organisation id(s) or ROR id(s) that no organisation has: "
-                              f"{', '.join(unknown[:10])}; use an existing id, the ROR id of an organisation that "
-                              "carries it, 'new' or 'skip'")
+        # A report's own 'created' row names the id it would make: that record if it exists by now, else new.
+        for key in getattr(mapping, "made", ()):
+            if self.mapping.get(key) not in self.by_id:
+                self.mapping[key] = "new"
+        self._refuse_unknown(mapping or {})
         self.resolutions: dict[tuple[str, str], Resolution] = {}
+
+    def _refuse_unknown(self, mapping: dict[str, str]) -> None:
+        """A mapping to an id no organisation has is refused, naming the line and the nearest existing ids."""
+        where = getattr(mapping, "where", {})
+        problems = []
+        for key, target in self.mapping.items():
+            if target in self.by_id or target in ("new", "skip"):
+                continue
+            near = [c for c, _, _ in process.extract(target, list(self.by_id), scorer=fuzz.ratio, limit=2,
+                                                     score_cutoff=70)]
+            hint = f"; did you mean {' or '.join(near)}?" if near else ""
+            problems.append(f"{mapping[key]} ({where.get(key, 'for ' + repr(key))}{hint})")
+        if problems:
+            raise CorpusError("the mapping names organisation id(s) or ROR id(s) that no organisation has: "
+                              + "; ".join(sorted(problems)[:10]) + ". Use an existing organisation's id, the ROR id of "
+                              "an organisation that carries it, 'new' to create the organisation, or 'skip'")
 
     def _index(self, org: Organisation) -> None:
         for scheme, value in org.identifiers.items():
@@ -186,6 +287,10 @@ class OrganisationResolver:
                 if key in parent_keys:
                     continue  # an alias naming the parent body ("University of Exeter" on CSM) is not this body
                 self.by_key.setdefault(key, set()).add(org.id)
+                for word in key.split():
+                    self.by_word.setdefault(word, set()).add(key)
+                if len(key.split()) >= 2 and name is org.name:
+                    self.by_initials.setdefault("".join(w[0] for w in key.split()), set()).add(org.id)
                 self.by_sorted.setdefault(sorted_key(key), set()).add(org.id)
 
     def add(self, org: Organisation) -> None:
@@ -253,7 +358,7 @@ class OrganisationResolver:
                                        "names the parent body of known sub-unit(s), which are not the same body; "
                                        "map it to one of them, or accept to create the parent",
                                        proposal="new")
-        return self._fuzzy(out, keys, country)
+        return self._near(out, name, keys, country)
 
     def _prefer(self, ids: set[str], country: str | None) -> set[str]:
         if len(ids) > 1 and country:
@@ -261,31 +366,110 @@ class OrganisationResolver:
             return here or ids
         return ids
 
-    def _fuzzy(self, out: Resolution, keys: list[str], country: str | None) -> Resolution:
-        # Where the source says the country, a near name elsewhere is another body; a short name (an acronym) is
-        # too short for spelling distance to mean anything.
-        choices = {k: ids for k, ids in self.by_key.items()
-                   if not country or any(self.by_id[i].country == country for i in ids)}
-        best: dict[str, float] = {}
+    def _near(self, out: Resolution, name: str, keys: list[str], country: str | None) -> Resolution:
+        """No exact name: an existing organisation that plausibly is this body makes the row wait; only a spelling
+        slip of the same words in the same country is taken without asking; nothing plausible -> created."""
+        for decide in (self._acronym_in_brackets, self._named_parts):
+            decided = decide(out, name, country)
+            if decided is not None:
+                return decided
+        best: dict[str, tuple[float, str]] = {}  # organisation id -> (score, why)
+        sure: set[str] = set()  # the same words but for a spelling slip
+
+        def offer(org_ids: Iterable[str], score: float, why: str) -> None:
+            for org_id in org_ids:
+                if score > best.get(org_id, (0.0, ""))[0]:
+                    best[org_id] = (score, why)
+
+        if re.fullmatch(r"[A-Z]{2,6}", name.strip()):  # an acronym no record carries: the initials of a known name
+            offer(self.by_initials.get(name.strip().lower(), set()), 90.0,
+                  "an acronym that is the initials of a known name: the same body, or another?")
+        all_keys = list(self.by_key)
         for key in keys:
+            # One name begins with the other whole ('Queen's University at Kingston' / 'Queen's University'): the
+            # same body with a campus or department added, a part of it, or its parent; a person says which. A
+            # name holding the other's words elsewhere ('Oxford Brookes University') is another body.
+            sharing = set().union(*(self.by_word.get(w, set()) for w in key.split()))
+            for candidate in sorted(sharing):
+                shorter, longer = sorted((candidate, key), key=len)
+                if candidate == key or not (longer.startswith(shorter + " ") and _telling(shorter)):
+                    continue
+                for org_id in self.by_key[candidate]:
+                    known = self.by_id[org_id].name
+                    offer([org_id], 100.0, f"holds the whole name of {known}: a campus, department or part of it, or "
+                          "another body?" if shorter == candidate else
+                          f"its whole name begins {known}'s: the same body, or another?")
             if len(key) < 8 or " " not in key:
-                continue
-            for candidate, score, _ in process.extract(key, list(choices), scorer=fuzz.token_sort_ratio,
-                                                       limit=5, score_cutoff=FUZZY_ASK):
-                for org_id in choices[candidate]:
-                    if country and self.by_id[org_id].country != country:
-                        continue
-                    best[org_id] = max(best.get(org_id, 0.0), float(score))
+                continue  # a short name (an acronym) is too short for spelling distance to mean anything
+            for candidate, score, _ in process.extract(key, all_keys, scorer=fuzz.token_sort_ratio, limit=5,
+                                                       score_cutoff=FUZZY_ASK):
+                if not _cores_alike(key, candidate):
+                    continue  # alike only in words every such name has ('University of Derby' / '... Regina')
+                offer(self.by_key[candidate], float(score), "a near match: the same body, or another?")
+                if score >= FUZZY_SURE and _same_but_spelling(key, candidate):
+                    sure |= self.by_key[candidate]
         if not best:
             out.action, out.method = "created", "new"
             return out
-        ranked = sorted(best.items(), key=lambda kv: -kv[1])
-        top_id, top = ranked[0]
-        runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
-        if top >= FUZZY_SURE and runner_up < FUZZY_ASK and (not country or self.by_id[top_id].country == country):
+        ranked = sorted(best.items(), key=lambda kv: -kv[1][0])
+        (top_id, (top, why)), runner_up = ranked[0], (ranked[1][1][0] if len(ranked) > 1 else 0.0)
+        abroad = bool(country) and self.by_id[top_id].country != country
+        if top_id in sure and runner_up < FUZZY_ASK and not abroad:
             return self._matched(out, top_id, "fuzzy", score=top)
-        return self._ambiguous(out, [i for i, _ in ranked[:5]], top, "a near match: the same body, or another?",
-                               proposal=top_id)
+        if abroad:
+            why += f" (known in {self.by_id[top_id].country}, the source places it in {country})"
+        return self._ambiguous(out, [i for i, _ in ranked[:5]], top, why, proposal=top_id)
+
+    def _exact(self, name: str) -> set[str]:
+        return {i for key in name_keys(name) for i in self.by_key.get(key, ())}
+
+    def _acronym_in_brackets(self, out: Resolution, name: str, country: str | None) -> Resolution | None:
+        """'British Geological Survey (BGS)': the name without the brackets, checked against the acronym."""
+        match = re.fullmatch(r"(.+?)\s*\(([^()]+)\)\s*", name)
+        if not match:
+            return None
+        bare, acronym = self._exact(match.group(1)), self._exact(match.group(2))
+        initials = "".join(w[0] for key in name_keys(match.group(1))[:1] for w in key.split())
+        agrees = acronym == bare or (not acronym and name_key(match.group(2)).replace(" ", "") == initials)
+        if len(bare) == 1 and not agrees:  # '(Mississauga)', '(UTM)': a campus or a part, for a person to say
+            org_id = next(iter(bare))
+            return self._ambiguous(out, [org_id], None, f"names {self.by_id[org_id].name} with "
+                                   f"'({match.group(2)})': the same body, a part of it, or another?", proposal=org_id)
+        if len(bare) == 1:
+            org_id = next(iter(bare))
+            if country and self.by_id[org_id].country != country:
+                return self._ambiguous(out, [org_id], None, f"the name without '({match.group(2)})' is known only in "
+                                       f"{self.by_id[org_id].country}, the source places it in {country}",
+                                       proposal=org_id)
+            return self._matched(out, org_id, "name", note=f"the name without '({match.group(2)})'")
+        if bare or acronym:
+            candidates = sorted(bare) + sorted(acronym - bare)
+            return self._ambiguous(out, candidates[:5], None, f"the name and its '({match.group(2)})' point to "
+                                   "different or several organisations", proposal=candidates[0])
+        return None
+
+    def _named_parts(self, out: Resolution, name: str, country: str | None) -> Resolution | None:
+        """'University of Exeter - Camborne School of Mines': a known sub-unit named with its parent is that
+        sub-unit; a known body with a campus or department added, or two known bodies, wait."""
+        parts = [p.strip() for p in re.split(r"\s+[-–—/:]\s+|\s*[,;]\s*", name) if name_keys(p)]  # not 'Ltd'
+        if len(parts) < 2:
+            return None
+        named = [(part, self._exact(part)) for part in parts]
+        found = [(part, ids) for part, ids in named if ids]
+        if not found:
+            return None
+        all_ids = set().union(*(ids for _, ids in found))
+        for org_id in sorted(all_ids):
+            parent = self.by_id[org_id].parent_id
+            others = all_ids - {org_id}
+            if parent and others == {parent} and all(ids for _, ids in named):
+                if not country or self.by_id[org_id].country == country:
+                    return self._matched(out, org_id, "name", note="a known sub-unit named with its parent")
+        ordered = [i for _, ids in (found if "," in name else reversed(found)) for i in sorted(ids)]
+        unnamed = [part for part, ids in named if not ids]
+        note = (f"names {', '.join(sorted(all_ids))} with {', '.join(repr(u) for u in unnamed)}: a campus or "
+                "department of it, or another body?" if unnamed else "names several known organisations: which?")
+        return self._ambiguous(out, list(dict.fromkeys(ordered))[:5], None, note, proposal=ordered[0])
 
     def _matched(self, out: Resolution, org_id: str, method: str, *, score: float | None = None,
                  note: str = "") -> Resolution:
