@@ -213,7 +213,8 @@ def test_keyboard_reaches_the_first_result(page, base_url):
     else:
         pytest.fail("20 presses of Tab after the skip link never reached a result link")
     assert page.evaluate("document.activeElement.getAttribute('href')") == first_result
-    assert presses == 2  # the folded form's "Change this search", then the first result
+    # The folded form's "Change this search", the other direction's "UK projects for this idea", then the result.
+    assert presses == 3
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none"  # focus is visible
     screenshot(page, "keyboard-focus")
