@@ -38,7 +38,10 @@ class MatchRequest(BaseModel):
     group_units: bool = Field(True, strict=True, description="Give an organisation and its sub-units (parent_id) "
                                                               "one place, the others listed under it as 'units'; "
                                                               "false lists each on its own.")
-    challenge: Literal[1, 2] | None = Field(None, description="Boost organisations aligned with this challenge.")
+    challenge: Literal[1, 2] | None = Field(
+        None, description="Boost organisations aligned with this challenge: its alignment (scores.challenge_1 or "
+                          "challenge_2) counts in relevance with the weight 'challenge' (0.1), so the organisations "
+                          "most aligned with it move up; the reason names it for those aligned at 0.5 or more.")
     challenge_only: bool = Field(False, strict=True, description="With 'challenge': keep only organisations aligned with it "
                                                       "(alignment of at least 0.5) instead of only boosting them.")
     prefer_org_types: list[OrgType] = Field(default_factory=list, max_length=8,
