@@ -32,7 +32,8 @@ class MatchRequest(BaseModel):
     org_types: list[OrgType] = Field(default_factory=list, max_length=8)
     eligibility: list[Eligibility] = Field(
         default_factory=list, max_length=4,
-        description="Keep only results with these labels: 'funded' (a type the programme funds in its country), "
+        description="Keep only results with these labels (programme.json: a type's default, or the organisation's "
+                    "override): 'funded' (the programme funds it in its country), "
                     "'partner' (joins projects as a partner), 'not_eligible' (in a programme country, neither), "
                     "'outside_programme' (a country outside the programme). Empty: no filter.")
     group_units: bool = Field(True, strict=True, description="Give an organisation and its sub-units (parent_id) "
