@@ -1,8 +1,10 @@
 """Data-quality report over a corpus folder: errors fail the check, warnings are listed for editors.
 
 Errors: records that do not validate (unknown minerals, bad country codes, bad ROR ids, missing fields), duplicate
-ids, duplicate names, an identifier (a ROR id, say) on two organisations, aliases that are another organisation's name, organisations without sources, projects pointing at unknown lead organisations,
-a ``parent_id`` that names no organisation or makes a cycle, and a programme file (``programme.json``) that does not validate.
+ids, duplicate names, an identifier (a ROR id, say) on two organisations, aliases that are another organisation's
+name, organisations without sources, projects pointing at unknown lead organisations, a ``parent_id`` that names no
+organisation or makes a cycle, a programme file (``programme.json``) that does not validate, and an eligibility
+override in the folder's own programme file that names no organisation of the corpus or one in another country.
 Warnings: aliases shared by several organisations, thin profiles (description under 60 words), no minerals, no value-chain stages, no website, few keywords.
 """
 
@@ -14,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from corpus.loaders import CorpusError, load_programme, load_records_lenient
-from corpus.schema import Organisation, Project
+from corpus.schema import Organisation, Programme, Project
 
 MIN_DESCRIPTION_WORDS = 60
 
@@ -97,9 +99,12 @@ def check_corpus(data_dir: Path | str) -> QualityReport:
     _check_organisations(organisations, report)
     _check_parents(organisations, report)
     try:
-        load_programme(data_dir)
+        programme = load_programme(data_dir)
     except CorpusError as e:
         report.add("error", "invalid_programme", "programme.json", str(e))
+    else:
+        if (data_dir / "programme.json").exists():  # the bundled file's overrides name the bundled corpus
+            _check_overrides(programme, organisations, report)
 
     projects: list[Project] = []
     seen_projects: set[str] = set()
@@ -123,6 +128,23 @@ def check_corpus(data_dir: Path | str) -> QualityReport:
         report.countries[o.country] = report.countries.get(o.country, 0) + 1
         report.org_types[o.org_type] = report.org_types.get(o.org_type, 0) + 1
     return report
+
+
+def _check_overrides(programme: Programme, organisations: list[Organisation], report: QualityReport) -> None:
+    """Every eligibility override names an organisation of the corpus, in its side's country (else it labels
+    nothing)."""
+    country = {o.id: o.country for o in organisations}
+    for side in programme.sides:
+        for override in side.overrides:
+            oid = override.organisation_id
+            if oid not in country:
+                report.add("error", "unknown_override", oid,
+                           f"programme.json: the {side.country} override names no organisation of the corpus; fix "
+                           "the id or remove the override")
+            elif country[oid] != side.country:
+                report.add("error", "unknown_override", oid,
+                           f"programme.json: the override is on the {side.country} side but the organisation is in "
+                           f"{country[oid]}; move it to that country's side")
 
 
 def _check_parents(organisations: list[Organisation], report: QualityReport) -> None:

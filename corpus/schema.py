@@ -347,13 +347,25 @@ class Challenge(_Record):
 Eligibility = Literal["funded", "partner", "not_eligible", "outside_programme"]
 
 
+class EligibilityOverride(_Record):
+    """One organisation whose eligibility differs from its type's default on a side (a research centre typed rto
+    that the funder recognises, a regulator typed government_lab that it does not), with why and where it says so."""
+
+    organisation_id: Id
+    eligibility: Literal["funded", "partner", "not_eligible"]
+    reason: ShortText
+    sources: list[Source] = Field(min_length=1, max_length=20)
+
+
 class ProgrammeSide(_Record):
-    """One country's side of the programme: which organisation types its funder funds, which join as partners."""
+    """One country's side of the programme: which organisation types its funder funds, which join as partners,
+    and the organisations whose eligibility differs from their type's (``overrides``)."""
 
     country: CountryCode
     funder: ShortText
     funded_org_types: list[OrgType] = Field(default_factory=list)
     partner_org_types: list[OrgType] = Field(default_factory=list)
+    overrides: list[EligibilityOverride] = Field(default_factory=list, max_length=10_000)
     note: LongText = ""
     sources: list[Source] = Field(min_length=1, max_length=50)
 
@@ -363,6 +375,10 @@ class ProgrammeSide(_Record):
         if both:
             raise ValueError(f"{self.country}: org type(s) {both} are listed as both funded and partner; keep each "
                              "in one list")
+        ids = [o.organisation_id for o in self.overrides]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"{self.country}: organisation(s) {twice} have more than one override; keep one each")
         return self
 
 

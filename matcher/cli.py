@@ -137,7 +137,7 @@ def build(ctx: click.Context, force: bool):
               type=click.Choice(["university", "college", "government_lab", "rto", "company", "non_profit", "funder",
                                  "unknown"]),
               help="Only organisations of this type (repeatable).")
-@click.option("--challenge", type=click.IntRange(1, 2), help="Boost organisations aligned with challenge 1 or 2.")
+@click.option("--challenge", type=click.IntRange(1, 2), help="Boost organisations aligned with challenge 1 or 2 (weight 0.1 in relevance).")
 @click.option("--eligibility", "eligibility", multiple=True,
               type=click.Choice(["funded", "partner", "not_eligible", "outside_programme"]),
               help="Only results with this eligibility in the programme (repeatable); outside_programme without "

@@ -55,13 +55,17 @@ class MatchRequest(BaseModel):
     org_types: list[OrgType] = Field(default_factory=list, max_length=8)
     eligibility: list[Eligibility] = Field(
         default_factory=list, max_length=4,
-        description="Keep only results with these labels: 'funded' (a type the programme funds in its country), "
+        description="Keep only results with these labels (programme.json: a type's default, or the organisation's "
+                    "override): 'funded' (the programme funds it in its country), "
                     "'partner' (joins projects as a partner), 'not_eligible' (in a programme country, neither), "
                     "'outside_programme' (a country outside the programme). Empty: no filter.")
     group_units: bool = Field(True, strict=True, description="Give an organisation and its sub-units (parent_id) "
                                                               "one place, the others listed under it as 'units'; "
                                                               "false lists each on its own.")
-    challenge: Annotated[Literal[1, 2], WrapValidator(challenge_area)] | None = Field(None, description="Boost organisations aligned with this challenge.")
+    challenge: Annotated[Literal[1, 2], WrapValidator(challenge_area)] | None = Field(
+        None, description="Boost organisations aligned with this challenge: its alignment (scores.challenge_1 or "
+                          "challenge_2) counts in relevance with the weight 'challenge' (0.1), so the organisations "
+                          "most aligned with it move up; the reason names it for those aligned at 0.5 or more.")
     challenge_only: bool = Field(False, strict=True, description="With 'challenge': keep only organisations aligned with it "
                                                       "(alignment of at least 0.5) instead of only boosting them.")
     prefer_org_types: list[OrgType] = Field(default_factory=list, max_length=8,

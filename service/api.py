@@ -34,7 +34,9 @@ class ProjectMatchQuery(_Query):
     k: int = Field(10, ge=1, le=MAX_K)
     countries: list[CountryCode] = Field(default_factory=list, max_length=50)
     org_types: list[OrgType] = Field(default_factory=list)
-    challenge: ChallengeId | None = None
+    challenge: ChallengeId | None = Field(
+        None, description="Boost organisations aligned with this challenge (weight 0.1 in relevance), as in "
+                          "POST /v1/match.")
     eligibility: list[Eligibility] = Field(default_factory=list, max_length=4)
     explain: bool = True
 

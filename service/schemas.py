@@ -25,7 +25,8 @@ class OrganisationSummary(BaseModel):
     value_chain_stages: list[str] = Field(default_factory=list)
 
 
-ELIGIBILITY_HELP = ("in the programme's scope (programme.json): funded (a type the programme funds in its country), "
+ELIGIBILITY_HELP = ("in the programme's scope (programme.json: a type's default, or the organisation's override): funded "
+                    "(the programme funds it in its country), "
                     "partner (joins projects there as a partner), not_eligible (in a programme country, neither), "
                     "outside_programme (a country outside the programme: shown only when asked for)")
 

@@ -7,10 +7,10 @@ import shutil
 import numpy as np
 import pytest
 
-from corpus.loaders import default_data_dir, load_programme
+from corpus.loaders import default_data_dir, load_organisations, load_programme
 from corpus.quality import check_corpus
 from corpus.schema import Programme
-from matcher import CorpusError, MatchRequest
+from matcher import CorpusError, MatchRequest, PartnerMatcher, Settings
 from matcher.ranking.eligibility import ELIGIBILITY, Scope
 from tests.conftest import FIXTURE_CORPUS
 
@@ -28,9 +28,45 @@ def test_bundled_programme_is_uk_and_canada_with_sources_for_every_side():
     assert programme.countries == ["GB", "CA"]
     assert programme.sources and all(side.sources for side in programme.sides)
     gb, ca = programme.sides
-    assert "university" in gb.funded_org_types and "company" in gb.partner_org_types
+    assert gb.funded_org_types == ["university"] and "company" in gb.partner_org_types
     assert ca.funded_org_types == ["university"] and "company" in ca.partner_org_types
+    # A government lab is funded only when it is recognised (an override says so); colleges join as partners.
+    assert "government_lab" in gb.partner_org_types and "college" in ca.partner_org_types
     assert all(s.ref.startswith(("https://", "seed:")) for side in programme.sides for s in side.sources)
+
+
+def test_bundled_overrides_name_real_organisations_of_their_side_each_with_a_source():
+    programme = load_programme()
+    organisations = {o.id: o for o in load_organisations()}
+    for side in programme.sides:
+        for override in side.overrides:
+            assert organisations[override.organisation_id].country == side.country
+            assert override.reason and override.sources
+            assert all(s.ref.startswith(("http://", "https://")) and s.note for s in override.sources)
+    assert not [f for f in check_corpus(default_data_dir()).errors if f.check == "unknown_override"]
+
+
+def test_labels_of_real_bodies_follow_the_programme_rules():
+    """UKCEH (an independent research organisation typed rto) and the NERC centres are funded; regulators that
+    are not recognised research organisations join as partners; Canadian colleges are partners, not funders."""
+    scope = Scope.of(load_programme())
+    organisations = {o.id: o for o in load_organisations()}
+
+    def label(oid):
+        o = organisations[oid]
+        return scope.label(o.country, o.org_type, o.id)
+
+    assert organisations["gb-uk-centre-for-ecology-and-hydrology"].org_type == "rto"
+    for oid in ("gb-uk-centre-for-ecology-and-hydrology", "gb-british-geological-survey",
+                "gb-national-oceanography-centre", "gb-university-of-exeter"):
+        assert label(oid) == "funded", oid
+    for oid in ("gb-natural-resources-wales", "gb-mining-remediation-authority", "gb-manufacturing-technology-centre",
+                "ca-northern-college", "ca-cambrian-college", "ca-natural-resources-canada"):
+        assert label(oid) == "partner", oid
+    assert label("gb-natural-environment-research-council") == "not_eligible"
+    # Only funders are not eligible in a programme country.
+    not_eligible = {o.org_type for o in organisations.values() if label(o.id) == "not_eligible"}
+    assert not_eligible == {"funder"}
 
 
 def test_a_corpus_folder_without_a_programme_uses_the_bundled_one(tmp_path):
@@ -45,6 +81,9 @@ def test_a_corpus_folder_without_a_programme_uses_the_bundled_one(tmp_path):
     (lambda p: p["sides"][0].update(partner_org_types=["company", "university"]), "both funded and partner"),
     (lambda p: p["sides"][0].update(sources=[]), "sources"),
     (lambda p: p.update(rules="made up"), "rules"),
+    (lambda p: p["sides"][0]["overrides"].append(dict(p["sides"][0]["overrides"][0])), "more than one override"),
+    (lambda p: p["sides"][0]["overrides"][0].update(sources=[]), "sources"),
+    (lambda p: p["sides"][0]["overrides"][0].update(eligibility="outside_programme"), "eligibility"),
 ])
 def test_an_invalid_programme_is_refused_naming_what_is_wrong(tmp_path, change, words):
     programme = json.loads(json.dumps(BUNDLED))
@@ -56,6 +95,18 @@ def test_an_invalid_programme_is_refused_naming_what_is_wrong(tmp_path, change, 
     assert [f.check for f in report.errors] == ["invalid_programme"] and words in report.errors[0].message
 
 
+def test_an_override_naming_no_organisation_or_another_country_fails_the_corpus_check(tmp_path):
+    programme = json.loads(json.dumps(BUNDLED))
+    reason = {"reason": "test", "sources": [{"ref": "https://example.org", "note": "n"}]}
+    programme["sides"][0]["overrides"] = [{"organisation_id": "fx-nowhere", "eligibility": "funded", **reason},
+                                          {"organisation_id": "fx-geosurvey", "eligibility": "funded", **reason}]
+    programme["sides"][1]["overrides"] = []
+    report = check_corpus(write_programme(tmp_path / "corpus", programme))
+    found = {f.record: f.message for f in report.errors if f.check == "unknown_override"}
+    assert set(found) == {"fx-nowhere", "fx-geosurvey"}
+    assert "no organisation" in found["fx-nowhere"] and "in CA" in found["fx-geosurvey"]
+
+
 def test_unreadable_programme_file_says_which_file(tmp_path):
     folder = write_programme(tmp_path / "corpus", BUNDLED)
     (folder / "programme.json").write_text("{not json")
@@ -65,7 +116,10 @@ def test_unreadable_programme_file_says_which_file(tmp_path):
 
 def test_scope_labels_mask_and_default_countries_follow_the_file():
     scope = Scope.of(Programme.model_validate(BUNDLED))
-    assert scope.label("GB", "university") == "funded" and scope.label("GB", "government_lab") == "funded"
+    assert scope.label("GB", "university") == "funded" and scope.label("GB", "government_lab") == "partner"
+    assert scope.label("GB", "government_lab", "gb-british-geological-survey") == "funded"  # an override
+    assert scope.label("GB", "rto", "gb-uk-centre-for-ecology-and-hydrology") == "funded"
+    assert scope.label("CA", "college") == "partner" and scope.label("GB", "rto", "some-other-rto") == "partner"
     assert scope.label("CA", "government_lab") == "partner" and scope.label("GB", "company") == "partner"
     assert scope.label("GB", "funder") == "not_eligible" and scope.label("US", "university") == "outside_programme"
     countries = np.array(["GB", "CA", "CA", "US", "GB"], dtype=object)
@@ -73,6 +127,14 @@ def test_scope_labels_mask_and_default_countries_follow_the_file():
     assert scope.mask(countries, types, ["funded"]).tolist() == [True, True, False, False, False]
     assert scope.mask(countries, types, ["partner", "outside_programme"]).tolist() == [False, False, True, True, False]
     assert scope.mask(countries, types, ["not_eligible"]).tolist() == [False, False, False, False, True]
+    # With ids, the overrides count; an override applies only in its own side's country.
+    labs = np.array(["government_lab", "rto", "government_lab", "government_lab"], dtype=object)
+    where = np.array(["GB", "GB", "GB", "CA"], dtype=object)
+    named = ["gb-british-geological-survey", "gb-uk-centre-for-ecology-and-hydrology", "gb-natural-resources-wales",
+             "gb-british-geological-survey"]
+    assert scope.labels(where, labs, named).tolist() == ["funded", "funded", "partner", "partner"]
+    assert scope.mask(where, labs, ["funded"], named).tolist() == [True, True, False, False]
+    assert scope.mask(where, labs, ["funded"]).tolist() == [False, False, False, False]
     assert scope.default_countries(None) == ["GB", "CA"]
     assert scope.default_countries("CA") == ["GB"] and scope.default_countries("GB") == ["CA"]
     assert scope.default_countries("US") == ["GB", "CA"]
@@ -123,6 +185,27 @@ def test_the_eligibility_filter_keeps_only_those_labels(matcher):
     assert not set(ids(funded)) & set(ids(partners))
     funders = matcher.match(MatchRequest(text="research funding", org_types=["funder"], eligibility=["not_eligible"]))
     assert ids(funders) == ["fx-funder"]
+
+
+def test_an_override_labels_results_and_counts_in_the_eligibility_filter(tmp_path, fake_embedder):
+    programme = json.loads(json.dumps(BUNDLED))
+    source = [{"ref": "https://example.org/recognised", "note": "test"}]
+    programme["sides"][0]["overrides"] = [{"organisation_id": "fx-battery-recycling", "eligibility": "funded",
+                                           "reason": "a recognised research organisation", "sources": source}]
+    programme["sides"][1]["overrides"] = [{"organisation_id": "fx-tailings-lab", "eligibility": "partner",
+                                           "reason": "test", "sources": source}]
+    folder = write_programme(tmp_path / "corpus", programme)
+    m = PartnerMatcher(Settings(data_dir=tmp_path / "var", corpus_dir=folder), embedder=fake_embedder).open()
+    try:
+        m.ensure_index()
+        out = m.match(MatchRequest(text="recycling magnets tailings mining battery", k=20))
+        labels = {r["organisation"]["id"]: r["eligibility"] for r in out["results"]}
+        assert labels["fx-battery-recycling"] == "funded" and labels["fx-tailings-lab"] == "partner"
+        assert labels["fx-magnet-recyclers"] == "funded" and labels["fx-magnet-maker"] == "partner"
+        funded = m.match(MatchRequest(text="recycling magnets tailings mining battery", k=20, eligibility=["funded"]))
+        assert set(ids(funded)) == {"fx-magnet-recyclers", "fx-battery-recycling"}
+    finally:
+        m.close()
 
 
 def test_a_stored_project_keeps_its_seeking_countries(matcher):

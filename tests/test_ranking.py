@@ -176,3 +176,41 @@ def test_a_new_signal_is_one_class_added_to_the_weighted_mean_components_and_rea
     # The challenge is not named (none was asked for); the reason is one plain sentence, without the name.
     assert explanation["reason"] == "Similar in meaning to your brief; funded." and explanation["funded"] is True
     assert list(explanation)[-2:] == ["funded", "weights"]
+
+
+def test_a_requested_challenge_moves_its_aligned_organisations_up(matcher):
+    """``"challenge": n`` counts the challenge's alignment in relevance with the weight 0.1 (docs/ranking.md,
+    the request's OpenAPI description): between two requests that differ only in the challenge, each organisation's
+    relevance moves by 0.1 * (its alignment with 2 - with 1) / (total weight), one positive factor for all."""
+    from matcher import MatchRequest as Request
+    from matcher.results import ScoreWeights
+
+    assert ScoreWeights().challenge == 0.1
+    assert "0.1" in Request.model_json_schema()["properties"]["challenge"]["description"]
+    text = "critical minerals recycling magnets tailings mining battery"
+    runs = {c: matcher.match(Request(text=text, challenge=c, k=20, countries=["GB", "CA"], group_units=False))
+            for c in (None, 1, 2)}
+    by_id = {c: {r["organisation"]["id"]: r for r in out["results"]} for c, out in runs.items()}
+    assert set(by_id[None]) == set(by_id[1]) == set(by_id[2]) and len(by_id[None]) >= 5
+    assert {r["explanation"]["weights"]["challenge"] for r in runs[2]["results"]} == {0.1}
+    factors = []
+    for oid, r2 in by_id[2].items():
+        r1 = by_id[1][oid]
+        gap = r2["scores"]["challenge_2"] - r1["scores"]["challenge_1"]
+        moved = r2["relevance"] - r1["relevance"]
+        if abs(gap) > 0.05:
+            assert np.sign(moved) == np.sign(gap), oid
+            factors.append(moved / gap)
+    assert factors and max(factors) - min(factors) < 0.01 and min(factors) > 0.05
+    # Against no challenge: relevance moves by the same factor times (alignment with 2 - relevance without), so an
+    # organisation more aligned with the challenge than its relevance rises, one less aligned falls.
+    against_none = []
+    for oid, r2 in by_id[2].items():
+        before = by_id[None][oid]["relevance"]
+        gap = r2["scores"]["challenge_2"] - before
+        if abs(gap) > 0.05:
+            against_none.append((r2["relevance"] - before) / gap)
+    assert against_none and max(against_none) - min(against_none) < 0.01
+    assert abs(np.mean(against_none) - np.mean(factors)) < 0.01
+    order = {c: [r["organisation"]["id"] for r in runs[c]["results"]] for c in (None, 1, 2)}
+    assert order[1] != order[2]

@@ -430,7 +430,7 @@ class PartnerIndex:
                      eligibility: tuple[str, ...] = ()) -> Filter:
         mask = self._organisation_mask(countries, org_types, exclude, only)
         if scope is not None and eligibility:
-            mask &= scope.mask(self.countries_, self.org_types_, eligibility)
+            mask &= scope.mask(self.countries_, self.org_types_, eligibility, self.ids_)
         return Filter.of(mask, self.layout_, self.dense_)
 
     def _organisation_mask(self, countries: tuple[str, ...], org_types: tuple[str, ...], exclude: frozenset[str],
@@ -594,7 +594,8 @@ class PartnerIndex:
             matches.append(Match(rank, fit, organisation, components, explanation, weak, fit, band,
                                  {name: round(float(v[rank - 1]), 4) for name, v in features.items()},
                                  relevance=round(score, 4),
-                                 eligibility=scope.label(organisation.country, organisation.org_type) if scope else None,
+                                 eligibility=scope.label(organisation.country, organisation.org_type, organisation.id)
+                                 if scope else None,
                                  units=units))
         matches.evidence, matches.best_semantic, matches.best_lexical = evidence, best_semantic, best_lexical
         matches.gated = gated
@@ -604,7 +605,8 @@ class PartnerIndex:
     def _unit(self, fit: float, relevance: float, position: int, scope: Scope | None) -> Unit:
         """A family member listed under a result (grouping), with its own fit, relevance and eligibility."""
         org = self.organisations_[position]
-        return Unit(round(fit, 4), org, scope.label(org.country, org.org_type) if scope else None, round(relevance, 4))
+        return Unit(round(fit, 4), org, scope.label(org.country, org.org_type, org.id) if scope else None,
+                    round(relevance, 4))
 
     def _unit_fits(self, units_of: dict[int, list[tuple[float, int, int]]], shown: np.ndarray, found: Candidates,
                    signals: QuerySignals, text: str, evidence: int, on_topic: float) -> dict[int, float]:

@@ -1,7 +1,8 @@
 """Challenge alignment: how well an organisation fits each challenge area, boosting the requested one.
 
-Every challenge's alignment is reported for every result; only a requested challenge counts in the score. The
-alignment itself is the index's ``ChallengeModel`` applied to each profile.
+Every challenge's alignment is reported for every result; only a requested challenge counts in the score (with the
+weight ``challenge``, 0.1 by default: the organisations most aligned with it move up). The alignment itself is the
+index's ``ChallengeModel`` applied to each profile.
 """
 
 from __future__ import annotations
@@ -18,11 +19,9 @@ CHALLENGE_NAMES = {1: "challenge one (responsible and efficient mining)", 2: "ch
 
 class ChallengeAlignment(Signal):
     name = "challenge"
-    # Off by default: a boost stays on only if it raises nDCG@10 on the train split of the development
-    # sets by 0.005 or more (each one's measured effect: docs/ranking.md).
-    # (scripts/fit_calibration.py --ablation). A requested challenge still filters (challenge_only) and is named in
-    # the reason; ScoreWeights(challenge=0.1) turns the boost back on.
-    default_weight = 0.0
+    # Applies only when a request names a challenge (an explicit choice, like org_type), so a request without one
+    # ranks as if it were 0. 0.1 was the best of 0.05 / 0.1 / 0.2 on the train split (docs/ranking.md).
+    default_weight = 0.1
     weight_order = 2
     tuning = (0.0, 0.1, 0.25)  # searched on its own, not scaled with the structural weights
 
