@@ -78,7 +78,7 @@ def test_fit_is_absolute_not_relative_to_the_best_candidate(fake_embedder):
     cal = calibration.load()
 
     def raw_fit(m):
-        on_topic = cal.on_topic(max(x.features["semantic"] for x in full), full.evidence)
+        on_topic = cal.on_topic(full.gate_semantic, full.evidence)
         return float(cal.fit({k: np.array([v]) for k, v in m.features.items()}, on_topic)[0])
 
     raw = {m.organisation.id: raw_fit(m) for m in full}
