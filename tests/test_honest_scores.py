@@ -322,7 +322,7 @@ def test_off_topic_is_empty_or_weak_and_a_misspelt_query_is_answered(real_matche
     ("tin", ["GB"]), ("tellurium", None), ("indium", None), ("hydrometallurgy", None),
     ("hydrometallurgical processing", None), ("lithium", ["US"]), ("lithium", ["US", "GB"])])
 def test_one_and_two_word_briefs_of_the_field_are_on_topic_whatever_the_filter(real_matcher, text, countries):
-    out = real_matcher.match(MatchRequest(text=text, countries=countries, k=3))
+    out = real_matcher.match(MatchRequest(text=text, countries=countries or [], k=3))
     assert out["results"] and "message" not in out, out.get("message")
     assert not out["results"][0]["weak"] and out["results"][0]["band"] != "weak"
     for r in out["results"]:
@@ -334,7 +334,7 @@ def test_one_and_two_word_briefs_of_the_field_are_on_topic_whatever_the_filter(r
                                   "bitcoin mining rigs", "copper cookware", "sourdough bakery", "football coaching"])
 def test_off_topic_traps_are_still_rejected(real_matcher, text):
     for countries in (None, ["GB"], ["CA"]):
-        out = real_matcher.match(MatchRequest(text=text, countries=countries, k=5))
+        out = real_matcher.match(MatchRequest(text=text, countries=countries or [], k=5))
         assert all(r["weak"] and r["band"] == "weak" and r["score"] < 0.2 for r in out["results"]), (text, countries)
         assert out["message"]
 
