@@ -290,6 +290,8 @@ class PartnerIndex:
         self.model_id_ = self.embedder.model_id
         # Filters repeat (GB, CA, a type or two): their masks, selectors and bitmaps are made once per index.
         self.filters_ = lru_cache(maxsize=64)(self._make_filter)
+        # The whole index (every organisation but funders), which the off-topic gate reads whatever the filters.
+        self.whole_ = lru_cache(maxsize=1)(lambda: self._make_filter((), ()))
         # What the explanations of recently shown organisations take from their records (splitting a record's
         # texts into evidence sentences again would be repeated for every response that shows it).
         self.shown_ = lru_cache(maxsize=4096)(lambda position: ShownOrganisation.of(self.organisations_[position]))
@@ -579,9 +581,8 @@ class PartnerIndex:
                                         calibration.minerals_shared(signals, [o.minerals for o in held]), evidence)
         best_lexical = float(lexical_abs[: len(chosen)].max())
         # Whether the query is on topic comes from the query and the whole index, never from the filters.
-        everything = self.filters_((), ())
         gate_semantic = self.retriever().best_dense(np.stack([qvec, *(others if others is not None else ())]),
-                                                    everything)
+                                                    self.whole_())
         foreign = calibration.foreign_terms(self.lexical_, analysed.other_terms)
         on_topic = fitted.on_topic(gate_semantic, evidence)
         raw = fitted.fit(features, on_topic)
