@@ -127,12 +127,18 @@ class Matches(list[Match]):
     """A ranking (best first) and what it says about the query as a whole.
 
     ``evidence``: the brief's domain evidence (terms of the field recognised); ``best_semantic`` / ``best_lexical``:
-    the strongest dense and absolute lexical evidence among the results; ``nothing_found``: no domain evidence and
-    nothing near any organisation, so the honest answer is an empty list."""
+    the strongest dense and absolute lexical evidence among the results; ``gate_semantic``: the best dense
+    similarity of any organisation in the index (unfiltered), which the gate reads with ``field_only`` (the brief
+    names the field and nothing else), ``foreign`` (its other words at most one indexed text uses) and ``field_words``;
+    ``nothing_found``: no domain evidence and nothing near any organisation, so the honest answer is an empty list."""
 
     evidence: int = 0
     best_semantic: float = 0.0
     best_lexical: float = 0.0
+    gate_semantic: float = 0.0
+    field_only: bool = False
+    foreign: int = 0
+    field_words: int = 0
     gated: bool = False  # the calibrated gate judged the query off topic: every result is flagged weak
     nothing_found: bool = False
 

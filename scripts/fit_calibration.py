@@ -7,8 +7,9 @@
 Reads every labelled file in corpus/data/evaluation/ (dev-briefs.jsonl and the families long, french, symbols,
 short, misspelt, paraphrases, offtopic). Only ``split == "train"`` items fit anything: the logistic coefficients
 over the shown top 10 (a labelled organisation, grade 1 or 2, is a good partner; every other shown one, and every
-result of an off-topic query, is not), the band bounds, the weak line (over the best off-topic train result) and
-the empty-answer line (under every good train query's best evidence). Test figures are printed, never used.
+result of an off-topic query, is not), the gate's model over the index's best (unfiltered) dense similarity and
+the domain evidence, its line (over the best off-topic train query), the band bounds and the empty-answer line
+(under every good train query's best evidence). Test figures are printed, never used.
 """
 
 from __future__ import annotations
@@ -94,15 +95,15 @@ def fits_of(cal: calibration.Calibration, row: dict) -> np.ndarray:
     feats = {n: np.array([f[n] for f in row["features"]]) for n in calibration.FEATURES}
     if not row["features"]:
         return np.zeros(0)
-    return cal.fit(feats, cal.on_topic(float(feats["semantic"].max()), row["matches"].evidence))
+    return cal.fit(feats, cal.on_topic(row["matches"].gate_semantic, row["matches"].evidence))
 
 
 def fit(rows: list[dict]) -> calibration.Calibration:
     good = [r for r in rows if r["item"]["relevant"] and r["features"]]
     off = [r for r in rows if not r["item"]["relevant"] and r["features"]]
-    # The gate: a query-level logistic model, good families (1) against off-topic (0), over the best result's
-    # dense similarity and log1p(domain evidence); its line just over the best off-topic train query.
-    qx = np.array([[max(f["semantic"] for f in r["features"]), math.log1p(r["matches"].evidence)] for r in good + off])
+    # The gate: a query-level logistic model, good families (1) against off-topic (0), over the best dense
+    # similarity in the whole index and log1p(domain evidence); its line just over the best off-topic train query.
+    qx = np.array([[r["matches"].gate_semantic, math.log1p(r["matches"].evidence)] for r in good + off])
     qy = np.array([1.0] * len(good) + [0.0] * len(off))
     gcoef, gintercept = logistic(qx, qy)
     gate = {"coef": dict(zip(calibration.GATE_FEATURES, map(float, np.round(gcoef, 4)))),
@@ -114,6 +115,16 @@ def fit(rows: list[dict]) -> calibration.Calibration:
     cal = calibration.Calibration(dict(zip(calibration.FEATURES, map(float, np.round(coef, 4)))),
                                   round(intercept, 4), {"strong": 1.0, "good": 1.0, "possible": 0.0}, gate)
     gate["line"] = ceil2(max(cal.on_topic(float(a), int(round(math.expm1(b)))) for a, b in qx[len(good):]))
+
+    # The foreign-words rule's line: midway between the closest off-topic and the least close good train query
+    # with at least as many foreign words as field words (briefs naming the field alone are never off topic).
+    def foreign(rows: list[dict]) -> list[float]:
+        return [r["matches"].gate_semantic for r in rows if not r["matches"].field_only
+                and 0 < r["matches"].foreign >= r["matches"].field_words]
+
+    off_close, good_far = max(foreign(off), default=0.0), min(foreign(good), default=1.0)
+    gate["foreign_line"] = round((off_close + good_far) / 2, 2) if good_far > off_close else round(good_far, 2)
+    print(f"foreign-words rule: best off-topic train query {off_close:.3f}, least close good one {good_far:.3f}")
     fits = np.concatenate([fits_of(cal, r) for r in rows])
     labels = np.array([label for r in rows for label in r["labels"]], dtype=np.float64)
 
@@ -140,7 +151,7 @@ def fit(rows: list[dict]) -> calibration.Calibration:
         inside = (fits >= low) & (fits < high)
         print(f"train pairs in band {name}: {int(inside.sum())}, labelled partners {labels[inside].mean():.2f}")
     # The empty line: under every good train query's best evidence (0.05 of dense margin).
-    empty = {"semantic": floor2(min(max(f["semantic"] for f in r["features"]) for r in good) - 0.05),
+    empty = {"semantic": floor2(min(r["matches"].gate_semantic for r in good) - 0.05),
              "lexical": floor2(min(max(f["lexical"] for f in r["features"]) for r in good))}
     return dataclasses.replace(cal, gate=gate, empty=empty)
 
@@ -157,8 +168,10 @@ def gate_report(cal: calibration.Calibration, rows: list[dict]) -> dict:
         if len(fits) == 0:
             fam["empty"] += 1
             continue
-        best_semantic, best_lexical = float(feats["semantic"].max()), float(feats["lexical"].max())
-        all_weak = cal.gated(best_semantic, evidence) or fits.max() < cal.weak_below
+        m = r["matches"]
+        best_semantic, best_lexical = m.gate_semantic, float(feats["lexical"].max())
+        all_weak = cal.gated(best_semantic, evidence, field_only=m.field_only, foreign=m.foreign,
+                             field_words=m.field_words) or fits.max() < cal.weak_below
         if not all_weak:
             fam["ok"] += 1
         elif cal.nothing_found(evidence, best_semantic, best_lexical):
@@ -178,7 +191,7 @@ def band_report(cal: calibration.Calibration, rows: list[dict], *, shown: bool) 
         if not r["item"]["relevant"] or not r["features"]:
             continue
         f = fits_of(cal, r)
-        fits.append(calibration.shown(f) if shown else f)
+        fits.append(calibration.shown(f, calibration.POOL_DEPTH) if shown else f)
         labels.extend(r["labels"])
     all_fits, all_labels = np.concatenate(fits), np.array(labels, dtype=np.float64)
     out = {}

@@ -78,7 +78,7 @@ def test_fit_is_absolute_not_relative_to_the_best_candidate(fake_embedder):
     cal = calibration.load()
 
     def raw_fit(m):
-        on_topic = cal.on_topic(max(x.features["semantic"] for x in full), full.evidence)
+        on_topic = cal.on_topic(full.gate_semantic, full.evidence)
         return float(cal.fit({k: np.array([v]) for k, v in m.features.items()}, on_topic)[0])
 
     raw = {m.organisation.id: raw_fit(m) for m in full}
@@ -86,6 +86,29 @@ def test_fit_is_absolute_not_relative_to_the_best_candidate(fake_embedder):
     assert full[0].relevance == 1.0 and full[0].score < 0.9  # relevance 1.0 is only relative; the score is not
     assert all(m.score == m.fit and 0 <= m.score <= 1 for m in full)
     assert all(m.band in calibration.BANDS for m in full)
+
+
+def test_pooling_in_blocks_keeps_each_rank_whatever_follows():
+    """Pooled in blocks of 3, the first k values of a list are the same as those of any longer list."""
+    fits = np.array([0.5, 0.6, 0.4, 0.45, 0.7, 0.1, 0.3])
+    full = calibration.shown(fits, 3)
+    assert full.round(4).tolist() == [0.55, 0.55, 0.4, 0.4, 0.4, 0.1, 0.1]  # each block held under the one above
+    for n in (3, 6):
+        assert calibration.shown(fits[:n], 3).tolist() == full[:n].tolist()
+    assert list(np.diff(full) <= 1e-12) == [True] * 6
+    assert [calibration.pool_depth(k, 25) for k in (1, 10, 11, 20, 30)] == [10, 10, 20, 20, 25]
+
+
+@pytest.mark.parametrize("group_units", [False, True])
+def test_a_results_score_does_not_depend_on_k(fake_embedder, group_units):
+    index = PartnerIndex(fake_embedder, weak_below=0.2).fit(load_organisations(FIXTURE_CORPUS), load_challenges())
+    for query in QUERIES:
+        longest = [(m.organisation.id, m.score, m.band, m.weak)
+                   for m in index.rank(query, k=25, group_units=group_units)]
+        for k in (1, 2, 3, 5, 10, 11, 20):
+            shown = [(m.organisation.id, m.score, m.band, m.weak)
+                     for m in index.rank(query, k=k, group_units=group_units)]
+            assert shown == longest[:k], (query, k)
 
 
 def test_the_shown_fit_is_the_closest_non_increasing_sequence():
@@ -142,9 +165,63 @@ def test_off_topic_without_evidence_is_answered_with_nothing(matcher, monkeypatc
 
 def test_a_good_query_with_weak_similarity_is_flagged_not_emptied(matcher, monkeypatch):
     """The same strict gate, a query naming a mineral and a process: every result shown, each flagged weak."""
-    out = _match_under_a_strict_gate(matcher, monkeypatch, "recovering cobalt from mine tailings")
+    out = _match_under_a_strict_gate(matcher, monkeypatch, "recovering cobalt from old mine tailings")
     assert len(out["results"]) == 3 and all(r["weak"] and r["band"] == "weak" for r in out["results"])
     assert out["message"].startswith("weak fit: the brief reads as off topic")
+    # The score shown agrees with the flag: every one is under the weak line, the best at most just under it.
+    assert all(r["score"] == r["fit"] <= 0.2 - calibration.OFF_TOPIC_MARGIN for r in out["results"])
+
+
+@pytest.mark.parametrize("text", ["cobalt", "tailings", "hydrometallurgical processing", "process mineralogy"])
+def test_a_brief_naming_only_the_field_is_never_off_topic(matcher, monkeypatch, text):
+    """Under a gate that judges every other query off topic, a brief of field words alone is on topic: its results
+    are weak only where their own fit is, and the message never calls the brief off topic."""
+    out = _match_under_a_strict_gate(matcher, monkeypatch, text)
+    assert out["results"] and "off topic" not in out.get("message", "")
+    assert all(r["weak"] == (r["fit"] < 0.2) for r in out["results"])
+
+
+def test_gate_rules_field_words_foreign_words_then_the_model():
+    cal = _calibration(gate={"coef": {"semantic": 0.0, "evidence": 0.0}, "intercept": 0.0, "line": 0.4,
+                             "foreign_line": 0.56})
+    assert not cal.gated(0.3, 1)  # the model: 0.5, over its line
+    assert cal.gated(0.5, 3, foreign=2, field_words=2)  # as many foreign words as field words, nothing close
+    assert not cal.gated(0.6, 3, foreign=2, field_words=2)  # ... but an organisation as close as the line
+    assert not cal.gated(0.5, 3, foreign=1, field_words=2)  # fewer foreign words than field words
+    strict = _calibration(gate={"coef": {"semantic": 0.0, "evidence": 0.0}, "intercept": 0.0, "line": 1.0,
+                                "foreign_line": 1.0})
+    assert strict.gated(0.9, 5) and strict.gated(0.9, 5, foreign=3, field_words=1)
+    assert not strict.gated(0.1, 1, field_only=True, foreign=0, field_words=1)  # names the field and nothing else
+
+
+def test_an_off_topic_query_is_shown_just_under_the_weak_line():
+    cal = _calibration(bands={"strong": 0.6, "good": 0.4, "possible": 0.2})
+    assert 0.65 * cal.off_topic_scale(0.65) == pytest.approx(0.19)
+    assert cal.off_topic_scale(0.1) == 1.0 and cal.off_topic_scale(0.0) == 1.0
+    assert 0.5 * cal.off_topic_scale(0.5, weak_below=0.3) == pytest.approx(0.29)
+
+
+def test_the_gate_reads_the_whole_index_not_the_filters(fake_embedder):
+    """The same brief under different countries and types: the same gate evidence (the best similarity of any
+    organisation in the index, at least that of the best result) and the same decision."""
+    index = PartnerIndex(fake_embedder, weak_below=0.2).fit(load_organisations(FIXTURE_CORPUS), load_challenges())
+    for query in QUERIES + ("copper cookware for home chefs", "cobalt"):
+        answers = [index.rank(query, k=3, countries=c, org_types=t)
+                   for c, t in ((None, None), (["GB"], None), (["CA"], None), (None, ["university"]))]
+        answers = [a for a in answers if a]
+        assert len({round(a.gate_semantic, 6) for a in answers}) == 1, query
+        assert len({a.gated for a in answers}) == 1, query
+        assert all(a.gate_semantic >= a.best_semantic - 1e-6 for a in answers), query
+
+
+def test_weak_exactly_when_the_score_is_under_the_weak_line(fake_embedder):
+    index = PartnerIndex(fake_embedder, weak_below=calibration.load().weak_below).fit(
+        load_organisations(FIXTURE_CORPUS), load_challenges())
+    cal = calibration.load()
+    for query in QUERIES + ("copper cookware for home chefs", "wedding photography in Ottawa"):
+        for m in index.rank(query, k=8):
+            assert m.score == m.fit and m.weak == (m.fit < cal.weak_below), (query, m.fit, m.weak)
+            assert m.band == cal.band(m.fit), (query, m.fit, m.band)
 
 
 def test_rank_reports_the_query_evidence(fake_embedder):
@@ -180,6 +257,19 @@ def test_complementarity_and_challenge_are_named_only_when_asked():
     assert "challenge two (circular economy)" in challenge and "challenge one" not in challenge
     unaligned = _reason(QuerySignals(set(), set(), None, set(), 2), {"challenge_2": 0.1})
     assert "challenge" not in unaligned
+
+
+def test_complementarity_is_not_said_of_an_organisation_at_the_briefs_own_stages():
+    """An organisation working at a stage the brief names is on the project's side: the reason says it works at the
+    stages you name, never also that it is on the other side of the chain."""
+    query = QuerySignals(set(), {"recycling"}, False, set(), None)
+    own = explanations(SIGNALS, query, [1, 2], [_shown("Recycles magnets.", ("exploration", "extraction",
+                                                                             "recycling"))],
+                       [0.5], [1], ScoreWeights().as_dict())(0, {"semantic": 0.6, "challenge_1": 0.1, "challenge_2": 0.1, "complementarity": 0.67})["reason"]
+    assert "works at the stages you name (recycling and recovery)" in own and "other side" not in own
+    other = explanations(SIGNALS, query, [1, 2], [_shown("Explores for rare earths.", ("exploration", "extraction"))],
+                         [0.5], [1], ScoreWeights().as_dict())(0, {"semantic": 0.6, "challenge_1": 0.1, "challenge_2": 0.1, "complementarity": 1.0})["reason"]
+    assert "other side of the value chain" in other and "stages you name" not in other
 
 
 def test_shared_stages_are_named_only_when_the_brief_names_stages():
@@ -224,3 +314,37 @@ def test_off_topic_is_empty_or_weak_and_a_misspelt_query_is_answered(real_matche
     assert out["results"], out.get("message")
     scores = [r["score"] for r in out["results"]]
     assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("text", "countries"), [
+    ("tailings", ["CA"]), ("cobalt", ["CA"]), ("cobalt", None), ("nickel", ["GB"]), ("graphite", ["GB"]),
+    ("tin", ["GB"]), ("tellurium", None), ("indium", None), ("hydrometallurgy", None),
+    ("hydrometallurgical processing", None), ("lithium", ["US"]), ("lithium", ["US", "GB"])])
+def test_one_and_two_word_briefs_of_the_field_are_on_topic_whatever_the_filter(real_matcher, text, countries):
+    out = real_matcher.match(MatchRequest(text=text, countries=countries or [], k=3))
+    assert out["results"] and "message" not in out, out.get("message")
+    assert not out["results"][0]["weak"] and out["results"][0]["band"] != "weak"
+    for r in out["results"]:
+        assert r["weak"] == (r["score"] < 0.2) and r["score"] == r["fit"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("text", ["data mining for retail analytics", "lithium as a treatment for bipolar disorder",
+                                  "bitcoin mining rigs", "copper cookware", "sourdough bakery", "football coaching"])
+def test_off_topic_traps_are_still_rejected(real_matcher, text):
+    for countries in (None, ["GB"], ["CA"]):
+        out = real_matcher.match(MatchRequest(text=text, countries=countries or [], k=5))
+        assert all(r["weak"] and r["band"] == "weak" and r["score"] < 0.2 for r in out["results"]), (text, countries)
+        assert out["message"]
+
+
+@pytest.mark.integration
+def test_magnet_recycling_scores_the_same_for_every_k_and_reasons_do_not_contradict(real_matcher):
+    lists = {k: real_matcher.match(MatchRequest(text="magnet recycling", k=k))["results"] for k in (1, 2, 5, 10)}
+    for k, results in lists.items():
+        assert [(r["organisation"]["id"], r["score"]) for r in results] == [
+            (r["organisation"]["id"], r["score"]) for r in lists[10][:k]], k
+    for r in lists[5]:
+        reason = r["explanation"]["reason"]
+        assert not ("stages you name" in reason and "other side of the value chain" in reason), reason

@@ -108,6 +108,20 @@ def test_domain_evidence_counts_the_field_and_is_zero_off_topic(index):
     assert index.analyse_query("REE").domain_evidence >= 1
 
 
+def test_a_brief_of_field_words_alone_is_field_only_and_other_subjects_are_kept(index):
+    """``other_terms``: what else a brief is about (not field, generic or function words, nor two-letter symbols);
+    ``field_only``: it names the field and nothing else, which the off-topic gate never overrules."""
+    for text in ("cobalt", "tailings", "hydrometallurgical processing", "magnet recycling", "process mineralogy"):
+        analysed = index.analyse_query(text)
+        assert analysed.field_only and analysed.other_terms == () and analysed.field_words >= 1, text
+    trap = index.analyse_query("lithium as a treatment for bipolar disorder")
+    assert not trap.field_only and {"bipolar", "disord"} <= set(trap.other_terms) and "lithium" in trap.domain_terms
+    assert trap.field_words == sum(1 for t in trap.domain_terms if ":" not in t)
+    assert "ni" not in index.analyse_query("Ni and Cu in tailings").other_terms  # a symbol is not another subject
+    nothing = index.analyse_query("wedding photography in Ottawa")
+    assert not nothing.field_only and nothing.field_words == 0 and nothing.other_terms
+
+
 def test_a_french_brief_is_translated_before_retrieval(index, monkeypatch):
     french = ("Nous cherchons des partenaires pour le recyclage des aimants permanents au néodyme récupérés dans "
               "les moteurs électriques.")

@@ -290,6 +290,8 @@ class PartnerIndex:
         self.model_id_ = self.embedder.model_id
         # Filters repeat (GB, CA, a type or two): their masks, selectors and bitmaps are made once per index.
         self.filters_ = lru_cache(maxsize=64)(self._make_filter)
+        # The whole index (every organisation but funders), which the off-topic gate reads whatever the filters.
+        self.whole_ = lru_cache(maxsize=1)(lambda: self._make_filter((), ()))
         # What the explanations of recently shown organisations take from their records (splitting a record's
         # texts into evidence sentences again would be repeated for every response that shows it).
         self.shown_ = lru_cache(maxsize=4096)(lambda position: ShownOrganisation.of(self.organisations_[position]))
@@ -539,7 +541,7 @@ class PartnerIndex:
         if challenge_only and challenge is not None:
             rows = rows[parts[f"challenge_{challenge}"] >= CHALLENGE_ALIGNED]
         ids = self.ids_
-        keep = min(len(rows), 3 * k)
+        keep = min(len(rows), max(3 * k, calibration.pool_depth(k, len(rows))))
         if len(rows) > keep:  # only the best 3k (and anything tied with the last) need sorting, by score then id
             cut = np.partition(scores[rows], len(rows) - keep)[len(rows) - keep]
             rows = rows[scores[rows] >= cut]
@@ -554,31 +556,45 @@ class PartnerIndex:
             chosen = scoring.diversify(best, k, self.diversity, profiles)
             # Diversity picks which organisations are shown; they are listed in the order of the score shown.
             chosen.sort(key=lambda c: (-c[0], ids[c[1]]))
+            pooled = chosen  # diversity picks the organisations for this k: the fit is pooled over them
         else:
-            chosen = scored[:k]
+            # Fits are pooled over whole blocks of ranks (calibration.POOL_DEPTH), then cut: a result's score does
+            # not depend on k.
+            pooled = scored[: calibration.pool_depth(k, len(scored))]
+            chosen = pooled[:k]
         if not chosen:
             return []
-        chosen_rows = np.array([row for _, _, row in chosen])
-        positions = np.array([p for _, p, _ in chosen], dtype=np.int64)
+        pooled_rows = np.array([row for _, _, row in pooled])
+        chosen_rows = pooled_rows[: len(chosen)]
+        pooled_positions = np.array([p for _, p, _ in pooled], dtype=np.int64)
+        positions = pooled_positions[: len(chosen)]
         names = list(parts)
         table = np.round(np.stack([parts[name][chosen_rows] for name in names], axis=1), 4).tolist()
         organisations = [self.organisations_[p] for p in positions.tolist()]
         # The absolute fit (see matcher.ranking.calibration): the same scale for every query, unlike ``score``.
         fitted = calibration.load()
         evidence = calibration.domain_evidence(signals)
-        plain = found.plain_lexical[chosen_rows] if found.plain_lexical is not None else None
-        lexical_abs = calibration.absolute_lexical(self.lexical_, self.layout_, text, positions, plain)
-        features = calibration.features(found.dense[chosen_rows], lexical_abs,
-                                        calibration.minerals_shared(signals, [o.minerals for o in organisations]),
-                                        evidence)
-        best_semantic, best_lexical = float(found.dense[chosen_rows].max()), float(lexical_abs.max())
-        on_topic = fitted.on_topic(best_semantic, evidence)
+        plain = found.plain_lexical[pooled_rows] if found.plain_lexical is not None else None
+        lexical_abs = calibration.absolute_lexical(self.lexical_, self.layout_, text, pooled_positions, plain)
+        held = organisations + [self.organisations_[p] for p in pooled_positions[len(chosen):].tolist()]
+        features = calibration.features(found.dense[pooled_rows], lexical_abs,
+                                        calibration.minerals_shared(signals, [o.minerals for o in held]), evidence)
+        best_lexical = float(lexical_abs[: len(chosen)].max())
+        # Whether the query is on topic comes from the query and the whole index, never from the filters.
+        gate_semantic = self.retriever().best_dense(np.stack([qvec, *(others if others is not None else ())]),
+                                                    self.whole_())
+        foreign = calibration.foreign_terms(self.lexical_, analysed.other_terms)
+        on_topic = fitted.on_topic(gate_semantic, evidence)
         raw = fitted.fit(features, on_topic)
         # The score shown is the fit, made non-increasing down the list: absolute, and in the order of the list.
-        fits = np.round(calibration.shown(raw), 4).tolist()
-        unit_fits = self._unit_fits(units_of, positions, found, signals, text, evidence, on_topic)
-        # Off topic as a whole (the calibrated gate): every result is flagged weak; none is hidden here.
-        gated = self.weak_below is not None and fitted.gated(best_semantic, evidence)
+        pooled_fits = calibration.shown(raw, calibration.POOL_DEPTH)[: len(chosen)]
+        # Off topic as a whole: every result's fit is shown under the weak line, so each is weak and says so.
+        gated = self.weak_below is not None and fitted.gated(
+            gate_semantic, evidence, field_only=analysed.field_only, foreign=foreign,
+            field_words=analysed.field_words)
+        scale = fitted.off_topic_scale(float(pooled_fits[0]), self.weak_below) if gated else 1.0
+        fits = np.round(pooled_fits * scale, 4).tolist()
+        unit_fits = self._unit_fits(units_of, positions, found, signals, text, evidence, on_topic * scale)
         explanations_ = self._explanations(positions.tolist(), qvec, signals, text) if explain else None
         matches = Matches()
         for rank, ((score, _, _), values, organisation, fit) in enumerate(zip(chosen, table, organisations, fits),
@@ -587,7 +603,8 @@ class PartnerIndex:
             # The reason reads the absolute keyword evidence ("keywords"), not BM25 relative to the best candidate.
             explanation = (explanations_(rank - 1, {**components, "keywords": float(lexical_abs[rank - 1])})
                            if explanations_ is not None else None)
-            weak = self.weak_below is not None and (gated or fit < self.weak_below)
+            # One rule: weak exactly when the fit shown is under the weak line (an off-topic query's all are).
+            weak = self.weak_below is not None and fit < self.weak_below
             band = "weak" if weak else fitted.band(fit)  # the band never contradicts the flag
             units = [self._unit(unit_fits[p], unit_score, p, scope)
                      for unit_score, p, _ in units_of.get(int(positions[rank - 1]), ())]
@@ -597,9 +614,12 @@ class PartnerIndex:
                                  eligibility=scope.label(organisation.country, organisation.org_type, organisation.id)
                                  if scope else None,
                                  units=units))
-        matches.evidence, matches.best_semantic, matches.best_lexical = evidence, best_semantic, best_lexical
+        matches.evidence, matches.best_lexical = evidence, best_lexical
+        matches.best_semantic = float(found.dense[chosen_rows].max())
+        matches.gate_semantic, matches.field_only, matches.foreign = gate_semantic, analysed.field_only, foreign
+        matches.field_words = analysed.field_words
         matches.gated = gated
-        matches.nothing_found = matches.all_weak and fitted.nothing_found(evidence, best_semantic, best_lexical)
+        matches.nothing_found = matches.all_weak and fitted.nothing_found(evidence, gate_semantic, best_lexical)
         return matches
 
     def _unit(self, fit: float, relevance: float, position: int, scope: Scope | None) -> Unit:

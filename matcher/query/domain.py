@@ -75,7 +75,8 @@ def domain_stems() -> frozenset[str]:
 class DomainTerms(QueryStep):
     """Minerals (the normaliser's, read from symbols, formulas and trade terms, and the vocabulary's names in the
     rendered text), stages (the vocabulary's terms in the rendered text), and ``domain_terms``: those minerals and
-    stages plus the distinct field stems the brief uses."""
+    stages plus the distinct field stems the brief uses; ``other_terms``: the brief's other content stems (neither
+    field words, nor ``GENERIC``, nor function words, nor two-letter symbols), which say what else it is about."""
 
     name = "domain_terms"
 
@@ -84,7 +85,12 @@ class DomainTerms(QueryStep):
         minerals = tuple(dict.fromkeys([*query.minerals, *vocab.detect_minerals(text)]))
         stages = tuple(vocab.detect_stages(text))
         field = domain_stems()
-        words = tuple(dict.fromkeys(t for t in tokens(text) if t in field))
+        stems = tokens(text)
+        words = tuple(dict.fromkeys(t for t in stems if t in field))
         terms = tuple(dict.fromkeys([*(f"mineral:{m}" for m in minerals), *(f"stage:{s}" for s in stages),
                                      *words]))
-        return replace(query, minerals=minerals, stages=stages, domain_terms=terms)
+        common = GENERIC | function_stems()
+        # Two-letter tokens are element symbols and abbreviations the normaliser spelled out: not another subject.
+        other = tuple(dict.fromkeys(t for t in stems if t not in field and t not in common and len(t) > 2
+                                    and not t.isdigit()))
+        return replace(query, minerals=minerals, stages=stages, domain_terms=terms, other_terms=other)

@@ -32,6 +32,7 @@ class AnalysedQuery:
     minerals: tuple[str, ...] = ()  # vocabulary mineral ids, first mention first
     stages: tuple[str, ...] = ()  # value-chain stage ids, first mention first
     domain_terms: tuple[str, ...] = ()  # distinct minerals, stages and domain words recognised (see DomainTerms)
+    other_terms: tuple[str, ...] = ()  # the brief's other content stems: not field, generic or function words
     passages: tuple[str, ...] = ()  # long briefs: the passages the model reads, best first
     lexical_terms: Mapping[str, float] | None = field(default=None, compare=False)  # BM25 stem -> query weight
 
@@ -51,6 +52,18 @@ class AnalysedQuery:
         """How many distinct minerals, value-chain stages and domain terms (processes, materials, environment,
         the two challenges) the brief names: 0 means nothing of the field was recognised."""
         return len(self.domain_terms)
+
+    @property
+    def field_only(self) -> bool:
+        """The brief names the field (a mineral, stage or field term) and nothing else but generic and function
+        words ("cobalt", "tailings", "hydrometallurgical processing"): it is about critical minerals, whatever the
+        model makes of a word or two."""
+        return bool(self.domain_terms) and not self.other_terms
+
+    @property
+    def field_words(self) -> int:
+        """How many distinct field words (stems) the brief uses: ``domain_terms`` less its minerals and stages."""
+        return sum(1 for t in self.domain_terms if ":" not in t)
 
     @property
     def key_terms(self) -> frozenset[str]:

@@ -17,11 +17,16 @@ steps of 0.05, each the lowest bound at which the shown train pairs with a fit u
 75%, 40% and 15% labelled partners) and kept with the coefficients in ``calibration.json``. A result is flagged
 weak under ``weak_below`` (the "possible" bound).
 
-Whether the query as a whole is on topic is a second, query-level logistic model (``gate``) over the best
-result's dense similarity and the brief's domain evidence, fitted on the good families against the off-topic one
-(train split); its line sits just over the best off-topic train query. A query under the line has every result
-flagged weak (answered with them and a message, never with nothing); only a query with no domain evidence at all,
-no lexical evidence and a dense similarity under ``empty`` is answered with nothing.
+Whether the query as a whole is on topic is decided from the query and the whole index, never from the filters
+(``Calibration.gated``): a brief that names the field and nothing else (``AnalysedQuery.field_only``) is on topic;
+one with at least as many foreign words (words at most one indexed text uses) as field words, and no organisation
+in the index (unfiltered) as close as ``gate["foreign_line"]``, is off topic ("lithium as a treatment for bipolar
+disorder"); any other goes by a second, query-level logistic model (``gate``) over the best dense similarity of any
+organisation in the index and the brief's domain evidence, fitted on the good families against the off-topic one
+(train split), whose line sits just over the best off-topic train query. An off
+topic query has its results' fits scaled under the weak line (``off_topic_scale``), so every one is weak and its
+score says so (answered with them and a message, never with nothing); only a query with no domain evidence at all,
+no lexical evidence and an unfiltered dense similarity under ``empty`` is answered with nothing.
 
 Refit (bundled model, train split only; writes ``matcher/ranking/calibration.json``)::
 
@@ -49,8 +54,12 @@ from matcher.retrieval.layout import SearchLayout
 from matcher.retrieval.lexical import LexicalIndex
 
 FEATURES = ("semantic", "lexical", "minerals", "evidence")
-GATE_FEATURES = ("semantic", "evidence")  # the best result's dense similarity; log1p(the brief's domain evidence)
+GATE_FEATURES = ("semantic", "evidence")  # the index's best dense similarity; log1p(the brief's domain evidence)
 BANDS = ("strong", "good", "possible", "weak")  # best first; "weak" is everything under "possible"
+# The shown fit is pooled (isotonic) over consecutive blocks of this many ranks, so a result's score does not
+# depend on how many results were asked for: a list of k shows the first k of its ceil(k / POOL_DEPTH) blocks.
+POOL_DEPTH = 10
+OFF_TOPIC_MARGIN = 0.01  # an off-topic query's best fit is shown this far under the weak line
 PATH = Path(__file__).with_name("calibration.json")
 
 
@@ -62,7 +71,7 @@ class Calibration:
     intercept: float
     bands: dict[str, float]  # strong, good, possible: lower bounds of fit
     gate: dict[str, Any] = field(default_factory=lambda: {"coef": {"semantic": 0.0, "evidence": 0.0},
-                                                          "intercept": 0.0, "line": 0.0})
+                                                          "intercept": 0.0, "line": 0.0, "foreign_line": 0.0})
     empty: dict[str, float] = field(default_factory=lambda: {"semantic": 0.0, "lexical": 0.0})
     model: str = ""
     fitted_on: str = ""
@@ -77,7 +86,8 @@ class Calibration:
         return cls(coef={k: float(data["coef"][k]) for k in FEATURES}, intercept=float(data["intercept"]),
                    bands={k: float(data["bands"][k]) for k in BANDS[:-1]},
                 gate={"coef": {k: float(data["gate"]["coef"][k]) for k in GATE_FEATURES},
-                      "intercept": float(data["gate"]["intercept"]), "line": float(data["gate"]["line"])},
+                      "intercept": float(data["gate"]["intercept"]), "line": float(data["gate"]["line"]),
+                      "foreign_line": float(data["gate"].get("foreign_line", 0.0))},
                    empty={k: float(v) for k, v in data.get("empty", {}).items()},
                    model=str(data.get("model", "")), fitted_on=str(data.get("fitted_on", "")))
 
@@ -98,14 +108,29 @@ class Calibration:
         return BANDS[-1]
 
     def on_topic(self, best_semantic: float, evidence: int) -> float:
-        """Probability that the query is about the field at all (the gate), from its best result and its terms."""
+        """Probability that the query is about the field at all (the gate's model), from the best dense similarity
+        of any organisation in the index and the brief's domain evidence."""
         coef = self.gate["coef"]
         z = self.gate["intercept"] + coef["semantic"] * best_semantic + coef["evidence"] * math.log1p(evidence)
         return 1.0 / (1.0 + math.exp(-z))
 
-    def gated(self, best_semantic: float, evidence: int) -> bool:
-        """Under the gate's line: the query is treated as off topic, and every result is flagged weak."""
+    def gated(self, best_semantic: float, evidence: int, *, field_only: bool = False, foreign: int = 0,
+              field_words: int = 0) -> bool:
+        """The query is off topic (every result weak). Never when the brief names the field and nothing else
+        (``field_only``); when its foreign words (``foreign``) are at least as many as its field words and nothing
+        in the index comes as close as ``foreign_line``; else when the gate's model is under its line.
+        ``best_semantic``: the best dense similarity over the whole index."""
+        if field_only:
+            return False
+        if foreign and foreign >= field_words and best_semantic < self.gate.get("foreign_line", 0.0):
+            return True
         return self.on_topic(best_semantic, evidence) < self.gate["line"]
+
+    def off_topic_scale(self, best_fit: float, weak_below: float | None = None) -> float:
+        """The factor an off-topic query's fits are shown at: its best fit lands ``OFF_TOPIC_MARGIN`` under the
+        weak line (``weak_below``, the "possible" bound by default), so the score agrees with the weak flag."""
+        line = (self.weak_below if weak_below is None else weak_below) - OFF_TOPIC_MARGIN
+        return min(1.0, line / best_fit) if best_fit > 0 else 1.0
 
     def nothing_found(self, evidence: int, best_semantic: float, best_lexical: float) -> bool:
         """No domain evidence at all, and neither meaning nor words come near any organisation: answer nothing."""
@@ -113,13 +138,38 @@ class Calibration:
                 and best_lexical < self.empty.get("lexical", 0.0))
 
 
-def shown(fits: np.ndarray) -> np.ndarray:
+def shown(fits: np.ndarray, block: int | None = None) -> np.ndarray:
     """The fits as shown down a ranked list: the closest non-increasing sequence (isotonic regression, which
-    keeps their mean), so the score shown falls with the rank and the bands never climb back down the list."""
+    keeps their mean), so the score shown falls with the rank and the bands never climb back down the list.
+
+    With ``block``, each consecutive block of that many ranks is pooled on its own and held under the block above
+    it, so a rank's value depends only on its own block and those above: the list's first k values are the same
+    whatever its length, as long as the block holding rank k is complete."""
     fits = np.asarray(fits, dtype=np.float64)
     if len(fits) < 2 or bool((np.diff(fits) <= 0).all()):  # already in order: nothing to pool
         return fits
-    return np.asarray(isotonic_regression(fits, increasing=False).x)
+    if block is None or len(fits) <= block:
+        return np.asarray(isotonic_regression(fits, increasing=False).x)
+    parts, ceiling = [], math.inf
+    for start in range(0, len(fits), block):
+        part = np.minimum(shown(fits[start:start + block]), ceiling)
+        parts.append(part)
+        ceiling = float(part[-1])
+    return np.concatenate(parts)
+
+
+def pool_depth(k: int, available: int) -> int:
+    """How many ranks to score so that the first ``k`` are shown as they would be in any longer list: the blocks
+    of ``POOL_DEPTH`` that hold them, as far as the ranking goes."""
+    return min(available, -(-k // POOL_DEPTH) * POOL_DEPTH)
+
+
+def foreign_terms(lexical: LexicalIndex, terms: tuple[str, ...] | list[str]) -> int:
+    """How many of these BM25 stems at most one indexed text uses: words foreign to the corpus ("bipolar",
+    "cookware", "retail"), as a brief off the field uses them."""
+    n = float(lexical.n_docs_)
+    rare = float(np.log1p((n - 1 + 0.5) / 1.5)) - 1e-4  # BM25's idf of a term one text uses (idf_ is float32)
+    return sum(1 for t in terms if t not in lexical.vocab_ or float(lexical.idf_[lexical.vocab_[t]]) >= rare)
 
 
 @lru_cache(maxsize=4)

@@ -40,8 +40,10 @@ class Complementarity(Signal):
     def explainer(self, query: QuerySignals, challenge_ids: Sequence[int]) -> Explainer:
         def explain(shown: ShownOrganisation, components: dict[str, float]) -> tuple[str, dict]:
             # Named only when the brief itself names stages (a side guessed from the team's country is not the
-            # brief saying anything), and at least half the organisation's stages are on the other side.
-            if query.stages and components.get("complementarity", 0) >= 0.5:
+            # brief saying anything), the organisation works at none of them (else it is on the project's own
+            # side, and the reason says so) and at least half its stages are on the other side.
+            if (query.stages and not query.stages & set(shown.stages)
+                    and components.get("complementarity", 0) >= 0.5):
                 return "; works on the other side of the value chain from your project", {}
             return "", {}
 

@@ -103,6 +103,18 @@ class HybridRetriever:
         plain = org_lexical[candidates].astype(np.float64) if lexical_terms is None else None
         return Candidates(candidates, relevance, dense, lexical / top_lexical, plain)
 
+    def best_dense(self, queries: np.ndarray, allowed: Filter, depth: int = 10) -> float:
+        """The best dense similarity (as ``retrieve`` scores it) of any allowed organisation to any of the query's
+        vectors (rows): read from each vector's nearest ``depth`` units and sentences."""
+        best = -1.0
+        for q in queries:
+            sentences = self.dense.search_sentences(q, depth, allowed.dense, allowed.mask, self.layout)
+            units = self.layout.unit_owner[self.dense.search_units(q, depth, allowed.dense)]
+            near = np.unique(np.concatenate([units, sentences.organisations()]).astype(np.int64))
+            if near.size:
+                best = max(best, float(np.maximum(self.dense_scores(near, q), sentences.best(near)).max()))
+        return best
+
     def dense_scores(self, candidates: np.ndarray, query: np.ndarray) -> np.ndarray:
         """Per organisation: best unit + a share of the second best, so a second strong document counts but one
         strong project is never averaged away by weaker ones. With one unit this is the plain cosine."""
