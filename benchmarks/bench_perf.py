@@ -214,13 +214,14 @@ def brief_length_texts(path: Path = GTR_SAMPLE, long_words: int = 300, short_wor
     return long, short
 
 
-def bench_brief_length(data_dir: Path | None = None, backend: str = "onnx-int8", rounds: int = 2) -> dict:
+def bench_brief_length(data_dir: Path | None = None, backend: str = "onnx-int8") -> dict:
     """Answer time of ``/v1/match`` for 300-word and 20-word briefs, interleaved one by one on one server (a new
-    text every request: the analysis and the query vectors are computed each time)."""
+    text every request: the analysis and the query vectors are computed each time; one round, since a long text
+    sent again, even changed, would find its passages' vectors in the query cache)."""
     if not GTR_SAMPLE.exists():
         return {"skipped": f"{GTR_SAMPLE} is absent (the shared data folder beside the project)"}
     long, short = brief_length_texts()
-    pairs = min(len(long), len(short) // rounds)
+    pairs = min(len(long), len(short) - 5)
     with tempfile.TemporaryDirectory(prefix="pm-len-") as tmp:
         server = Server("service:create_app()", env={"PM_DATA_DIR": str(data_dir or tmp), "PM_BACKEND": backend},
                         timeout=600, product=True).start(ready_path="/readyz")
@@ -228,11 +229,10 @@ def bench_brief_length(data_dir: Path | None = None, backend: str = "onnx-int8",
             for text in short[-5:]:  # warm-up, texts not measured
                 server.timed_post("/v1/match", {"text": text, "k": 10})
             times: dict[str, list[float]] = {"words_300": [], "words_20": []}
-            for r in range(rounds):
-                for i in range(pairs):
-                    bodies = [("words_300", long[i] + f" (run {r})"), ("words_20", short[r * pairs + i])]
-                    for name, text in bodies if i % 2 == 0 else reversed(bodies):
-                        times[name].append(server.timed_post("/v1/match", {"text": text, "k": 10}))
+            for i in range(pairs):
+                bodies = [("words_300", long[i]), ("words_20", short[i])]
+                for name, text in bodies if i % 2 == 0 else reversed(bodies):
+                    times[name].append(server.timed_post("/v1/match", {"text": text, "k": 10}))
         finally:
             server.stop()
     out = {"load": load_average(), **{name: percentiles(t) for name, t in times.items()}}
