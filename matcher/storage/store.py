@@ -358,22 +358,18 @@ class Store:
 
     def get_organisations(self, ids: Iterable[str]) -> list[Organisation]:
         """The organisations with these ids that exist (missing ids are simply absent)."""
-        ids = list(ids)
-        out: list[Organisation] = []
-        with self.session() as session:
-            for start in range(0, len(ids), 500):  # keep IN lists within every database's limits
-                rows = session.scalars(select(OrganisationRow).where(OrganisationRow.id.in_(ids[start : start + 500])))
-                out.extend(Organisation.model_validate(r.record) for r in rows)
-        return out
+        return [Organisation.model_validate(record) for record in self._records(OrganisationRow, ids)]
 
     def get_projects(self, ids: Iterable[str]) -> list[Project]:
         """The projects with these ids that exist (missing ids are simply absent)."""
+        return [Project.model_validate(record) for record in self._records(ProjectRow, ids)]
+
+    def _records(self, table: type[OrganisationRow] | type[ProjectRow], ids: Iterable[str]) -> list[dict]:
         ids = list(ids)
-        out: list[Project] = []
+        out: list[dict] = []
         with self.session() as session:
             for start in range(0, len(ids), 500):  # keep IN lists within every database's limits
-                rows = session.scalars(select(ProjectRow).where(ProjectRow.id.in_(ids[start : start + 500])))
-                out.extend(Project.model_validate(r.record) for r in rows)
+                out.extend(session.scalars(select(table.record).where(table.id.in_(ids[start : start + 500]))))
         return out
 
     # ------------------------------------------------------------------ reads
