@@ -519,8 +519,10 @@ def import_(ctx: click.Context, file, fmt, kind, mappings, accept, keep_off_topi
         click.echo(f"  warning: {warning}")
     if len(plan.warnings) > SHOWN_WARNINGS:
         click.echo(f"  ... and {len(plan.warnings) - SHOWN_WARNINGS:,} more warning(s) of the same kinds")
-    if not dry_run:
+    if not dry_run and plan.changes_anything:
         click.echo("The index is now stale; `matcher build` (or `make run`) rebuilds it, re-embedding only what changed.")
+    elif not dry_run:
+        click.echo("Nothing changed: every record was already stored as the file gives it.")
 
 
 @main.command()

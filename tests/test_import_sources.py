@@ -276,6 +276,9 @@ def test_dry_run_writes_nothing_anywhere(tmp_path, pm_env, monkeypatch):
     folder = tmp_path / "var"
     made = _cli(folder, "import", "--format", "nserc", str(IMPORTS / "nserc_awards_fr.csv"))
     assert made.exit_code == 0, made.output
+    assert "The index is now stale" in made.output
+    again = _cli(folder, "import", "--format", "nserc", str(IMPORTS / "nserc_awards_fr.csv"))  # as stored already
+    assert again.exit_code == 0 and "Nothing changed" in again.output and "stale" not in again.output, again.output
     before = _digest(folder)
     assert "partner-matcher.db" in before
     for fmt, name in (("gtr", "gtr_export.csv"), ("nserc", "nserc_awards_fr.csv"), ("gtr-json", "gtr_api_projects.json")):

@@ -109,7 +109,8 @@ def plan_nserc(path: Path, *, book: OrganisationBook, related: list[Path] | None
                              "skipped")
     raw_projects: list = []
     relevance: dict[str, ProgrammeFit] = {}
-    for project_id, entry in merged.items():
+    # The second pass (one per grant: merging, names, relevance) is most of the time: shown too.
+    for project_id, entry in progress(merged.items(), len(merged), "nserc grants", show_progress):
         where = entry["where"]
 
         def first(name: str, rows=entry["rows"]) -> str:

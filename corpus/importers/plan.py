@@ -59,6 +59,12 @@ class ImportPlan:
             self.organisations, orgs)
         self.created_projects, self.updated_projects, self.unchanged_projects = _split(self.projects, projects)
 
+    @property
+    def changes_anything(self) -> bool:
+        """Whether writing this plan changes a stored record (a new or updated organisation or project)."""
+        return bool(self.created_organisations or self.updated_organisations or self.created_projects
+                    or self.updated_projects)
+
     def summary(self) -> str:
         parts = [f"{self.rows} rows"]
         if self.projects or self.created_projects or self.off_topic or self.held:
