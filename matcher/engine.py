@@ -34,7 +34,7 @@ from matcher.errors import (
     PreconditionFailed,
     ProjectNotFound,
 )
-from matcher.index import PartnerIndex, ProjectIndex, labels_hash
+from matcher.index import PartnerIndex, ProjectIndex, ProjectRanking, labels_hash
 from matcher.requests import MatchRequest, ProjectSearchRequest
 from matcher.ranking import calibration
 from matcher.ranking.eligibility import Scope
@@ -387,7 +387,11 @@ class PartnerMatcher:
         found = projects.search(analysed, query, passages, countries=request.countries, challenge=request.challenge,
                                 illustrative=request.illustrative)
         message = None
-        if found.nothing_found:
+        if index.off_topic(analysed, query, passages):  # the partner search's gate: projects share the field
+            found = ProjectRanking()
+            message = ("no good match: the idea reads as off topic for critical-minerals research, so no project is "
+                       "listed; describe the minerals, processes and the expertise involved")
+        elif found.nothing_found:
             message = ("no good match: no minerals, processes or value-chain stages were recognised in the idea, and "
                        "no project is close to it; describe the minerals, processes and the expertise involved")
         elif found.weak:
@@ -400,7 +404,7 @@ class PartnerMatcher:
                        "projects only share some of its words or meaning; describe the minerals, processes and the "
                        "expertise involved")
         start = (request.page - 1) * request.per_page
-        query_echo = {"q": request.q, "countries": list(request.countries), "challenge": request.challenge,
+        query_echo = {"q": analysed.original.strip(), "countries": list(request.countries), "challenge": request.challenge,
                       "illustrative": request.illustrative}
         return ProjectSearch(found.hits[start : start + request.per_page], len(found.hits), query_echo, message)
 

@@ -165,7 +165,8 @@ def delete_project(project_id: str) -> ResponseReturnValue:
 @documented(summary="Bulk import organisations and projects (validated whole, one transaction)", body=BulkImport, query=ImportQuery, response=ImportResult, write=True, tags=("import",))
 @require_api_key
 def bulk_import() -> Response:
-    dry_run = parse_query(ImportQuery).dry_run
+    # A bare ``?dry_run`` (or ``?dry_run=``) is a flag that is set: never a real import.
+    dry_run = parse_query(ImportQuery).dry_run or request.args.get("dry_run") == ""
     payload = BulkImport.model_validate(json_body())
     if not payload.organisations and not payload.projects:
         raise InvalidRequest("nothing to import: send {\"organisations\": [...], \"projects\": [...]}")

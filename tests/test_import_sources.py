@@ -287,7 +287,7 @@ def test_dry_run_writes_nothing_anywhere(tmp_path, pm_env, monkeypatch):
     assert _digest(folder) == before
 
 
-@pytest.mark.parametrize("flag", ["1", "true"])
+@pytest.mark.parametrize("flag", ["1", "true", ""])
 def test_api_import_dry_run_validates_and_writes_nothing(matcher, flag):
     from service import create_app
     from tests.test_api import assert_error

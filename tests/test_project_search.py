@@ -75,6 +75,16 @@ def test_challenge_and_real_projects_filters(projects_matcher):
 def test_off_topic_idea_gets_nothing_and_a_message(projects_matcher):
     found = search(projects_matcher, "chocolate cake recipe")
     assert found.items == [] and found.total == 0 and "no good match" in found.message
+    # A word every text may hold ("best") used to keep projects for an off-topic idea: the partner search's gate
+    # decides for both searches.
+    pizza = search(projects_matcher, "best pizza recipes")
+    assert pizza.items == [] and "off topic" in pizza.message
+    assert ids(search(projects_matcher, "best graphite purification"))[0] == "brief-031"
+
+
+def test_the_idea_is_echoed_as_it_was_read(projects_matcher):
+    found = search(projects_matcher, "gra\u200bphite purifi\u00adcation\u0000")
+    assert found.query["q"] == "graphite purification" and ids(found)[0] == "brief-031"
 
 
 def test_a_written_project_is_found_by_the_next_search_and_only_it_is_embedded(projects_matcher):
@@ -147,6 +157,8 @@ def test_search_page_links_a_uk_team_to_canadian_projects(projects_client):
     assert 'href="/projects?q=graphite+purification&amp;country=CA">Canadian projects for this idea' in page
     canadian_team = projects_client.get("/search?q=graphite+purification&team=CA").get_data(as_text=True)
     assert "UK projects for this idea" in canadian_team
+    with_challenge = projects_client.get("/search?q=graphite+purification&team=GB&challenge=2").get_data(as_text=True)
+    assert 'href="/projects?q=graphite+purification&amp;country=CA&amp;challenge=2"' in with_challenge
 
 
 def test_cli_projects_search(pm_env):

@@ -200,3 +200,33 @@ def test_public_url_is_a_setting_read_from_the_environment():
     assert Settings.from_env({}).public_url is None
     with pytest.raises(ValidationError, match="http\\(s\\) address with a host"):
         Settings.from_env({"PM_PUBLIC_URL": "partners.example.org"})
+
+
+def test_rejected_partners_are_replaced_after_an_accepted_one_was_deleted(officer, call):  # noqa: F811
+    job = _finished(officer, call)
+    accepted, rejected = job["assignments"][0], job["assignments"][1]
+    for pair, decision in ((accepted, "accepted"), (rejected, "rejected")):
+        path = f"/v1/shortlists/{job['id']}/assignments/{pair['project_id']}/{pair['organisation_id']}"
+        assert officer.patch(path, json={"decision": decision}, headers=KEY).status_code == 200
+    assert officer.delete(f"/v1/organisations/{accepted['organisation_id']}", headers=KEY).status_code == 204
+    replaced = officer.post(f"/v1/shortlists/{job['id']}/replace-rejected", json={}, headers=KEY)
+    assert replaced.status_code == 202, replaced.get_json()
+    assert accepted["organisation_id"] not in str(replaced.get_json()["request"]["keep"])  # gone: not kept
+    call.shortlists.wait()
+    new = officer.get(f"/v1/shortlists/{replaced.get_json()['id']}", headers=KEY).get_json()
+    assert new["status"] == "done"
+    assert {(a["project_id"], a["organisation_id"]) for a in new["assignments"]}.isdisjoint(
+        {(rejected["project_id"], rejected["organisation_id"]), (accepted["project_id"], accepted["organisation_id"])})
+    # The accepted decision stays in the first shortlist's history.
+    history = officer.get(f"/v1/shortlists/{job['id']}/decisions", headers=KEY).get_json()["items"]
+    assert ("accepted", accepted["organisation_id"]) in {(h["decision"], h["organisation_id"]) for h in history}
+
+
+def test_a_shortlist_name_with_a_control_character_is_refused(officer, call):  # noqa: F811
+    error = assert_error(officer.post("/v1/shortlists", json={**BODY, "name": "x\u0007y"}, headers=KEY),
+                         400, "invalid_request")
+    assert "U+0007" in error["message"]
+    job = _finished(officer, call)
+    assert_error(officer.patch(f"/v1/shortlists/{job['id']}", json={"name": "a\u0000b"}, headers=KEY),
+                 400, "invalid_request")
+    assert officer.get(f"/v1/shortlists/{job['id']}", headers=KEY).get_json()["name"] == job["name"]

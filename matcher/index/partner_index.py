@@ -468,6 +468,20 @@ class PartnerIndex:
         term weights and domain evidence; recent briefs' analyses are kept."""
         return self.analyser_.analyse(text)
 
+    def _gate_evidence(self, analysed: AnalysedQuery, qvec: np.ndarray, others: np.ndarray | None) -> tuple[float, int]:
+        """The gate's evidence beyond the brief's own: the best dense similarity of any organisation in the index
+        (no filters) and how many of the brief's words are foreign to the index."""
+        best = self.retriever().best_dense(np.stack([qvec, *(others if others is not None else ())]), self.whole_())
+        return best, calibration.foreign_terms(self.lexical_, analysed.other_terms)
+
+    def off_topic(self, analysed: AnalysedQuery, qvec: np.ndarray, others: np.ndarray | None = None) -> bool:
+        """Whether the gate judges the brief off topic for the field, as ``rank`` does (from the query and the
+        whole index): other searches (projects) ask the same question of the same brief."""
+        self._check_fitted()
+        best, foreign = self._gate_evidence(analysed, qvec, others)
+        return calibration.load().gated(best, analysed.domain_evidence, field_only=analysed.field_only,
+                                        foreign=foreign, field_words=analysed.field_words)
+
     def query_vectors(self, analysed: AnalysedQuery) -> tuple[np.ndarray, np.ndarray | None]:
         """The vector the dense search starts from and, for a long brief, its other passages' vectors (rows).
         Each text is encoded on its own, through the query cache: a passage gets exactly the vector it gets as a
@@ -581,9 +595,7 @@ class PartnerIndex:
                                         calibration.minerals_shared(signals, [o.minerals for o in held]), evidence)
         best_lexical = float(lexical_abs[: len(chosen)].max())
         # Whether the query is on topic comes from the query and the whole index, never from the filters.
-        gate_semantic = self.retriever().best_dense(np.stack([qvec, *(others if others is not None else ())]),
-                                                    self.whole_())
-        foreign = calibration.foreign_terms(self.lexical_, analysed.other_terms)
+        gate_semantic, foreign = self._gate_evidence(analysed, qvec, others)
         on_topic = fitted.on_topic(gate_semantic, evidence)
         raw = fitted.fit(features, on_topic)
         # The score shown is the fit, made non-increasing down the list: absolute, and in the order of the list.

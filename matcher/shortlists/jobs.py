@@ -220,7 +220,10 @@ class ShortlistJobs:
                                  "partners can be replaced")
         request = ShortlistRequest.model_validate(base.request)
         conflicts = {p: sorted({*request.exclude.get(p, ()), *orgs}) for p, orgs in (exclude or {}).items()}
-        keep = {p: [o for o in orgs if o not in conflicts.get(p, ())]
+        # An accepted partner deleted since cannot stay on a list: it is left out (its decision stays in the base
+        # shortlist's history), so its project's other rejected partners can still be replaced.
+        stored = self.matcher.current_index().positions_
+        keep = {p: [o for o in orgs if o not in conflicts.get(p, ()) and o in stored]
                 for p, orgs in self.store.accepted_pairs(shortlist_id).items()}
         replacement = request.model_copy(update={
             "exclude": {**request.exclude, **conflicts}, "keep": {p: o for p, o in keep.items() if o},

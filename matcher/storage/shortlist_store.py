@@ -175,6 +175,13 @@ def _job(row: ShortlistRow, assignments: list[ShortlistAssignment] | None = None
                         updated_at=iso_utc(row.updated_at), assignments=assignments)
 
 
+def _check_name(name: str, what: str) -> None:
+    """A shortlist's name is shown on pages and in exports: no control characters (as a decision's note)."""
+    problem = control_character_problem("the name", name)
+    if problem:
+        raise InvalidRequest(f"{what}: {problem}")
+
+
 class ShortlistStore:
     """Reads and writes shortlist jobs, their assignments and decisions through a ``Store``'s sessions."""
 
@@ -183,6 +190,7 @@ class ShortlistStore:
 
     # ------------------------------------------------------------------ jobs
     def create(self, request: dict[str, Any], *, name: str = "", by: str | None = None) -> str:
+        _check_name(name, "the shortlist was not created")
         shortlist_id = uuid.uuid4().hex
         with self._store.transaction("the shortlist was not created") as session:
             session.add(ShortlistRow(id=shortlist_id, name=name, created_by=by, status="queued", progress=0.0,
@@ -190,6 +198,7 @@ class ShortlistStore:
         return shortlist_id
 
     def rename(self, shortlist_id: str, name: str) -> ShortlistJob:
+        _check_name(name, "the new name was not saved")
         with self._store.transaction("the new name was not saved") as session:
             row = session.get(ShortlistRow, shortlist_id)
             if row is None:
