@@ -211,3 +211,55 @@ def test_the_real_sample_keeps_its_flags_but_for_two_circular_economy_abstracts_
     kept = {p.title for p in plan.projects}
     assert {"Single shaft plastics shredder", "The University of Warwick and F W Thorpe plc"} <= kept
     assert all(plan.off_topic_why[project_id].startswith("off-topic") for project_id, _ in plan.off_topic)
+
+
+def test_the_same_mapping_used_twice_creates_no_twin(tmp_path, pm_env):
+    from tests.test_import_sources import _cli
+
+    qa = IMPORTS / "qa"
+    folder = tmp_path / "var"
+    args = ("import", "--format", "gtr", str(qa / "gtr_leads_without_ids.csv"), "--map",
+            str(qa / "gtr_leads_without_ids_map.csv"))
+    first = _cli(folder, *args)
+    assert first.exit_code == 0, first.output
+    second = _cli(folder, *args)  # the officer runs the same command again: the leads made then are the ones meant
+    assert second.exit_code == 0, second.output
+    assert "0 new" in second.output.split("organisations (")[1] and "-2" not in second.output
+    from matcher import Settings, open_matcher
+
+    matcher = open_matcher(Settings(data_dir=folder))
+    try:
+        ids = {o.id for o in matcher.store_.all_organisations()}
+    finally:
+        matcher.close()
+    assert "gb-helston-metals-ltd" in ids and "gb-helston-metals-ltd-2" not in ids
+
+
+def test_a_later_year_without_the_partner_files_keeps_the_partners(tmp_path, pm_env):
+    from tests.test_import_sources import _cli
+
+    qa = IMPORTS / "qa"
+    folder = tmp_path / "var"
+    first = _cli(folder, "import", "--format", "nserc", str(qa / "n1_bi_bom_crlf.csv"), "--with",
+                 str(qa / "n1_coapp.csv"), "--with", str(qa / "n1_partners.csv"), "--accept")
+    assert first.exit_code == 0, first.output
+    later = _cli(folder, "import", "--format", "nserc", str(qa / "n2_bi_cp1252.csv"), "--accept")  # awards only
+    assert later.exit_code == 0, later.output
+    from matcher import Settings, open_matcher
+
+    matcher = open_matcher(Settings(data_dir=folder))
+    try:
+        project = {p.id: p for p in matcher.store_.all_projects()}["nserc-7000001"]
+    finally:
+        matcher.close()
+    assert len(project.partner_organisation_ids) >= 3  # Teck, Rio Tinto, BGS... as linked by the first import
+    assert set(project.award.fiscal_years) == {"2023-2024", "2024-2025"}  # and the new year merged in
+
+
+def test_a_mapping_that_gives_one_name_two_organisations_is_refused(tmp_path):
+    path = tmp_path / "map.csv"
+    path.write_text("role,name,organisation_id\nlead,Skipme Holdings Ltd,skip\npartner,Skipme Holdings Ltd,"
+                    "gb-cornish-lithium\nlead,Other Ltd,new\npartner,Other Ltd,new\n", encoding="utf-8")
+    with pytest.raises(CorpusError) as error:
+        read_mapping(path)
+    assert "map.csv line 2" in str(error.value) and "map.csv line 3" in str(error.value)

@@ -173,8 +173,8 @@ def test_resolver_on_the_names_officers_found_duplicated(bundled):
     near = resolver.resolve("Newcastle Universty Fixture", role="lead", country="GB")
     assert near.action in ("ambiguous", "created") and near.organisation_id == ""
     assert [infer_org_type(n) for n in ("Acme Widgets Ltd", "RENISHAW P L C", "Foo Inc", "University of Bar",
-                                        "Shetland Islands Council")] == [
-        "company", "company", "company", "university", "unknown"]
+                                        "Shetland Islands Council", "Minerais Boréal Ltée", "Hydro-Québec")] == [
+        "company", "company", "company", "university", "unknown", "company", "unknown"]
 
 
 @pytest.mark.skipif(not GTR_TYPES.exists(), reason="../shared/data/gtr_ce_institution_types.csv is not present "

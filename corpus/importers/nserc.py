@@ -173,6 +173,12 @@ def plan_nserc(path: Path, *, book: OrganisationBook, related: list[Path] | None
                     project["lead_organisation_id"] = org_id
                 else:
                     project.setdefault("partner_organisation_ids", []).append(org_id)
+        if before is not None:
+            # A later year's file read without the partner files still has the partners linked before: kept.
+            linked = {m for m, _ in members}
+            kept = [o for o in before.partner_organisation_ids if o not in linked]
+            if kept:
+                project["partner_organisation_ids"] = [*project.get("partner_organisation_ids", []), *kept]
         if held:
             plan.held.append((project_id, first("institution")))
         relevance[project_id] = assess(f"{title}. {summary} {keywords_text}")

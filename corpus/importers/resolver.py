@@ -40,7 +40,7 @@ _COUNCIL_PREFIX = re.compile(r"^(nerc|stfc|bbsrc|epsrc|mrc|esrc|ahrc|ukri|ukri-n
 _DATED = re.compile(r"\((up to|from|until|to)\b[^)]*\)", re.I)  # "NOC (Up to 31.10.2019)"
 _PARENT_WORDS = re.compile(r"universit|college|institute|council|school", re.I)
 _COMPANY = re.compile(r"\b(ltd|limited|plc|p\s?l\s?c|inc|incorporated|llc|corp|corporation|gmbh|oyj|s\.?a\.?s?|"
-                      r"b\.?v\.?|a/s|pty|co\.)(\W|$)", re.I)
+                      r"b\.?v\.?|a/s|pty|co\.|lt[eé]e|limit[eé]e|s\.?e\.?n\.?c\.?)(\W|$)", re.I)  # ltée: Québec
 _UNIVERSITY = re.compile(r"\b(universit(y|e|é|ies)|universidad|universit[aä]t)\b", re.I)
 FUZZY_SURE = 96.0  # a single candidate this close (token order and filler ignored) is the same body
 FUZZY_ASK = 85.0  # candidates this close are shown and the row waits
@@ -216,8 +216,13 @@ def _read_one_mapping(path: Path, out: OrganisationMap) -> None:
             except ValueError as e:
                 raise CorpusError(f"{path.name} line {line}: {e}") from e
         if name and target:
-            out[name_key(name)] = target
-            out.where[name_key(name)] = f"{path.name} line {line}, {name}"
+            key, here = name_key(name), f"{path.name} line {line}, {name}"
+            if key in out and out[key] != target:  # one name, one organisation: say which lines disagree
+                raise CorpusError(f"the mapping gives {name!r} two organisations: {out[key]} ({out.where[key]}) and "
+                                  f"{target} ({here}); keep one of them (a name is one organisation whatever its "
+                                  "role)")
+            out[key] = target
+            out.where[key] = here
             if made:
                 out.made.add(name_key(name))
             else:
@@ -330,6 +335,11 @@ class OrganisationResolver:
         for key in keys:
             target = self.mapping.get(key)
             if target == "new":
+                # The same mapping used again: the organisation its 'new' created then is the one meant now.
+                same = self._prefer(self.by_key.get(key, set()), country)
+                if len(same) == 1:
+                    return self._matched(out, next(iter(same)), "map",
+                                         note="the mapping says new; created by an earlier import with it")
                 out.action, out.method, out.note = "created", "map", "the mapping says: new organisation"
                 return out
             if target == "skip":
