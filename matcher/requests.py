@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -84,6 +84,15 @@ class MatchRequest(BaseModel):
         if self.countries == ["GB"]:
             return "CA"
         return "GB" if self.countries == ["CA"] else None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_lists_not_given(cls, data: Any) -> Any:
+        # A portal's serializer sends null for an optional list it leaves empty: null means "not given", as [].
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items()
+                    if not (v is None and k in ("countries", "org_types", "eligibility", "prefer_org_types"))}
+        return data
 
     @model_validator(mode="after")
     def _one_query(self) -> MatchRequest:

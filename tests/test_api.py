@@ -212,6 +212,17 @@ def test_challenge_filter_and_preferences_over_http(client):
     assert all("org_type" in r["scores"] for r in preferred["results"])
 
 
+def test_null_for_a_list_means_not_given(client):
+    given = {"text": "magnet recycling", "countries": None, "org_types": None, "eligibility": None,
+             "prefer_org_types": None}
+    answered = client.post("/v1/match", json=given)
+    assert answered.status_code == 200, answered.get_json()
+    plain = client.post("/v1/match", json={"text": "magnet recycling"}).get_json()
+    assert [r["organisation"]["id"] for r in answered.get_json()["results"]] == \
+        [r["organisation"]["id"] for r in plain["results"]]
+    assert_error(client.post("/v1/match", json={"text": "magnets", "k": None}), 400, "invalid_request")  # not a list
+
+
 @pytest.mark.parametrize("field,value", [("k", True), ("k", 10.5), ("k", "10"), ("explain", "yes"), ("challenge", "1")])
 def test_match_fields_are_strictly_typed(client, field, value):
     error = assert_error(client.post("/v1/match", json={"text": "magnets", field: value}), 400, "invalid_request")
