@@ -259,14 +259,24 @@ def _is_name(text: str, start: int, end: int) -> bool:
                 or re.match(r"['’]s\b|\s+et al\b", text[end:end + 7]))
 
 
+_PROCESS_AFTER = re.compile(r"\s+(?:recovery|recycling|extraction|refining|leaching|removal|separation|production|"
+                            r"processing|purification|deposits?|ores?|supply|mining|smelting|tailings|"
+                            r"contamination|speciation|bioleaching|precipitation)\b(?!\s*,)")
+
+
 def _solo_ambiguous_ok(text: str, start: int, end: int) -> bool:
     """An ambiguous two-letter symbol on its own is an element only mid-sentence after a lower-case word, not
     hyphenated, not a company ('Smith & Co', 'Smith and Co.') and not followed by a capitalised word (a place:
     'at La Corne'): 'recovering Co from' but not 'In this project'."""
     if _amount_compound(text, start, end):
         return True
-    if _sentence_initial(text, start) or _hyphen_joined(text, start, end):
+    if _hyphen_joined(text, start, end):
         return False
+    if _sentence_initial(text, start):
+        # A short query (not prose) that opens with the symbol and names what is done to it: 'Co recovery',
+        # 'As removal from mine water'; 'As mining grows, we ...' is a sentence.
+        return (start == len(text) - len(text.lstrip()) and len(text.split()) <= 6 and "," not in text
+                and bool(_PROCESS_AFTER.match(text, end)))
     following = re.match(r"\s+([A-Z][a-z]+)\b", text[end:end + 40])
     if following and following.group(1) not in elements():
         return False

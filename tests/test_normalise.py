@@ -484,3 +484,15 @@ def test_two_edit_corrections_keep_the_first_letters():
     corrector = SpellingCorrector({"treatment": 40, "stability": 12, "hydrometallurgy": 5})
     assert corrector.suggest("retreatment") is None  # two edits from "treatment", but differs at the start
     assert corrector.suggest("hydrometalurgi") == ("hydrometallurgy", 2)
+
+
+@pytest.mark.parametrize("query, minerals", [("Co recovery", ("cobalt",)), ("Co recovery from laterite", ("cobalt", "nickel")),
+                                             ("Ga extraction", ("gallium",))])
+def test_a_short_query_that_opens_with_an_ambiguous_symbol_and_a_process_reads_it(query, minerals):
+    assert set(minerals) <= set(normalise_query(query).minerals)
+
+
+@pytest.mark.parametrize("prose", ["As mining grows, we need partners", "In processing plants across Canada we need sensors",
+                                   "In this project we study recovery", "Co-PI recovery plan"])
+def test_prose_that_opens_with_such_a_word_is_left_alone(prose):
+    assert not {r.kind for r in recognise(prose)} & {ELEMENT}
