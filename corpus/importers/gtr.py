@@ -51,8 +51,8 @@ CSV_COLUMNS = {
     "status": ("status",),
     "url": ("gtrprojecturl", "url"),
 }
-# Excel's 1900 date system counts days from 1899-12-30 for every serial after 60 (it counts a 29 February 1900 that
-# never was); serials read are 1982-01-01 to 2064-12-31, the years a project's dates fall in.
+# A number in a date column is an Excel serial day (1900 system, whose day 0 sits a day early for its phantom leap
+# day) only within the span of years a project's dates fall in: other numbers are not dates.
 EXCEL_EPOCH = date(1899, 12, 30)
 EXCEL_SERIALS = (29952, 60000)
 # GtR's Region for a lead abroad: the export gives no country then.
@@ -60,7 +60,7 @@ OUTSIDE_UK = "outside uk"
 
 
 def parse_date(value: Any) -> date | None:
-    """GtR dates: '01/04/2021' (the CSV), '2021-04-01', an Excel serial day ('45383', a CSV saved by Excel) or
+    """GtR dates: day/month/year (the CSV), ISO year-month-day, an Excel serial day (a CSV saved by Excel) or
     epoch milliseconds (the API); None when unreadable."""
     if value in (None, ""):
         return None
