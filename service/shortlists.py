@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from matcher import (
     ShortlistAssignment,
@@ -44,6 +45,14 @@ class Decision(BaseModel):
     model_config = ConfigDict(extra="forbid")
     decision: Literal["accepted", "rejected"] | None = None
     note: str | None = Field(None, max_length=2000)
+
+    @field_validator("decision", mode="before")
+    @classmethod
+    def _known(cls, value: object) -> object:
+        # pydantic's own message names only the two words; null (clear the decision) is a valid answer too.
+        if value is not None and value not in ("accepted", "rejected"):
+            raise ValueError(f'decision must be "accepted", "rejected" or null (to clear it), not {json.dumps(value)[:40]}')
+        return value
 
     @model_validator(mode="after")
     def _something(self) -> Decision:
@@ -125,7 +134,7 @@ def rename_shortlist(shortlist_id: str) -> Response:
 
 @bp.post("/shortlists/<shortlist_id>/replace-rejected")
 @documented(summary="Start a new shortlist that keeps the accepted partners and replaces the rejected ones",
-            body=Replacement, response=ShortlistJob, status=202, errors=(404, 422, 503), write=True,
+            body=Replacement, response=ShortlistJob, status=202, errors=(404, 409, 422, 503), write=True,
             tags=("shortlists",))
 @require_api_key
 def replace_rejected(shortlist_id: str) -> tuple[Response, int]:

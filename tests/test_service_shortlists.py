@@ -97,6 +97,9 @@ def test_named_keys_clear_decisions_notes_alone_rename_and_replace_rejected(call
     assert (noted["decision"], noted["note"]) == (None, "call back")
     assert_error(officer.patch(path, json={}, headers=plain), 400, "invalid_request")
     assert_error(officer.patch(path, json={"note": None}, headers=plain), 400, "invalid_request")
+    maybe = officer.patch(path, json={"decision": "maybe"}, headers=plain)
+    assert_error(maybe, 400, "invalid_request")
+    assert 'decision must be "accepted", "rejected" or null (to clear it), not "maybe"' in maybe.get_json()["error"]["message"]
     history = officer.get(f"/v1/shortlists/{job['id']}/decisions", headers=ann).get_json()["items"]
     assert [(h["decision"], h["decided_by"]) for h in history] == [("rejected", "ann"), ("cleared", "key-2"),
                                                                    ("note", "key-2")]
@@ -106,6 +109,9 @@ def test_named_keys_clear_decisions_notes_alone_rename_and_replace_rejected(call
     assert renamed.get_json()["name"] == "Call 7, final"
     second_path = f"/v1/shortlists/{job['id']}/assignments/{second['project_id']}/{second['organisation_id']}"
     officer.patch(second_path, json={"decision": "accepted"}, headers=ann)
+    nothing = officer.post(f"/v1/shortlists/{job['id']}/replace-rejected", json={}, headers=ann)
+    assert_error(nothing, 409, "conflict")  # nothing rejected: no job is started
+    assert "no rejected partner to replace" in nothing.get_json()["error"]["message"]
     officer.patch(path, json={"decision": "rejected"}, headers=ann)
     replaced = officer.post(f"/v1/shortlists/{job['id']}/replace-rejected", json={}, headers=ann)
     assert replaced.status_code == 202 and replaced.get_json()["name"] == "Call 7, final (rejected replaced)"

@@ -9,7 +9,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from matcher import Infeasible, InvalidRequest, PartnerMatcher, ProjectNotFound, shortlist_to_csv, shortlist_to_xlsx
+from matcher import (Conflict, Infeasible, InvalidRequest, PartnerMatcher, ProjectNotFound, shortlist_to_csv,
+                     shortlist_to_xlsx)
 from matcher.shortlists import ShortlistRequest, Shortlister
 from matcher.shortlists.export import EXPORT_COLUMNS, assignment_rows, rows_to_csv
 from tests.conftest import EXTRA_PROJECTS
@@ -131,6 +132,11 @@ def test_a_job_cut_off_by_a_restart_is_failed_and_a_queued_one_resumes(call):
     assert jobs.get(queued).status == "done"
 
 
+def test_a_project_listed_twice_is_refused_by_name():
+    with pytest.raises(ValidationError, match="project_ids lists fx-call-cobalt more than once; list each project once"):
+        _request(project_ids=["fx-call-cobalt", "fx-call-lithium", "fx-call-cobalt"])
+
+
 def test_unknown_projects_are_named(call):
     with pytest.raises(ProjectNotFound, match="nope"):
         call.shortlists.submit(_request(project_ids=["fx-call-cobalt", "nope"]))
@@ -157,6 +163,11 @@ def test_a_misspelt_conflict_is_refused_with_the_id_meant_never_ignored(call):
     assert ("fx-call-cobalt", "fx-gb-cobalt-uni") not in {(a.project_id, a.organisation_id) for a in job.assignments}
     with pytest.raises(InvalidRequest, match="did you mean fx-gb-tailings-co"):  # new conflicts when replacing
         jobs.replace_rejected(job.id, exclude={"fx-call-lithium": ["fx-gb-tailing-co"]})
+    with pytest.raises(Conflict, match="has no rejected partner to replace: reject one first"):
+        jobs.replace_rejected(job.id)  # nothing rejected, no new conflict: nothing would change
+    assert jobs.list(per_page=100).total == before + 1  # nothing was started
+    first = job.assignments[0]
+    jobs.decide(job.id, first.project_id, first.organisation_id, "rejected")
     call.delete_organisation("fx-gb-cobalt-uni")  # a conflict of the base shortlist gone since: no obstacle
     replaced = jobs.replace_rejected(job.id)
     jobs.wait()

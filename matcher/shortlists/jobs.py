@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 from rapidfuzz import fuzz, process
 
 from corpus.schema import Project
-from matcher.errors import InvalidRequest, MatcherError, ProjectNotFound
+from matcher.errors import Conflict, InvalidRequest, MatcherError, ProjectNotFound
 from matcher.shortlists.export import ExportContext
 from matcher.shortlists.request import ShortlistRequest
 from matcher.shortlists.shortlister import Shortlister
@@ -218,13 +218,22 @@ class ShortlistJobs:
         if base.status != "done":
             raise InvalidRequest(f"shortlist {shortlist_id!r} is {base.status}; only a finished shortlist's rejected "
                                  "partners can be replaced")
-        request = ShortlistRequest.model_validate(base.request)
+        stored_request = dict(base.request)
+        if isinstance(stored_request.get("project_ids"), list):  # saved before repeats were refused
+            stored_request["project_ids"] = list(dict.fromkeys(stored_request["project_ids"]))
+        request = ShortlistRequest.model_validate(stored_request)
         conflicts = {p: sorted({*request.exclude.get(p, ()), *orgs}) for p, orgs in (exclude or {}).items()}
         # An accepted partner deleted since cannot stay on a list: it is left out (its decision stays in the base
         # shortlist's history), so its project's other rejected partners can still be replaced.
         stored = self.matcher.current_index().positions_
-        keep = {p: [o for o in orgs if o not in conflicts.get(p, ()) and o in stored]
-                for p, orgs in self.store.accepted_pairs(shortlist_id).items()}
+        accepted = self.store.accepted_pairs(shortlist_id)
+        keep = {p: [o for o in orgs if o not in conflicts.get(p, ()) and o in stored] for p, orgs in accepted.items()}
+        gone = any(o not in stored for orgs in accepted.values() for o in orgs)
+        if not exclude and not gone and not self.store.rejected_in(shortlist_id):
+            # A replacement with nothing to replace would only re-run the same request.
+            raise Conflict(f"shortlist {shortlist_id!r} has no rejected partner to replace: reject one first "
+                           f"(PATCH /v1/shortlists/{shortlist_id}/assignments/<project>/<organisation> with "
+                           '{"decision": "rejected"}), or send "exclude" with new conflicts')
         replacement = request.model_copy(update={
             "exclude": {**request.exclude, **conflicts}, "keep": {p: o for p, o in keep.items() if o},
             "based_on": shortlist_id, "name": name if name is not None else _replacement_name(base)})

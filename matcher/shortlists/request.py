@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -65,6 +66,11 @@ class ShortlistRequest(BaseModel):
                 raise ValueError('project_ids is empty; list some project ids or send "all"')
             if len(self.project_ids) > MAX_PROJECTS:
                 raise ValueError(f"at most {MAX_PROJECTS} projects per shortlist")
+            # A project listed twice is a pasting slip, not a wish for twice the partners: say which.
+            twice = sorted(p for p, n in Counter(self.project_ids).items() if n > 1)
+            if twice:
+                shown = ", ".join(twice[:5]) + (f" and {len(twice) - 5} more" if len(twice) > 5 else "")
+                raise ValueError(f"project_ids lists {shown} more than once; list each project once")
         needed = sum(self.min_per_type.values())
         if needed > self.per_project:
             raise ValueError(f"min_per_type asks for {needed} partners per project but per_project is "

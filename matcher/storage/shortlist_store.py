@@ -368,6 +368,12 @@ class ShortlistStore:
                                    decided_at=iso_utc(r.decided_at), decided_by=r.decided_by)
                     for r in session.scalars(query)]
 
+    def rejected_in(self, shortlist_id: str) -> int:
+        """How many of this shortlist's assignments are currently rejected."""
+        with self._store.session() as session:
+            return int(session.scalar(select(func.count()).select_from(AssignmentRow).where(
+                AssignmentRow.shortlist_id == shortlist_id, AssignmentRow.decision == "rejected")) or 0)
+
     def rejected_pairs(self, project_ids: Iterable[str]) -> dict[str, set[str]]:
         """Organisations whose assignment to each project is currently rejected (in any shortlist)."""
         project_ids = list(project_ids)
