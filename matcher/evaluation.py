@@ -115,7 +115,7 @@ class BeirEvaluator:
 
     def fit(self) -> BeirEvaluator:
         started = time.perf_counter()
-        self.lexical_ = LexicalIndex().fit(self.data.doc_texts)
+        self.lexical_ = LexicalIndex(fold_spelling=False).fit(self.data.doc_texts)
         encoder = CachedEmbedder(self.embedder, self.cache) if self.cache is not None else self.embedder
         self.doc_vectors_ = encoder.encode(self.data.doc_texts, batch_size=self.batch_size, show_progress=self.show_progress)
         self.dense_ = faiss.IndexFlatIP(self.doc_vectors_.shape[1])
@@ -307,7 +307,8 @@ class BriefRanker:
         self.index, self.answer, self.k, self.depth = index, answer, k, depth
         organisations = list(index.organisations_)
         self.ids = list(index.ids_)
-        self.lexical = LexicalIndex().fit([" ".join([o.profile_text(), *document_texts(o)]) for o in organisations])
+        self.lexical = LexicalIndex(fold_spelling=False).fit(
+            [" ".join([o.profile_text(), *document_texts(o)]) for o in organisations])
         layout = index.layout_
         self.unit_vectors = np.asarray(index.dense_.unit_vectors(np.arange(layout.n_units)), dtype=np.float32)
         self.unit_owner = layout.unit_owner
@@ -550,6 +551,7 @@ def format_family_table(result: dict) -> list[str]:
 # weights of the structural signals together; a signal with its own ``tuning`` values is searched over them.
 TUNING_GRID: dict[str, tuple[float, ...]] = {
     "lexical": (0.3, 0.45, 0.6, 0.75),
+    "short_lexical": (0.6, 0.7, 0.8),
     "diversity": (0.0, 0.1, 0.2),
     "structure": (0.0, 0.5, 1.0),
     **{signal.name: signal.tuning for signal in SIGNALS if signal.tuning},
@@ -571,7 +573,7 @@ def tune_on_briefs(index: PartnerIndex, train: list[LabelledBrief]) -> tuple[dic
             params = dict(zip(TUNING_GRID, values))
             structure = params["structure"]
             index.weights = dataclasses.replace(
-                base, lexical=params["lexical"],
+                base, lexical=params["lexical"], short_lexical=params["short_lexical"],
                 **{s.name: params[s.name] for s in SIGNALS if s.tuning},
                 **{s.name: getattr(base, s.name) * structure for s in SIGNALS if s.structural and not s.tuning})
             index.diversity = params["diversity"]

@@ -11,6 +11,7 @@ from matcher.ranking import SIGNALS
 # Parameters of retrieval that ScoreWeights also carries (they are tuned with the signals' weights).
 RETRIEVAL_WEIGHTS = (
     ("lexical", 0.6),  # BM25's share in the relevance fusion
+    ("short_lexical", 0.7),  # BM25's share for a query of at most SHORT_QUERY_WORDS words (matcher.query.query)
     ("second_document", 0.3),  # share of an organisation's second-best document added to its best one
 )
 
@@ -48,9 +49,10 @@ ScoreWeights.__doc__ = """Relative weights of the score components; only compone
 
     ``minerals`` applies when the brief names critical minerals, ``challenge`` when the request names a challenge
     area; the final score is the weighted mean of the components that apply, so it stays in [0, 1]. ``semantic``
-    weighs relevance (the fused lexical and dense score). ``lexical`` and ``second_document`` are not component
-    weights: BM25's share in the relevance fusion, and how much an organisation's second-best matching document
-    adds to its best one (semantic = s1 + share * s2 * (1 - s1)).
+    weighs relevance (the fused lexical and dense score). ``lexical``, ``short_lexical`` and ``second_document`` are
+    not component weights: BM25's share in the relevance fusion (``short_lexical`` for a query of at most four
+    words), and how much an organisation's second-best matching document adds to its best one (semantic = s1 +
+    share * s2 * (1 - s1)).
     """
 
 
@@ -129,13 +131,15 @@ class Matches(list[Match]):
     ``evidence``: the brief's domain evidence (terms of the field recognised); ``best_semantic`` / ``best_lexical``:
     the strongest dense and absolute lexical evidence among the results; ``gate_semantic``: the best dense
     similarity of any organisation in the index (unfiltered), which the gate reads with ``field_only`` (the brief
-    names the field and nothing else), ``foreign`` (its other words at most one indexed text uses) and ``field_words``;
+    names the field and nothing else), ``foreign`` (its other words at most one indexed text uses), ``field_words``
+    and ``gate_coverage`` (how much of its content words one indexed text holds);
     ``nothing_found``: no domain evidence and nothing near any organisation, so the honest answer is an empty list."""
 
     evidence: int = 0
     best_semantic: float = 0.0
     best_lexical: float = 0.0
     gate_semantic: float = 0.0
+    gate_coverage: float = 0.0
     field_only: bool = False
     foreign: int = 0
     field_words: int = 0

@@ -95,15 +95,18 @@ def fits_of(cal: calibration.Calibration, row: dict) -> np.ndarray:
     feats = {n: np.array([f[n] for f in row["features"]]) for n in calibration.FEATURES}
     if not row["features"]:
         return np.zeros(0)
-    return cal.fit(feats, cal.on_topic(row["matches"].gate_semantic, row["matches"].evidence))
+    m = row["matches"]
+    return cal.fit(feats, cal.on_topic(m.gate_semantic, m.evidence, m.gate_coverage))
 
 
 def fit(rows: list[dict]) -> calibration.Calibration:
     good = [r for r in rows if r["item"]["relevant"] and r["features"]]
     off = [r for r in rows if not r["item"]["relevant"] and r["features"]]
     # The gate: a query-level logistic model, good families (1) against off-topic (0), over the best dense
-    # similarity in the whole index and log1p(domain evidence); its line just over the best off-topic train query.
-    qx = np.array([[r["matches"].gate_semantic, math.log1p(r["matches"].evidence)] for r in good + off])
+    # similarity in the whole index, log1p(domain evidence) and the best text's coverage of the brief's words; its
+    # line just over the best off-topic train query.
+    qx = np.array([[r["matches"].gate_semantic, math.log1p(r["matches"].evidence), r["matches"].gate_coverage]
+                   for r in good + off])
     qy = np.array([1.0] * len(good) + [0.0] * len(off))
     gcoef, gintercept = logistic(qx, qy)
     gate = {"coef": dict(zip(calibration.GATE_FEATURES, map(float, np.round(gcoef, 4)))),
@@ -114,7 +117,7 @@ def fit(rows: list[dict]) -> calibration.Calibration:
     coef, intercept = logistic(x, y)
     cal = calibration.Calibration(dict(zip(calibration.FEATURES, map(float, np.round(coef, 4)))),
                                   round(intercept, 4), {"strong": 1.0, "good": 1.0, "possible": 0.0}, gate)
-    gate["line"] = ceil2(max(cal.on_topic(float(a), int(round(math.expm1(b)))) for a, b in qx[len(good):]))
+    gate["line"] = ceil2(max(cal.on_topic(float(a), int(round(math.expm1(b))), float(c)) for a, b, c in qx[len(good):]))
 
     # The foreign-words rule's line: midway between the closest off-topic and the least close good train query
     # with at least as many foreign words as field words (briefs naming the field alone are never off topic).
@@ -171,7 +174,7 @@ def gate_report(cal: calibration.Calibration, rows: list[dict]) -> dict:
         m = r["matches"]
         best_semantic, best_lexical = m.gate_semantic, float(feats["lexical"].max())
         all_weak = cal.gated(best_semantic, evidence, field_only=m.field_only, foreign=m.foreign,
-                             field_words=m.field_words) or fits.max() < cal.weak_below
+                             field_words=m.field_words, coverage=m.gate_coverage) or fits.max() < cal.weak_below
         if not all_weak:
             fam["ok"] += 1
         elif cal.nothing_found(evidence, best_semantic, best_lexical):

@@ -100,7 +100,7 @@ def test_every_evaluation_label_is_backed_by_a_quote_from_the_record(orgs):
             if b.family != "dev":
                 assert org_id in {o for o, _ in quotes}, (b.id, org_id)
         quoted += len(quotes)
-    assert len(briefs) == 184 and quoted >= 1000
+    assert len(briefs) == 207 and quoted >= 1100
 def test_every_seed_source_of_the_bundled_corpus_has_a_title():
     """Pages show a seed source by its document's title and section heading (corpus/data/seed_documents.json)."""
     import re

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from matcher.retrieval.lexical import LexicalIndex
+from matcher.retrieval.lexical import LexicalIndex, tokens
 
 TEXTS = ["Recycling NdFeB magnets from hard drives", "Mine tailings reprocessing for cobalt",
          "The the the", "Cobalt and nickel smelting"]
@@ -78,10 +78,25 @@ def test_tokens_equal_bm25s_tokenize_on_the_bundled_profiles():
     from corpus.loaders import default_data_dir, load_organisations
 
     texts = [o.profile_text() for o in load_organisations(default_data_dir())] + ["", "a", "Li-ion NdFeB, 2024: the REE's"]
-    index = LexicalIndex().fit(texts)
+    index = LexicalIndex(fold_spelling=False).fit(texts)
     expected = bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False,
                               show_progress=False)
     assert index._tokenise(texts) == expected
+
+
+def test_british_and_north_american_spellings_are_one_term():
+    """A UK brief finds a Canadian record's words and the other way round; the plain index keeps them apart."""
+    texts = ["Lithium-sulfur cells and sulfide electrolytes", "Characterization of aluminum smelter residues",
+             "Mineralisation in the centre of the belt", "Copper flotation"]
+    index = LexicalIndex().fit(texts)
+    assert index.scores("lithium sulphur")[0] == index.scores("lithium sulfur")[0] > 0
+    assert index.scores("aluminium residue characterisation").argmax() == 1
+    assert index.scores("mineralization center")[2] > 0 and index.scores("mineralization center")[3] == 0
+    assert tokens("sulphides, characterised") == tokens("sulfides, characterized") == index.terms("sulphides characterised")
+    assert "rise" in tokens("prices rise")  # short words are never folded into other words
+    plain = LexicalIndex(fold_spelling=False).fit(texts)
+    assert plain.scores("lithium sulphur")[0] < plain.scores("lithium sulfur")[0]
+    assert plain.recombine([np.array([0, 1])]).fold_spelling is False
 
 
 def _assert_same_index(a: LexicalIndex, b: LexicalIndex) -> None:

@@ -131,8 +131,8 @@ def test_the_registry_gives_score_weights_the_page_chart_and_the_tuning_grid():
     assert all(getattr(ScoreWeights(), s.name) == s.default_weight for s in SIGNALS)
     # Explanations carry the weights in this order: the API's responses stay byte for byte as they were.
     assert list(ScoreWeights().as_dict()) == ["semantic", "minerals", "challenge", "stages", "complementarity",
-                                              "org_type", "lexical", "second_document"]
-    assert list(TUNING_GRID) == ["lexical", "diversity", "structure", "challenge"]
+                                              "org_type", "lexical", "short_lexical", "second_document"]
+    assert list(TUNING_GRID) == ["lexical", "short_lexical", "diversity", "structure", "challenge"]
     assert [row.key for s in SIGNALS for row in s.chart] == ["relevance", "semantic", "lexical", "minerals", "stages",
                                                               "complementarity", "org_type"]
 
@@ -214,3 +214,38 @@ def test_a_requested_challenge_moves_its_aligned_organisations_up(matcher):
     assert abs(np.mean(against_none) - np.mean(factors)) < 0.01
     order = {c: [r["organisation"]["id"] for r in runs[c]["results"]] for c in (None, 1, 2)}
     assert order[1] != order[2]
+
+
+def test_a_search_box_query_weighs_bm25_more_than_a_brief_does(matcher, monkeypatch):
+    """Up to four words BM25's share of the fusion is ``short_lexical`` (0.7), from five it is ``lexical`` (0.6):
+    a few exact words say more than the model's reading of them against whole profiles (docs/ranking.md)."""
+    from matcher.query.query import SHORT_QUERY_WORDS, AnalysedQuery
+    from matcher.results import ScoreWeights
+    from matcher.retrieval.hybrid import HybridRetriever
+
+    assert (ScoreWeights().short_lexical, ScoreWeights().lexical, SHORT_QUERY_WORDS) == (0.7, 0.6, 4)
+    assert AnalysedQuery.of("acid mine drainage treatment").short
+    assert not AnalysedQuery.of("acid mine drainage treatment wetlands").short
+    shares: list[float | None] = []
+    retrieve = HybridRetriever.retrieve
+
+    def spy(self, *args, **kwargs):
+        shares.append(kwargs.get("alpha"))
+        return retrieve(self, *args, **kwargs)
+
+    monkeypatch.setattr(HybridRetriever, "retrieve", spy)
+    index = matcher.current_index()
+    short = index.rank("magnet recycling", k=5)
+    longer = index.rank("recycling rare earth magnets from scrap", k=5)
+    assert shares == [0.7, 0.6] and short and longer
+    # The fusion itself: the override replaces the retriever's own share, nothing else.
+    monkeypatch.setattr(HybridRetriever, "retrieve", retrieve)
+    retriever, allowed = index.retriever(), index.filter(None, None)
+    query = index.encode_query("magnet recycling")
+    own = retriever.retrieve("magnet recycling", query, allowed, 5)
+    at_07 = retriever.retrieve("magnet recycling", query, allowed, 5, alpha=0.7)
+    np.testing.assert_array_equal(own.positions, at_07.positions)
+    from matcher.retrieval.fusion import minmax
+
+    np.testing.assert_allclose(at_07.relevance, 0.7 * minmax(at_07.lexical) + 0.3 * minmax(at_07.dense))
+    np.testing.assert_allclose(own.relevance, 0.6 * minmax(own.lexical) + 0.4 * minmax(own.dense))

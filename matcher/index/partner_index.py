@@ -30,6 +30,7 @@ from matcher.index.challenges import ChallengeModel
 from matcher.index.columns import organisation_columns
 from matcher.index.records import OrganisationTable
 from matcher.query import AnalysedQuery, QueryAnalyser, QueryVocabulary
+from matcher.query.domain import function_stems
 from matcher.ranking import SIGNALS, QuerySignals, ScoringData, calibration, grouping, scoring
 from matcher.ranking.challenge import CHALLENGE_ALIGNED
 from matcher.ranking.eligibility import Scope
@@ -40,7 +41,7 @@ from matcher.retrieval.dense import DenseChanges, DenseState
 from matcher.retrieval.factory import ANN_THRESHOLD, DenseFactory
 from matcher.retrieval.hybrid import Candidates, Filter, HybridRetriever
 from matcher.retrieval.layout import SearchLayout
-from matcher.retrieval.lexical import LexicalIndex
+from matcher.retrieval.lexical import LexicalIndex, tokens
 from matcher.retrieval.units import document_texts, evidence_passages, unit_texts
 
 if TYPE_CHECKING:
@@ -468,19 +469,25 @@ class PartnerIndex:
         term weights and domain evidence; recent briefs' analyses are kept."""
         return self.analyser_.analyse(text)
 
-    def _gate_evidence(self, analysed: AnalysedQuery, qvec: np.ndarray, others: np.ndarray | None) -> tuple[float, int]:
+    def _gate_evidence(self, analysed: AnalysedQuery, qvec: np.ndarray,
+                       others: np.ndarray | None) -> tuple[float, int, float]:
         """The gate's evidence beyond the brief's own: the best dense similarity of any organisation in the index
-        (no filters) and how many of the brief's words are foreign to the index."""
+        (no filters), how many of the brief's words are foreign to the index, and how much of its content words
+        one indexed text holds (``calibration.coverage``)."""
         best = self.retriever().best_dense(np.stack([qvec, *(others if others is not None else ())]), self.whole_())
-        return best, calibration.foreign_terms(self.lexical_, analysed.other_terms)
+        content = [*(t for t in analysed.domain_terms if ":" not in t), *analysed.other_terms]
+        if not content:  # generic words only ("mineral resource governance"): they are what it is about
+            content = [t for t in tokens(analysed.dense_text) if t not in function_stems()]
+        return (best, calibration.foreign_terms(self.lexical_, analysed.other_terms),
+                calibration.coverage(self.lexical_, content))
 
     def off_topic(self, analysed: AnalysedQuery, qvec: np.ndarray, others: np.ndarray | None = None) -> bool:
         """Whether the gate judges the brief off topic for the field, as ``rank`` does (from the query and the
         whole index): other searches (projects) ask the same question of the same brief."""
         self._check_fitted()
-        best, foreign = self._gate_evidence(analysed, qvec, others)
+        best, foreign, coverage = self._gate_evidence(analysed, qvec, others)
         return calibration.load().gated(best, analysed.domain_evidence, field_only=analysed.field_only,
-                                        foreign=foreign, field_words=analysed.field_words)
+                                        foreign=foreign, field_words=analysed.field_words, coverage=coverage)
 
     def query_vectors(self, analysed: AnalysedQuery) -> tuple[np.ndarray, np.ndarray | None]:
         """The vector the dense search starts from and, for a long brief, its other passages' vectors (rows).
@@ -547,7 +554,9 @@ class PartnerIndex:
             qvec, others = query_vector, None
         else:
             qvec, others = self.query_vectors(analysed)
-        found = self.retriever().retrieve(text, qvec, allowed, k, passages=others, lexical_terms=analysed.lexical_terms)
+        alpha = self.weights.short_lexical if analysed.short else self.weights.lexical
+        found = self.retriever().retrieve(text, qvec, allowed, k, passages=others, lexical_terms=analysed.lexical_terms,
+                                          alpha=alpha)
         candidates = found.positions
         data = ScoringData(found, self.columns_, list(self.challenges_), self.challenge_alignment_)
         scores, parts = scoring.combine(SIGNALS, self.weights, data, signals)
@@ -595,19 +604,19 @@ class PartnerIndex:
                                         calibration.minerals_shared(signals, [o.minerals for o in held]), evidence)
         best_lexical = float(lexical_abs[: len(chosen)].max())
         # Whether the query is on topic comes from the query and the whole index, never from the filters.
-        gate_semantic, foreign = self._gate_evidence(analysed, qvec, others)
-        on_topic = fitted.on_topic(gate_semantic, evidence)
+        gate_semantic, foreign, coverage = self._gate_evidence(analysed, qvec, others)
+        on_topic = fitted.on_topic(gate_semantic, evidence, coverage)
         raw = fitted.fit(features, on_topic)
         # The score shown is the fit, made non-increasing down the list: absolute, and in the order of the list.
         pooled_fits = calibration.shown(raw, calibration.POOL_DEPTH)[: len(chosen)]
         # Off topic as a whole: every result's fit is shown under the weak line, so each is weak and says so.
         gated = self.weak_below is not None and fitted.gated(
             gate_semantic, evidence, field_only=analysed.field_only, foreign=foreign,
-            field_words=analysed.field_words)
+            field_words=analysed.field_words, coverage=coverage)
         scale = fitted.off_topic_scale(float(pooled_fits[0]), self.weak_below) if gated else 1.0
         fits = np.round(pooled_fits * scale, 4).tolist()
         unit_fits = self._unit_fits(units_of, positions, found, signals, text, evidence, on_topic * scale)
-        explanations_ = self._explanations(positions.tolist(), qvec, signals, text) if explain else None
+        explanations_ = self._explanations(positions.tolist(), qvec, signals, text, alpha) if explain else None
         matches = Matches()
         for rank, ((score, _, _), values, organisation, fit) in enumerate(zip(chosen, table, organisations, fits),
                                                                           start=1):
@@ -629,6 +638,7 @@ class PartnerIndex:
         matches.evidence, matches.best_lexical = evidence, best_lexical
         matches.best_semantic = float(found.dense[chosen_rows].max())
         matches.gate_semantic, matches.field_only, matches.foreign = gate_semantic, analysed.field_only, foreign
+        matches.gate_coverage = coverage
         matches.field_words = analysed.field_words
         matches.gated = gated
         matches.nothing_found = matches.all_weak and fitted.nothing_found(evidence, gate_semantic, best_lexical)
@@ -666,7 +676,7 @@ class PartnerIndex:
         return tuple(scoring.sentence_terms(self.lexical_, s) for s in self.shown_(position).passages)
 
     def _explanations(self, positions: list[int], qvec: np.ndarray, query: QuerySignals,
-                      text: str = "") -> Callable[[int, dict[str, float]], dict]:
+                      text: str = "", lexical_share: float | None = None) -> Callable[[int, dict[str, float]], dict]:
         """A function (i, components) -> the explanation of the i-th chosen organisation. Records come from
         ``shown_`` (cached while an organisation keeps being shown); the evidence sentences of all chosen
         organisations are scored in one matrix product (dense) and against the brief's weighted terms (lexical)."""
@@ -676,7 +686,8 @@ class PartnerIndex:
         terms = scoring.SentenceTerms.of(self.lexical_, text)
         keywords = [terms.score_terms(words) for p in positions for words in self.passage_terms_(p)]
         return scoring.explanations(SIGNALS, query, list(self.challenges_), shown, sims, lengths.tolist(),
-                                    self.weights.as_dict(), keywords, self.weights.lexical)
+                                    self.weights.as_dict(), keywords,
+                                    self.weights.lexical if lexical_share is None else lexical_share)
 
     # ------------------------------------------------------------------ state and persistence
     def state(self) -> IndexState:

@@ -50,7 +50,9 @@ def function_stems() -> frozenset[str]:
     import Stemmer
     from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-    return frozenset(Stemmer.Stemmer("english").stemWords([w.lower() for w in STOPWORDS_EN_PLUS]))
+    from matcher.retrieval.spelling import fold
+
+    return frozenset(Stemmer.Stemmer("english").stemWords([fold(w.lower()) for w in STOPWORDS_EN_PLUS]))
 
 
 @cache

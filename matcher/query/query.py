@@ -10,6 +10,9 @@ from corpus.normalise import Correction, Recognised, clean_query_text
 # From this many words a brief is long: the model reads its best passages, BM25 its weighted terms. Shorter briefs
 # (queries, one-paragraph briefs) take the short path: one text, every term at its BM25 weight.
 LONG_BRIEF_WORDS = 100
+# Up to this many words a brief is a search-box query ("tailings reprocessing"): its exact words say more than the
+# model's reading of a few words against whole profiles, so BM25 weighs more in the fusion (``short_lexical``).
+SHORT_QUERY_WORDS = 4
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,10 @@ class AnalysedQuery:
     @property
     def long(self) -> bool:
         return self.words >= LONG_BRIEF_WORDS
+
+    @property
+    def short(self) -> bool:
+        return self.words <= SHORT_QUERY_WORDS
 
     @property
     def domain_evidence(self) -> int:

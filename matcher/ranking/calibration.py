@@ -22,8 +22,10 @@ Whether the query as a whole is on topic is decided from the query and the whole
 one with at least as many foreign words (words at most one indexed text uses) as field words, and no organisation
 in the index (unfiltered) as close as ``gate["foreign_line"]``, is off topic ("lithium as a treatment for bipolar
 disorder"); any other goes by a second, query-level logistic model (``gate``) over the best dense similarity of any
-organisation in the index and the brief's domain evidence, fitted on the good families against the off-topic one
-(train split), whose line sits just over the best off-topic train query. An off
+organisation in the index, the brief's domain evidence and its coverage (the share of the brief's content words,
+by idf, that one indexed text holds: "fluid inclusion studies" is the field's own words even where the vocabulary
+knows none of them, "copper cookware for home chefs" is not), fitted on the good families against the off-topic
+one (train split), whose line sits just over the best off-topic train query. An off
 topic query has its results' fits scaled under the weak line (``off_topic_scale``), so every one is weak and its
 score says so (answered with them and a message, never with nothing); only a query with no domain evidence at all,
 no lexical evidence and an unfiltered dense similarity under ``empty`` is answered with nothing.
@@ -54,7 +56,8 @@ from matcher.retrieval.layout import SearchLayout
 from matcher.retrieval.lexical import LexicalIndex
 
 FEATURES = ("semantic", "lexical", "minerals", "evidence")
-GATE_FEATURES = ("semantic", "evidence")  # the index's best dense similarity; log1p(the brief's domain evidence)
+# The index's best dense similarity; log1p(the brief's domain evidence); the best text's coverage of its words.
+GATE_FEATURES = ("semantic", "evidence", "coverage")
 BANDS = ("strong", "good", "possible", "weak")  # best first; "weak" is everything under "possible"
 # The shown fit is pooled (isotonic) over consecutive blocks of this many ranks, so a result's score does not
 # depend on how many results were asked for: a list of k shows the first k of its ceil(k / POOL_DEPTH) blocks.
@@ -85,7 +88,7 @@ class Calibration:
     def from_dict(cls, data: dict[str, Any]) -> Calibration:
         return cls(coef={k: float(data["coef"][k]) for k in FEATURES}, intercept=float(data["intercept"]),
                    bands={k: float(data["bands"][k]) for k in BANDS[:-1]},
-                gate={"coef": {k: float(data["gate"]["coef"][k]) for k in GATE_FEATURES},
+                gate={"coef": {k: float(data["gate"]["coef"].get(k, 0.0)) for k in GATE_FEATURES},
                       "intercept": float(data["gate"]["intercept"]), "line": float(data["gate"]["line"]),
                       "foreign_line": float(data["gate"].get("foreign_line", 0.0))},
                    empty={k: float(v) for k, v in data.get("empty", {}).items()},
@@ -107,15 +110,16 @@ class Calibration:
                 return name
         return BANDS[-1]
 
-    def on_topic(self, best_semantic: float, evidence: int) -> float:
+    def on_topic(self, best_semantic: float, evidence: int, coverage: float = 0.0) -> float:
         """Probability that the query is about the field at all (the gate's model), from the best dense similarity
-        of any organisation in the index and the brief's domain evidence."""
+        of any organisation in the index, the brief's domain evidence and its coverage (``coverage``)."""
         coef = self.gate["coef"]
-        z = self.gate["intercept"] + coef["semantic"] * best_semantic + coef["evidence"] * math.log1p(evidence)
+        z = (self.gate["intercept"] + coef["semantic"] * best_semantic + coef["evidence"] * math.log1p(evidence)
+             + coef.get("coverage", 0.0) * coverage)
         return 1.0 / (1.0 + math.exp(-z))
 
     def gated(self, best_semantic: float, evidence: int, *, field_only: bool = False, foreign: int = 0,
-              field_words: int = 0) -> bool:
+              field_words: int = 0, coverage: float = 0.0) -> bool:
         """The query is off topic (every result weak). Never when the brief names the field and nothing else
         (``field_only``); when its foreign words (``foreign``) are at least as many as its field words and nothing
         in the index comes as close as ``foreign_line``; else when the gate's model is under its line.
@@ -124,7 +128,7 @@ class Calibration:
             return False
         if foreign and foreign >= field_words and best_semantic < self.gate.get("foreign_line", 0.0):
             return True
-        return self.on_topic(best_semantic, evidence) < self.gate["line"]
+        return self.on_topic(best_semantic, evidence, coverage) < self.gate["line"]
 
     def off_topic_scale(self, best_fit: float, weak_below: float | None = None) -> float:
         """The factor an off-topic query's fits are shown at: its best fit lands ``OFF_TOPIC_MARGIN`` under the
@@ -170,6 +174,23 @@ def foreign_terms(lexical: LexicalIndex, terms: tuple[str, ...] | list[str]) -> 
     n = float(lexical.n_docs_)
     rare = float(np.log1p((n - 1 + 0.5) / 1.5)) - 1e-4  # BM25's idf of a term one text uses (idf_ is float32)
     return sum(1 for t in terms if t not in lexical.vocab_ or float(lexical.idf_[lexical.vocab_[t]]) >= rare)
+
+
+def coverage(lexical: LexicalIndex, terms: tuple[str, ...] | list[str]) -> float:
+    """The share of these BM25 stems' idf mass (unseen stems at ``unseen_idf``) that the one indexed text holding
+    most of it holds, in [0, 1]: how much of what a brief is about the corpus speaks of in one place."""
+    terms = list(dict.fromkeys(terms))
+    if not terms or lexical.n_docs_ == 0:
+        return 0.0
+    known = np.array([lexical.vocab_[t] for t in terms if t in lexical.vocab_], dtype=np.int64)
+    mass = float(lexical.idf_[known].sum()) + (len(terms) - len(known)) * unseen_idf(lexical)
+    if known.size == 0 or mass <= 0:
+        return 0.0
+    indptr, rows = lexical.counts_.indptr, lexical.counts_.indices
+    postings = [rows[indptr[t]:indptr[t + 1]] for t in known.tolist()]
+    weights = np.repeat(lexical.idf_[known].astype(np.float64), [len(p) for p in postings])
+    held = np.bincount(np.concatenate(postings), weights=weights, minlength=lexical.n_docs_)
+    return float(held.max()) / mass
 
 
 @lru_cache(maxsize=4)

@@ -58,7 +58,7 @@ class HybridRetriever:
     second_document: float  # share of an organisation's second-best unit added to its best
 
     def retrieve(self, text: str, query: np.ndarray, allowed: Filter, k: int, *, passages: np.ndarray | None = None,
-                 lexical_terms: Mapping[str, float] | None = None) -> Candidates:
+                 lexical_terms: Mapping[str, float] | None = None, alpha: float | None = None) -> Candidates:
         """Candidate organisations from both retrievers, each scored exactly by both, then fused.
 
         Dense candidates come from the units of the allowed organisations and from each organisation's best
@@ -68,7 +68,7 @@ class HybridRetriever:
         A long brief is read as passages: ``query`` is its best passage's vector and ``passages`` (rows) the
         others'; each one searches, and an organisation's dense score is its best over them, so the passage that
         states the need finds what it would find on its own. ``lexical_terms`` (BM25 term -> weight) replace the
-        terms of ``text`` when given.
+        terms of ``text`` when given; ``alpha`` replaces BM25's share in the fusion (a short query's).
         """
         layout, n = self.layout, self.layout.n
         pool = min(allowed.unit_count, max(self.candidates, 3 * k))
@@ -98,7 +98,7 @@ class HybridRetriever:
         if self.fusion == "dense":
             relevance = dense
         else:
-            relevance = convex(lexical, dense, self.alpha)
+            relevance = convex(lexical, dense, self.alpha if alpha is None else alpha)
         top_lexical = lexical.max() if lexical.size and lexical.max() > 0 else 1.0
         plain = org_lexical[candidates].astype(np.float64) if lexical_terms is None else None
         return Candidates(candidates, relevance, dense, lexical / top_lexical, plain)

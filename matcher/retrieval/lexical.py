@@ -16,7 +16,9 @@ indices), so only one chunk's Python token lists are alive at once, not the whol
 
 Tokenisation is bm25s' (its token pattern, English stop words, PyStemmer), reimplemented in a few lines because
 ``bm25s.tokenize`` rebuilds its stop-word set for every text and wraps each call in progress bars, which cost more
-than the tokens themselves. The tokens are the same (tested), so scores equal bm25s' Lucene BM25 on the same texts.
+than the tokens themselves. By default each word is first folded to its North American spelling
+(``matcher.retrieval.spelling``: "sulphide" and "sulfide" are one term); with ``fold_spelling=False`` the tokens are
+bm25s' own (tested), so scores equal bm25s' Lucene BM25 on the same texts (the evaluation's plain baseline).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import scipy.sparse as sp
 import Stemmer
 
 from matcher.retrieval.arrays import ranges
+from matcher.retrieval.spelling import fold
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs at DEBUG to stderr
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s' (and scikit-learn's) token pattern
@@ -53,28 +56,40 @@ def _tokeniser(language: str, stopwords: str) -> tuple[frozenset[str], Stemmer.S
     return _stopwords(stopwords), Stemmer.Stemmer(language)
 
 
-def tokens(text: str, *, language: str = "english", stopwords: str = "en") -> list[str]:
-    """The BM25 terms of ``text`` as an index with these settings reads them (stop words dropped, stemmed): what
-    query steps weight (``LexicalIndex.weighted_scores``) before any index is at hand."""
+def tokens(text: str, *, language: str = "english", stopwords: str = "en", fold_spelling: bool = True) -> list[str]:
+    """The BM25 terms of ``text`` as an index with these settings reads them (stop words dropped, spellings folded,
+    stemmed): what query steps weight (``LexicalIndex.weighted_scores``) before any index is at hand."""
     stop, stemmer = _tokeniser(language, stopwords)
-    return stemmer.stemWords([t for t in _TOKEN.findall(text.lower()) if t not in stop])
+    words = [t for t in _TOKEN.findall(text.lower()) if t not in stop]
+    return stemmer.stemWords([fold(t) for t in words] if fold_spelling else words)
 
 
 class LexicalIndex:
     """BM25. Constructor stores parameters; ``fit`` indexes texts; ``scores`` / ``search`` query; ``recombine``
     derives an updated index without re-reading unchanged texts."""
 
-    def __init__(self, *, k1: float = 1.2, b: float = 0.75, stopwords: str = "en", language: str = "english") -> None:
+    def __init__(self, *, k1: float = 1.2, b: float = 0.75, stopwords: str = "en", language: str = "english",
+                 fold_spelling: bool = True) -> None:
         self.k1 = k1
         self.b = b
         self.stopwords = stopwords
         self.language = language
+        self.fold_spelling = fold_spelling
 
     def _tokenise(self, texts: Iterable[str], words: Counter[str] | None = None) -> list[list[str]]:
         """bm25s' tokens: lower-cased words of two or more characters, stop words dropped, then stemmed. ``words``,
         when given, counts each text's distinct words before stemming (a document frequency of words, read in the
         same pass: the query analyser's spelling vocabulary)."""
         stop, stem, split = self._stop, self._stemmer.stemWords, _TOKEN.findall
+        if self.fold_spelling:
+            if words is None:
+                return [stem([fold(t) for t in split(text.lower()) if t not in stop]) for text in texts]
+            out = []
+            for text in texts:
+                raw = split(text.lower())
+                words.update(set(raw))
+                out.append(stem([fold(t) for t in raw if t not in stop]))
+            return out
         if words is None:
             return [stem([t for t in split(text.lower()) if t not in stop]) for text in texts]
         out = []
@@ -170,7 +185,8 @@ class LexicalIndex:
             else:
                 blocks.extend(self._count_rows(part, vocab, chunk_size))
         del rows
-        out = LexicalIndex(k1=self.k1, b=self.b, stopwords=self.stopwords, language=self.language)
+        out = LexicalIndex(k1=self.k1, b=self.b, stopwords=self.stopwords, language=self.language,
+                           fold_spelling=self.fold_spelling)
         out._stemmer, out._stop = self._stemmer, self._stop
         out._set_counts(self._stack(blocks, max(len(vocab), 1)), vocab)
         return out
