@@ -155,7 +155,7 @@ def test_short_briefs_take_the_unchanged_path(index, monkeypatch):
     before = fake.texts_encoded
     index._query_vectors.cache_clear()
     index.rank(brief, k=3, explain=False)
-    assert calls == {"text": brief, "passages": None, "lexical_terms": None}
+    assert calls == {"text": brief, "passages": None, "lexical_terms": None, "alpha": 0.6}  # six words: not short
     assert fake.texts_encoded == before + 1  # one text encoded, as before
 
 

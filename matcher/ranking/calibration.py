@@ -73,7 +73,7 @@ class Calibration:
     coef: dict[str, float]
     intercept: float
     bands: dict[str, float]  # strong, good, possible: lower bounds of fit
-    gate: dict[str, Any] = field(default_factory=lambda: {"coef": {"semantic": 0.0, "evidence": 0.0},
+    gate: dict[str, Any] = field(default_factory=lambda: {"coef": dict.fromkeys(GATE_FEATURES, 0.0),
                                                           "intercept": 0.0, "line": 0.0, "foreign_line": 0.0})
     empty: dict[str, float] = field(default_factory=lambda: {"semantic": 0.0, "lexical": 0.0})
     model: str = ""
