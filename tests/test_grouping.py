@@ -101,7 +101,7 @@ def test_a_sub_unit_is_listed_under_its_family_not_in_a_place_of_its_own(family_
     # Its score is its own calibrated fit, from the evidence it had in the ungrouped list (not pooled: no place).
     ungrouped = family_matcher.index_.rank(brief, k=5, group_units=False)
     cal = calibration.load()
-    on_topic = cal.on_topic(ungrouped.gate_semantic, ungrouped.evidence)  # the whole index, as the gate reads it
+    on_topic = cal.on_topic(ungrouped.gate_semantic, ungrouped.evidence, ungrouped.gate_coverage)  # as the gate reads
     own = next(m for m in ungrouped if m.organisation.id == other)
     expected = float(cal.fit({name: np.array([v]) for name, v in own.features.items()}, on_topic)[0])
     assert unit["score"] == pytest.approx(expected, abs=1e-4)
