@@ -108,7 +108,12 @@ def fit(rows: list[dict]) -> calibration.Calibration:
     qx = np.array([[r["matches"].gate_semantic, math.log1p(r["matches"].evidence), r["matches"].gate_coverage]
                    for r in good + off])
     qy = np.array([1.0] * len(good) + [0.0] * len(off))
-    gcoef, gintercept = logistic(qx, qy)
+    # Fitted on standardised features, so the penalty weighs each alike (similarity spans 0.2-0.8, evidence 0-3),
+    # then brought back to the features' own scale.
+    mean, std = qx.mean(axis=0), qx.std(axis=0)
+    std[std == 0] = 1.0
+    scaled, gintercept = logistic((qx - mean) / std, qy)
+    gcoef, gintercept = scaled / std, float(gintercept - (scaled * mean / std).sum())
     gate = {"coef": dict(zip(calibration.GATE_FEATURES, map(float, np.round(gcoef, 4)))),
             "intercept": round(gintercept, 4), "line": 0.0}
     # The partner model, on the good queries' shown pairs: P(good partner | on topic).

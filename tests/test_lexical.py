@@ -94,6 +94,8 @@ def test_british_and_north_american_spellings_are_one_term():
     assert index.scores("mineralization center")[2] > 0 and index.scores("mineralization center")[3] == 0
     assert tokens("sulphides, characterised") == tokens("sulfides, characterized") == index.terms("sulphides characterised")
     assert "rise" in tokens("prices rise")  # short words are never folded into other words
+    assert tokens("E-waste and x-ray") == ["ewast", "wast", "xray", "ray"]  # the letter is kept, and the word
+    assert LexicalIndex().fit(["ewaste recycling", "waste rock"]).scores("e-waste").argmax() == 0
     plain = LexicalIndex(fold_spelling=False).fit(texts)
     assert plain.scores("lithium sulphur")[0] < plain.scores("lithium sulfur")[0]
     assert plain.recombine([np.array([0, 1])]).fold_spelling is False

@@ -17,8 +17,9 @@ indices), so only one chunk's Python token lists are alive at once, not the whol
 Tokenisation is bm25s' (its token pattern, English stop words, PyStemmer), reimplemented in a few lines because
 ``bm25s.tokenize`` rebuilds its stop-word set for every text and wraps each call in progress bars, which cost more
 than the tokens themselves. By default each word is first folded to its North American spelling
-(``matcher.retrieval.spelling``: "sulphide" and "sulfide" are one term); with ``fold_spelling=False`` the tokens are
-bm25s' own (tested), so scores equal bm25s' Lucene BM25 on the same texts (the evaluation's plain baseline).
+(``matcher.retrieval.spelling``: "sulphide" and "sulfide" are one term, "e-waste" is "ewaste" and "waste"); with
+``fold_spelling=False`` the tokens are bm25s' own (tested), so scores equal bm25s' Lucene BM25 on the same texts
+(the evaluation's plain baseline).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import scipy.sparse as sp
 import Stemmer
 
 from matcher.retrieval.arrays import ranges
-from matcher.retrieval.spelling import fold
+from matcher.retrieval.spelling import fold, join_letter_prefixes
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs at DEBUG to stderr
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s' (and scikit-learn's) token pattern
@@ -60,8 +61,9 @@ def tokens(text: str, *, language: str = "english", stopwords: str = "en", fold_
     """The BM25 terms of ``text`` as an index with these settings reads them (stop words dropped, spellings folded,
     stemmed): what query steps weight (``LexicalIndex.weighted_scores``) before any index is at hand."""
     stop, stemmer = _tokeniser(language, stopwords)
-    words = [t for t in _TOKEN.findall(text.lower()) if t not in stop]
-    return stemmer.stemWords([fold(t) for t in words] if fold_spelling else words)
+    if not fold_spelling:
+        return stemmer.stemWords([t for t in _TOKEN.findall(text.lower()) if t not in stop])
+    return stemmer.stemWords([fold(t) for t in _TOKEN.findall(join_letter_prefixes(text.lower())) if t not in stop])
 
 
 class LexicalIndex:
@@ -83,10 +85,11 @@ class LexicalIndex:
         stop, stem, split = self._stop, self._stemmer.stemWords, _TOKEN.findall
         if self.fold_spelling:
             if words is None:
-                return [stem([fold(t) for t in split(text.lower()) if t not in stop]) for text in texts]
+                return [stem([fold(t) for t in split(join_letter_prefixes(text.lower())) if t not in stop])
+                        for text in texts]
             out = []
             for text in texts:
-                raw = split(text.lower())
+                raw = split(join_letter_prefixes(text.lower()))
                 words.update(set(raw))
                 out.append(stem([fold(t) for t in raw if t not in stop]))
             return out

@@ -1,5 +1,6 @@
 """British and North American spellings of one word read as one term: "sulphide" and "sulfide", "aluminium" and
-"aluminum", "characterisation" and "characterization", "centre" and "center".
+"aluminum", "characterisation" and "characterization", "centre" and "center"; and "e-waste" read as "ewaste" as well
+as "waste".
 
 UK records and briefs spell the field's words one way, Canadian ones (and many UK chemists) the other; the model
 reads both alike, but BM25 would see two unrelated terms. Each word is folded to its North American form before
@@ -23,6 +24,15 @@ _PATTERNS = (
 )
 # -ise/-yse verbs and their forms; three letters at least before them, so "rise", "wise", "prise" stay as they are.
 _VERB = re.compile(r"(?<=\w{3})(i|y)s(ation|ations|e|ed|es|ing|er|ers)$")
+# A one-letter prefix joined by a hyphen ("e-waste", "x-ray", "e-scrap"): BM25's words have two letters at least, so
+# the letter would be lost and "e-waste" read as "waste".
+_LETTER_PREFIX = re.compile(r"\b([^\W\d_])-([^\W\d_]{2,})")
+
+
+def join_letter_prefixes(text: str) -> str:
+    """``text`` with each one-letter hyphenated prefix joined to its word, the word kept too: "e-waste" becomes
+    "ewaste waste", so the term names e-waste and the word still meets "waste"."""
+    return _LETTER_PREFIX.sub(r"\1\2 \2", text) if "-" in text else text
 
 
 @lru_cache(maxsize=200_000)
@@ -36,4 +46,4 @@ def fold(word: str) -> str:
     return _VERB.sub(r"\1z\2", word)
 
 
-__all__ = ["fold"]
+__all__ = ["fold", "join_letter_prefixes"]
