@@ -75,11 +75,20 @@ def test_challenge_and_real_projects_filters(projects_matcher):
 def test_off_topic_idea_gets_nothing_and_a_message(projects_matcher):
     found = search(projects_matcher, "chocolate cake recipe")
     assert found.items == [] and found.total == 0 and "no good match" in found.message
-    # A word every text may hold ("best") used to keep projects for an off-topic idea: the partner search's gate
-    # decides for both searches.
-    pizza = search(projects_matcher, "best pizza recipes")
-    assert pizza.items == [] and "off topic" in pizza.message
+    # The fake embedder has no calibrated gate (as any model but the bundled one): the partner search's gate is off.
+    assert projects_matcher.current_index().weak_below is None
     assert ids(search(projects_matcher, "best graphite purification"))[0] == "brief-031"
+
+
+@pytest.mark.integration
+def test_the_partner_searchs_gate_decides_for_project_search_too(real_matcher):
+    """A word every text may hold ("best") used to keep projects for an off-topic idea: with the bundled model the
+    partner search's calibrated gate decides for both searches."""
+    pizza = search(real_matcher, "best pizza recipes")
+    assert pizza.items == [] and "off topic" in pizza.message
+    assert search(real_matcher, "chocolate cake recipe").items == []
+    assert ids(search(real_matcher, "best graphite purification"))[0] == "brief-031"
+    assert ids(search(real_matcher, "heap leach pad stability"))  # field words the vocabulary lacks: on topic
 
 
 def test_the_idea_is_echoed_as_it_was_read(projects_matcher):

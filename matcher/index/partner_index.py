@@ -483,8 +483,11 @@ class PartnerIndex:
 
     def off_topic(self, analysed: AnalysedQuery, qvec: np.ndarray, others: np.ndarray | None = None) -> bool:
         """Whether the gate judges the brief off topic for the field, as ``rank`` does (from the query and the
-        whole index): other searches (projects) ask the same question of the same brief."""
+        whole index): other searches (projects) ask the same question of the same brief. Never off topic without a
+        weak line (``weak_below``: the calibration was fitted for the bundled model only), as in ``rank``."""
         self._check_fitted()
+        if self.weak_below is None:
+            return False
         best, foreign, coverage = self._gate_evidence(analysed, qvec, others)
         return calibration.load().gated(best, analysed.domain_evidence, field_only=analysed.field_only,
                                         foreign=foreign, field_words=analysed.field_words, coverage=coverage)
