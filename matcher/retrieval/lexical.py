@@ -84,22 +84,24 @@ class LexicalIndex:
         same pass: the query analyser's spelling vocabulary)."""
         stop, stem, split = self._stop, self._stemmer.stemWords, _TOKEN.findall
         if self.fold_spelling:
-            if words is None:
-                return [stem([fold(t) for t in split(join_letter_prefixes(text.lower())) if t not in stop])
-                        for text in texts]
-            out = []
-            for text in texts:
-                raw = split(join_letter_prefixes(text.lower()))
-                words.update(set(raw))
-                out.append(stem([fold(t) for t in raw if t not in stop]))
-            return out
+            def read(text: str) -> list[str]:
+                return split(join_letter_prefixes(text.lower()))
+
+            def kept(raw: list[str]) -> list[str]:
+                return [fold(t) for t in raw if t not in stop]
+        else:
+            def read(text: str) -> list[str]:
+                return split(text.lower())
+
+            def kept(raw: list[str]) -> list[str]:
+                return [t for t in raw if t not in stop]
         if words is None:
-            return [stem([t for t in split(text.lower()) if t not in stop]) for text in texts]
+            return [stem(kept(read(text))) for text in texts]
         out = []
         for text in texts:
-            raw = split(text.lower())
+            raw = read(text)
             words.update(set(raw))
-            out.append(stem([t for t in raw if t not in stop]))
+            out.append(stem(kept(raw)))
         return out
 
     def _rows(self, texts: Sequence[str], vocab: dict[str, int], words: Counter[str] | None = None) -> sp.csr_matrix:
