@@ -348,3 +348,31 @@ def test_magnet_recycling_scores_the_same_for_every_k_and_reasons_do_not_contrad
     for r in lists[5]:
         reason = r["explanation"]["reason"]
         assert not ("stages you name" in reason and "other side of the value chain" in reason), reason
+
+
+def test_coverage_is_the_share_of_the_briefs_words_one_text_holds():
+    """The gate's coverage: idf mass of the brief's stems held by the one text holding most, over the whole mass
+    (a stem no text holds at the highest idf), so specialist words the corpus uses read as the field's own."""
+    from matcher.retrieval.lexical import LexicalIndex, tokens
+
+    lexical = LexicalIndex().fit(["fluid inclusion studies of tin veins", "fluid dynamics of tailings",
+                                  "copper flotation", "gold assays"])
+    assert calibration.coverage(lexical, tokens("fluid inclusion studies")) == pytest.approx(1.0)
+    partly = calibration.coverage(lexical, tokens("fluid inclusion cookware"))  # "cookware": no text holds it
+    assert 0 < partly < 2 / 3
+    assert calibration.coverage(lexical, tokens("sourdough bread")) == 0.0
+    assert calibration.coverage(lexical, []) == 0.0
+    # The gate reads it: the same similarity and evidence, more coverage, a higher probability of being on topic.
+    cal = calibration.load()
+    assert cal.gate["coef"]["coverage"] > 0
+    assert cal.on_topic(0.4, 0, 1.0) > cal.on_topic(0.4, 0, 0.2)
+
+
+def test_a_brief_of_generic_words_only_is_covered_by_all_its_words(matcher):
+    """"mineral resource governance" names no field term and no other content word (all three are generic): the
+    gate's coverage then reads all its words, not none of them."""
+    index = matcher.current_index()
+    analysed = index.analyse_query("mineral resource governance")
+    assert analysed.domain_evidence == 0 and analysed.other_terms == ()
+    found = index.rank("mineral resource governance", k=3, explain=False)
+    assert found.gate_coverage > 0
