@@ -108,8 +108,8 @@ def fit(rows: list[dict]) -> calibration.Calibration:
     qx = np.array([[r["matches"].gate_semantic, math.log1p(r["matches"].evidence), r["matches"].gate_coverage]
                    for r in good + off])
     qy = np.array([1.0] * len(good) + [0.0] * len(off))
-    # Fitted on standardised features, so the penalty weighs each alike (similarity spans 0.2-0.8, evidence 0-3),
-    # then brought back to the features' own scale.
+    # Fitted on standardised features, so the penalty weighs each alike (their ranges differ several-fold), then
+    # brought back to the features' own scale.
     mean, std = qx.mean(axis=0), qx.std(axis=0)
     std[std == 0] = 1.0
     scaled, gintercept = logistic((qx - mean) / std, qy)

@@ -5,8 +5,8 @@ as "waste".
 UK records and briefs spell the field's words one way, Canadian ones (and many UK chemists) the other; the model
 reads both alike, but BM25 would see two unrelated terms. Each word is folded to its North American form before
 stemming, on both sides (indexed texts and queries), so folding a word that has no variant costs nothing but a
-lookup. The word list is breame's (1,730 British spellings and their American forms); the patterns cover the
-field's words it lacks ("mineralisation", "valorised", "sulphuric", "caesium", "haematite").
+lookup. The word list is breame's (British spellings and their American forms); the patterns cover the field's
+words it lacks ("mineralisation", "valorised", "sulphuric", "caesium", "haematite").
 """
 
 from __future__ import annotations
