@@ -57,13 +57,22 @@ def _tokeniser(language: str, stopwords: str) -> tuple[frozenset[str], Stemmer.S
     return _stopwords(stopwords), Stemmer.Stemmer(language)
 
 
+def _words(text: str, fold_spelling: bool) -> list[str]:
+    """The lower-cased words of ``text`` BM25 reads (one-letter prefixes joined when spellings are folded)."""
+    lower = text.lower()
+    return _TOKEN.findall(join_letter_prefixes(lower) if fold_spelling else lower)
+
+
+def _kept(words: list[str], stop: frozenset[str], fold_spelling: bool) -> list[str]:
+    """``words`` less the stop words, each folded to its North American spelling when asked, ready to stem."""
+    return [fold(t) for t in words if t not in stop] if fold_spelling else [t for t in words if t not in stop]
+
+
 def tokens(text: str, *, language: str = "english", stopwords: str = "en", fold_spelling: bool = True) -> list[str]:
     """The BM25 terms of ``text`` as an index with these settings reads them (stop words dropped, spellings folded,
     stemmed): what query steps weight (``LexicalIndex.weighted_scores``) before any index is at hand."""
     stop, stemmer = _tokeniser(language, stopwords)
-    if not fold_spelling:
-        return stemmer.stemWords([t for t in _TOKEN.findall(text.lower()) if t not in stop])
-    return stemmer.stemWords([fold(t) for t in _TOKEN.findall(join_letter_prefixes(text.lower())) if t not in stop])
+    return stemmer.stemWords(_kept(_words(text, fold_spelling), stop, fold_spelling))
 
 
 class LexicalIndex:
@@ -82,26 +91,14 @@ class LexicalIndex:
         """bm25s' tokens: lower-cased words of two or more characters, stop words dropped, then stemmed. ``words``,
         when given, counts each text's distinct words before stemming (a document frequency of words, read in the
         same pass: the query analyser's spelling vocabulary)."""
-        stop, stem, split = self._stop, self._stemmer.stemWords, _TOKEN.findall
-        if self.fold_spelling:
-            def read(text: str) -> list[str]:
-                return split(join_letter_prefixes(text.lower()))
-
-            def kept(raw: list[str]) -> list[str]:
-                return [fold(t) for t in raw if t not in stop]
-        else:
-            def read(text: str) -> list[str]:
-                return split(text.lower())
-
-            def kept(raw: list[str]) -> list[str]:
-                return [t for t in raw if t not in stop]
+        stop, stem, folded = self._stop, self._stemmer.stemWords, self.fold_spelling
         if words is None:
-            return [stem(kept(read(text))) for text in texts]
+            return [stem(_kept(_words(text, folded), stop, folded)) for text in texts]
         out = []
         for text in texts:
-            raw = read(text)
+            raw = _words(text, folded)
             words.update(set(raw))
-            out.append(stem(kept(raw)))
+            out.append(stem(_kept(raw, stop, folded)))
         return out
 
     def _rows(self, texts: Sequence[str], vocab: dict[str, int], words: Counter[str] | None = None) -> sp.csr_matrix:

@@ -6,7 +6,10 @@ UK records and briefs spell the field's words one way, Canadian ones (and many U
 reads both alike, but BM25 would see two unrelated terms. Each word is folded to its North American form before
 stemming, on both sides (indexed texts and queries), so folding a word that has no variant costs nothing but a
 lookup. The word list is breame's (British spellings and their American forms); the patterns cover the field's
-words it lacks ("mineralisation", "valorised", "sulphuric", "caesium", "haematite").
+words it lacks ("mineralisation", "valorised", "sulphuric", "caesium", "haematite"). The spelling corrector's own
+British rules (``corpus.normalise.in_dictionary``) answer another question, whether a word is a word, against a
+dictionary; folding them into one would change what either does (its broad "ph"/"oe" rewrites would read "shoe" as
+"she").
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from functools import lru_cache
 
 from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
 
-# (pattern, replacement) tried in order on a lower-cased word breame does not list; the first that matches wins.
+# (pattern, replacement) applied in turn to a lower-cased word breame does not list, then the -ise/-yse rule.
 _PATTERNS = (
     (re.compile(r"sulph"), "sulf"),  # sulphur, sulphuric, desulphurisation (and its -isation below)
     (re.compile(r"^caesium"), "cesium"),
