@@ -381,14 +381,15 @@ class PartnerMatcher:
             raise InvalidRequest(f"challenge must be one of {sorted(c.id for c in self.challenges_)} or null, not "
                                  f"{request.challenge!r}")
         index = self._index()
-        projects = self._project_index(index)
         analysed = index.analyse_query(request.q)
         query, passages = index.query_vectors(analysed)
-        found = projects.search(analysed, query, passages, countries=request.countries, challenge=request.challenge,
-                                illustrative=request.illustrative)
         message = None
-        if index.off_topic(analysed, query, passages):  # the partner search's gate: projects share the field
-            found = ProjectRanking()
+        # The partner search's gate (projects share the field), asked first: an off-topic idea ranks nothing.
+        off_topic = index.off_topic(analysed, query, passages)
+        found = ProjectRanking() if off_topic else self._project_index(index).search(
+            analysed, query, passages, countries=request.countries, challenge=request.challenge,
+            illustrative=request.illustrative)
+        if off_topic:
             message = ("no good match: the idea reads as off topic for critical-minerals research, so no project is "
                        "listed; describe the minerals, processes and the expertise involved")
         elif found.nothing_found:
